@@ -1,0 +1,2 @@
+"""The op families; importing this package registers every primitive."""
+from . import elementwise, linalg, movement, reduce  # noqa: F401

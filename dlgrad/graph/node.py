@@ -1,0 +1,147 @@
+"""The IR's one node type: frozen, interned (same op, inputs and attributes -> same object)."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import weakref
+
+import numpy as np
+
+DTYPES = ("float64", "float32")
+
+
+class Const:
+    """A constant array as a hashable attribute value (compared by dtype, shape and bytes)."""
+
+    __slots__ = ("array", "_key")
+
+    def __init__(self, array):
+        array = np.array(array, order="C", copy=True)
+        array.setflags(write=False)
+        self.array = array
+        digest = hashlib.sha1(array.tobytes()).hexdigest() if array.size > 8 else array.tobytes()
+        self._key = (array.dtype.str, array.shape, digest)
+
+    def __eq__(self, other):
+        return isinstance(other, Const) and self._key == other._key
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __repr__(self):
+        if self.array.ndim == 0:
+            return repr(self.array.item())
+        if self.array.size <= 6:
+            return np.array2string(self.array, separator=",").replace("\n", "")
+        return f"<{self.array.dtype}{list(self.array.shape)} {self._key[2][:8]}>"
+
+
+_interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
+_serial = itertools.count()
+
+
+class Node:
+    """One tensor-valued operation: `op(inputs; attrs) : dtype[shape]`.
+
+    Only `Node.make` creates nodes; it interns them, so structural equality is
+    identity and common subexpressions are shared for free.
+    """
+
+    __slots__ = ("op", "inputs", "attrs", "shape", "dtype", "serial", "__weakref__")
+
+    op: str
+    inputs: tuple
+    attrs: tuple
+    shape: tuple
+    dtype: str
+    serial: int
+
+    def __setattr__(self, name, value):
+        raise AttributeError("Node is immutable")
+
+    @staticmethod
+    def make(op: str, inputs: tuple, attrs: tuple, shape: tuple, dtype: str) -> "Node":
+        key = (op, tuple(id(i) for i in inputs), attrs, shape, dtype)
+        node = _interned.get(key)
+        if node is not None:
+            return node
+        node = object.__new__(Node)
+        for name, value in (("op", op), ("inputs", tuple(inputs)), ("attrs", attrs),
+                            ("shape", tuple(shape)), ("dtype", dtype), ("serial", next(_serial))):
+            object.__setattr__(node, name, value)
+        _interned[key] = node
+        return node
+
+    def attr(self, name, default=None):
+        for key, value in self.attrs:
+            if key == name:
+                return value
+        return default
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def __repr__(self):
+        return f"<Node {self.op} {self.dtype}{list(self.shape)} #{self.serial}>"
+
+
+def freeze_attrs(attrs: dict) -> tuple:
+    """Attributes as a sorted tuple of (name, value) pairs: hashable and order-independent."""
+    return tuple(sorted(attrs.items()))
+
+
+def toposort(outputs) -> list:
+    """Every node the outputs depend on, inputs before users, in a deterministic order."""
+    order, seen = [], set()
+    for root in outputs:
+        if id(root) in seen:
+            continue
+        stack = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if expanded:
+                order.append(node)
+                continue
+            if id(node) in seen:
+                continue
+            seen.add(id(node))
+            stack.append((node, True))
+            for child in reversed(node.inputs):
+                if id(child) not in seen:
+                    stack.append((child, False))
+    return order
+
+
+def users(order) -> dict:
+    """Map id(node) -> list of nodes that use it, for nodes in a topological order."""
+    result = {id(n): [] for n in order}
+    for node in order:
+        for child in node.inputs:
+            result[id(child)].append(node)
+    return result
+
+
+def _format_attr(value):
+    if isinstance(value, float):
+        return repr(value)
+    return str(value).replace(" ", "")
+
+
+def pretty(outputs, names=None) -> str:
+    """One line per node: `%7 = mul %3 %5 : float64[3,4]`, then the outputs."""
+    order = toposort(outputs)
+    index = {id(n): i for i, n in enumerate(order)}
+    lines = []
+    for i, node in enumerate(order):
+        args = " ".join(f"%{index[id(c)]}" for c in node.inputs)
+        attrs = " ".join(f"{k}={_format_attr(v)}" for k, v in node.attrs)
+        text = " ".join(part for part in (node.op, args, attrs) if part)
+        lines.append(f"%{i} = {text} : {node.dtype}{list(node.shape)}".replace(", ", ","))
+    outs = ", ".join(f"%{index[id(n)]}" for n in outputs)
+    lines.append(f"return {outs}")
+    return "\n".join(lines)

@@ -1,0 +1,157 @@
+"""Movement ops: reshape, permute, broadcast_to, strided slice and its adjoint pad, gather/scatter.
+
+All but gather/scatter are affine re-indexings that codegen folds into the loads of
+the kernels that read them, so none of them copies data unless it must.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import ShapeError
+from ..node import Const
+from ..registry import GATHER, MOVEMENT, Op, apply, register
+from . import reduce as R
+
+
+def _reshape_infer(inputs, shape):
+    (x,) = inputs
+    if int(np.prod(shape, dtype=np.int64)) != x.size:
+        raise ShapeError(f"cannot reshape an array of shape {x.shape} ({x.size} elements) into shape {shape}")
+    return shape, x.dtype
+
+
+register(Op("reshape", MOVEMENT, _reshape_infer, lambda x, shape: np.reshape(x, shape),
+            lambda g, out, inputs, shape: [reshape(g, inputs[0].shape)]))
+
+
+def _permute_infer(inputs, axes):
+    (x,) = inputs
+    if sorted(axes) != list(range(x.ndim)):
+        raise ShapeError(f"permutation {axes} is not a permutation of the {x.ndim} axes of shape {x.shape}")
+    return tuple(x.shape[a] for a in axes), x.dtype
+
+
+register(Op("permute", MOVEMENT, _permute_infer, lambda x, axes: np.transpose(x, axes),
+            lambda g, out, inputs, axes: [permute(g, tuple(int(i) for i in np.argsort(axes)))]))
+
+
+def _broadcast_infer(inputs, shape):
+    (x,) = inputs
+    if len(shape) < x.ndim or any(d != 1 and d != s for d, s in zip(x.shape[::-1], shape[::-1])):
+        raise ShapeError(f"cannot broadcast an array of shape {x.shape} to shape {shape}")
+    return shape, x.dtype
+
+
+register(Op("broadcast_to", MOVEMENT, _broadcast_infer,
+            lambda x, shape: np.array(np.broadcast_to(x, shape)),
+            lambda g, out, inputs, shape: [R.unbroadcast(g, inputs[0].shape)]))
+
+
+def _slice_shape(shape, index):
+    if len(index) != len(shape):
+        raise ShapeError(f"slice {index} does not match the {len(shape)} axes of shape {shape}")
+    return tuple(len(range(*spec)) for spec in index)
+
+
+def _slice_infer(inputs, index):
+    (x,) = inputs
+    for (start, stop, step), n in zip(index, x.shape):
+        if step == 0 or not (0 <= start <= n or (step < 0 and start == -1)) or stop < -1 or stop > n:
+            raise ShapeError(f"slice {(start, stop, step)} is not normalised for an axis of length {n}")
+    return _slice_shape(x.shape, index), x.dtype
+
+
+def _as_slices(index):
+    return tuple(slice(start, None if stop < 0 else stop, step) for start, stop, step in index)
+
+
+register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_slices(index)]),
+            lambda g, out, inputs, index: [pad(g, inputs[0].shape, index)]))
+
+
+def _pad_infer(inputs, shape, index):
+    (x,) = inputs
+    if _slice_shape(shape, index) != x.shape:
+        raise ShapeError(f"pad {index} into shape {shape} needs an input of shape "
+                         f"{_slice_shape(shape, index)}, got {x.shape}")
+    return shape, x.dtype
+
+
+def _pad_numpy(x, shape, index):
+    out = np.zeros(shape, dtype=x.dtype)
+    out[_as_slices(index)] = x
+    return out
+
+
+register(Op("pad", MOVEMENT, _pad_infer, _pad_numpy,
+            lambda g, out, inputs, shape, index: [slice_(g, index)]))
+
+
+def _gather_infer(inputs, indices):
+    (x,) = inputs
+    flat = indices.array
+    if flat.size and (flat.min() < 0 or flat.max() >= x.size):
+        raise ShapeError(f"gather index out of range for an array of {x.size} elements")
+    return flat.shape, x.dtype
+
+
+def _scatter_infer(inputs, indices, shape):
+    (g,) = inputs
+    if g.shape != indices.array.shape:
+        raise ShapeError(f"scatter of shape {g.shape} needs indices of the same shape, got {indices.array.shape}")
+    return shape, g.dtype
+
+
+def _scatter_numpy(g, indices, shape):
+    out = np.zeros(int(np.prod(shape, dtype=np.int64)), dtype=g.dtype)
+    np.add.at(out, indices.array.ravel(), np.asarray(g).ravel())
+    return out.reshape(shape)
+
+
+register(Op("gather", GATHER, _gather_infer,
+            lambda x, indices: np.asarray(x).ravel()[indices.array],
+            lambda g, out, inputs, indices: [scatter(g, indices, inputs[0].shape)]))
+register(Op("scatter", GATHER, _scatter_infer, _scatter_numpy,
+            lambda g, out, inputs, indices, shape: [gather(g, indices)]))
+
+
+def reshape(x, shape):
+    shape = tuple(int(d) for d in shape)
+    return x if shape == x.shape else apply("reshape", x, shape=shape)
+
+
+def permute(x, axes):
+    axes = tuple(int(a) for a in axes)
+    return x if axes == tuple(range(x.ndim)) else apply("permute", x, axes=axes)
+
+
+def broadcast_to(x, shape):
+    shape = tuple(int(d) for d in shape)
+    return x if shape == x.shape else apply("broadcast_to", x, shape=shape)
+
+
+def slice_(x, index):
+    index = tuple(tuple(int(v) for v in spec) for spec in index)
+    if all(spec == (0, n, 1) for spec, n in zip(index, x.shape)):
+        return x
+    return apply("slice", x, index=index)
+
+
+def pad(x, shape, index):
+    shape = tuple(int(d) for d in shape)
+    index = tuple(tuple(int(v) for v in spec) for spec in index)
+    if shape == x.shape and all(spec == (0, n, 1) for spec, n in zip(index, shape)):
+        return x
+    return apply("pad", x, shape=shape, index=index)
+
+
+def gather(x, indices):
+    """x.ravel()[indices]: indices is an int array (or Const) of flat positions."""
+    if not isinstance(indices, Const):
+        indices = Const(np.asarray(indices, dtype=np.int64))
+    return apply("gather", x, indices=indices)
+
+
+def scatter(g, indices, shape):
+    """Zeros of `shape` with g added at the flat positions `indices` (repeats accumulate)."""
+    return apply("scatter", g, indices=indices, shape=tuple(int(d) for d in shape))

@@ -1,0 +1,159 @@
+"""Graph simplification: rules exact for finite inputs, applied bottom-up to a fixpoint.
+
+Each rule takes a node (whose inputs are already simplified) and returns a
+replacement node or None. Passes build new nodes and never mutate.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .node import Node, toposort
+from .ops import elementwise as E
+from .ops import movement as M
+from .ops import reduce as R
+from .registry import OPS, apply, const, const_value, scalar_const_value
+
+FOLD_LIMIT = 256  # largest constant produced by folding (elements)
+
+
+def _is(node, value):
+    return scalar_const_value(node) == value
+
+
+def _same(node, x):
+    """x stands in for node if it already has node's shape and dtype."""
+    return x if x.shape == node.shape and x.dtype == node.dtype else None
+
+
+def _fill(node, value):
+    return M.broadcast_to(const(value, node.dtype), node.shape)
+
+
+def fold_constants(node):
+    if node.op in ("const", "input", "stop_gradient") or not node.inputs:
+        return None
+    if all(i.op == "const" for i in node.inputs) and node.size <= FOLD_LIMIT:
+        args = [const_value(i) for i in node.inputs]
+        with np.errstate(all="ignore"):
+            return const(OPS[node.op].numpy(*args, **dict(node.attrs)), node.dtype)
+    if node.op != "broadcast_to":
+        value = scalar_const_value(node) if node.op == "const" else None
+    return None
+
+
+def arithmetic_identities(node):
+    op, ins = node.op, node.inputs
+    if op == "mul":
+        a, b = ins
+        if _is(b, 1.0):
+            return _same(node, a)
+        if _is(a, 1.0):
+            return _same(node, b)
+        if _is(a, 0.0) or _is(b, 0.0):
+            return _fill(node, 0.0)
+        if _is(a, -1.0):
+            return _same(node, E.neg(b))
+        if _is(b, -1.0):
+            return _same(node, E.neg(a))
+        if a.op == "neg" and b.op == "neg":
+            return E.mul(a.inputs[0], b.inputs[0])
+    if op == "add":
+        a, b = ins
+        if _is(b, 0.0):
+            return _same(node, a)
+        if _is(a, 0.0):
+            return _same(node, b)
+        if b.op == "neg":
+            return E.sub(a, b.inputs[0])
+        if a.op == "neg":
+            return E.sub(b, a.inputs[0])
+    if op == "sub":
+        a, b = ins
+        if _is(b, 0.0):
+            return _same(node, a)
+        if _is(a, 0.0):
+            return _same(node, E.neg(b))
+        if b.op == "neg":
+            return E.add(a, b.inputs[0])
+    if op == "div" and _is(ins[1], 1.0):
+        return _same(node, ins[0])
+    if op == "neg" and ins[0].op == "neg":
+        return ins[0].inputs[0]
+    if op == "pow" and _is(ins[1], 1.0):
+        return _same(node, ins[0])
+    if op == "pow" and _is(ins[1], 0.0):
+        return _fill(node, 1.0)
+    if op == "where" and ins[0].op == "const" and (const_value(ins[0]) != 0).all():
+        return _same(node, ins[1])
+    if op == "where" and ins[0].op == "const" and (const_value(ins[0]) == 0).all():
+        return _same(node, ins[2])
+    if op == "cast" and ins[0].op == "cast":
+        return E.cast(ins[0].inputs[0], node.dtype)
+    return None
+
+
+def movement_identities(node):
+    op = node.op
+    if op in ("reshape", "broadcast_to", "permute", "slice") and node.shape == node.inputs[0].shape \
+            and op != "permute" and op != "slice":
+        return node.inputs[0]
+    x = node.inputs[0] if node.inputs else None
+    if op == "reshape" and x.op == "reshape":
+        return M.reshape(x.inputs[0], node.shape)
+    if op == "permute" and x.op == "permute":
+        inner, outer = x.attr("axes"), node.attr("axes")
+        return M.permute(x.inputs[0], [inner[a] for a in outer])
+    if op == "broadcast_to" and x.op == "broadcast_to":
+        return M.broadcast_to(x.inputs[0], node.shape)
+    if op in ("reshape", "permute", "broadcast_to", "slice") and x.op == "broadcast_to" \
+            and x.inputs[0].size == 1:
+        # a broadcast scalar stays a broadcast scalar through any movement
+        return M.broadcast_to(M.reshape(x.inputs[0], ()), node.shape)
+    return None
+
+
+def sum_of_broadcast(node):
+    """sum(broadcast_to(x)) over stretched axes = x * (number of copies)."""
+    if node.op != "sum" or node.inputs[0].op != "broadcast_to":
+        return None
+    b = node.inputs[0]
+    x = b.inputs[0]
+    lead = b.ndim - x.ndim
+    padded = (1,) * lead + x.shape
+    axes = node.attr("axes")
+    if any(padded[a] != 1 for a in axes):
+        return None
+    count = int(np.prod([b.shape[a] for a in axes], dtype=np.int64))
+    kept = R.reduced_shape(padded, axes, node.attr("keepdims"))
+    base = M.broadcast_to(M.reshape(x, kept), node.shape)
+    return E.mul(base, float(count)) if count != 1 else base
+
+
+RULES = (fold_constants, arithmetic_identities, movement_identities, sum_of_broadcast)
+
+
+def simplify(outputs, strip_stop_gradient=True):
+    """Simplified outputs (new nodes; the inputs graph is untouched)."""
+    memo = {}
+    for node in toposort(outputs):
+        if not node.inputs:
+            memo[id(node)] = node
+            continue
+        inputs = tuple(memo[id(i)] for i in node.inputs)
+        if strip_stop_gradient and node.op == "stop_gradient":
+            memo[id(node)] = inputs[0]
+            continue
+        current = node if inputs == node.inputs else apply(node.op, *inputs, **dict(node.attrs))
+        memo[id(node)] = _fixpoint(current)
+    return [memo[id(o)] for o in outputs]
+
+
+def _fixpoint(node: Node, depth=0):
+    for rule in RULES:
+        new = rule(node)
+        if new is not None and new is not node:
+            if depth > 50:
+                return new
+            # a rule may build nodes whose own inputs are simplifiable again
+            return _fixpoint(simplify([new], strip_stop_gradient=False)[0] if new.inputs else new, depth + 1)
+    return node
