@@ -143,7 +143,7 @@ register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dty
             lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)], lambda S, x, dtype: x))
 
 
-register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x: np.array(x), None, lambda S, x: x,
+register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x, **_: np.array(x), None, lambda S, x, **_: x,
             differentiable=False))
 
 

@@ -1,0 +1,140 @@
+"""Scalar kernel bodies: a tensor's value at a kernel's loop coordinates, as a sympy expression.
+
+Elementwise nodes that are not materialised are inlined (their op's sympy scalar
+applied to their inputs' values); movement nodes re-map coordinates; materialised
+tensors become load symbols. Everything a body reads is recorded so the scheduler
+can order kernels and keep a kernel from reading what it is still writing.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..graph.registry import ELEMENTWISE, MOVEMENT, OPS, const_value
+from .indexmap import IndexMap, NotAffine, broadcast_map, linear, movement_map
+
+
+class NeedMaterialize(Exception):
+    """Raised when a node must get a buffer of its own for the kernel to be expressible."""
+
+    def __init__(self, node, why):
+        super().__init__(why)
+        self.node = node
+
+
+@dataclass(frozen=True)
+class Load:
+    """One read of a buffer: offset + sum(coefs[p] * c[p]), zero outside `bounds`."""
+    buffer: object   # the materialised node owning the memory
+    offset: int
+    coefs: tuple
+    bounds: tuple
+
+
+DUP_COST = 6  # an elementwise subtree this cheap is recomputed rather than stored
+
+
+class Context:
+    """What the scheduler knows: which nodes own memory, and what aliases what."""
+
+    def __init__(self, materialized, sympy_module, scalar_module):
+        self.materialized = materialized      # id -> node
+        self.sp = sympy_module
+        self.S = scalar_module
+
+    def is_buffer(self, node):
+        return id(node) in self.materialized or node.op == "input" or \
+            (node.op == "const" and node.size > 1)
+
+    def storage(self, node):
+        """(owner, shape) of memory holding node's value in C order, or None."""
+        if self.is_buffer(node):
+            return node, node.shape
+        if node.op == "reshape":
+            inner = self.storage(node.inputs[0])
+            if inner is not None:
+                return inner[0], node.shape
+        return None
+
+
+class Body:
+    """Builds the expressions of one kernel over loop coordinates of `shape`."""
+
+    def __init__(self, ctx: Context, shape, locals_=None):
+        self.ctx, self.shape = ctx, tuple(shape)
+        self.locals = locals_ if locals_ is not None else {}   # id(root) -> expression
+        self.loads = {}    # Load -> symbol
+        self.masks = {}    # bounds -> symbol
+        self.reads = set()  # ids of buffers read
+
+    def fork(self):
+        """A copy that can try out another root; symbols keep their numbering."""
+        other = Body(self.ctx, self.shape, dict(self.locals))
+        other.loads, other.masks, other.reads = dict(self.loads), dict(self.masks), set(self.reads)
+        return other
+
+    def value(self, node, imap: IndexMap):
+        sp = self.ctx.sp
+        if imap.empty:
+            return sp.Integer(0)
+        if node.op == "const" and node.size == 1:
+            value = float(const_value(node).reshape(()))
+            return sp.Integer(int(value)) if value.is_integer() and abs(value) < 2**53 else sp.Float(value)
+        if id(node) in self.locals and imap.is_identity():
+            return self.locals[id(node)]
+        storage = self.ctx.storage(node)
+        if storage is not None:
+            owner, shape = storage
+            offset, coefs = linear(imap, shape)
+            load = Load(owner, offset, coefs, imap.bounds)
+            self.reads.add(id(owner))
+            if load not in self.loads:
+                self.loads[load] = sp.Symbol(f"v{len(self.loads)}", real=True)
+            return self.loads[load]
+        kind = OPS[node.op].kind
+        if kind == MOVEMENT:
+            try:
+                step = movement_map(node)
+            except NotAffine as why:
+                culprit = node.inputs[0] if node.op == "reshape" else node
+                raise NeedMaterialize(culprit, str(why)) from None
+            inner = imap.then(step)
+            value = self.value(node.inputs[0], inner)
+            # a pad is zero outside its interval, whatever its input's expression gives there
+            return self._masked(value, inner) if step.masked() else value
+        if kind == ELEMENTWISE:
+            if self._recomputes(node, imap):
+                raise NeedMaterialize(node, "broadcast would recompute it")
+            args = [self.value(x, imap.then(broadcast_map(x.shape, node.shape))) for x in node.inputs]
+            return OPS[node.op].scalar(self.ctx.S, *args, **dict(node.attrs))
+        raise NeedMaterialize(node, f"{node.op} is computed by a kernel of its own")
+
+    def _recomputes(self, node, imap):
+        used = imap.uses()
+        stretched = any(n > 1 and p not in used for p, n in enumerate(self.shape))
+        return stretched and node.size > 1 and cost(node, self.ctx) > DUP_COST
+
+    def _masked(self, expr, imap):
+        bounds = tuple(imap.bounds)
+        if imap.empty:
+            return self.ctx.sp.Integer(0)
+        if not any(b is not None for b in bounds) or expr == 0:
+            return expr
+        if bounds not in self.masks:
+            self.masks[bounds] = self.ctx.sp.Symbol(f"m{len(self.masks)}", real=True)
+        return self.ctx.S.select(self.masks[bounds], expr, 0)
+
+
+_COST = {"add": 1, "sub": 1, "mul": 1, "neg": 0, "cast": 0, "where": 1, "relu": 1, "abs": 1,
+         "maximum": 1, "minimum": 1, "gt": 1, "ge": 1, "lt": 1, "le": 1, "eq": 1, "ne": 1,
+         "stop_gradient": 0, "sign": 1, "div": 4, "sqrt": 4, "floor": 2, "ceil": 2, "round": 2}
+
+
+def cost(node, ctx):
+    """Rough flop cost of computing node inline (materialised inputs cost nothing)."""
+    if node.op in ("const", "input") or ctx.is_buffer(node):
+        return 0
+    kind = OPS[node.op].kind
+    own = 0 if kind == MOVEMENT else _COST.get(node.op, 20)
+    if node.op == "pow":
+        own = 2
+    return own + sum(cost(x, ctx) for x in node.inputs)

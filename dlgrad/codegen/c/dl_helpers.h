@@ -1,0 +1,28 @@
+/* dlgrad scalar helpers: numerically stable forms and derivative conventions.
+   Every helper exists for double and, with an f suffix, for float. */
+#define DL_HELPERS(T, F, SUFFIX) \
+static inline T dl_sigmoid##SUFFIX(T x) { \
+    T z = exp##F(-fabs##F(x)); \
+    return x >= 0 ? 1 / (1 + z) : z / (1 + z); \
+} \
+static inline T dl_softplus##SUFFIX(T x) { \
+    return (x > 0 ? x : 0) + log1p##F(exp##F(-fabs##F(x))); \
+} \
+static inline T dl_relu##SUFFIX(T x) { return x > 0 ? x : (x != x ? x : 0); } \
+static inline T dl_step##SUFFIX(T x) { return x > 0 ? 1 : 0; } \
+static inline T dl_sign##SUFFIX(T x) { return x > 0 ? 1 : (x < 0 ? -1 : x); } \
+static inline T dl_abs##SUFFIX(T x) { return fabs##F(x); } \
+static inline T dl_floor##SUFFIX(T x) { return floor##F(x); } \
+static inline T dl_ceil##SUFFIX(T x) { return ceil##F(x); } \
+static inline T dl_round##SUFFIX(T x) { return nearbyint##F(x); } \
+static inline T dl_max##SUFFIX(T a, T b) { return a > b ? a : (b > a ? b : (a != a ? a : b)); } \
+static inline T dl_min##SUFFIX(T a, T b) { return a < b ? a : (b < a ? b : (a != a ? a : b)); } \
+static inline T dl_gt##SUFFIX(T a, T b) { return a > b ? 1 : 0; } \
+static inline T dl_ge##SUFFIX(T a, T b) { return a >= b ? 1 : 0; } \
+static inline T dl_lt##SUFFIX(T a, T b) { return a < b ? 1 : 0; } \
+static inline T dl_le##SUFFIX(T a, T b) { return a <= b ? 1 : 0; } \
+static inline T dl_eq##SUFFIX(T a, T b) { return a == b ? 1 : 0; } \
+static inline T dl_ne##SUFFIX(T a, T b) { return a != b ? 1 : 0; }
+DL_HELPERS(double, , )
+DL_HELPERS(float, f, f)
+#undef DL_HELPERS

@@ -1,0 +1,37 @@
+"""sympy -> C for kernel bodies: dlgrad's helpers, cheap integer powers, float or double."""
+from __future__ import annotations
+
+from sympy.codegen.ast import float32, real
+from sympy.printing.c import C99CodePrinter
+
+
+class KernelPrinter(C99CodePrinter):
+    """C99 printer for one dtype: float32 prints `sinf` and `1.0F` literals."""
+
+    def __init__(self, dtype="float64"):
+        settings = {"type_aliases": {real: float32}} if dtype == "float32" else {}
+        super().__init__(settings)
+        self.suffix = "f" if dtype == "float32" else ""
+
+    def _print_Function(self, expr):
+        c_name = getattr(type(expr), "c_name", None)
+        if type(expr).__name__ == "select":
+            c, a, b = (self._print(arg) for arg in expr.args)
+            return f"(({c}) != 0 ? ({a}) : ({b}))"
+        if c_name is not None:
+            args = ", ".join(self._print(arg) for arg in expr.args)
+            return f"{c_name}{self.suffix}({args})"
+        return super()._print_Function(expr)
+
+    def _print_Pow(self, expr):
+        base, exp = expr.args
+        if exp.is_Integer and 2 <= abs(int(exp)) <= 4:
+            b = self.parenthesize(base, 0)  # always parenthesised
+            product = "*".join([f"({self._print(base)})"] * abs(int(exp)))
+            return f"({product})" if exp > 0 else f"(1{self._one_suffix()}/({product}))"
+        if exp == -1:
+            return f"(1{self._one_suffix()}/({self._print(base)}))"
+        return super()._print_Pow(expr)
+
+    def _one_suffix(self):
+        return ".0F" if self.suffix else ".0"

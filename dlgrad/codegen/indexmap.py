@@ -1,0 +1,137 @@
+"""Affine index maps: how a kernel's loop coordinates address a tensor it reads.
+
+A map sends consumer coordinates c (the loop indices) to the coordinates k of a
+tensor: per tensor axis, k = a + b * c[p] (or the constant a when p is None), valid
+only where every c[p] lies in its interval. Movement ops (permute, broadcast,
+slice, pad, unit-axis reshape) and elementwise broadcasting compose exactly in
+this form, so kernels read through them without copies; anything else (a
+reshape that merges axes of a strided view) asks for the tensor to be
+materialised first.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class NotAffine(Exception):
+    """The composed access is not affine: the tensor must be materialised."""
+
+
+@dataclass(frozen=True)
+class IndexMap:
+    rank: int        # number of consumer coordinates
+    axes: tuple      # per tensor axis: (p, a, b) meaning a + b * c[p]; p None -> constant a
+    bounds: tuple    # per consumer coordinate: (lo, hi) valid interval or None
+    empty: bool = False  # statically never valid (reads as zero)
+
+    @staticmethod
+    def identity(shape):
+        return IndexMap(len(shape), tuple((p, 0, 1) for p in range(len(shape))), (None,) * len(shape))
+
+    def is_identity(self):
+        return (not self.empty and all(b is None for b in self.bounds)
+                and self.axes == tuple((p, 0, 1) for p in range(len(self.axes)))
+                and len(self.axes) == self.rank)
+
+    def uses(self):
+        return {p for p, _, b in self.axes if p is not None and b != 0}
+
+    def masked(self):
+        return self.empty or any(b is not None for b in self.bounds)
+
+    def then(self, inner: "IndexMap") -> "IndexMap":
+        """The map c -> k obtained by following self (c -> j) and then inner (j -> k)."""
+        bounds = list(self.bounds)
+        empty = self.empty or inner.empty
+        for q, interval in enumerate(inner.bounds):
+            if interval is None:
+                continue
+            lo, hi = interval
+            p, a, b = self.axes[q] if q < len(self.axes) else (None, 0, 0)
+            if p is None or b == 0:
+                empty = empty or not (lo <= a < hi)
+                continue
+            bounds[p] = _intersect(bounds[p], _solve(lo, hi, a, b))
+        axes = []
+        for p, a, b in inner.axes:
+            if p is None or b == 0:
+                axes.append((None, a, 0))
+                continue
+            p1, a1, b1 = self.axes[p]
+            if p1 is None or b1 == 0:
+                axes.append((None, a + b * a1, 0))
+            else:
+                axes.append((p1, a + b * a1, b * b1))
+        empty = empty or any(lo >= hi for lo, hi in filter(None, bounds))
+        return IndexMap(self.rank, tuple(axes), tuple(bounds), empty)
+
+
+def _solve(lo, hi, a, b):
+    """The interval of c with lo <= a + b*c < hi (b != 0)."""
+    if b > 0:
+        return (-((a - lo) // b), -((a - hi) // b))    # ceil((lo-a)/b), ceil((hi-a)/b)
+    return ((a - hi) // -b + 1, (a - lo) // -b + 1)
+
+
+def _intersect(x, y):
+    if x is None:
+        return y
+    return (max(x[0], y[0]), min(x[1], y[1]))
+
+
+def broadcast_map(from_shape, to_shape):
+    """Coordinates of an operand of shape from_shape inside a broadcast result of to_shape."""
+    lead = len(to_shape) - len(from_shape)
+    axes = tuple((lead + d, 0, 1) if n == to_shape[lead + d] else (None, 0, 0)
+                 for d, n in enumerate(from_shape))
+    return IndexMap(len(to_shape), axes, (None,) * len(to_shape))
+
+
+def movement_map(node):
+    """The map from a movement node's coordinates to its input's, or raise NotAffine."""
+    x = node.inputs[0]
+    op, rank = node.op, node.ndim
+    if op == "broadcast_to":
+        return broadcast_map(x.shape, node.shape)
+    if op == "permute":
+        axes = node.attr("axes")
+        where = {d: i for i, d in enumerate(axes)}
+        return IndexMap(rank, tuple((where[d], 0, 1) for d in range(x.ndim)), (None,) * rank)
+    if op == "slice":
+        return IndexMap(rank, tuple((d, start, step) for d, (start, _, step) in enumerate(node.attr("index"))),
+                        (None,) * rank)
+    if op == "pad":
+        axes, bounds = [], []
+        for d, ((start, _, step), n) in enumerate(zip(node.attr("index"), x.shape)):
+            if step == 1:
+                axes.append((d, -start, 1))
+                bounds.append(None if (start == 0 and n == node.shape[d]) else (start, start + n))
+            elif step == -1:
+                axes.append((d, start, -1))
+                bounds.append((start - n + 1, start + 1))
+            else:
+                raise NotAffine("strided pad")
+        return IndexMap(rank, tuple(axes), tuple(bounds))
+    if op == "reshape":
+        kept_in = [d for d, n in enumerate(x.shape) if n != 1]
+        kept_out = [d for d, n in enumerate(node.shape) if n != 1]
+        if [x.shape[d] for d in kept_in] != [node.shape[d] for d in kept_out]:
+            raise NotAffine("reshape that merges or splits axes")
+        where = dict(zip(kept_in, kept_out))
+        return IndexMap(rank, tuple((where[d], 0, 1) if d in where else (None, 0, 0)
+                                    for d in range(x.ndim)), (None,) * rank)
+    raise NotAffine(op)
+
+
+def linear(imap: IndexMap, shape):
+    """(offset, coefficient per consumer coordinate) of the C-order flat index into `shape`."""
+    stride, strides = 1, [0] * len(shape)
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = stride
+        stride *= shape[d]
+    offset, coefs = 0, [0] * imap.rank
+    for (p, a, b), s in zip(imap.axes, strides):
+        offset += a * s
+        if p is not None and b != 0:
+            coefs[p] += b * s
+    return offset, tuple(coefs)

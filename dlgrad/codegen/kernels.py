@@ -1,0 +1,304 @@
+"""C loop nests for scheduled kernels: elementwise, reduction, matmul, gather/scatter, strided pad."""
+from __future__ import annotations
+
+import numpy as np
+
+from .cast import CTYPE, Block, For, Function, index_expr, loop_nest
+from .cprinter import KernelPrinter
+from .indexmap import IndexMap, linear
+
+_INIT = {"sum": "0", "prod": "1", "max": "-INFINITY", "min": "INFINITY"}
+
+
+def c_strides(shape):
+    stride, strides = 1, [0] * len(shape)
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = stride
+        stride *= shape[d]
+    return tuple(strides)
+
+
+def coalesce(extents, accesses, masked, classes=None):
+    """Merge adjacent loop dims that every access walks contiguously.
+
+    Returns (extents, accesses, dim_of) where dim_of maps an old dim to its new loop
+    (None for a dropped extent-1 dim). Masked dims and dims of different `classes`
+    (kept vs reduced) are never merged.
+    """
+    classes = classes or [0] * len(extents)
+    groups = []   # [dims]
+    for d, n in enumerate(extents):
+        if n == 1 and d not in masked:
+            continue
+        if groups:
+            last = groups[-1][-1]
+            if (d not in masked and last not in masked and classes[d] == classes[last]
+                    and all(a[last] == a[d] * n for a in accesses)):
+                groups[-1].append(d)
+                continue
+        groups.append([d])
+    new_extents = [int(np.prod([extents[d] for d in g])) for g in groups]
+    new_accesses = [tuple(a[g[-1]] for g in groups) for a in accesses]
+    dim_of = {d: i for i, g in enumerate(groups) for d in g}
+    return new_extents, new_accesses, dim_of, [classes[g[0]] for g in groups]
+
+
+class KernelEmitter:
+    """Emits one kernel as a static C function; `names` gives each buffer owner its C variable."""
+
+    def __init__(self, prefix, names, ctx):
+        self.prefix, self.names, self.ctx = prefix, names, ctx
+
+    def params(self, reads, writes):
+        params, args = [], []
+        for owner in reads:
+            params.append(f"const {CTYPE[owner.dtype]} *restrict {self.names[id(owner)]}")
+            args.append(self.names[id(owner)])
+        for owner in writes:
+            params.append(f"{CTYPE[owner.dtype]} *restrict {self.names[id(owner)]}")
+            args.append(self.names[id(owner)])
+        return params, args
+
+    # --- bodies built from sympy expressions -------------------------------------
+    def _body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block):
+        import sympy as sp
+        for bounds, symbol in body.masks.items():
+            block.add(f"const int {symbol} = {_condition(bounds, dim_of, loop_names)};")
+        for load, symbol in body.loads.items():
+            offset, coefs = access_of[load]
+            ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
+            if any(b is not None for b in load.bounds):
+                ref = f"({_condition(load.bounds, dim_of, loop_names)} ? {ref} : 0)"
+            block.add(f"const {CTYPE[load.buffer.dtype]} {symbol} = {ref};")
+        temps, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("t"), order="none")
+        for symbol, expr in temps:
+            block.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
+        return [printer.doprint(e) for e in reduced]
+
+    def _access_table(self, body, extra):
+        loads = list(body.loads)
+        accesses = [load.coefs for load in loads] + [coefs for _, coefs in extra]
+        return loads, accesses
+
+    def elementwise(self, index, kernel, stores):
+        """stores: roots whose values are written (others are kernel-local)."""
+        body, shape = kernel.body, kernel.shape
+        out_coefs = c_strides(shape)
+        loads, accesses = self._access_table(body, [(None, out_coefs)] if stores else [])
+        masked = _masked_dims(body)
+        extents, new_acc, dim_of, _ = coalesce(list(shape), accesses, masked)
+        names = [f"i{d}" for d in range(len(extents))]
+        access_of = {load: (load.offset, new_acc[i]) for i, load in enumerate(loads)}
+        out_idx = index_expr(0, new_acc[-1], names) if stores else "0"
+        ctype, printer = self._numeric(kernel.roots + [l.buffer for l in loads])
+        outer, inner = loop_nest(extents, names)
+        values = self._body_statements(body, [kernel.exprs[id(r)] for r in stores], dim_of, names,
+                                       access_of, ctype, printer, inner)
+        for root, value in zip(stores, values):
+            inner.add(f"{self.names[id(root)]}[{out_idx}] = {value};")
+        return self._function(index, kernel, body_reads(kernel), stores, outer)
+
+    def reduce(self, index, kernel):
+        (root,) = kernel.roots
+        body, shape = kernel.body, kernel.shape
+        axes = root.attr("axes")
+        kept_shape = tuple(1 if d in axes else n for d, n in enumerate(shape))
+        out_coefs = tuple(0 if d in axes else s for d, s in enumerate(c_strides(kept_shape)))
+        inner_strategy = not shape or (len(shape) - 1) in axes
+        perm = ([d for d in range(len(shape)) if d not in axes] + list(axes)) if inner_strategy \
+            else list(range(len(shape)))
+        loads, accesses = self._access_table(body, [(None, out_coefs)])
+        masked = {perm.index(d) for d in _masked_dims(body)}
+        classes = [int(d in axes) for d in perm]
+        extents, new_acc, dim_of, new_classes = coalesce(
+            [shape[d] for d in perm], [tuple(a[d] for d in perm) for a in accesses], masked, classes)
+        dim_of = {d: dim_of[perm.index(d)] for d in range(len(shape)) if perm.index(d) in dim_of}
+        names = [f"i{d}" for d in range(len(extents))]
+        access_of = {load: (load.offset, new_acc[i]) for i, load in enumerate(loads)}
+        out = self.names[id(root)]
+        out_idx = index_expr(0, new_acc[-1], names)
+        ctype, printer = self._numeric([root] + [l.buffer for l in loads])
+        acc_type = "double" if root.op in ("sum", "prod") else ctype
+        init, op = _INIT[root.op], root.op
+        block = Block()
+        if inner_strategy:
+            n_kept = new_classes.count(0)
+            kept, body_block = loop_nest(extents[:n_kept], names[:n_kept])
+            body_block.add(f"{acc_type} acc = {init};")
+            red, inner = loop_nest(extents[n_kept:], names[n_kept:])
+            body_block.body.extend(red.body)
+            (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
+                                             ctype, printer, inner)
+            inner.add(_combine(op, "acc", value, ctype))
+            body_block.add(f"{out}[{out_idx}] = ({CTYPE[root.dtype]})acc;")
+            block.body.extend(kept.body)
+        else:
+            init_loop = For("o", root.size)
+            init_loop.body.add(f"{out}[o] = {init};")
+            block.add(init_loop)
+            nest, inner = loop_nest(extents, names)
+            (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
+                                             ctype, printer, inner)
+            inner.add(_combine(op, f"{out}[{out_idx}]", value, ctype))
+            block.body.extend(nest.body)
+        return self._function(index, kernel, body_reads(kernel), [root], block)
+
+    def pad(self, index, kernel):
+        """Strided pad: zero the output, then store the input at its strided positions."""
+        (root,) = kernel.roots
+        body, shape = kernel.body, kernel.shape
+        imap = IndexMap(len(shape), tuple((d, start, step) for d, (start, _, step) in enumerate(root.attr("index"))),
+                        (None,) * len(shape))
+        offset, out_coefs = linear(imap, root.shape)
+        loads, accesses = self._access_table(body, [(None, out_coefs)])
+        extents, new_acc, dim_of, _ = coalesce(list(shape), accesses, _masked_dims(body))
+        names = [f"i{d}" for d in range(len(extents))]
+        access_of = {load: (load.offset, new_acc[i]) for i, load in enumerate(loads)}
+        ctype, printer = self._numeric([root] + [l.buffer for l in loads])
+        out = self.names[id(root)]
+        block = Block()
+        zero = For("o", root.size)
+        zero.body.add(f"{out}[o] = 0;")
+        block.add(zero)
+        nest, inner = loop_nest(extents, names)
+        (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
+                                         ctype, printer, inner)
+        inner.add(f"{out}[{index_expr(offset, new_acc[-1], names)}] = {value};")
+        block.body.extend(nest.body)
+        return self._function(index, kernel, body_reads(kernel), [root], block)
+
+    # --- structural kernels ----------------------------------------------------------
+    def matmul(self, index, kernel):
+        (root,) = kernel.roots
+        (a, amap), (b, bmap) = kernel.operands
+        owner_a, owner_b = self.owner(a), self.owner(b)
+        a_off, a_co = linear(amap, self.storage_shape(a))
+        b_off, b_co = linear(bmap, self.storage_shape(b))
+        m, k = root.inputs[0].shape[-2:]
+        n = root.shape[-1]
+        batch = root.shape[:-2]
+        nb = len(batch)
+        # batch coefficients: operand batch axes are right-aligned and may be broadcast
+        a_batch = _batch_coefs(a_co, root.inputs[0].shape, batch)
+        b_batch = _batch_coefs(b_co, root.inputs[1].shape, batch)
+        a_m, a_k = a_co[-2], a_co[-1]
+        b_k, b_n = b_co[-2], b_co[-1]
+        bnames = [f"b{d}" for d in range(nb)]
+        ctype = CTYPE[root.dtype]
+        A, B, C = self.names[id(owner_a)], self.names[id(owner_b)], self.names[id(root)]
+        c_batch = c_strides(batch + (m, n))[:nb]
+        outer, body = loop_nest(batch, bnames)
+        a_base = index_expr(a_off, a_batch, bnames)
+        b_base = index_expr(b_off, b_batch, bnames)
+        c_base = index_expr(0, c_batch, bnames)
+        body.add(f"const {CTYPE[owner_a.dtype]} *restrict A = {A} + ({a_base});")
+        body.add(f"const {CTYPE[owner_b.dtype]} *restrict B = {B} + ({b_base});")
+        body.add(f"{ctype} *restrict C = {C} + ({c_base});")
+        rows = For("i", m)
+        body.add(rows)
+        if b_n != 1 and a_k == 1 and b_k == 1:
+            cols = For("j", n)
+            rows.body.add(cols)
+            cols.body.add(f"{ctype} acc = 0;")
+            dot = For("kk", k)
+            dot.body.add(f"acc += A[i*{a_m} + kk] * B[kk + j*{b_n}];")
+            cols.body.add(dot)
+            cols.body.add(f"C[i*{n} + j] = acc;")
+        else:
+            zero = For("j", n)
+            zero.body.add(f"C[i*{n} + j] = 0;")
+            rows.body.add(zero)
+            red = For("kk", k)
+            red.body.add(f"const {ctype} a = A[i*{a_m} + kk*{a_k}];")
+            inner = For("j", n)
+            inner.body.add(f"C[i*{n} + j] += a * B[kk*{b_k} + j*{b_n}];")
+            red.body.add(inner)
+            rows.body.add(red)
+        return self._function(index, kernel, _unique([owner_a, owner_b]), [root], outer)
+
+    def gather(self, index, kernel, table):
+        (root,) = kernel.roots
+        (x, _), = kernel.operands
+        owner = self.owner(x)
+        out = self.names[id(root)]
+        loop = For("i", root.size)
+        if root.op == "gather":
+            loop.body.add(f"{out}[i] = {self.names[id(owner)]}[{table}[i]];")
+            block = Block([loop])
+        else:
+            zero = For("o", root.size)
+            zero.body.add(f"{out}[o] = 0;")
+            loop = For("i", x.size)
+            loop.body.add(f"{out}[{table}[i]] += {self.names[id(owner)]}[i];")
+            block = Block([zero, loop])
+        return self._function(index, kernel, [owner], [root], block)
+
+    # --- shared -------------------------------------------------------------------------
+    def owner(self, node):
+        return self.ctx.storage(node)[0]
+
+    def storage_shape(self, node):
+        return self.ctx.storage(node)[1]
+
+    def _numeric(self, nodes):
+        dtype = "float64" if any(n.dtype == "float64" for n in nodes) else "float32"
+        return CTYPE[dtype], KernelPrinter(dtype)
+
+    def _function(self, index, kernel, reads, writes, block):
+        params, args = self.params(reads, writes)
+        name = f"{self.prefix}_k{index}"
+        ops = ", ".join(sorted({r.op for r in kernel.roots}))
+        comment = f"kernel {index}: {kernel.kind} over {list(kernel.shape)} computing {ops}"
+        fn = Function(f"static void {name}({', '.join(params) or 'void'})", block, comment)
+        return fn, f"{name}({', '.join(args)});"
+
+
+def body_reads(kernel):
+    return _unique([load.buffer for load in kernel.body.loads])
+
+
+def _unique(nodes):
+    seen, result = set(), []
+    for n in nodes:
+        if id(n) not in seen:
+            seen.add(id(n))
+            result.append(n)
+    return result
+
+
+def _masked_dims(body):
+    dims = set()
+    for bounds in list(body.masks) + [load.bounds for load in body.loads]:
+        dims |= {d for d, b in enumerate(bounds) if b is not None}
+    return dims
+
+
+def _condition(bounds, dim_of, names):
+    parts = []
+    for d, b in enumerate(bounds):
+        if b is None:
+            continue
+        var = names[dim_of[d]] if d in dim_of else "0"
+        parts.append(f"{var} >= {b[0]} && {var} < {b[1]}")
+    return "(" + " && ".join(parts) + ")" if parts else "1"
+
+
+def _combine(op, acc, value, ctype):
+    if op == "sum":
+        return f"{acc} += {value};"
+    if op == "prod":
+        return f"{acc} *= {value};"
+    helper = "dl_max" if op == "max" else "dl_min"
+    suffix = "f" if ctype == "float" else ""
+    return f"{acc} = {helper}{suffix}({acc}, {value});"
+
+
+def _batch_coefs(coefs, operand_shape, batch):
+    """Coefficients of the result's batch loops in an operand's index (0 where broadcast)."""
+    nb_op = len(operand_shape) - 2
+    lead = len(batch) - nb_op
+    result = []
+    for d in range(len(batch)):
+        od = d - lead
+        result.append(coefs[od] if od >= 0 and operand_shape[od] == batch[d] else 0)
+    return tuple(result)

@@ -1,0 +1,175 @@
+"""Scheduling: which nodes get memory, which kernels compute them, in what order.
+
+Materialised: outputs, reductions, matmuls, gathers/scatters, elementwise nodes used
+more than once unless cheap to recompute, and anything a kernel could not express
+(NeedMaterialize restarts the plan with that node added). Elementwise roots of one
+shape share a kernel when no dependency forbids it, so a function's value and its
+gradient share one loop where they can.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..graph.node import toposort, users
+from ..graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE
+from .body import DUP_COST, Body, Context, NeedMaterialize, cost
+from .indexmap import IndexMap, NotAffine, movement_map
+
+
+@dataclass
+class Kernel:
+    kind: str                  # "elementwise", "reduce", "matmul", "gather", "scatter", "pad"
+    shape: tuple               # iteration shape
+    roots: list                # nodes written by the kernel
+    body: Body = None
+    exprs: dict = field(default_factory=dict)     # id(root) -> expression
+    operands: list = field(default_factory=list)  # matmul/gather/scatter: (node, imap) per input
+    deps: set = field(default_factory=set)        # indices of kernels this one reads from
+
+
+@dataclass
+class Schedule:
+    ctx: Context
+    kernels: list       # in execution order
+    materialized: dict  # id -> node
+
+
+def schedule(outputs, sympy_module, scalar_module) -> Schedule:
+    forced = set()
+    while True:
+        try:
+            return _Scheduler(outputs, forced, sympy_module, scalar_module).run()
+        except NeedMaterialize as need:
+            if id(need.node) in forced:
+                raise AssertionError(f"cannot schedule {need.node!r}: {need}") from None
+            forced.add(id(need.node))
+
+
+def _uses(order):
+    """Number of non-movement consumers of each node, looking through movement chains."""
+    direct = users(order)
+    count = {}
+    for node in reversed(order):
+        count[id(node)] = sum(count[id(u)] if OPS[u.op].kind == MOVEMENT else 1 for u in direct[id(node)])
+    return count
+
+
+class _Scheduler:
+    def __init__(self, outputs, forced, sp, S):
+        self.order = toposort(outputs)
+        self.materialized = {}
+        self.ctx = Context(self.materialized, sp, S)
+        self.kernels, self.producer = [], {}   # producer: id(node) -> kernel index
+        uses, output_ids = _uses(self.order), {id(o) for o in outputs}
+        for node in self.order:
+            kind = OPS[node.op].kind
+            if node.op in ("input", "const"):
+                continue
+            if (id(node) in forced or id(node) in output_ids or kind in (REDUCE, MATMUL, GATHER)
+                    or (kind == ELEMENTWISE and uses[id(node)] > 1 and cost(node, self.ctx) > DUP_COST)):
+                self.materialized[id(node)] = node
+
+    def run(self):
+        for node in self.order:
+            if id(node) in self.materialized:
+                self.producer[id(node)] = self.place(node)
+        order = self.topological()
+        return Schedule(self.ctx, [self.kernels[i] for i in order], self.materialized)
+
+    def place(self, node):
+        kind = OPS[node.op].kind
+        if kind in (MATMUL, GATHER):
+            operands = [self.operand(x, contiguous=kind == GATHER) for x in node.inputs]
+            reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
+            return self.add(Kernel(node.op, node.shape, [node], operands=operands), reads)
+        if kind == REDUCE or (node.op == "pad" and not _affine(node)):
+            x = node.inputs[0]
+            kernel = Kernel("reduce" if kind == REDUCE else "pad", x.shape, [node], Body(self.ctx, x.shape))
+            kernel.exprs[id(node)] = kernel.body.value(x, IndexMap.identity(x.shape))
+            return self.add(kernel, kernel.body.reads)
+        for index in range(len(self.kernels) - 1, -1, -1):
+            kernel = self.kernels[index]
+            if kernel.kind == "elementwise" and kernel.shape == node.shape and self.join(kernel, index, node):
+                return index
+        kernel = Kernel("elementwise", node.shape, [], Body(self.ctx, node.shape))
+        index = self.add(kernel, set())
+        if not self.join(kernel, index, node):
+            raise AssertionError(f"{node!r} cannot start a kernel")
+        return index
+
+    def join(self, kernel, index, node):
+        """Add an elementwise root to a kernel unless that would read its own output or make a cycle."""
+        trial = kernel.body.fork()
+        saved = self.materialized.pop(id(node))   # compute the root, don't load it
+        try:
+            expr = trial.value(node, IndexMap.identity(node.shape))
+        finally:
+            self.materialized[id(node)] = saved
+        own = {id(r) for r in kernel.roots}
+        sources = {self.producer[r] for r in trial.reads if r in self.producer} - {index}
+        if trial.reads & own or any(self.depends(s, index) for s in sources):
+            return False
+        kernel.roots.append(node)
+        kernel.exprs[id(node)] = expr
+        trial.locals[id(node)] = expr
+        kernel.body = trial
+        kernel.deps |= sources
+        return True
+
+    def operand(self, node, contiguous):
+        """(node, imap) through which a matmul/gather reads `node`; materialise what it must."""
+        imap, current = IndexMap.identity(node.shape), node
+        while True:
+            storage = self.ctx.storage(current)
+            if storage is not None:
+                if contiguous and current is not node:
+                    raise NeedMaterialize(node, "needs contiguous data")
+                return current, imap
+            if OPS[current.op].kind != MOVEMENT or contiguous:
+                raise NeedMaterialize(current, "operand needs memory")
+            try:
+                imap = imap.then(movement_map(current))
+            except NotAffine:
+                raise NeedMaterialize(current.inputs[0] if current.op == "reshape" else current,
+                                      "not affine") from None
+            if imap.masked():
+                raise NeedMaterialize(node, "masked operand")
+            current = current.inputs[0]
+
+    def add(self, kernel, reads):
+        kernel.deps = {self.producer[r] for r in reads if r in self.producer}
+        self.kernels.append(kernel)
+        return len(self.kernels) - 1
+
+    def depends(self, start, target):
+        seen, stack = set(), [start]
+        while stack:
+            k = stack.pop()
+            if k == target:
+                return True
+            for d in self.kernels[k].deps - seen:
+                seen.add(d)
+                stack.append(d)
+        return False
+
+    def topological(self):
+        done, result = set(), []
+
+        def visit(k):
+            if k in done:
+                return
+            done.add(k)
+            for d in sorted(self.kernels[k].deps):
+                visit(d)
+            result.append(k)
+        for k in range(len(self.kernels)):
+            visit(k)
+        return result
+
+
+def _affine(node):
+    try:
+        movement_map(node)
+        return True
+    except NotAffine:
+        return False
