@@ -117,24 +117,19 @@ class _Scheduler:
         return True
 
     def operand(self, node, contiguous):
-        """(node, imap) through which a matmul/gather reads `node`; materialise what it must."""
+        """(node, imap) through which a matmul/gather reads `node`; otherwise it gets memory."""
         imap, current = IndexMap.identity(node.shape), node
-        while True:
-            storage = self.ctx.storage(current)
-            if storage is not None:
-                if contiguous and current is not node:
-                    raise NeedMaterialize(node, "needs contiguous data")
-                return current, imap
-            if OPS[current.op].kind != MOVEMENT or contiguous:
-                raise NeedMaterialize(current, "operand needs memory")
+        while self.ctx.storage(current) is None:
+            if contiguous or OPS[current.op].kind != MOVEMENT:
+                raise NeedMaterialize(node, "operand needs memory")
             try:
                 imap = imap.then(movement_map(current))
             except NotAffine:
-                raise NeedMaterialize(current.inputs[0] if current.op == "reshape" else current,
-                                      "not affine") from None
+                raise NeedMaterialize(node, "operand is not an affine view") from None
             if imap.masked():
-                raise NeedMaterialize(node, "masked operand")
+                raise NeedMaterialize(node, "operand is a masked view")
             current = current.inputs[0]
+        return current, imap
 
     def add(self, kernel, reads):
         kernel.deps = {self.producer[r] for r in reads if r in self.producer}

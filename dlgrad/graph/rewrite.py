@@ -32,12 +32,16 @@ def _fill(node, value):
 def fold_constants(node):
     if node.op in ("const", "input", "stop_gradient") or not node.inputs:
         return None
-    if all(i.op == "const" for i in node.inputs) and node.size <= FOLD_LIMIT:
+    if node.op == "broadcast_to" or not all(i.op == "const" for i in node.inputs):
+        return None
+    if node.size <= FOLD_LIMIT or all(i.size == 1 for i in node.inputs):
         args = [const_value(i) for i in node.inputs]
         with np.errstate(all="ignore"):
-            return const(OPS[node.op].numpy(*args, **dict(node.attrs)), node.dtype)
-    if node.op != "broadcast_to":
-        value = scalar_const_value(node) if node.op == "const" else None
+            value = np.asarray(OPS[node.op].numpy(*args, **dict(node.attrs)), dtype=node.dtype)
+        if value.size > 1 and (value == value.flat[0]).all():
+            # keep uniform results as a broadcast scalar, never a big literal array
+            return M.broadcast_to(const(value.flat[0], node.dtype), node.shape)
+        return const(value, node.dtype) if value.size <= FOLD_LIMIT else None
     return None
 
 
