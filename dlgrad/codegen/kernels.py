@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from .cast import CTYPE, Block, For, Function, index_expr, loop_nest
-from .cprinter import KernelPrinter
 from .indexmap import IndexMap, linear
 
 _INIT = {"sum": "0", "prod": "1", "max": "-INFINITY", "min": "INFINITY"}
@@ -241,6 +240,7 @@ class KernelEmitter:
         return self.ctx.storage(node)[1]
 
     def _numeric(self, nodes):
+        from .cprinter import KernelPrinter   # sympy is imported only when emitting
         dtype = "float64" if any(n.dtype == "float64" for n in nodes) else "float32"
         return CTYPE[dtype], KernelPrinter(dtype)
 

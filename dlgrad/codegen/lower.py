@@ -1,6 +1,9 @@
 """The codegen pipeline: simplified graph -> schedule -> memory plan -> one C translation unit."""
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +15,7 @@ from .cast import CTYPE, Block, Function
 from .kernels import KernelEmitter
 from .memory import plan_workspace
 
+VERSION = 1  # bump when generated code changes for the same graph
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 
@@ -27,11 +31,41 @@ class Program:
     graph_text: str
 
 
-def lower(outputs, inputs, name="dlgrad_fn", header=""):
-    """Program computing `outputs` (Nodes) from runtime inputs with the (shape, dtype) specs given."""
+    def to_json(self) -> str:
+        return json.dumps(dataclasses.asdict(self))
+
+    @staticmethod
+    def from_json(text: str) -> "Program":
+        fields = json.loads(text)
+        for key in ("inputs", "outputs"):
+            fields[key] = tuple((tuple(shape), dtype) for shape, dtype in fields[key])
+        return Program(**fields)
+
+
+def lower(outputs, inputs, name="dlgrad_fn", header="", store=None):
+    """Program computing `outputs` (Nodes) from runtime inputs with the (shape, dtype) specs given.
+
+    With a `store` (get(key) -> text or None, put(key, text)), a program generated before
+    for the same simplified graph is reused without importing sympy or scheduling.
+    """
+    roots, graph_text = _prepare(outputs)
+    key = None
+    if store is not None:
+        key = hashlib.sha256(repr((VERSION, graph_text, tuple(inputs), name, header)).encode()).hexdigest()
+        text = store.get(key)
+        if text is not None:
+            return Program.from_json(text)
     import sympy
     from ..graph import scalar as S
+    from .schedule import schedule
+    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text)
+    if store is not None:
+        store.put(key, program.to_json())
+    return program
 
+
+def _prepare(outputs):
+    """Simplified outputs (copies where an output owns no kernel) and the IR text."""
     before = len(toposort(outputs))
     simplified = simplify(list(outputs))
     graph_text = (f"// {before} nodes before simplification, {len(toposort(simplified))} after\n"
@@ -43,9 +77,7 @@ def lower(outputs, inputs, name="dlgrad_fn", header=""):
             node = _copy(node, index)
         seen.add(id(node))
         roots.append(node)
-    from .schedule import schedule
-    sched = schedule(roots, sympy, S)
-    return _emit(sched, roots, inputs, name, header, graph_text)
+    return roots, graph_text
 
 
 def _copy(node, index):

@@ -33,7 +33,7 @@ class Const:
             return repr(self.array.item())
         if self.array.size <= 6:
             return np.array2string(self.array, separator=",").replace("\n", "")
-        return f"<{self.array.dtype}{list(self.array.shape)} {self._key[2][:8]}>"
+        return f"<{self.array.dtype}{list(self.array.shape)} sha1:{self._key[2]}>"
 
 
 _interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
