@@ -1,0 +1,13 @@
+"""Compiling generated C, caching it on disk, and calling it with numpy arrays."""
+from .build import shared_object
+from .cache import cache_dir
+from .compiler import find_compiler
+from .function import CompiledFunction
+
+
+def load(program) -> CompiledFunction:
+    """Compile `program` (or find it in the disk cache) and return it as a callable."""
+    return CompiledFunction(program, shared_object(program.source))
+
+
+__all__ = ["CompiledFunction", "cache_dir", "find_compiler", "load", "shared_object"]

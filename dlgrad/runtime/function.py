@@ -1,0 +1,137 @@
+"""CompiledFunction: a compiled C program called with numpy arrays."""
+import re
+import threading
+
+import numpy as np
+
+from ..errors import DlgradError, ShapeError
+from . import trampoline
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def _signature(specs) -> tuple:
+    return tuple((tuple(int(n) for n in shape), np.dtype(dtype)) for shape, dtype in specs)
+
+
+def _describe(shape, dtype) -> str:
+    return f"{dtype} array of shape {shape}"
+
+
+def check(arrays, specs, role: str = "input") -> None:
+    """Raise the error that says how `arrays` differs from the signature `specs`; pass if it fits."""
+    if len(arrays) != len(specs):
+        raise TypeError(f"expected {len(specs)} {role} arrays, got {len(arrays)}")
+    for i, (a, (shape, dtype)) in enumerate(zip(arrays, specs)):
+        if not isinstance(a, np.ndarray):
+            raise TypeError(f"{role} {i}: expected a numpy {_describe(shape, dtype)}, got {type(a).__name__}")
+        if a.dtype != dtype:
+            raise TypeError(f"{role} {i}: expected a {_describe(shape, dtype)}, "
+                            f"got a {_describe(a.shape, a.dtype)}")
+        if a.shape != shape:
+            raise ShapeError(f"{role} {i}: expected a {_describe(shape, dtype)}, "
+                             f"got a {_describe(a.shape, a.dtype)}")
+        if not a.flags.c_contiguous:
+            raise ShapeError(f"{role} {i}: expected a C-contiguous array, got strides {a.strides} "
+                             f"(pass numpy.ascontiguousarray of it)")
+        if role == "output" and not a.flags.writeable:
+            raise ValueError(f"output {i} is read-only")
+
+
+def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool) -> str:
+    """Python source of a call unrolled for one signature: only comparisons, allocations and the call."""
+    ins, outs = [f"a{i}" for i in range(nin)], [f"o{i}" for i in range(nout)]
+    if into:
+        lines = ["def run(arrays, outs):", "    arrays = tuple(arrays)", "    outs = tuple(outs)",
+                 f"    if len(outs) != {nout}: check(outs, outspec, 'output')"]
+        lines += [f"    {', '.join(outs)}, = outs"] if nout else []
+    else:
+        lines = ["def run(*arrays):"]
+    lines.append(f"    if len(arrays) != {nin}: check(arrays, inspec)")
+    if nin:
+        lines.append(f"    {', '.join(ins)}, = arrays")
+    for i, a in enumerate(ins):
+        lines.append(f"    if {a}.__class__ is not ndarray or {a}.shape != s{i} or {a}.dtype is not d{i}"
+                     f" or not {a}.flags.c_contiguous: check(arrays, inspec)")
+    for i, o in enumerate(outs):
+        if into:
+            lines.append(f"    if {o}.__class__ is not ndarray or {o}.shape != os{i} or {o}.dtype is not od{i}"
+                         f" or not {o}.flags.c_contiguous or not {o}.flags.writeable:"
+                         f" check(outs, outspec, 'output')")
+        else:
+            lines.append(f"    {o} = empty(os{i}, od{i})")
+    if workspace:
+        lines += ["    try: work = local.work", "    except AttributeError: work = new_workspace()"]
+    else:
+        lines.append("    work = NULL")
+    pointers = [f"fb({name})" for name in ins + outs]
+    if direct:
+        lines.append(f"    status = call(fn, {nin}, {', '.join(pointers)}, work)")
+    else:
+        lines.append(f"    status = invoke({nin}, [{', '.join(pointers)}], work)")
+    lines += ["    if status: failed(status)", f"    return [{', '.join(outs)}]"]
+    return "\n".join(lines)
+
+
+class CompiledFunction:
+    """Calls the program's entry with C-contiguous arrays of exactly the signature's shapes and dtypes.
+
+    Nothing is converted: a mismatching argument raises. Each thread gets its own workspace.
+    """
+
+    def __init__(self, program, so_path: str):
+        if not _IDENTIFIER.match(program.entry):
+            raise DlgradError(f"invalid C entry point name {program.entry!r}")
+        self.program = program
+        self.so_path = so_path
+        self._inputs = _signature(program.inputs)
+        self._outputs = _signature(program.outputs)
+        self._work_bytes = int(program.work_bytes)
+        self._local = threading.local()
+        nin, nout = len(self._inputs), len(self._outputs)
+        module = trampoline.get()
+        direct = module is not None and 0 < nin + nout <= trampoline.MAX_DIRECT
+        namespace = dict(ndarray=np.ndarray, empty=np.empty, check=check, inspec=self._inputs,
+                         outspec=self._outputs, local=self._local, new_workspace=self._new_workspace,
+                         failed=self._failed)
+        if module is None:
+            self._kernel = trampoline.AbiKernel(so_path, program.entry)  # keeps the library loaded
+            ffi, namespace["invoke"] = self._kernel.ffi, self._kernel
+        else:
+            ffi, fn = module.ffi, trampoline.open_kernel(module, so_path, program.entry)
+            namespace["fn"] = fn
+            if direct:
+                namespace["call"] = trampoline.callers(module)[nin + nout]
+            else:
+                callv = module.lib.dl_callv
+                namespace["invoke"] = lambda n, ptrs, work: callv(fn, n, ffi.new("void *[]", ptrs) if ptrs
+                                                                    else ffi.NULL, work)
+        self._ffi = ffi
+        namespace.update(fb=ffi.from_buffer, NULL=ffi.NULL)
+        namespace.update({f"s{i}": s for i, (s, _) in enumerate(self._inputs)})
+        namespace.update({f"d{i}": d for i, (_, d) in enumerate(self._inputs)})
+        namespace.update({f"os{i}": s for i, (s, _) in enumerate(self._outputs)})
+        namespace.update({f"od{i}": d for i, (_, d) in enumerate(self._outputs)})
+        for into in (False, True):
+            code = _specialise(nin, nout, direct, self._work_bytes > 0, into)
+            exec(compile(code, f"<dlgrad call {program.entry}>", "exec"), namespace)
+            setattr(self, "call_into" if into else "call", namespace.pop("run"))
+
+    def __call__(self, *arrays) -> list:
+        """Run the program on `arrays`; returns its outputs as new arrays (`self.call` saves a frame)."""
+        return self.call(*arrays)
+
+    # Set per instance in __init__, specialised to the signature:
+    #   call(*arrays) -> list: the same as calling the object.
+    #   call_into(arrays, outs) -> list: write into preallocated C-contiguous arrays; returns them.
+
+    def __repr__(self) -> str:
+        return f"<CompiledFunction {self.program.entry} from {self.so_path}>"
+
+    def _new_workspace(self):
+        """This thread's workspace (the C releases the GIL, so threads must never share one)."""
+        work = self._local.work = self._ffi.new("char[]", self._work_bytes)
+        return work
+
+    def _failed(self, status: int):
+        raise DlgradError(f"compiled function {self.program.entry} failed with status {status}")

@@ -1,0 +1,142 @@
+"""The call path into kernels: a tiny cffi API-mode module, built once, calling through a pointer.
+
+Kernels are plain shared objects (fast to compile); this module is compiled once per Python and
+cffi version and cached, and is what makes a call cheap. Without it, kernels are called in cffi's
+slower ABI mode.
+"""
+import hashlib
+import importlib.machinery
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import warnings
+
+from ..errors import DlgradError
+from .cache import cache_dir
+
+MAX_DIRECT = 24  # dl_call1 .. dl_call24 take the pointers as arguments; beyond, dl_callv takes an array
+
+_PRELUDE = r"""
+#ifdef _WIN32
+#include <windows.h>
+static void *dl_open(const char *path) { return (void *)LoadLibraryA(path); }
+static void *dl_sym(void *h, const char *name) { return (void *)GetProcAddress((HMODULE)h, name); }
+static const char *dl_error(void) { return "LoadLibrary or GetProcAddress failed"; }
+#else
+#include <dlfcn.h>
+static void *dl_open(const char *path) { return dlopen(path, RTLD_NOW | RTLD_LOCAL); }
+static void *dl_sym(void *h, const char *name) { return dlsym(h, name); }
+static const char *dl_error(void) { const char *e = dlerror(); return e ? e : "unknown error"; }
+#endif
+typedef int (*dl_eval_fn)(const void *const *in, void *const *out, void *work);
+static int dl_callv(void *fn, int nin, void **ptrs, void *work)
+{ return ((dl_eval_fn)fn)((const void *const *)ptrs, (void *const *)(ptrs + nin), work); }
+"""
+
+
+def _sources() -> tuple[str, str]:
+    """(cdef, C source) of the trampoline module."""
+    cdef = ["void *dl_open(const char *path);", "void *dl_sym(void *h, const char *name);",
+            "const char *dl_error(void);", "int dl_callv(void *fn, int nin, void **ptrs, void *work);"]
+    src = [_PRELUDE]
+    for n in range(1, MAX_DIRECT + 1):
+        params = ", ".join(f"void *p{i}" for i in range(n))
+        head = f"int dl_call{n}(void *fn, int nin, {params}, void *work)"
+        cdef.append(head + ";")
+        src.append(f"static {head}\n{{ void *a[{n}] = {{{', '.join(f'p{i}' for i in range(n))}}};\n"
+                   f"  return ((dl_eval_fn)fn)((const void *const *)a, (void *const *)(a + nin), work); }}")
+    return "\n".join(cdef), "\n".join(src)
+
+
+_UNSET = object()
+_module = _UNSET
+
+
+def get():
+    """The compiled trampoline module (with .ffi and .lib), or None when it cannot be built."""
+    global _module
+    if _module is _UNSET:
+        try:
+            _module = _load()
+        except Exception as exc:  # noqa: BLE001 - any failure means: use the ABI path
+            warnings.warn(f"dlgrad: cannot build the fast call trampoline ({type(exc).__name__}: "
+                          f"{exc}); calling compiled functions through cffi's slower ABI mode",
+                          RuntimeWarning, stacklevel=2)
+            _module = None
+    return _module
+
+
+def _load():
+    import _cffi_backend
+    cdef, src = _sources()
+    tag = hashlib.sha256("\0".join([cdef, src, _cffi_backend.__version__, sys.version]).encode())
+    name = "_dlgrad_trampoline_" + tag.hexdigest()[:16]
+    path = os.path.join(cache_dir("trampoline"), name + importlib.machinery.EXTENSION_SUFFIXES[0])
+    if os.path.exists(path):
+        try:
+            return _import(name, path)
+        except ImportError:
+            pass  # a broken file: rebuild it
+    _build(name, cdef, src, path)
+    return _import(name, path)
+
+
+def _import(name: str, path: str):
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _build(name: str, cdef: str, src: str, path: str) -> None:
+    """Build in a private directory, then move the extension into place atomically."""
+    import cffi
+    ffi = cffi.FFI()
+    ffi.cdef(cdef)
+    unix = os.name == "posix"
+    # The wrappers are simple: -O1 calls as fast as Python's default -O3 -g and builds twice as fast.
+    ffi.set_source(name, src, libraries=["dl"] if sys.platform.startswith("linux") else [],
+                   extra_compile_args=["-O1", "-g0"] if unix else [])
+    tmpdir = tempfile.mkdtemp(prefix=".build-", dir=os.path.dirname(path))
+    try:
+        built = ffi.compile(tmpdir=tmpdir, verbose=False)
+        os.replace(built, path)
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def open_kernel(module, path: str, entry: str):
+    """The address of `entry` in the shared object `path`, as a `void *` cdata.
+
+    The library stays loaded for the life of the process.
+    """
+    ffi, lib = module.ffi, module.lib
+    handle = lib.dl_open(os.fsencode(path))
+    if handle == ffi.NULL:
+        raise DlgradError(f"cannot load {path}: {ffi.string(lib.dl_error()).decode(errors='replace')}")
+    fn = lib.dl_sym(handle, entry.encode())
+    if fn == ffi.NULL:
+        raise DlgradError(f"{path} defines no function {entry!r}")
+    return fn
+
+
+def callers(module) -> tuple:
+    """dl_call0 .. dl_call24 of `module`, indexed by the number of pointers (index 0 is unused)."""
+    return (None, *(getattr(module.lib, f"dl_call{n}") for n in range(1, MAX_DIRECT + 1)))
+
+
+class AbiKernel:
+    """Fallback: a kernel called in cffi's ABI mode, with the pointers gathered into arrays."""
+
+    def __init__(self, path: str, entry: str):
+        import cffi
+        self.ffi = cffi.FFI()
+        self.ffi.cdef(f"int {entry}(const void *const *in, void *const *out, void *work);")
+        self.lib = self.ffi.dlopen(path)
+        self.fn = getattr(self.lib, entry)
+
+    def __call__(self, nin: int, ptrs: list, work) -> int:
+        new = self.ffi.new
+        return self.fn(new("void *[]", ptrs[:nin] or 1), new("void *[]", ptrs[nin:] or 1), work)
