@@ -129,8 +129,10 @@ class CompiledFunction:
         return f"<CompiledFunction {self.program.entry} from {self.so_path}>"
 
     def _new_workspace(self):
-        """This thread's workspace (the C releases the GIL, so threads must never share one)."""
-        work = self._local.work = self._ffi.new("char[]", self._work_bytes)
+        """This thread's workspace, 64-byte aligned (the C releases the GIL: threads never share one)."""
+        block = self._ffi.new("char[]", self._work_bytes + 63)
+        work = block + (-int(self._ffi.cast("uintptr_t", block)) % 64)
+        self._local.block, self._local.work = block, work  # `work` does not keep `block` alive
         return work
 
     def _failed(self, status: int):

@@ -8,9 +8,12 @@ import hashlib
 import importlib.machinery
 import importlib.util
 import os
+import shlex
 import shutil
 import sys
+import sysconfig
 import tempfile
+import threading
 import warnings
 
 from ..errors import DlgradError
@@ -52,19 +55,22 @@ def _sources() -> tuple[str, str]:
 
 _UNSET = object()
 _module = _UNSET
+_lock = threading.Lock()
 
 
 def get():
     """The compiled trampoline module (with .ffi and .lib), or None when it cannot be built."""
     global _module
     if _module is _UNSET:
-        try:
-            _module = _load()
-        except Exception as exc:  # noqa: BLE001 - any failure means: use the ABI path
-            warnings.warn(f"dlgrad: cannot build the fast call trampoline ({type(exc).__name__}: "
-                          f"{exc}); calling compiled functions through cffi's slower ABI mode",
-                          RuntimeWarning, stacklevel=2)
-            _module = None
+        with _lock:
+            if _module is _UNSET:
+                try:
+                    _module = _load()
+                except Exception as exc:  # noqa: BLE001 - any failure means: use the ABI path
+                    warnings.warn(f"dlgrad: cannot build the fast call trampoline ({type(exc).__name__}: "
+                                  f"{exc}); calling compiled functions through cffi's slower ABI mode",
+                                  RuntimeWarning, stacklevel=2)
+                    _module = None
     return _module
 
 
@@ -100,11 +106,23 @@ def _build(name: str, cdef: str, src: str, path: str) -> None:
     ffi.set_source(name, src, libraries=["dl"] if sys.platform.startswith("linux") else [],
                    extra_compile_args=["-O1", "-g0"] if unix else [])
     tmpdir = tempfile.mkdtemp(prefix=".build-", dir=os.path.dirname(path))
+    saved_cc = os.environ.get("CC")
     try:
+        if saved_cc is None and not _python_compiler_exists():
+            from .compiler import find_compiler
+            os.environ["CC"] = shlex.join(find_compiler())  # setuptools reads $CC
         built = ffi.compile(tmpdir=tmpdir, verbose=False)
         os.replace(built, path)
     finally:
+        if saved_cc is None:
+            os.environ.pop("CC", None)
         shutil.rmtree(tmpdir, ignore_errors=True)
+
+
+def _python_compiler_exists() -> bool:
+    """Whether the compiler Python was built with (which setuptools uses by default) is installed."""
+    cc = shlex.split(sysconfig.get_config_var("CC") or "")
+    return os.name != "posix" or (bool(cc) and shutil.which(cc[0]) is not None)
 
 
 def open_kernel(module, path: str, entry: str):

@@ -122,6 +122,7 @@ def test_compile_error_shows_stderr_and_keeps_source():
     assert not leftovers
 
 
+@pytest.mark.skipif(os.name != "posix", reason="the fake compiler is a shell script")
 def test_compiler_rejecting_march_native_is_used_without_it(tmp_path, monkeypatch):
     real = compiler.find_compiler()[0]
     fake = tmp_path / "fakecc"

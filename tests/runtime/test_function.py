@@ -141,3 +141,16 @@ def test_abi_fallback(monkeypatch):
     assert load(programs.empty_arrays())(np.empty(0))[1] == 0.0
     with pytest.raises(ShapeError, match="input 0"):
         f(np.zeros(3))
+
+
+def test_workspace_is_64_byte_aligned():
+    source = r"""
+#include <stdint.h>
+int misalignment(const void *const *in, void *const *out, void *work) {
+    (void)in;
+    *(double *)out[0] = (double)((uintptr_t)work % 64);
+    return 0;
+}
+"""
+    f = load(programs.Program(source, "misalignment", (), (((), "float64"),), work_bytes=24))
+    assert f()[0] == 0.0
