@@ -101,10 +101,9 @@ def _build(name: str, cdef: str, src: str, path: str) -> None:
     import cffi
     ffi = cffi.FFI()
     ffi.cdef(cdef)
-    unix = os.name == "posix"
-    # The wrappers are simple: -O1 calls as fast as Python's default -O3 -g and builds twice as fast.
+    # -O1 -g0 builds in half the time of Python's default -O3 -g, with no measurable call cost.
     ffi.set_source(name, src, libraries=["dl"] if sys.platform.startswith("linux") else [],
-                   extra_compile_args=["-O1", "-g0"] if unix else [])
+                   extra_compile_args=["-O1", "-g0"] if os.name == "posix" else [])
     tmpdir = tempfile.mkdtemp(prefix=".build-", dir=os.path.dirname(path))
     saved_cc = os.environ.get("CC")
     try:
@@ -141,7 +140,7 @@ def open_kernel(module, path: str, entry: str):
 
 
 def callers(module) -> tuple:
-    """dl_call0 .. dl_call24 of `module`, indexed by the number of pointers (index 0 is unused)."""
+    """dl_call1 .. dl_call24 of `module`, indexed by the number of pointers (index 0 is unused)."""
     return (None, *(getattr(module.lib, f"dl_call{n}") for n in range(1, MAX_DIRECT + 1)))
 
 
