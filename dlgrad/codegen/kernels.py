@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.registry import MOVEMENT, OPS
 from .cast import CTYPE, Block, For, Function, index_expr, loop_nest
 from .indexmap import IndexMap, linear
 
@@ -45,8 +46,9 @@ def coalesce(extents, accesses, masked, classes=None):
 class KernelEmitter:
     """Emits one kernel as a static C function; `names` gives each buffer owner its C variable."""
 
-    def __init__(self, prefix, names, ctx):
+    def __init__(self, prefix, names, ctx, provenance=None):
         self.prefix, self.names, self.ctx = prefix, names, ctx
+        self.provenance = provenance or {}   # id(node) -> "file.py:LINE", for kernel comments
 
     def params(self, reads, writes):
         params, args = [], []
@@ -247,10 +249,38 @@ class KernelEmitter:
     def _function(self, index, kernel, reads, writes, block):
         params, args = self.params(reads, writes)
         name = f"{self.prefix}_k{index}"
-        ops = ", ".join(sorted({r.op for r in kernel.roots}))
-        comment = f"kernel {index}: {kernel.kind} over {list(kernel.shape)} computing {ops}"
+        comment = describe(index, kernel, self.ctx, self.provenance)
         fn = Function(f"static void {name}({', '.join(params) or 'void'})", block, comment)
         return fn, f"{name}({', '.join(args)});"
+
+
+def describe(index, kernel, ctx, provenance):
+    """A kernel's comment: its kind and shape, the operations it computes, their source lines."""
+    computed, seen, stack = [], set(), list(kernel.roots)
+    while stack:   # the roots and the nodes inlined into them, down to what has memory
+        node = stack.pop()
+        if id(node) not in seen:
+            seen.add(id(node))
+            computed.append(node)
+            stack.extend(x for x in node.inputs if not ctx.is_buffer(x) and x.op != "const")
+    computed.sort(key=lambda n: n.serial)
+    counts = ({}, {})   # arithmetic, movement (views folded into index arithmetic)
+    for node in computed:
+        op = f"partial({node.attr('of')})" if node.op == "partial" else \
+            "copy" if node.attr("copy") is not None else node.op
+        group = counts[OPS[node.op].kind == MOVEMENT and node not in kernel.roots]
+        group[op] = group.get(op, 0) + 1
+    ops, views = (", ".join(op if n == 1 else f"{n} {op}" for op, n in c.items()) for c in counts)
+    lines = [f"kernel {index}: {kernel.kind} over {list(kernel.shape)}: {ops or 'copy'}"
+             + (f" (through {views})" if views else "")]
+    places = []
+    for node in computed:
+        place = provenance.get(id(node))
+        if place and place not in places:
+            places.append(str(place).replace("*/", "* /"))
+    if places:
+        lines.append("from " + ", ".join(places[:8]) + (", ..." if len(places) > 8 else ""))
+    return "\n".join(lines)
 
 
 def body_reads(kernel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from .cast import CTYPE, Block, Function
 from .kernels import KernelEmitter
 from .memory import plan_workspace
 
-VERSION = 1  # bump when generated code changes for the same graph
+VERSION = 2  # bump when generated code changes for the same graph
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 
@@ -42,23 +43,34 @@ class Program:
         return Program(**fields)
 
 
-def lower(outputs, inputs, name="dlgrad_fn", header="", store=None):
+def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=None,
+          input_names=None, output_names=None):
     """Program computing `outputs` (Nodes) from runtime inputs with the (shape, dtype) specs given.
 
     With a `store` (get(key) -> text or None, put(key, text)), a program generated before
     for the same simplified graph is reused without importing sympy or scheduling.
+    `provenance` maps id(node) -> "file.py:LINE" for kernel comments (the caller keeps those
+    nodes alive); `input_names`/`output_names` are what NAME_in_name/NAME_out_name return.
     """
     roots, graph_text = _prepare(outputs)
+    provenance = provenance or {}
+    labels = (tuple(input_names or (f"in{i}" for i in range(len(inputs)))),
+              tuple(output_names or (f"out{i}" for i in range(len(outputs)))))
+    if len(labels[0]) != len(inputs) or len(labels[1]) != len(outputs):
+        raise ValueError(f"{len(labels[0])} input and {len(labels[1])} output names for "
+                         f"{len(inputs)} inputs and {len(outputs)} outputs")
     key = None
     if store is not None:
-        key = hashlib.sha256(repr((VERSION, graph_text, tuple(inputs), name, header)).encode()).hexdigest()
+        places = tuple((i, provenance[id(n)]) for i, n in enumerate(toposort(roots)) if id(n) in provenance)
+        key = hashlib.sha256(repr((VERSION, graph_text, tuple(inputs), name, header, labels, places)
+                                  ).encode()).hexdigest()
         text = store.get(key)
         if text is not None:
             return Program.from_json(text)
     import sympy
     from ..graph import scalar as S
     from .schedule import schedule
-    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text)
+    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text, provenance, labels)
     if store is not None:
         store.put(key, program.to_json())
     return program
@@ -85,7 +97,7 @@ def _copy(node, index):
     return Node.make("stop_gradient", (node,), (("copy", index),), node.shape, node.dtype)
 
 
-def _emit(sched, outputs, inputs, name, header, graph_text):
+def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None):
     ctx, kernels = sched.ctx, sched.kernels
     names, consts, statics = {}, [], []
     for i, node in enumerate(outputs):
@@ -114,7 +126,7 @@ def _emit(sched, outputs, inputs, name, header, graph_text):
             cname = f"{name}_const{len(consts)}"
             names[id(node)] = cname
             consts.append(_static_array(cname, node.dtype, node.attr("value").array))
-    emitter = KernelEmitter(name, names, ctx)
+    emitter = KernelEmitter(name, names, ctx, provenance)
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
         if kernel.kind == "elementwise":
@@ -128,22 +140,17 @@ def _emit(sched, outputs, inputs, name, header, graph_text):
             fn, call = emitter.gather(k, kernel, table)
         functions.append(fn)
         calls.append(call)
-    entry = Function(f"int {name}_eval(const void *const *in, void *const *out, void *work)", Block())
-    body = entry.body
-    body.add("char *const ws = (char *)work;")
-    body.add("(void)in; (void)out; (void)ws;")
-    for index, (shape, dtype) in enumerate(inputs):
-        body.add(f"const {CTYPE[dtype]} *const in{index} = (const {CTYPE[dtype]} *)in[{index}];")
-    for index, node in enumerate(outputs):
-        body.add(f"{CTYPE[node.dtype]} *const out{index} = ({CTYPE[node.dtype]} *)out[{index}];")
-    for node in work_nodes:
-        body.add(f"{CTYPE[node.dtype]} *const {names[id(node)]} = ({CTYPE[node.dtype]} *)(ws + {offsets[id(node)]});")
-    for call in calls:
-        body.add(call)
-    body.add("return 0;")
+    work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
+    in_types = [CTYPE[dtype] for _, dtype in inputs]
+    out_types = [CTYPE[node.dtype] for node in outputs]
+    entries = _entry_points(name, in_types, out_types, work, calls)
+    if labels is None:
+        labels = ([f"in{i}" for i in range(len(inputs))], [f"out{i}" for i in range(len(outputs))])
+    interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
+    header = header.replace("*/", "* /")
     parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", HELPERS, "\n".join(consts + statics),
-             *(f.text() for f in functions), entry.text()]
+             "#include <math.h>\n#include <stddef.h>\n", _helpers(), "\n".join(consts + statics),
+             *(f.text() for f in functions), *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
     return Program(source=source, entry=f"{name}_eval", name=name,
                    inputs=tuple((tuple(s), d) for s, d in inputs),
@@ -161,3 +168,76 @@ def _static_array(cname, dtype, array):
     if suffix:
         values = ", ".join(v + "f" if v[-1].isdigit() else v for v in values.split(", "))
     return f"static const {CTYPE[dtype]} {cname}[{array.size}] = {{{values}}};"
+
+
+def _helpers():
+    """The scalar helpers, guarded so that several exports can share one translation unit."""
+    guard = f"DLGRAD_HELPERS_V{VERSION}"
+    return f"#ifndef {guard}\n#define {guard}\n{HELPERS}#endif\n"
+
+
+def _entry_points(name, in_types, out_types, work, calls):
+    """NAME(in0, ..., out0, ..., work), which runs the kernels, and NAME_eval over pointer arrays.
+
+    `work` lists (declaration, byte offset) of the workspace buffers.
+    """
+    ins = [f"in{i}" for i in range(len(in_types))]
+    outs = [f"out{i}" for i in range(len(out_types))]
+    params = [f"const {t} *{p}" for t, p in zip(in_types, ins)] + [f"{t} *{p}" for t, p in zip(out_types, outs)]
+    body = Block()
+    if work:
+        body.add("char *const ws = (char *)work;")
+        for declaration, offset in work:
+            body.add(f"{declaration} = ({declaration.split()[0]} *)(ws + {offset});")
+    used = set(re.findall(r"\b(?:in|out)\d+\b", " ".join(calls)))
+    unused = [p for p in ins + outs if p not in used] + ([] if work else ["work"])
+    if unused:
+        body.add(" ".join(f"(void){p};" for p in unused))
+    for call in calls:
+        body.add(call)
+    body.add("return 0;")
+    positional = Function(f"int {name}({', '.join(params + ['void *work'])})", body,
+                          "Runs the kernels in order; returns 0.")
+    args = [f"(const {t} *)in[{i}]" for i, t in enumerate(in_types)]
+    args += [f"({t} *)out[{i}]" for i, t in enumerate(out_types)] + ["work"]
+    generic = Block()
+    if not in_types or not out_types:
+        generic.add(" ".join(f"(void){p};" for p, n in (("in", in_types), ("out", out_types)) if not n))
+    generic.add(f"return {name}({', '.join(args)});")
+    arrays = Function(f"int {name}_eval(const void *const *in, void *const *out, void *work)", generic,
+                      f"{name} with arrays of pointers, for generic drivers.")
+    return [positional, arrays]
+
+
+def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
+    """Size, count, name and shape queries; every shape lives in one constant table."""
+    dims = [int(d) for shape in list(in_shapes) + list(out_shapes) for d in shape]
+    lines = ["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
+             f"static const int {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
+             f"size_t {name}_work_bytes(void) {{ return {int(work_bytes)}; }}",
+             f"int {name}_n_in(void) {{ return {len(in_shapes)}; }}",
+             f"int {name}_n_out(void) {{ return {len(out_shapes)}; }}"]
+    start = 0
+    for role, shapes, labels in (("in", in_shapes, in_names), ("out", out_shapes, out_names)):
+        cases = {"name": ("const char *", "NULL", [_c_string(s) for s in labels]),
+                 "ndim": ("int ", "-1", [str(len(s)) for s in shapes]),
+                 "shape": ("const int *", "NULL", [])}
+        for shape in shapes:
+            cases["shape"][2].append(f"{name}_dims + {start}")
+            start += len(shape)
+        for what, (ctype, default, values) in cases.items():
+            lines.append(f"{ctype}{name}_{role}_{what}(int i) {{")
+            lines.append("    switch (i) {")
+            lines += [f"    case {i}: return {v};" for i, v in enumerate(values)]
+            lines += [f"    default: return {default};", "    }", "}"]
+    return "\n".join(lines) + "\n"
+
+
+def _c_string(text):
+    """A C string literal for `text` (printable ASCII kept, everything else escaped)."""
+    out = []
+    for byte in str(text).encode("utf-8"):
+        char = chr(byte)
+        out.append("\\" + char if char in '"\\' else char if 32 <= byte < 127 and char != "?"
+                   else f"\\{byte:03o}")
+    return '"' + "".join(out) + '"'
