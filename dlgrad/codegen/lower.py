@@ -53,7 +53,10 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     nodes alive); `input_names`/`output_names` are what NAME_in_name/NAME_out_name return.
     """
     roots, graph_text = _prepare(outputs)
-    provenance = provenance or {}
+    provenance = dict(provenance or {})
+    for before, after in zip(outputs, roots):   # an output rewritten by simplify keeps its origin
+        if id(before) in provenance:
+            provenance.setdefault(id(after), provenance[id(before)])
     labels = (tuple(input_names or (f"in{i}" for i in range(len(inputs)))),
               tuple(output_names or (f"out{i}" for i in range(len(outputs)))))
     if len(labels[0]) != len(inputs) or len(labels[1]) != len(outputs):
@@ -115,8 +118,8 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
     stored = {id(n) for n in sched.materialized.values() if id(n) in last_read or id(n) in output_ids}
     work_nodes = [n for n in sched.materialized.values() if id(n) in stored and id(n) not in output_ids]
     offsets, work_bytes = plan_workspace(work_nodes, first_write, last_read)
-    for node in work_nodes:
-        names[id(node)] = f"buf{node.serial}"
+    for number, node in enumerate(work_nodes):   # numbered in order: serials vary between runs
+        names[id(node)] = f"buf{number}"
     input_nodes = {}
     for node in toposort(outputs):
         if node.op == "input":
