@@ -94,7 +94,7 @@ def test_interface_queries_describe_every_leaf(exports):
     assert interface[:4] == ["in 0 a 1 3", "in 1 b 2 2 3", "in 2 s 0", "in 3 v 1 4"]
     assert interface[4:11] == ["out 0 u 2 2 3", "out 1 total 0", "out 2 da 1 3", "out 3 db 2 2 3",
                                "out 4 ds 0", "out 5 w 0", "out 6 v_copy 1 4"]
-    header = open(paths["header"]).read()
+    header = " ".join(open(paths["header"]).read().split())
     assert "int several(const double *in0, const double *in1, const double *in2, const float *in3, " \
            "double *out0, double *out1, double *out2, double *out3, double *out4, float *out5, " \
            "float *out6, void *work);" in header
