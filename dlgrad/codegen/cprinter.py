@@ -10,8 +10,21 @@ class KernelPrinter(C99CodePrinter):
 
     def __init__(self, dtype="float64"):
         settings = {"type_aliases": {real: float32}} if dtype == "float32" else {}
+        settings["math_macros"] = {}   # M_PI and friends are not C99: print numbers instead
         super().__init__(settings)
         self.suffix = "f" if dtype == "float32" else ""
+
+    def _print(self, expr, **kwargs):
+        # dlgrad's own functions first: sympy would print e.g. `sign` with its own rule
+        if getattr(type(expr), "c_name", None) is not None:
+            return self._print_Function(expr)
+        return super()._print(expr, **kwargs)
+
+    def _print_NumberSymbol(self, expr):
+        import sympy
+        return self._print(sympy.Float(expr.evalf(20), 20))
+
+    _print_Pi = _print_Exp1 = _print_EulerGamma = _print_GoldenRatio = _print_NumberSymbol
 
     def _print_Function(self, expr):
         c_name = getattr(type(expr), "c_name", None)

@@ -127,10 +127,10 @@ class KernelEmitter:
             kept, body_block = loop_nest(extents[:n_kept], names[:n_kept])
             body_block.add(f"{acc_type} acc = {init};")
             red, inner = loop_nest(extents[n_kept:], names[n_kept:])
-            body_block.body.extend(red.body)
             (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
                                              ctype, printer, inner)
             inner.add(_combine(op, "acc", value, ctype))
+            body_block.body.extend(red.body)
             body_block.add(f"{out}[{out_idx}] = ({CTYPE[root.dtype]})acc;")
             block.body.extend(kept.body)
         else:

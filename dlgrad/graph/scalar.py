@@ -18,7 +18,11 @@ erf, sqrt, Integer, Rational, Float = sp.erf, sp.sqrt, sp.Integer, sp.Rational, 
 
 
 class DlFunction(sp.Function):
-    """A dlgrad scalar function: real-valued, with a numpy twin and a C helper."""
+    """A dlgrad scalar function: real-valued, with a numpy twin and a C helper.
+
+    Printers dispatch on class names (`_print_sign`, `_print_floor`), so the C printer
+    is steered by `c_name`, and `KernelPrinter` routes every DlFunction through it.
+    """
     is_real = True
     numpy = None     # numpy implementation, used when lambdifying derivative expressions
     c_name = None    # C helper (from codegen/c/dl_helpers.h), with an `f` suffix for float
