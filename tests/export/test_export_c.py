@@ -3,7 +3,6 @@ program, the self-test driver, and the symbols the object files define."""
 import os
 import re
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
@@ -13,21 +12,12 @@ from dlgrad.codegen.lower import lower
 from dlgrad.graph.interpret import evaluate
 
 import export_graphs as graphs
+import export_tools
+from export_tools import GCC, STRICT, run
 
-GCC = shutil.which("gcc")
 pytestmark = pytest.mark.skipif(GCC is None, reason="gcc is not installed")
 COMPILERS = [c for c in (GCC, shutil.which("clang")) if c]
-STRICT = ["-std=c99", "-Wall", "-Wextra", "-Wpedantic", "-Werror"]
-DRIVER = os.path.join(os.path.dirname(__file__), "driver.c")
 TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
-
-
-def run(argv, cwd=None, check=True):
-    done = subprocess.run([str(a) for a in argv], cwd=cwd, capture_output=True, text=True)
-    if check and done.returncode != 0:
-        raise AssertionError(f"{' '.join(map(str, argv))} failed ({done.returncode}):\n"
-                             f"{done.stdout}\n{done.stderr}")
-    return done
 
 
 def export_case(case, name, directory, self_test=False):
@@ -46,28 +36,8 @@ def exports(tmp_path_factory):
 
 
 def drive(case, paths, threads=None):
-    """Build the generic driver against the export, run it; (outputs, interface lines)."""
-    directory = os.path.dirname(paths["source"])
-    name = os.path.basename(paths["source"])[:-2]
-    exe = os.path.join(directory, f"{name}_driver")
-    if not os.path.exists(exe):
-        run([GCC, "-O2", *STRICT, "-c", paths["source"], "-o", exe + ".o"])
-        run([GCC, "-O2", "-std=c99", "-D_POSIX_C_SOURCE=200809L", f"-DFN={name}", f'-DHEADER="{name}.h"',
-             f"-I{directory}", DRIVER, exe + ".o", "-o", exe, "-pthread", "-lm"])
-    specs = [(tuple(s), d) for s, d in case.inputs] + [(o.shape, o.dtype) for o in case.outputs]
-    sizes = "".join(str(np.dtype(d).itemsize) for _, d in specs)
-    with open(exe + ".in", "wb") as handle:
-        for array, (shape, dtype) in zip(case.examples, case.inputs):
-            handle.write(np.ascontiguousarray(array, dtype=dtype).tobytes())
-    extra = [threads, 50] if threads else []
-    done = run([exe, sizes, exe + ".in", exe + ".out", *extra])
-    raw = open(exe + ".out", "rb").read()
-    outputs, at = [], 0
-    for node in case.outputs:
-        count, itemsize = node.size, np.dtype(node.dtype).itemsize
-        outputs.append(np.frombuffer(raw[at:at + count * itemsize], node.dtype).reshape(node.shape))
-        at += count * itemsize
-    return outputs, done.stdout.splitlines()
+    inputs = [np.asarray(a, dtype=d) for a, (_, d) in zip(case.examples, case.inputs)]
+    return export_tools.drive(paths, inputs, [(o.shape, o.dtype) for o in case.outputs], threads)
 
 
 @pytest.mark.parametrize("name", ["rosen", "mlp", "several"])
