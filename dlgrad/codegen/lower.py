@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -16,7 +17,7 @@ from .cast import CTYPE, Block, Function
 from .kernels import KernelEmitter
 from .memory import plan_workspace
 
-VERSION = 2  # bump when generated code changes for the same graph
+VERSION = 3  # bump when generated code changes for the same graph
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 
@@ -151,9 +152,10 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
         labels = ([f"in{i}" for i in range(len(inputs))], [f"out{i}" for i in range(len(outputs))])
     interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
     header = header.replace("*/", "* /")
+    helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", _helpers(), "\n".join(consts + statics),
-             *(f.text() for f in functions), *(f.text() for f in entries), interface]
+             "#include <math.h>\n#include <stddef.h>\n", helpers, "\n".join(consts + statics),
+             *kernel_texts, *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
     return Program(source=source, entry=f"{name}_eval", name=name,
                    inputs=tuple((tuple(s), d) for s, d in inputs),
@@ -173,10 +175,57 @@ def _static_array(cname, dtype, array):
     return f"static const {CTYPE[dtype]} {cname}[{array.size}] = {{{values}}};"
 
 
-def _helpers():
-    """The scalar helpers, guarded so that several exports can share one translation unit."""
-    guard = f"DLGRAD_HELPERS_V{VERSION}"
-    return f"#ifndef {guard}\n#define {guard}\n{HELPERS}#endif\n"
+def _helpers(name, texts):
+    """The helpers of c/dl_helpers.h that `texts` (kernels) call, renamed NAME_dl_*, and the texts.
+
+    Only used helpers are emitted (an unused static function is a clang warning), and the
+    prefix keeps two exports apart even when they share a translation unit.
+    """
+    available = _helper_functions()
+    wanted, pending = set(), re.findall(r"\bdl_\w+(?=\()", "\n".join(texts))
+    while pending:
+        helper = pending.pop()
+        if helper in available and helper not in wanted:
+            wanted.add(helper)
+            pending += re.findall(r"\bdl_\w+(?=\()", available[helper])
+
+    def rename(text):
+        return re.sub(r"\bdl_\w+(?=\()", lambda m: f"{name}_{m.group(0)}" if m.group(0) in available
+                      else m.group(0), text)
+    if not wanted:
+        return "", texts
+    used = [rename(text) for helper, text in available.items() if helper in wanted]
+    head = "/* dlgrad helpers: numerically stable forms and derivative conventions. */\n"
+    return head + "".join(used), [rename(text) for text in texts]
+
+
+@functools.lru_cache(maxsize=None)
+def _helper_functions():
+    """{helper name: C definition} for c/dl_helpers.h, its DL_HELPERS(T, F, SUFFIX) macro expanded."""
+    table, lines = {}, HELPERS.splitlines()
+    start = next((i for i, line in enumerate(lines) if line.startswith("#define DL_HELPERS(")), None)
+    body, uses = lines, [("", "", "")]
+    if start is not None:
+        end = start
+        while lines[end].rstrip().endswith("\\"):
+            end += 1
+        body = [line.rstrip().rstrip("\\").rstrip() for line in lines[start + 1:end + 1]]
+        uses = [tuple(part.strip() for part in m.groups()) for m in
+                (re.match(r"DL_HELPERS\(([^,]*),([^,]*),([^)]*)\)", line) for line in lines[end + 1:]) if m]
+    definitions, current = [], None
+    for line in body:
+        if line.startswith("static inline"):
+            current = [line]
+            definitions.append(current)
+        elif current is not None:
+            current.append(line)
+    for ctype, suffix_f, suffix in uses:
+        for definition in definitions:
+            text = "\n".join(definition).replace("##F", suffix_f).replace("##SUFFIX", suffix)
+            text = re.sub(r"\bT\b", ctype, text) if ctype else text
+            helper = re.search(r"\b(dl_\w+)\(", text).group(1)
+            table[helper] = text.rstrip() + "\n"
+    return table
 
 
 def _entry_points(name, in_types, out_types, work, calls):

@@ -16,7 +16,8 @@ import export_tools
 from export_tools import GCC, STRICT, run
 
 pytestmark = pytest.mark.skipif(GCC is None, reason="gcc is not installed")
-COMPILERS = [c for c in (GCC, shutil.which("clang")) if c]
+CLANG = next(filter(None, map(shutil.which, ["clang", *(f"clang-{v}" for v in range(30, 9, -1))])), None)
+COMPILERS = [c for c in (GCC, CLANG) if c]
 TOLERANCE = {"float64": 1e-12, "float32": 2e-5}
 
 
