@@ -1,0 +1,20 @@
+"""What the user touches: dlarray, dlfeval, dlgradient, extractdata, dlaccelerate and the math on dlarrays."""
+from .accelerate import AcceleratedFunction, dlaccelerate
+from .dlarray import dlarray, isdlarray
+from .dlfeval import dlfeval, lower
+from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, divide, erf, exp, expm1,
+                        floor, log, log1p, matmul, max, maximum, mean, min, minimum, multiply,
+                        negative, permute, power, prod, relu, reshape, round, sigmoid, sign, sin,
+                        sinh, softplus, sqrt, subtract, sum, tan, tanh, transpose, where)
+from .gradient import dlgradient, extractdata
+from .join import concatenate, stack
+
+__all__ = [
+    "AcceleratedFunction", "dlaccelerate", "dlarray", "isdlarray", "dlfeval", "lower",
+    "dlgradient", "extractdata",
+    "abs", "sign", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "sinh", "cosh",
+    "tanh", "asin", "acos", "atan", "atan2", "sigmoid", "relu", "softplus", "erf", "maximum",
+    "minimum", "where", "floor", "ceil", "round", "sum", "mean", "prod", "max", "min", "matmul",
+    "transpose", "permute", "reshape", "concatenate", "stack",
+    "add", "subtract", "multiply", "divide", "power", "negative",
+]

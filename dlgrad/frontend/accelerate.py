@@ -1,0 +1,87 @@
+"""dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
+from __future__ import annotations
+
+from .cache import MAX_ENTRIES, SignatureCache, compile_call
+from .dlarray import dlarray
+from .tree import TracedArgument, visit
+
+
+class AcceleratedFunction:
+    """fn traced and compiled once per signature; call it directly or through dlfeval.
+
+    Statistics: hits, misses, hit_rate, cache_size (traced signatures held);
+    clear_cache() forgets them. With enabled=False every call traces afresh.
+    """
+
+    def __init__(self, fn, max_cache_size: int = MAX_ENTRIES):
+        if not callable(fn):
+            raise TypeError(f"dlaccelerate needs a function, got {type(fn).__name__}")
+        self.function = fn
+        self.enabled = True
+        self._cache = SignatureCache(max_cache_size)
+        self._entries = self._cache.entries
+
+    def __call__(self, *args):
+        tokens, arrays = [], []
+        try:
+            for a in args:
+                if type(a) is dlarray and a._node is None:
+                    data = a._data
+                    tokens.append((data.shape, data.dtype))
+                    arrays.append(data)
+                else:
+                    visit(a, tokens, arrays)
+        except TracedArgument:
+            return self.function(*args)  # inside another dlfeval: record into its trace
+        key = tuple(tokens)
+        call = self._entries.get(key)
+        if call is None:
+            if not self.enabled:
+                return compile_call(self.function, args)(arrays)
+            call = self._cache.miss(self.function, args, key)
+        else:
+            self._cache.hits += 1
+        return call(arrays)
+
+    @property
+    def hits(self) -> int:
+        return self._cache.hits
+
+    @property
+    def misses(self) -> int:
+        return self._cache.misses
+
+    @property
+    def hit_rate(self) -> float:
+        """Percentage of calls served by the cache (MATLAB's HitRate)."""
+        calls = self.hits + self.misses
+        return 100.0 * self.hits / calls if calls else 0.0
+
+    @property
+    def cache_size(self) -> int:
+        """Number of traced signatures held."""
+        return len(self._entries)
+
+    @property
+    def max_cache_size(self) -> int:
+        return self._cache.max_entries
+
+    def clear_cache(self) -> None:
+        """Forget every traced signature and reset the statistics."""
+        self._cache.clear()
+
+    # MATLAB's spellings
+    Function = property(lambda self: self.function)
+    HitRate = property(lambda self: self.hit_rate)
+    Occupancy = property(lambda self: 100.0 * self.cache_size / self.max_cache_size)
+    clearCache = clear_cache
+
+    def __repr__(self):
+        name = getattr(self.function, "__qualname__", repr(self.function))
+        return (f"<AcceleratedFunction {name}: {self.cache_size} signatures cached, "
+                f"{self.hits} hits, {self.misses} misses>")
+
+
+def dlaccelerate(fn, max_cache_size: int = MAX_ENTRIES) -> AcceleratedFunction:
+    """An AcceleratedFunction for fn (MATLAB's dlaccelerate)."""
+    return AcceleratedFunction(fn, max_cache_size)

@@ -1,0 +1,91 @@
+"""Signature caches: per function, the compiled entry of each traced signature.
+
+An entry is `call(arrays) -> result`; on a hit the Python body never runs. dlfeval keeps
+one cache per function object (dropped when the function is garbage collected);
+dlaccelerate's AcceleratedFunction holds its own.
+"""
+from __future__ import annotations
+
+import types
+import weakref
+
+from . import backend
+from .capture import capture, make_call
+
+MAX_ENTRIES = 50  # MATLAB's default AcceleratedFunction CacheSize
+
+
+class SignatureCache:
+    """signature key -> call; counts hits and misses, forgets the oldest entry when full."""
+
+    __slots__ = ("entries", "hits", "misses", "max_entries", "__weakref__")
+
+    def __init__(self, max_entries: int = MAX_ENTRIES):
+        self.entries = {}
+        self.hits = self.misses = 0
+        self.max_entries = max_entries
+
+    def miss(self, fn, args, key):
+        """Trace fn on args, build the call for its signature, remember it under key."""
+        self.misses += 1
+        call = compile_call(fn, args)
+        if self.max_entries is not None and len(self.entries) >= self.max_entries:
+            del self.entries[next(iter(self.entries))]
+        self.entries[key] = call
+        return call
+
+    def clear(self):
+        self.entries.clear()
+        self.hits = self.misses = 0
+
+
+def compile_call(fn, args):
+    """The compiled entry of fn for the signature of args (traces fn once)."""
+    captured = capture(fn, args)
+    return make_call(captured, backend.build(captured.outputs, captured.specs))
+
+
+# --- dlfeval's caches, one per function object ------------------------------------------------
+# id(fn) -> (weakref(fn), cache); bound methods: (id(func), id(self)) -> (ref(func), ref(self), cache)
+_by_id: dict = {}
+
+
+def cache_for(fn):
+    """fn's SignatureCache, or None if fn cannot be cached (not weak-referenceable)."""
+    item = _by_id.get(id(fn))
+    if item is not None and item[0]() is fn:
+        return item[1]
+    if isinstance(fn, types.MethodType):
+        return _method_cache(fn.__func__, fn.__self__)
+    try:
+        ref = weakref.ref(fn, lambda r, k=id(fn): _forget(k, r))
+    except TypeError:
+        return None
+    cache = SignatureCache()
+    _by_id[id(fn)] = (ref, cache)
+    return cache
+
+
+def _forget(key, ref):
+    item = _by_id.get(key)
+    if item is not None and ref in item[:-1]:
+        del _by_id[key]
+
+
+def _method_cache(func, owner):
+    key = (id(func), id(owner))
+    item = _by_id.get(key)
+    if item is not None and item[0]() is func and item[1]() is owner:
+        return item[2]
+    try:
+        refs = (weakref.ref(func, lambda r: _forget(key, r)), weakref.ref(owner, lambda r: _forget(key, r)))
+    except TypeError:
+        return None
+    cache = SignatureCache()
+    _by_id[key] = (*refs, cache)
+    return cache
+
+
+def clear_caches():
+    """Forget every dlfeval cache (AcceleratedFunctions keep theirs)."""
+    _by_id.clear()

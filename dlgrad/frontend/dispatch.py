@@ -1,0 +1,134 @@
+"""`apply`: the one code path of every dlarray operation, traced (record a node) or eager (numpy).
+
+Both paths run the op's shape/dtype rule first, so they accept the same arguments and
+raise the same errors (eager elementwise ops on operands of one shape, or 0-d, skip only
+the rule's broadcast check, which cannot fail for them). Python numbers are weak (numpy's rule): they take the dtype of
+the arrays they meet, so float32 stays float32; float32 with float64 gives float64.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
+from ..graph.registry import apply as apply_node
+from .dlarray import F32, F64, dlarray, float_dtype, to_data, wrap, wrap_traced
+from .trace import check_usable
+
+_DTYPE = {"float64": F64, "float32": F32}
+
+
+def is_weak(value) -> bool:
+    """A Python number (not a numpy scalar, which is strong as in numpy 2)."""
+    return isinstance(value, (int, float)) and not isinstance(value, np.generic)
+
+
+def asdlarray(value) -> dlarray:
+    """value as a dlarray: dlarrays as they are, anything array-like converted (without copying)."""
+    if isinstance(value, dlarray):
+        return value
+    return wrap(to_data(value))
+
+
+def trace_of(args):
+    """The trace recording any traced dlarray among args, or None (checking it is usable now)."""
+    trace = None
+    for a in args:
+        if isinstance(a, dlarray) and a._node is not None:
+            if a._trace is not trace:
+                check_usable(a._trace)
+                trace = a._trace
+    return trace
+
+
+def strong_dtype(*args):
+    """The numpy result dtype of the non-weak args (float64 if any is float64), or None if all are weak."""
+    dtype = None
+    for a in args:
+        if is_weak(a):
+            continue
+        d = a.dtype if isinstance(a, dlarray) else float_dtype(np.asarray(a).dtype)
+        if d == F64:
+            return F64
+        dtype = d
+    return dtype
+
+
+def apply(name: str, *args, **attrs) -> dlarray:
+    """Apply registry op `name` to dlarrays, numpy arrays, lists or Python numbers."""
+    trace = trace_of(args)
+    if trace is None:
+        return _eager(name, args, attrs)
+    return _traced(name, trace, args, attrs)
+
+
+def _eager(name, args, attrs):
+    values, weak, f64 = [], [], False
+    for a in args:
+        kind = type(a)
+        if kind is float or kind is int or kind is bool or is_weak(a):
+            weak.append(len(values))
+            values.append(a)
+            continue
+        value = a._data if isinstance(a, dlarray) else to_data(a)
+        f64 = f64 or value.dtype == F64
+        values.append(value)
+    if weak:
+        scalar = (F64 if f64 or len(weak) == len(values) else F32).type
+        for i in weak:
+            values[i] = scalar(values[i])
+    op = OPS[name]
+    shape = _common_shape(values) if op.kind == ELEMENTWISE and not attrs else None
+    if shape is None:
+        shape, dtype = op.infer(values, **attrs)
+    else:
+        dtype = result_dtype(values)
+    dtype = _DTYPE.get(dtype, dtype)
+    out = op.numpy(*values, **attrs)
+    if type(out) is not np.ndarray or out.dtype != dtype:
+        out = np.asarray(out, dtype=dtype)
+    if out.shape != shape:
+        out = out.reshape(shape)
+    if not out.flags.c_contiguous:
+        out = np.ascontiguousarray(out)
+    return wrap(out)
+
+
+def _common_shape(values):
+    """The shape of values that are all 0-d or of one shape (broadcasting is trivial), else None."""
+    shape = ()
+    for v in values:
+        s = v.shape
+        if s != shape:
+            if shape:
+                if s:
+                    return None
+            else:
+                shape = s
+    return shape
+
+
+def _traced(name, trace, args, attrs):
+    nodes, weak = [], False
+    for a in args:
+        if isinstance(a, dlarray):
+            nodes.append(a._node if a._node is not None else const(a._data, a._data.dtype.name))
+        elif is_weak(a):
+            nodes.append(a)
+            weak = True
+        else:
+            data = to_data(a)
+            nodes.append(const(data, data.dtype.name))
+    if weak:
+        strong = [n for n in nodes if not is_weak(n)]
+        dtype = "float32" if strong and all(n.dtype == "float32" for n in strong) else "float64"
+        nodes = [const(n, dtype) if is_weak(n) else n for n in nodes]
+    return wrap_traced(apply_node(name, *nodes, **attrs), trace)
+
+
+def cast(x: dlarray, dtype) -> dlarray:
+    """x converted to float64 or float32 (differentiable)."""
+    dtype = np.dtype(dtype)
+    if dtype not in (F64, F32):
+        raise TypeError(f"dlarray dtype must be float64 or float32, got {dtype}")
+    x = asdlarray(x)
+    return x if x.dtype == dtype else apply("cast", x, dtype=dtype.name)

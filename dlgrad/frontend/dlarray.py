@@ -1,0 +1,216 @@
+"""dlarray: float64/float32 numpy data outside dlfeval, a symbolic graph node inside it.
+
+numpy semantics throughout: broadcasting, 0-based indexing, `*` elementwise, `@` matmul.
+Every operation goes through `dispatch.apply`, which records a node when an operand is
+traced and computes with the op's numpy reference otherwise.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .trace import control_flow_error
+
+F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
+_DTYPES = {"float64": F64, "float32": F32}
+
+
+def float_dtype(dtype) -> np.dtype:
+    """The dlarray dtype for numpy data of `dtype`: float32 stays, float64, bool and integers -> float64."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
+        return F64 if dtype.itemsize == 8 else F32
+    if dtype.kind in "biu":
+        return F64
+    raise TypeError(f"dlarray data must be float64 or float32 (bool and integer data become float64), "
+                    f"got data of dtype {dtype}")
+
+
+def to_data(value, copy: bool = False) -> np.ndarray:
+    """`value` as a C-contiguous float64/float32 ndarray (copied if `copy`)."""
+    if isinstance(value, dlarray):
+        return value.__array__()
+    array = np.asarray(value)
+    dtype = float_dtype(array.dtype)
+    if copy:
+        return np.array(array, dtype=dtype, order="C", copy=True)
+    return np.asarray(array, dtype=dtype, order="C")
+
+
+class dlarray:
+    """A deep-learning array (MATLAB's dlarray) holding float64 or float32 data.
+
+    dlarray(x) copies x (a numpy array, list or number; bool and integer data become float64).
+    """
+
+    __slots__ = ("_data", "_node", "_trace", "_fmt")
+    __hash__ = None
+
+    def __init__(self, data):
+        if isinstance(data, dlarray):
+            self._data, self._node, self._trace, self._fmt = data._data, data._node, data._trace, data._fmt
+            return
+        self._data = to_data(data, copy=True)
+        self._node = self._trace = self._fmt = None
+
+    # --- what it is --------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self._data.shape if self._node is None else self._node.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._data.dtype if self._node is None else _DTYPES[self._node.dtype]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return self._data.size if self._node is None else self._node.size
+
+    @property
+    def T(self) -> "dlarray":
+        return functions.transpose(self)
+
+    def __len__(self):
+        shape = self.shape
+        if not shape:
+            raise TypeError("len() of a 0-d dlarray")
+        return shape[0]
+
+    def __iter__(self):
+        for i in range(len(self)):
+            yield self[i]
+
+    def __repr__(self):
+        if self._node is not None:
+            state = "traced" if self._trace.active else "traced by a finished dlfeval"
+            return f"dlarray(<{state}>, shape={self._node.shape}, dtype={self._node.dtype})"
+        return "dl" + repr(self._data).replace("\n", "\n  ")
+
+    def __format__(self, spec):
+        if self._node is None and spec:
+            return format(self._data.item() if self._data.size == 1 else self._data, spec)
+        return repr(self)
+
+    # --- leaving the array world: only for untraced values -------------------------
+    def __array__(self, dtype=None, copy=None):
+        if self._node is not None:
+            raise control_flow_error("numpy conversion (np.asarray, np.array, a numpy function "
+                                     "without a dlgrad counterpart)")
+        data = self._data
+        if dtype is not None and np.dtype(dtype) != data.dtype:
+            return data.astype(dtype)
+        return data.copy() if copy else data
+
+    def __bool__(self):
+        if self._node is not None:
+            raise control_flow_error("bool() (an `if`, `while`, `and`/`or` or `not`)")
+        return bool(self._data)
+
+    def __float__(self):
+        if self._node is not None:
+            raise control_flow_error("float()")
+        return float(self._data)
+
+    def __int__(self):
+        if self._node is not None:
+            raise control_flow_error("int()")
+        return int(self._data)
+
+    def __index__(self):
+        if self._node is not None:
+            raise control_flow_error("use as an index (__index__)")
+        raise TypeError("a dlarray holds floats and cannot be used as an index; "
+                        "use int(x) for a scalar or a numpy integer array")
+
+    def __setitem__(self, key, value):
+        from ..errors import UnsupportedOperationError
+        raise UnsupportedOperationError(
+            "dlarray does not support item assignment (it has value semantics); build the new "
+            "array with dlgrad.where, dlgrad.concatenate or dlgrad.stack instead")
+
+    # --- arithmetic ----------------------------------------------------------------
+    def __add__(self, other): return dispatch.apply("add", self, other)
+    def __radd__(self, other): return dispatch.apply("add", other, self)
+    def __sub__(self, other): return dispatch.apply("sub", self, other)
+    def __rsub__(self, other): return dispatch.apply("sub", other, self)
+    def __mul__(self, other): return dispatch.apply("mul", self, other)
+    def __rmul__(self, other): return dispatch.apply("mul", other, self)
+    def __truediv__(self, other): return dispatch.apply("div", self, other)
+    def __rtruediv__(self, other): return dispatch.apply("div", other, self)
+    def __pow__(self, other): return dispatch.apply("pow", self, other)
+    def __rpow__(self, other): return dispatch.apply("pow", other, self)
+    def __matmul__(self, other): return functions.matmul(self, other)
+    def __rmatmul__(self, other): return functions.matmul(other, self)
+    def __neg__(self): return dispatch.apply("neg", self)
+    def __pos__(self): return self
+    def __abs__(self): return dispatch.apply("abs", self)
+
+    def __round__(self, ndigits=None):
+        if ndigits not in (None, 0):
+            raise TypeError("round() of a dlarray supports no ndigits (it rounds halves to even)")
+        return dispatch.apply("round", self)
+
+    # comparisons give float 0/1 masks of the operands' dtype (not differentiable)
+    def __lt__(self, other): return dispatch.apply("lt", self, other)
+    def __le__(self, other): return dispatch.apply("le", self, other)
+    def __gt__(self, other): return dispatch.apply("gt", self, other)
+    def __ge__(self, other): return dispatch.apply("ge", self, other)
+    def __eq__(self, other): return dispatch.apply("eq", self, other)
+    def __ne__(self, other): return dispatch.apply("ne", self, other)
+
+    def __getitem__(self, key):
+        return indexing.getitem(self, key)
+
+    # --- methods (numpy names, plus MATLAB's permute) --------------------------------
+    def sum(self, axis=None, keepdims=False): return functions.sum(self, axis, keepdims)
+    def mean(self, axis=None, keepdims=False): return functions.mean(self, axis, keepdims)
+    def prod(self, axis=None, keepdims=False): return functions.prod(self, axis, keepdims)
+    def max(self, axis=None, keepdims=False): return functions.max(self, axis, keepdims)
+    def min(self, axis=None, keepdims=False): return functions.min(self, axis, keepdims)
+
+    def reshape(self, *shape):
+        return functions.reshape(self, shape[0] if len(shape) == 1 else shape)
+
+    def transpose(self, *axes):
+        return functions.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
+
+    def permute(self, order):
+        return functions.permute(self, order)
+
+    # --- numpy's protocols -----------------------------------------------------------
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        return numpy_api.array_function(func, types, args, kwargs)
+
+
+_new = object.__new__
+
+
+def wrap(data: np.ndarray) -> dlarray:
+    """An untraced dlarray around `data`, which must already be a C-contiguous float ndarray."""
+    x = _new(dlarray)
+    x._data = data
+    x._node = x._trace = x._fmt = None
+    return x
+
+
+def wrap_traced(node, trace) -> dlarray:
+    """A traced dlarray standing for graph node `node` of `trace`."""
+    x = _new(dlarray)
+    x._data = x._fmt = None
+    x._node = node
+    x._trace = trace
+    return x
+
+
+def isdlarray(x) -> bool:
+    """True if x is a dlarray."""
+    return isinstance(x, dlarray)
+
+
+from . import dispatch, functions, indexing, numpy_api  # noqa: E402  (they use the class above)

@@ -1,0 +1,44 @@
+"""dlfeval: evaluate a function on dlarrays, traced and compiled once per signature; and lower.
+
+The signature is the structure of the arguments, the shape and dtype of each array leaf
+(dlarrays and numpy arrays, which are runtime inputs) and the values of the other
+leaves (numbers, strings, None: static). On a hit the Python body never runs again.
+"""
+from __future__ import annotations
+
+from . import backend
+from .accelerate import AcceleratedFunction
+from .cache import cache_for, compile_call
+from .capture import capture
+from .tree import TracedArgument, signature
+
+
+def dlfeval(fn, *args):
+    """fn(*args) with every dlarray (and numpy array) leaf of args traced; returns untraced dlarrays.
+
+    Call dlgradient inside fn to get gradients. The first call with a new signature traces fn
+    and compiles it; later calls with the same signature run only the compiled code.
+    """
+    if type(fn) is AcceleratedFunction:
+        return fn(*args)
+    try:
+        key, arrays = signature(args)
+    except TracedArgument:
+        return fn(*args)  # inside another dlfeval: record into its trace
+    cache = cache_for(fn)
+    if cache is None:
+        return compile_call(fn, args)(arrays)
+    call = cache.entries.get(key)
+    if call is None:
+        call = cache.miss(fn, args, key)
+    else:
+        cache.hits += 1
+    return call(arrays)
+
+
+def lower(fn, *args) -> backend.Lowered:
+    """Trace fn on args like dlfeval and return what it compiles to (.graph_text, .c_source)."""
+    if type(fn) is AcceleratedFunction:
+        fn = fn.function
+    captured = capture(fn, args)
+    return backend.lower_outputs(captured.outputs, captured.specs)

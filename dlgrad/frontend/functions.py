@@ -1,0 +1,172 @@
+"""Math on dlarrays, written once for traced and eager values: elementwise, reductions, matmul, shapes.
+
+Each function accepts dlarrays, numpy arrays, lists and Python numbers, follows numpy's
+semantics (names, broadcasting, axis/keepdims) and returns a dlarray.
+"""
+from __future__ import annotations
+
+import builtins
+import math
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..graph.registry import normalize_axes
+from .dispatch import apply, asdlarray, cast, strong_dtype
+from .dlarray import dlarray
+
+
+def _elementwise(name, public, doc):
+    def function(*args):
+        return apply(name, *args)
+    function.__name__ = function.__qualname__ = public
+    function.__doc__ = doc
+    return function
+
+
+def _unary(name, doc=None):
+    return _elementwise(name, name, doc or f"Elementwise {name}(x).")
+
+
+abs, sqrt, exp, log, log1p, expm1 = map(_unary, ("abs", "sqrt", "exp", "log", "log1p", "expm1"))
+sin, cos, tan, asin, acos, atan = map(_unary, ("sin", "cos", "tan", "asin", "acos", "atan"))
+sinh, cosh, tanh, erf = map(_unary, ("sinh", "cosh", "tanh", "erf"))
+sigmoid = _unary("sigmoid", "Logistic sigmoid 1 / (1 + exp(-x)), evaluated stably.")
+softplus = _unary("softplus", "log(1 + exp(x)), evaluated stably.")
+relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.")
+sign = _unary("sign", "Elementwise sign (-1, 0 or 1); gradient zero.")
+floor = _unary("floor", "Elementwise floor; gradient zero.")
+ceil = _unary("ceil", "Elementwise ceil; gradient zero.")
+round = _unary("round", "Round to the nearest integer, halves to even (like numpy); gradient zero.")
+
+atan2 = _elementwise("atan2", "atan2", "Elementwise atan2(y, x), the angle of (x, y).")
+maximum = _elementwise("maximum", "maximum", "Elementwise maximum (ties share the gradient equally).")
+minimum = _elementwise("minimum", "minimum", "Elementwise minimum (ties share the gradient equally).")
+add = _elementwise("add", "add", "a + b.")
+subtract = _elementwise("sub", "subtract", "a - b.")
+multiply = _elementwise("mul", "multiply", "a * b, elementwise.")
+divide = _elementwise("div", "divide", "a / b.")
+power = _elementwise("pow", "power", "a ** b.")
+negative = _elementwise("neg", "negative", "-x.")
+greater = _elementwise("gt", "greater", "a > b as a 0/1 float mask.")
+greater_equal = _elementwise("ge", "greater_equal", "a >= b as a 0/1 float mask.")
+less = _elementwise("lt", "less", "a < b as a 0/1 float mask.")
+less_equal = _elementwise("le", "less_equal", "a <= b as a 0/1 float mask.")
+equal = _elementwise("eq", "equal", "a == b as a 0/1 float mask.")
+not_equal = _elementwise("ne", "not_equal", "a != b as a 0/1 float mask.")
+
+
+def where(condition, a, b) -> dlarray:
+    """a where condition is nonzero, else b (broadcast together); no gradient flows to condition."""
+    dtype = strong_dtype(a, b)
+    condition = asdlarray(condition)
+    if dtype is None:
+        dtype = condition.dtype
+    return apply("where", cast(condition, dtype), a, b)
+
+
+# --- reductions ---------------------------------------------------------------------
+
+def _reduce(name, x, axis, keepdims):
+    x = asdlarray(x)
+    axes = normalize_axes(axis, x.ndim)
+    if not axes:
+        return x
+    if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
+        raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
+    return apply(name, x, axes=axes, keepdims=bool(keepdims))
+
+
+def sum(x, axis=None, keepdims=False) -> dlarray:
+    """Sum over axis (an int, a tuple of ints, or None for all)."""
+    return _reduce("sum", x, axis, keepdims)
+
+
+def prod(x, axis=None, keepdims=False) -> dlarray:
+    """Product over axis (an int, a tuple of ints, or None for all)."""
+    return _reduce("prod", x, axis, keepdims)
+
+
+def max(x, axis=None, keepdims=False) -> dlarray:
+    """Largest value over axis (ties share the gradient equally); for two arrays use maximum."""
+    return _reduce("max", x, axis, keepdims)
+
+
+def min(x, axis=None, keepdims=False) -> dlarray:
+    """Smallest value over axis (ties share the gradient equally); for two arrays use minimum."""
+    return _reduce("min", x, axis, keepdims)
+
+
+def mean(x, axis=None, keepdims=False) -> dlarray:
+    """Arithmetic mean over axis (an int, a tuple of ints, or None for all)."""
+    x = asdlarray(x)
+    axes = normalize_axes(axis, x.ndim)
+    count = math.prod(x.shape[a] for a in axes)
+    return _reduce("sum", x, axes, keepdims) / count
+
+
+# --- shapes -------------------------------------------------------------------------
+
+def _shape_arg(shape) -> tuple:
+    if isinstance(shape, (int, np.integer)):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def reshape(x, shape) -> dlarray:
+    """x with a new shape of the same size (C order, like numpy); one dimension may be -1."""
+    x = asdlarray(x)
+    shape = _shape_arg(shape)
+    unknown = [i for i, d in enumerate(shape) if d == -1]
+    if len(unknown) > 1 or builtins.min(shape, default=0) < -1:
+        raise ShapeError(f"cannot reshape an array of shape {x.shape} into shape {shape}: "
+                         "only one dimension may be -1 and none may be negative")
+    if unknown:
+        known = math.prod(d for d in shape if d != -1)
+        if known == 0 or x.size % known:
+            raise ShapeError(f"cannot reshape an array of shape {x.shape} ({x.size} elements) "
+                             f"into shape {shape}")
+        shape = shape[:unknown[0]] + (x.size // known,) + shape[unknown[0] + 1:]
+    if shape == x.shape:
+        return x
+    return apply("reshape", x, shape=shape)
+
+
+def transpose(x, axes=None) -> dlarray:
+    """Axes permuted (reversed when axes is None), like numpy.transpose."""
+    x = asdlarray(x)
+    if axes is None:
+        axes = tuple(range(x.ndim))[::-1]
+    axes = _shape_arg(axes)
+    if len(axes) != x.ndim or any(not -x.ndim <= a < x.ndim for a in axes):
+        raise ShapeError(f"axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
+    axes = tuple(a % x.ndim for a in axes)
+    if axes == tuple(range(x.ndim)):
+        return x
+    return apply("permute", x, axes=axes)
+
+
+def permute(x, order) -> dlarray:
+    """MATLAB's permute: axes rearranged into `order` (0-based axis numbers)."""
+    return transpose(x, order)
+
+
+def matmul(a, b) -> dlarray:
+    """Matrix product with numpy's rules: 1-D operands are vectors, leading dimensions broadcast."""
+    a, b = asdlarray(a), asdlarray(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise ShapeError(f"matmul needs operands with at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    inner_a, inner_b = a.shape[-1], b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if inner_a != inner_b:
+        raise ShapeError(f"matmul: shapes {a.shape} and {b.shape} do not fit: "
+                         f"the last dimension of the first ({inner_a}) must equal "
+                         f"the {'first' if b.ndim == 1 else 'second-to-last'} of the second ({inner_b})")
+    a2 = reshape(a, (1,) + a.shape) if a.ndim == 1 else a
+    b2 = reshape(b, b.shape + (1,)) if b.ndim == 1 else b
+    out = apply("matmul", a2, b2)
+    if a.ndim == 1 or b.ndim == 1:
+        shape = out.shape
+        shape = shape[:-2] + (shape[-1],) if a.ndim == 1 else shape
+        shape = shape[:-1] if b.ndim == 1 else shape
+        out = reshape(out, shape)
+    return out

@@ -1,0 +1,71 @@
+"""dlgradient and extractdata: what gradients are taken of, and what they do not flow through."""
+from __future__ import annotations
+
+from ..errors import GradientError
+from ..graph.autodiff import gradients
+from ..graph.ops.elementwise import stop_gradient
+from . import tree
+from .dlarray import dlarray, wrap_traced
+from .trace import check_usable, current
+
+_OPTIONS = {"retain_data": "retain_data", "RetainData": "retain_data",
+            "enable_higher_derivatives": "enable_higher_derivatives",
+            "EnableHigherDerivatives": "enable_higher_derivatives"}
+
+
+def _not_traced(what: str) -> GradientError:
+    return GradientError(
+        f"{what} is not traced by this dlfeval: dlgradient differentiates only dlarrays that are "
+        "arguments of the function dlfeval evaluates, or values computed from them (a dlarray "
+        "created inside the function, or one from another dlfeval, is not traced)")
+
+
+def dlgradient(y, *xs, **options):
+    """Gradients of scalar y with respect to each x (same shape and dtype; nested structures allowed).
+
+    Options: retain_data (accepted; graphs are static, so data are always retained) and
+    enable_higher_derivatives (default False: the gradients are constants to a later dlgradient).
+    """
+    settings = {"retain_data": False, "enable_higher_derivatives": False}
+    for name, value in options.items():
+        if name not in _OPTIONS:
+            raise TypeError(f"dlgradient got an unknown option {name!r}; valid options are "
+                            f"{', '.join(_OPTIONS)}")
+        settings[_OPTIONS[name]] = bool(value)
+    trace = current()
+    if trace is None:
+        raise GradientError("dlgradient must be called inside a function evaluated by dlfeval "
+                            "(dlfeval(fn, x) with dlgradient(y, x) in fn)")
+    if not xs:
+        raise TypeError("dlgradient(y, x1, ..., xk) needs at least one x to differentiate with respect to")
+    if not isinstance(y, dlarray) or y._node is None or y._trace is not trace:
+        raise _not_traced("the value to differentiate (y)")
+    if y.size != 1:
+        raise GradientError(f"Value to differentiate is non-scalar: y has shape {y.shape}; dlgradient "
+                            "needs a scalar (sum it, or index one element)")
+    structures, nodes = [], []
+    for number, x in enumerate(xs, 1):
+        leaves, treedef = tree.flatten(x)
+        for leaf in leaves:
+            if not isinstance(leaf, dlarray) or leaf._node is None or leaf._trace is not trace:
+                where = f"argument {number + 1}" + ("" if treedef is tree.LEAF else " (a leaf of its structure)")
+                raise _not_traced(f"dlgradient {where}")
+            nodes.append(leaf._node)
+        structures.append((treedef, len(leaves)))
+    grads = gradients(y._node, nodes)
+    if not settings["enable_higher_derivatives"]:
+        grads = [stop_gradient(g) for g in grads]
+    grads = iter(wrap_traced(g, trace) for g in grads)
+    results = tuple(tree.unflatten(treedef, [next(grads) for _ in range(count)])
+                    for treedef, count in structures)
+    return results[0] if len(results) == 1 else results
+
+
+def extractdata(x):
+    """The data of x: an ndarray outside dlfeval; inside, a value that gradients do not flow through."""
+    if not isinstance(x, dlarray):
+        raise TypeError(f"extractdata needs a dlarray, got {type(x).__name__}")
+    if x._node is None:
+        return x._data
+    check_usable(x._trace)
+    return wrap_traced(stop_gradient(x._node), x._trace)

@@ -1,0 +1,56 @@
+"""The thread-local stack of active traces: which dlfeval is recording graph nodes right now."""
+from __future__ import annotations
+
+import threading
+
+from ..errors import TraceError
+
+_local = threading.local()
+
+
+class Trace:
+    """One dlfeval's recording: its input nodes, and whether it is still running."""
+
+    __slots__ = ("active", "inputs", "__weakref__")
+
+    def __init__(self):
+        self.active = True
+        self.inputs = []
+
+    def __enter__(self):
+        stack = getattr(_local, "stack", None)
+        if stack is None:
+            stack = _local.stack = []
+        stack.append(self)
+        return self
+
+    def __exit__(self, *exc):
+        _local.stack.pop()
+        self.active = False
+        return False
+
+
+def current():
+    """The innermost active trace of this thread, or None outside dlfeval."""
+    stack = getattr(_local, "stack", None)
+    return stack[-1] if stack else None
+
+
+def check_usable(trace: Trace) -> None:
+    """Raise TraceError unless values of `trace` may be used now (its dlfeval runs, innermost)."""
+    if not trace.active:
+        raise TraceError("a traced dlarray was used after the dlfeval that traced it returned; "
+                         "traced values live only inside the function dlfeval evaluates "
+                         "(return them from it to get their values)")
+    if trace is not current():
+        raise TraceError("a traced dlarray of an enclosing dlfeval was used inside another dlfeval; "
+                         "pass it to the inner function as an argument instead")
+
+
+def control_flow_error(what: str) -> TraceError:
+    """The error for Python control flow (`if`, bool(), float(), ...) on a traced value."""
+    return TraceError(
+        f"{what} of a traced dlarray: inside dlfeval values are symbolic (the function is traced once "
+        "and compiled), so Python control flow cannot depend on them. Use dlgrad.where(cond, a, b), "
+        "dlgrad.maximum or dlgrad.minimum to select values, or return the value from the function "
+        "and inspect it after dlfeval.")
