@@ -125,6 +125,18 @@ class dlarray:
         raise TypeError("a dlarray holds floats and cannot be used as an index; "
                         "use int(x) for a scalar or a numpy integer array")
 
+    # dlarrays are immutable: copies are the array itself; pickles hold the data
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
+    def __reduce__(self):
+        if self._node is not None:
+            raise control_flow_error("pickling")
+        return dlarray, (self._data,)
+
     def __setitem__(self, key, value):
         from ..errors import UnsupportedOperationError
         raise UnsupportedOperationError(

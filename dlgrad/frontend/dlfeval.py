@@ -17,7 +17,8 @@ def dlfeval(fn, *args):
     """fn(*args) with every dlarray (and numpy array) leaf of args traced; returns untraced dlarrays.
 
     Call dlgradient inside fn to get gradients. The first call with a new signature traces fn
-    and compiles it; later calls with the same signature run only the compiled code.
+    and compiles it; later calls with the same signature run only the compiled code, so values
+    fn reads from closures or globals are frozen at trace time: pass changing values as arguments.
     """
     if type(fn) is AcceleratedFunction:
         return fn(*args)

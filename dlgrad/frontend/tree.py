@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dlarray import dlarray, float_dtype
+from .trace import check_usable
 
 LEAF = None
 
@@ -93,6 +94,7 @@ def visit(x, tokens, arrays):
     kind = type(x)
     if kind is dlarray:
         if x._node is not None:
+            check_usable(x._trace)
             raise TracedArgument
         data = x._data
         tokens.append((data.shape, data.dtype))

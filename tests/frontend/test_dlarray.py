@@ -108,3 +108,18 @@ def test_methods():
 def test_import_does_not_import_sympy():
     code = "import sys, dlgrad; assert 'sympy' not in sys.modules, 'sympy imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_copies_and_pickles():
+    import copy
+    import pickle
+    x = dlarray(np.arange(3.0))
+    assert copy.copy(x) is x and copy.deepcopy(x) is x
+    np.testing.assert_array_equal(extractdata(pickle.loads(pickle.dumps(x))), [0.0, 1.0, 2.0])
+
+    def f(x):
+        assert copy.deepcopy({"x": x})["x"] is x
+        with pytest.raises(dl.TraceError):
+            pickle.dumps(x)
+        return x
+    dl.dlfeval(f, x)

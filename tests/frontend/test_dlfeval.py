@@ -134,11 +134,15 @@ def test_results_that_are_not_arrays_are_returned_as_is():
     assert dlfeval(lambda x: None, dlarray(1.0)) is None
 
 
-def test_returned_input_is_a_new_untraced_array(backend):
+def test_returned_inputs_and_repeated_outputs(backend):
     x = dlarray(np.ones(2))
     y = dlfeval(lambda x: x, x)
     np.testing.assert_array_equal(extractdata(y), [1.0, 1.0])
     assert y._node is None
+    a, b, c, d = dlfeval(lambda x: (x, x, x * 2, x * 2), x)
+    assert extractdata(a) is not extractdata(b) and extractdata(c) is not extractdata(d)
+    np.testing.assert_array_equal(extractdata(b), [1.0, 1.0])
+    np.testing.assert_array_equal(extractdata(d), [2.0, 2.0])
 
 
 def test_recreated_lambda_and_bound_methods_and_partials():
@@ -191,6 +195,8 @@ def test_traced_values_cannot_escape():
         dlfeval(g, dlarray(1.0))
     with pytest.raises(TraceError):
         dlfeval(lambda x: leaked[0], dlarray(1.0))
+    with pytest.raises(TraceError, match="after the dlfeval"):
+        dlfeval(lambda x: x, leaked[0])
     assert "traced" in repr(leaked[0])
 
 
