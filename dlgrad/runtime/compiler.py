@@ -71,7 +71,7 @@ def host_fingerprint() -> str:
     return _host
 
 
-_toolchains: dict[tuple[str, ...], Toolchain] = {}
+_toolchains: dict[tuple, Toolchain] = {}
 
 
 def toolchain() -> Toolchain:
@@ -81,7 +81,8 @@ def toolchain() -> Toolchain:
     process that finds it runs no subprocess.
     """
     argv = find_compiler()
-    found = _toolchains.get(argv)
+    memo = (argv, cache_dir())   # per cache directory, so every directory gets its record
+    found = _toolchains.get(memo)
     if found is not None:
         return found
     real = os.path.realpath(argv[0])
@@ -95,7 +96,7 @@ def toolchain() -> Toolchain:
     except (OSError, ValueError, TypeError):
         found = _probe(argv)
         atomic_write(record, json.dumps([found.identity, found.flags, found.target]))
-    _toolchains[argv] = found
+    _toolchains[memo] = found
     return found
 
 
