@@ -2,6 +2,7 @@
 from .accelerate import AcceleratedFunction, dlaccelerate
 from .dlarray import dlarray, isdlarray
 from .dlfeval import dlfeval, lower
+from .formats import FormatError, dims, finddim, stripdims
 from .export import export_c
 from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, divide, erf, exp, expm1,
                         floor, log, log1p, matmul, max, maximum, mean, min, minimum, multiply,
@@ -12,6 +13,7 @@ from .join import concatenate, stack
 
 __all__ = [
     "AcceleratedFunction", "dlaccelerate", "dlarray", "isdlarray", "dlfeval", "lower",
+    "FormatError", "dims", "finddim", "stripdims",
     "dlgradient", "extractdata", "export_c",
     "abs", "sign", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "sinh", "cosh",
     "tanh", "asin", "acos", "atan", "atan2", "sigmoid", "relu", "softplus", "erf", "maximum",

@@ -27,7 +27,7 @@ class AcceleratedFunction:
             for a in args:
                 if type(a) is dlarray and a._node is None:
                     data = a._data
-                    tokens.append((data.shape, data.dtype))
+                    tokens.append((data.shape, data.dtype, a._fmt))
                     arrays.append(data)
                 else:
                     visit(a, tokens, arrays)

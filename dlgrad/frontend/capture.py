@@ -6,7 +6,7 @@ a generated function that rebuilds fn's result structure around the fresh arrays
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -24,6 +24,7 @@ class Captured:
     outputs: list       # output Nodes, in leaf order
     treedef: object     # structure of fn's result
     leaves: list        # per result leaf: ("array", i) for output i, ("static", value)
+    formats: list = field(default_factory=list)  # data format (or None) of each output
 
 
 def capture(fn, args) -> Captured:
@@ -42,11 +43,13 @@ def capture(fn, args) -> Captured:
         node = input_node(len(specs), shape, dtype)
         trace.inputs.append(node)
         specs.append((tuple(shape), dtype))
-        proxies.append(wrap_traced(node, trace))
+        proxy = wrap_traced(node, trace)
+        proxy._fmt = getattr(leaf, "_fmt", None)
+        proxies.append(proxy)
     with trace:
         result = fn(*tree.unflatten(treedef, proxies))
     out_leaves, out_def = tree.flatten(result)
-    outputs, kinds = [], []
+    outputs, kinds, fmts = [], [], []
     for leaf in out_leaves:
         if isinstance(leaf, dlarray):
             if leaf._node is None:
@@ -58,9 +61,10 @@ def capture(fn, args) -> Captured:
                 node = leaf._node
             kinds.append(("array", len(outputs)))
             outputs.append(node)
+            fmts.append(leaf._fmt)
         else:
             kinds.append(("static", leaf))
-    return Captured(specs, outputs, out_def, kinds)
+    return Captured(specs, outputs, out_def, kinds, fmts)
 
 
 def make_call(captured: Captured, run):
@@ -71,7 +75,9 @@ def make_call(captured: Captured, run):
     for kind, value in captured.leaves:
         if kind == "array":
             i = value
-            lines.append(f"    x{i} = new(D); x{i}._data = o[{i}]; x{i}._node = x{i}._trace = x{i}._fmt = None")
+            fmt = captured.formats[i] if i < len(captured.formats) else None
+            lines.append(f"    x{i} = new(D); x{i}._data = o[{i}]; x{i}._node = x{i}._trace = None; "
+                         f"x{i}._fmt = {fmt!r}")
             codes.append(f"x{i}")
         else:
             name = f"_s{len(namespace)}"

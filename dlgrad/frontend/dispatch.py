@@ -11,6 +11,7 @@ import numpy as np
 
 from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
 from ..graph.registry import apply as apply_node
+from . import formats
 from .dlarray import F32, F64, dlarray, float_dtype, to_data, wrap, wrap_traced
 from .trace import check_usable
 
@@ -56,9 +57,12 @@ def strong_dtype(*args):
 def apply(name: str, *args, **attrs) -> dlarray:
     """Apply registry op `name` to dlarrays, numpy arrays, lists or Python numbers."""
     trace = trace_of(args)
-    if trace is None:
-        return _eager(name, args, attrs)
-    return _traced(name, trace, args, attrs)
+    out = _eager(name, args, attrs) if trace is None else _traced(name, trace, args, attrs)
+    for a in args:
+        if isinstance(a, dlarray) and a._fmt is not None:
+            out._fmt = formats.propagate(name, args, attrs, out)
+            break
+    return out
 
 
 def _eager(name, args, attrs):

@@ -40,17 +40,22 @@ class dlarray:
     """A deep-learning array (MATLAB's dlarray) holding float64 or float32 data.
 
     dlarray(x) copies x (a numpy array, list or number; bool and integer data become float64).
+    dlarray(x, fmt) labels x's axes with the data format fmt (letters S, C, B, T, U; C, B
+    and T at most once) and permutes them into the canonical order S..., C, B, T, U...
     """
 
     __slots__ = ("_data", "_node", "_trace", "_fmt")
     __hash__ = None
 
-    def __init__(self, data):
+    def __init__(self, data, fmt=None):
         if isinstance(data, dlarray):
             self._data, self._node, self._trace, self._fmt = data._data, data._node, data._trace, data._fmt
-            return
-        self._data = to_data(data, copy=True)
-        self._node = self._trace = self._fmt = None
+        else:
+            self._data = to_data(data, copy=True)
+            self._node = self._trace = self._fmt = None
+        if fmt is not None:
+            y = formats.labelled(self, fmt)
+            self._data, self._node, self._trace, self._fmt = y._data, y._node, y._trace, y._fmt
 
     # --- what it is --------------------------------------------------------------
     @property
@@ -86,8 +91,10 @@ class dlarray:
     def __repr__(self):
         if self._node is not None:
             state = "traced" if self._trace.active else "traced by a finished dlfeval"
-            return f"dlarray(<{state}>, shape={self._node.shape}, dtype={self._node.dtype})"
-        return "dl" + repr(self._data).replace("\n", "\n  ")
+            fmt = f", fmt={self._fmt!r}" if self._fmt else ""
+            return f"dlarray(<{state}>, shape={self._node.shape}, dtype={self._node.dtype}{fmt})"
+        text = "dl" + repr(self._data).replace("\n", "\n  ")
+        return text[:-1] + f", fmt={self._fmt!r})" if self._fmt else text
 
     def __format__(self, spec):
         if self._node is None and spec:
@@ -135,7 +142,7 @@ class dlarray:
     def __reduce__(self):
         if self._node is not None:
             raise control_flow_error("pickling")
-        return dlarray, (self._data,)
+        return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
     def __setitem__(self, key, value):
         from ..errors import UnsupportedOperationError
@@ -220,9 +227,16 @@ def wrap_traced(node, trace) -> dlarray:
     return x
 
 
+def _relabel(data, fmt):
+    """Unpickle a formatted dlarray (its data already in canonical order)."""
+    x = dlarray(data)
+    x._fmt = fmt
+    return x
+
+
 def isdlarray(x) -> bool:
     """True if x is a dlarray."""
     return isinstance(x, dlarray)
 
 
-from . import dispatch, functions, indexing, numpy_api  # noqa: E402  (they use the class above)
+from . import dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)

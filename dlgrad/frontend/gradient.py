@@ -55,10 +55,16 @@ def dlgradient(y, *xs, **options):
     grads = gradients(y._node, nodes)
     if not settings["enable_higher_derivatives"]:
         grads = [stop_gradient(g) for g in grads]
-    grads = iter(wrap_traced(g, trace) for g in grads)
+    fmts = [leaf._fmt for x in xs for leaf in tree.flatten(x)[0]]
+    grads = iter(_formatted(wrap_traced(g, trace), f) for g, f in zip(grads, fmts))
     results = tuple(tree.unflatten(treedef, [next(grads) for _ in range(count)])
                     for treedef, count in structures)
     return results[0] if len(results) == 1 else results
+
+
+def _formatted(x, fmt):
+    x._fmt = fmt  # a gradient has the data format of its variable
+    return x
 
 
 def extractdata(x):

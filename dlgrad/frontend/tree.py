@@ -13,6 +13,15 @@ from .trace import check_usable
 
 LEAF = None
 
+# registered container types: type -> (children(obj) -> (children, aux), rebuild(aux, children) -> obj)
+_NODES: dict = {}
+
+
+def register_node(kind, children, rebuild):
+    """Make instances of `kind` containers: children(obj) gives (child list, hashable aux data),
+    rebuild(aux, children) the object again (dlnetwork and Learnables use this)."""
+    _NODES[kind] = (children, rebuild)
+
 
 def _is_namedtuple(x) -> bool:
     return isinstance(x, tuple) and hasattr(type(x), "_fields")
@@ -28,6 +37,9 @@ def _flatten(obj, leaves):
     kind = type(obj)
     if kind is tuple or kind is list or _is_namedtuple(obj):
         return (kind, tuple(_flatten(c, leaves) for c in obj))
+    if kind in _NODES:
+        children, aux = _NODES[kind][0](obj)
+        return (kind, aux, tuple(_flatten(c, leaves) for c in children))
     if kind is dict:
         return (dict, tuple(obj), tuple(_flatten(v, leaves) for v in obj.values()))
     leaves.append(obj)
@@ -43,6 +55,8 @@ def _unflatten(treedef, leaves):
     if treedef is LEAF:
         return next(leaves)
     kind = treedef[0]
+    if kind in _NODES:
+        return _NODES[kind][1](treedef[1], [_unflatten(d, leaves) for d in treedef[2]])
     if kind is dict:
         return {k: _unflatten(d, leaves) for k, d in zip(treedef[1], treedef[2])}
     children = [_unflatten(d, leaves) for d in treedef[1]]
@@ -69,6 +83,10 @@ def _source(treedef, codes, namespace):
     if treedef is LEAF:
         return next(codes)
     kind = treedef[0]
+    if kind in _NODES:
+        items = [_source(d, codes, namespace) for d in treedef[2]]
+        rebuild, aux = _name(namespace, _NODES[kind][1]), _name(namespace, treedef[1])
+        return f"{rebuild}({aux}, [{', '.join(items)}])"
     if kind is dict:
         items = [f"{_name(namespace, k)}: {_source(d, codes, namespace)}" for k, d in zip(treedef[1], treedef[2])]
         return "{" + ", ".join(items) + "}"
@@ -97,7 +115,7 @@ def visit(x, tokens, arrays):
             check_usable(x._trace)
             raise TracedArgument
         data = x._data
-        tokens.append((data.shape, data.dtype))
+        tokens.append((data.shape, data.dtype, x._fmt))
         arrays.append(data)
     elif kind is tuple or kind is list:
         tokens.append((kind, len(x)))
@@ -106,6 +124,11 @@ def visit(x, tokens, arrays):
     elif kind is dict:
         tokens.append((dict, tuple(x)))
         for child in x.values():
+            visit(child, tokens, arrays)
+    elif kind in _NODES:
+        children, aux = _NODES[kind][0](x)
+        tokens.append((kind, aux))
+        for child in children:
             visit(child, tokens, arrays)
     elif isinstance(x, np.ndarray):
         tokens.append((kind, x.shape, x.dtype))
@@ -134,7 +157,7 @@ def signature(args):
     for a in args:
         if type(a) is dlarray and a._node is None:
             data = a._data
-            tokens.append((data.shape, data.dtype))
+            tokens.append((data.shape, data.dtype, a._fmt))
             arrays.append(data)
         else:
             visit(a, tokens, arrays)
