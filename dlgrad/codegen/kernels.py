@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.registry import MOVEMENT, OPS
+from .gemm import matmul_block
 from .cast import CTYPE, Block, For, Function, index_expr, loop_nest
 from .indexmap import IndexMap, linear
 
@@ -195,26 +196,7 @@ class KernelEmitter:
         body.add(f"const {CTYPE[owner_a.dtype]} *restrict A = {A} + ({a_base});")
         body.add(f"const {CTYPE[owner_b.dtype]} *restrict B = {B} + ({b_base});")
         body.add(f"{ctype} *restrict C = {C} + ({c_base});")
-        rows = For("i", m)
-        body.add(rows)
-        if b_n != 1 and a_k == 1 and b_k == 1:
-            cols = For("j", n)
-            rows.body.add(cols)
-            cols.body.add(f"{ctype} acc = 0;")
-            dot = For("kk", k)
-            dot.body.add(f"acc += A[i*{a_m} + kk] * B[kk + j*{b_n}];")
-            cols.body.add(dot)
-            cols.body.add(f"C[i*{n} + j] = acc;")
-        else:
-            zero = For("j", n)
-            zero.body.add(f"C[i*{n} + j] = 0;")
-            rows.body.add(zero)
-            red = For("kk", k)
-            red.body.add(f"const {ctype} a = A[i*{a_m} + kk*{a_k}];")
-            inner = For("j", n)
-            inner.body.add(f"C[i*{n} + j] += a * B[kk*{b_k} + j*{b_n}];")
-            red.body.add(inner)
-            rows.body.add(red)
+        body.body.extend(matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n).body)
         return self._function(index, kernel, _unique([owner_a, owner_b]), [root], outer)
 
     def gather(self, index, kernel, table):

