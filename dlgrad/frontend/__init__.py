@@ -10,6 +10,8 @@ from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, divi
                         sinh, softplus, sqrt, subtract, sum, tan, tanh, transpose, where)
 from .gradient import dlgradient, extractdata
 from .join import concatenate, stack
+from . import nn
+from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 
 __all__ = [
     "AcceleratedFunction", "dlaccelerate", "dlarray", "isdlarray", "dlfeval", "lower",
@@ -20,4 +22,5 @@ __all__ = [
     "minimum", "where", "floor", "ceil", "round", "sum", "mean", "prod", "max", "min", "matmul",
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",
+    *nn.__all__,
 ]

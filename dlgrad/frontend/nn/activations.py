@@ -1,0 +1,71 @@
+"""Activations and softmax, written once from registry ops (formats kept)."""
+from __future__ import annotations
+
+import math
+
+from .. import functions as F
+from ..dispatch import asdlarray
+from .common import formatted_input, relabel, stop
+
+relu, sigmoid, tanh = F.relu, F.sigmoid, F.tanh
+
+
+def leakyrelu(X, scale=0.01):
+    """X where X > 0, scale * X elsewhere."""
+    X = asdlarray(X)
+    return F.where(X > 0, X, X * scale)
+
+
+def elu(X, alpha=1.0):
+    """X where X > 0, alpha * (exp(X) - 1) elsewhere (no overflow for large X)."""
+    X = asdlarray(X)
+    return F.where(X > 0, X, F.expm1(F.minimum(X, 0)) * alpha)
+
+
+def gelu(X, Approximation="none"):
+    """Gaussian error linear unit: exact (erf) or Approximation='tanh'."""
+    X = asdlarray(X)
+    if Approximation == "none":
+        return X * 0.5 * (1 + F.erf(X * (1 / math.sqrt(2))))
+    if Approximation == "tanh":
+        return X * 0.5 * (1 + F.tanh((X + X * X * X * 0.044715) * math.sqrt(2 / math.pi)))
+    raise ValueError(f"gelu: Approximation must be 'none' or 'tanh', got {Approximation!r}")
+
+
+def logsoftmax(X, DataFormat=None):
+    """log(softmax(X)) over the channel axis, exact for logits of any magnitude."""
+    x, fmt, keep = formatted_input(X, "C", "logsoftmax", DataFormat)
+    axis = fmt.index("C")
+    z = x - stop(F.max(x, axis, keepdims=True))
+    return relabel(z - F.log(F.sum(F.exp(z), axis, keepdims=True)), fmt, keep)
+
+
+def softmax(X, DataFormat=None):
+    """exp(X) / sum(exp(X)) over the channel axis, evaluated with the maximum subtracted."""
+    x, fmt, keep = formatted_input(X, "C", "softmax", DataFormat)
+    axis = fmt.index("C")
+    e = F.exp(x - stop(F.max(x, axis, keepdims=True)))
+    return relabel(e / F.sum(e, axis, keepdims=True), fmt, keep)
+
+
+def softmax_logits(Y):
+    """For Y made by softmax in this trace: log(Y), computed from the logits; else None."""
+    node = getattr(Y, "_node", None)
+    if node is None or node.op != "div":
+        return None
+    e, s = node.inputs
+    if e.op != "exp" or s.op != "sum" or s.inputs[0] is not e:
+        return None
+    from ..dispatch import apply
+    from ..dlarray import wrap_traced
+    z, total = wrap_traced(e.inputs[0], Y._trace), wrap_traced(s, Y._trace)
+    return apply("sub", z, apply("log", total))
+
+
+def sigmoid_logits(Y):
+    """For Y made by sigmoid in this trace: its input (the logits); else None."""
+    node = getattr(Y, "_node", None)
+    if node is None or node.op != "sigmoid":
+        return None
+    from ..dlarray import wrap_traced
+    return wrap_traced(node.inputs[0], Y._trace)

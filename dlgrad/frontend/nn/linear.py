@@ -1,0 +1,81 @@
+"""fullyconnect, embed and dropout."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import functions as F
+from ..dispatch import apply, asdlarray
+from ..formats import FormatError, stripdims
+from .common import formatted_input, relabel
+
+
+def fullyconnect(X, weights, bias=None, DataFormat=None):
+    """weights @ X + bias with the S and C axes of X flattened into one channel axis.
+
+    X is formatted with a C label (S..., C, B, T); weights has shape (outputSize, inputSize)
+    and bias outputSize values. The result is formatted "C" followed by X's B and T labels.
+    """
+    x, fmt, keep = formatted_input(X, "C", "fullyconnect", DataFormat)
+    if "U" in fmt:
+        raise FormatError(f"fullyconnect does not support U dimensions, got data format {fmt!r}")
+    k = fmt.index("C") + 1
+    features, rest = math.prod(x.shape[:k]), x.shape[k:]
+    W = stripdims(asdlarray(weights))
+    if W.ndim != 2 or W.shape[1] != features:
+        raise FormatError(f"fullyconnect: weights of shape {W.shape} do not fit an input with "
+                          f"{features} features (data format {fmt!r}, shape {x.shape}); "
+                          f"weights need shape (outputSize, {features})")
+    y = F.matmul(W, F.reshape(x, (features, math.prod(rest))))
+    if bias is not None:
+        b = stripdims(asdlarray(bias))
+        if b.size != W.shape[0]:
+            raise FormatError(f"fullyconnect: bias needs {W.shape[0]} values, got shape {b.shape}")
+        y = y + F.reshape(b, (W.shape[0], 1))
+    return relabel(F.reshape(y, (W.shape[0],) + rest), "C" + fmt[k:], keep)
+
+
+def embed(X, weights, DataFormat=None):
+    """Embedding vectors weights[:, X] for integer indices X (0-based; weights is (dim, numWords)).
+
+    The result has a C axis of length dim in place of X's channel axis (X's C, if any, has size 1).
+    """
+    X = asdlarray(X)
+    fmt = X._fmt or DataFormat
+    if not fmt:
+        raise FormatError("embed needs a formatted dlarray of indices (for example dlarray(X, 'BT')) "
+                          "or DataFormat=")
+    x = stripdims(X)
+    W = stripdims(asdlarray(weights))
+    if "C" in fmt:
+        if x.shape[fmt.index("C")] != 1:
+            raise FormatError(f"embed: the C axis of the indices must have size 1, got shape {x.shape}")
+        c = fmt.index("C")
+        rest_fmt, rest = fmt.replace("C", ""), x.shape[:c] + x.shape[c + 1:]
+    else:
+        rest_fmt, rest = fmt, x.shape
+    count = math.prod(rest)
+    words = np.arange(W.shape[1], dtype=W.dtype).reshape(-1, 1)
+    onehot = apply("eq", F.reshape(x, (1, count)), words)
+    y = F.reshape(F.matmul(W, onehot), (W.shape[0],) + rest)
+    spatial = sum(1 for c in rest_fmt if c == "S")
+    y = F.transpose(y, tuple(range(1, spatial + 1)) + (0,) + tuple(range(spatial + 1, y.ndim)))
+    out_fmt = rest_fmt[:spatial] + "C" + rest_fmt[spatial:]
+    return relabel(y, out_fmt, X._fmt is not None)
+
+
+def dropout(X, mask=None, probability=0.5):
+    """X * mask / (1 - probability): mask is an explicit 0/1 array (None: no dropout)."""
+    X = asdlarray(X)
+    if mask is None or probability == 0:
+        return X
+    if not 0 <= probability < 1:
+        raise ValueError(f"dropout probability must be in [0, 1), got {probability}")
+    return X * (stripdims(asdlarray(mask)) * (1 / (1 - probability)))
+
+
+def dropout_mask(shape, probability=0.5, rng=None, dtype=np.float32):
+    """A random 0/1 mask of `shape` keeping each entry with probability 1 - probability."""
+    rng = np.random.default_rng(rng)
+    return (rng.random(shape) >= probability).astype(dtype)

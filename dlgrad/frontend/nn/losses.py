@@ -1,0 +1,118 @@
+"""Losses with MATLAB's definitions and normalisations, stable for saturated predictions.
+
+crossentropy of a softmax (or sigmoid) computed in the same trace takes the log from
+the logits, so it stays finite (values and gradients) for logits of any magnitude.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .. import functions as F
+from ..dispatch import apply, asdlarray
+from ..dlarray import F32
+from ..formats import FormatError, stripdims
+from .activations import sigmoid_logits, softmax_logits
+from .common import formatted_input, normalizer
+
+
+def _check_same(Y, T, op):
+    if T.shape != Y.shape:
+        raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {Y.shape}")
+
+
+def _safe_log(Y):
+    tiny = np.finfo(np.float32 if Y.dtype == F32 else np.float64).tiny
+    return F.log(F.maximum(Y, tiny))
+
+
+def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="batch-size",
+                 DataFormat=None, TargetCategories=None):
+    """Cross-entropy of probabilities Y against targets T, summed and divided by the batch size.
+
+    ClassificationMode 'single-label' (TargetCategories 'exclusive'): -sum(T log Y) / N;
+    'multilabel' ('independent'): -sum(T log Y + (1 - T) log(1 - Y)) / N.
+    """
+    if TargetCategories is not None:
+        modes = {"exclusive": "single-label", "independent": "multilabel"}
+        if TargetCategories not in modes:
+            raise ValueError(f"crossentropy: TargetCategories must be 'exclusive' or 'independent', "
+                             f"got {TargetCategories!r}")
+        ClassificationMode = modes[TargetCategories]
+    Y = asdlarray(Y)
+    y, fmt, _ = formatted_input(Y, "C", "crossentropy", DataFormat)
+    T = stripdims(asdlarray(T))
+    _check_same(y, T, "crossentropy")
+    n = normalizer(NormalizationFactor, fmt, y.shape, "crossentropy")
+    if ClassificationMode == "single-label":
+        log_y = softmax_logits(Y)
+        if log_y is None:
+            log_y = _safe_log(y)
+        return -F.sum(T * stripdims(log_y)) / n
+    if ClassificationMode == "multilabel":
+        logits = sigmoid_logits(Y)
+        if logits is None:
+            log_y, log_1my = _safe_log(y), _safe_log(1 - y)
+        else:
+            logits = stripdims(logits)
+            log_y, log_1my = -F.softplus(-logits), -F.softplus(logits)
+        return -F.sum(T * log_y + (1 - T) * log_1my) / n
+    raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
+                     f"got {ClassificationMode!r}")
+
+
+def onehot(T, Y, axis):
+    """0/1 mask with Y's shape: 1 where the index along `axis` equals T (integer class indices)."""
+    T = stripdims(asdlarray(T))
+    shape = tuple(1 if i == axis else d for i, d in enumerate(Y.shape))
+    if T.size != int(np.prod(shape)):
+        raise FormatError(f"class indices of shape {T.shape} do not fit predictions of shape {Y.shape} "
+                          f"(one index per observation is needed)")
+    classes = np.arange(Y.shape[axis], dtype=Y.dtype).reshape(
+        tuple(-1 if i == axis else 1 for i in range(Y.ndim)))
+    return apply("eq", F.reshape(T, shape), classes)
+
+
+def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+    """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets."""
+    Y = asdlarray(Y)
+    y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)
+    mask = onehot(T, y, fmt.index("C"))
+    n = normalizer(NormalizationFactor, fmt, y.shape, "indexcrossentropy")
+    log_y = softmax_logits(Y)
+    log_y = _safe_log(y) if log_y is None else stripdims(log_y)
+    return -F.sum(mask * log_y) / n
+
+
+def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):
+    Y = asdlarray(Y)
+    fmt = Y._fmt or DataFormat or ""
+    y, T = stripdims(Y), stripdims(asdlarray(T))
+    _check_same(y, T, op)
+    return F.sum(elementwise(y - T)) / normalizer(NormalizationFactor, fmt, y.shape, op)
+
+
+def mse(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+    """Half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
+    return _regression("mse", Y, T, NormalizationFactor, DataFormat, lambda d: d * d) / 2
+
+
+def l2loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+    """sum((Y - T)^2) / N."""
+    return _regression("l2loss", Y, T, NormalizationFactor, DataFormat, lambda d: d * d)
+
+
+def l1loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+    """sum(|Y - T|) / N."""
+    return _regression("l1loss", Y, T, NormalizationFactor, DataFormat, F.abs)
+
+
+def huber(Y, T, TransitionPoint=1.0, NormalizationFactor="batch-size", DataFormat=None):
+    """Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere; summed, divided by N."""
+    delta = float(TransitionPoint)
+
+    def piece(d):
+        a = F.abs(d)
+        small = F.minimum(a, delta)
+        return small * (a - small * 0.5) if delta else a * 0
+
+    return _regression("huber", Y, T, NormalizationFactor, DataFormat, piece)
