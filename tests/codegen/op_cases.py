@@ -17,6 +17,7 @@ import numpy as np
 
 from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.node import Const
+from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
 from graph.support import Inputs, vjp_graph
@@ -202,6 +203,17 @@ MATMUL_SHAPES = [
     ("T(2x4x3)@T(2x6x4)", (2, 4, 3), (2, 6, 4), lambda a, b: (_swap(a), _swap(b))),
     ("rows(6x7)[::2]@7x2", (6, 7), (7, 2), lambda a, b: (M.slice_(a, ((0, 6, 2), (0, 7, 1))), b)),
     ("perm(4x2x3)@2x3x5", (4, 2, 3), (2, 3, 5), lambda a, b: (M.permute(a, (1, 0, 2)), b)),
+    ("bcast(1x4->3x4)@4x2", (1, 4), (4, 2), lambda a, b: (M.broadcast_to(a, (3, 4)), b)),
+    ("rev(5x4)@4x3[::-1,::-2]", (5, 4), (4, 6), lambda a, b: (M.slice_(a, ((4, -1, -1), (0, 4, 1))),
+                                                               M.slice_(b, ((0, 4, 1), (5, -1, -2))))),
+    ("outer:3x1@1x4", (3, 1), (1, 4), None),
+    ("tiles:9x5@5x17", (9, 5), (5, 17), None),
+    ("tiles:17x33@33x35", (17, 33), (33, 35), None),
+    ("tiles:2x9x5@5x17", (2, 9, 5), (5, 17), None),
+    ("tiles:9x5@T(17x5)", (9, 5), (17, 5), lambda a, b: (a, _swap(b))),
+    ("dot:1x5@5x1", (1, 5), (5, 1), None),
+    ("same:6x6@6x6", (6, 6), (6, 6), lambda a, b: (a, a)),
+    ("computed:exp(3x5)@sin(5x2)", (3, 5), (5, 2), lambda a, b: (E.unary("exp", a), E.unary("sin", b))),
 ]
 
 
@@ -243,9 +255,12 @@ NAMED = {
             ("3x3->5x6[1:4,::-2]", (3, 3), {"shape": (5, 6), "index": ((1, 4, 1), (5, -1, -2))}, None)],
     "gather": [("3x4,repeats", (3, 4), {"indices": Const(_INDICES)}, None),
                ("T(4x3),repeats", (4, 3), {"indices": Const(_INDICES)}, lambda a: M.permute(a, (1, 0))),
-               ("0d", (5,), {"indices": Const(np.array(3))}, None)],
+               ("0d", (5,), {"indices": Const(np.array(3))}, None),
+               ("exp(3x4)", (3, 4), {"indices": Const(_INDICES)}, lambda a: E.unary("exp", a))],
     "scatter": [("2x3->3x4,repeats", (2, 3), {"indices": Const(_INDICES), "shape": (3, 4)}, None),
-                ("7->4", (7,), {"indices": Const(np.array([0, 1, 1, 3, 3, 3, 0])), "shape": (4,)}, None)],
+                ("7->4", (7,), {"indices": Const(np.array([0, 1, 1, 3, 3, 3, 0])), "shape": (4,)}, None),
+                ("T(3x2)->3x4", (3, 2), {"indices": Const(_INDICES), "shape": (3, 4)},
+                 lambda a: M.permute(a, (1, 0)))],
 }
 
 

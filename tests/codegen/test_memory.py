@@ -122,6 +122,40 @@ def test_gradient_graph_with_reused_workspace():
     check_against_interpreter(outputs, inputs, rtol=1e-11)
 
 
+def test_roots_of_one_shape_that_depend_on_each_other_through_a_reduction():
+    """exp(x) and exp(x) * sum(exp(x)) have one shape but cannot share a loop (softmax and its gradient)."""
+    rng = np.random.default_rng(6)
+    inputs = Inputs()
+    x = inputs.add(rng.uniform(-3, 3, (3, 5)))
+    u = inputs.add(rng.standard_normal((3, 5)))
+    e = E.unary("exp", E.sub(x, R.reduce("max", x, 1, keepdims=True)))
+    soft = E.div(e, R.sum_(e, 1, keepdims=True))
+    loss = R.sum_(E.mul(u, E.unary("log", soft)))
+    outputs = [soft, e, E.mul(x, R.sum_(E.unary("exp", x))), E.unary("exp", x), loss] + gradients(loss, [x])
+    check_against_interpreter(outputs, inputs, rtol=1e-12)
+
+
+def test_views_that_need_memory_of_their_own():
+    """Reshapes that merge axes of strided, broadcast, padded or transposed views; matmul and
+    gather operands that are not plain memory."""
+    rng = np.random.default_rng(8)
+    inputs = Inputs()
+    x = inputs.add(rng.uniform(-1, 1, (4, 6)))
+    views = [M.reshape(M.slice_(x, [(0, 4, 2), (5, -1, -1)]), (12,)),
+             M.reshape(M.broadcast_to(M.slice_(x, [(0, 1, 1), (0, 6, 1)]), (3, 6)), (18,)),
+             M.reshape(M.pad(x, (6, 6), [(1, 5, 1), (0, 6, 1)]), (36,)),
+             M.reshape(M.pad(x, (8, 6), [(0, 8, 2), (0, 6, 1)]), (6, 8)),
+             R.sum_(M.reshape(M.permute(E.unary("exp", x), (1, 0)), (3, 8)), 1),
+             L.matmul(M.reshape(M.permute(x, (1, 0)), (8, 3)), M.reshape(x, (3, 8))),
+             M.gather(M.pad(x, (5, 6), [(1, 5, 1), (0, 6, 1)]), [0, 7, 29, 29]),
+             M.reshape(M.slice_(M.reshape(x, (24,)), [(23, -1, -3)]), (2, 4)),
+             M.permute(M.reshape(M.permute(x, (1, 0)), (2, 3, 4)), (2, 0, 1))]
+    loss = R.sum_(E.mul(views[0], views[0]))
+    for i, view in enumerate(views[1:]):
+        loss = E.add(loss, R.sum_(E.mul(inputs.add(rng.standard_normal(view.shape)), view)))
+    check_against_interpreter(views + [loss] + gradients(loss, [x]), inputs, rtol=1e-12)
+
+
 # --- outputs that own no kernel ----------------------------------------------------------------
 def test_outputs_that_are_inputs_constants_repeats_and_views():
     rng = np.random.default_rng(2)

@@ -15,6 +15,7 @@ from dlgrad.graph.ops import reduce as R
 from dlgrad.graph.registry import ELEMENTWISE, OPS, REDUCE, apply
 from graph.support import Inputs, assert_close, check_grads
 
+from .compiled import run
 from .op_cases import (CASES, EDGE_CASES, ELEMENTWISE_ATTRS, GRAD_CASES, arity, check_set, known_bug,
                        ops_under_test, rng_for)
 
@@ -110,3 +111,33 @@ def test_nondifferentiable_ops_are_constants_to_the_gradient():
         np.testing.assert_array_equal(values[0], values[-1], err_msg=name)
         for g in values[1:-1]:
             np.testing.assert_array_equal(g, 0.0, err_msg=name)
+
+
+def test_derivative_conventions():
+    """relu'(0) = 0, abs'(0) = 0, and ties of maximum/minimum/max/min share the gradient equally,
+    in the interpreter and in C alike."""
+    inputs = Inputs()
+    x = inputs.add(np.array([-1.0, 0.0, 2.0]))
+    a = inputs.add(np.array([1.0, 2.0, 3.0]))
+    b = inputs.add(np.array([3.0, 2.0, 1.0]))
+    ties = inputs.add(np.array([[1.0, 3.0, 3.0, 2.0], [5.0, 5.0, 5.0, 5.0]]))
+    checks = {
+        "relu": (gradients(R.sum_(E.unary("relu", x)), [x]), [[0.0, 0.0, 1.0]]),
+        "abs": (gradients(R.sum_(E.unary("abs", x)), [x]), [[-1.0, 0.0, 1.0]]),
+        "maximum": (gradients(R.sum_(E.maximum(a, b)), [a, b]), [[0.0, 0.5, 1.0], [1.0, 0.5, 0.0]]),
+        "minimum": (gradients(R.sum_(E.minimum(a, b)), [a, b]), [[1.0, 0.5, 0.0], [0.0, 0.5, 1.0]]),
+        "max": (gradients(R.reduce("max", ties), [ties]), [[[0, 0, 0, 0], [0.25] * 4]]),
+        "max-rows": (gradients(R.sum_(R.reduce("max", ties, 1)), [ties]), [[[0, 0.5, 0.5, 0], [0.25] * 4]]),
+        "min-columns": (gradients(R.sum_(R.reduce("min", ties, 0)), [ties]),
+                        [[[1, 1, 1, 1], [0, 0, 0, 0]]]),
+        "sign": (gradients(R.sum_(E.unary("sign", x)), [x]), [[0.0, 0.0, 0.0]]),
+    }
+    outputs = [g for grads, _ in checks.values() for g in grads]
+    compiled = run(outputs, inputs)
+    interpreted = evaluate(outputs, inputs.arrays)
+    position = 0
+    for name, (grads, wanted) in checks.items():
+        for want in wanted:
+            np.testing.assert_array_equal(interpreted[position], want, err_msg=f"{name} (interpreter)")
+            np.testing.assert_array_equal(compiled[position], want, err_msg=f"{name} (C)")
+            position += 1

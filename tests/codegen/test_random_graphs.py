@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import mutually_broadcastable_shapes
 
 from dlgrad.graph.autodiff import gradients
 from dlgrad.graph.interpret import evaluate
@@ -15,9 +17,9 @@ from dlgrad.graph.ops import reduce as R
 from dlgrad.graph.registry import input_node
 from dlgrad.graph.verify import verify
 from graph.randgraph import random_graphs
-from graph.support import assert_close, check_grads
+from graph.support import Inputs, assert_close, check_grads, vjp_graph
 
-from .compiled import compile_graph
+from .compiled import compile_graph, run
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -57,3 +59,25 @@ def test_compiled_matches_interpreter_and_finite_differences(graph):
     ones = np.ones(())
     for vjp in (reference[n_out:], compiled[n_out:]):
         check_grads(objective, arrays, ones, vjp, rng, rtol=1e-5, what="gradient")
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(mutually_broadcastable_shapes(num_shapes=3, max_dims=3, max_side=3), st.integers(0, 2**32 - 1))
+def test_broadcasting_elementwise_and_its_gradient(shapes, seed):
+    a_shape, b_shape, c_shape = shapes.input_shapes
+    rng = np.random.default_rng(seed)
+    inputs = Inputs()
+    a, b, c = (inputs.add(rng.uniform(-1, 1, s)) for s in (a_shape, b_shape, c_shape))
+    out = E.add(E.where(E.gt(a, b), E.mul(a, b), E.sub(c, a)), E.atan2(E.add(E.mul(b, b), 0.5), c))
+    assert out.shape == shapes.result_shape
+    u = inputs.add(rng.standard_normal(out.shape))
+    grads = vjp_graph(out, [a, b, c], u)
+    outputs = [out] + grads
+    got, want = run(outputs, inputs), evaluate(outputs, inputs.arrays)
+    for i, (g, w) in enumerate(zip(got, want)):
+        assert g.shape == w.shape
+        assert_close(g, w, rtol=1e-12, what=f"output {i}")
+    a0, b0, c0, u0 = inputs.arrays
+    np.testing.assert_allclose(want[0], np.where(a0 > b0, a0 * b0, c0 - a0) + np.arctan2(b0 * b0 + 0.5, c0),
+                               rtol=1e-14)
+    check_grads(lambda xs: evaluate([out], list(xs) + [u0])[0], [a0, b0, c0], u0, want[1:], rng)
