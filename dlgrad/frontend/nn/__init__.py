@@ -4,8 +4,19 @@ from .conv import avgpool, dlconv, maxpool
 from .linear import dropout, dropout_mask, embed, fullyconnect
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .normalization import batchnorm, layernorm
+from .layers import LAYERS
+from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
+                     eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
+                     imageInputLayer, layerNormalizationLayer, leakyReluLayer, maxPooling2dLayer,
+                     reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
+from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, predict
+from .optimizers import adamupdate, rmspropupdate, sgdmupdate
+from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "avgpool", "dlconv", "maxpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
-           "batchnorm", "layernorm"]
+           "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
+           "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
+           "adamupdate", "rmspropupdate", "sgdmupdate",
+           "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]

@@ -1,0 +1,134 @@
+"""adamupdate, sgdmupdate, rmspropupdate with MATLAB's signatures, defaults and formulas.
+
+Parameters may be a dlnetwork (its Learnables are updated), a Learnables table, a dlarray
+or any nested structure of them; gradients and optimizer state have the same structure
+(state starts as None, MATLAB's []). Every update is one compiled call over all
+parameters: the step functions below are dlaccelerate'd, with the hyperparameters as
+runtime inputs so that a learning-rate schedule never retraces. Called inside a function
+given to dlfeval, they are traced into it instead.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .. import tree
+from ..accelerate import dlaccelerate
+from ..dispatch import asdlarray, cast
+from ..dlarray import dlarray
+from ..functions import sqrt
+from ..formats import FormatError
+from .network import dlnetwork
+
+
+def _leaves(x, what):
+    leaves, treedef = tree.flatten(x)
+    for leaf in leaves:
+        if not isinstance(leaf, (dlarray, np.ndarray)):
+            raise TypeError(f"{what} must hold dlarrays or numpy arrays, got {type(leaf).__name__}")
+    return [asdlarray(leaf) for leaf in leaves], treedef  # one signature for numpy and dlarray leaves
+
+
+def _prepare(params, grad, *states):
+    """(parameter leaves, their structure, gradient leaves, state leaves (zeros for None))."""
+    target = params.Learnables if isinstance(params, dlnetwork) else params
+    grad = grad.Learnables if isinstance(grad, dlnetwork) else grad
+    p, treedef = _leaves(target, "parameters")
+    g, _ = _leaves(grad, "gradients")
+    if len(g) != len(p):
+        raise FormatError(f"the gradients have {len(g)} arrays but the parameters {len(p)}: pass the "
+                          "gradients dlgradient returned for these parameters")
+    for i, (a, b) in enumerate(zip(p, g)):
+        if a.shape != b.shape:
+            raise FormatError(f"gradient {i} has shape {b.shape} but its parameter has shape {a.shape}")
+    out = [p, treedef, g]
+    for state in states:
+        if state is None:
+            out.append([asdlarray(np.zeros(a.shape, a.dtype)) for a in p])
+        else:
+            s, _ = _leaves(state, "optimizer state")
+            if len(s) != len(p):
+                raise FormatError(f"the optimizer state has {len(s)} arrays but the parameters "
+                                  f"{len(p)}: pass the state returned by the previous call (None at first)")
+            out.append(s)
+    return out
+
+
+def _finish(params, treedef, new_params, *states):
+    new = tree.unflatten(treedef, new_params)
+    result = params.with_learnables(new) if isinstance(params, dlnetwork) else new
+    return (result, *(tree.unflatten(treedef, s) for s in states))
+
+
+def _hyper(*values):
+    return np.array(values, dtype=np.float64)
+
+
+def _scalars(h, like):
+    return [cast(h[i], like.dtype) for i in range(h.shape[0])]
+
+
+def _adam_step(p, g, m, v, h):
+    new_p, new_m, new_v = [], [], []
+    for pi, gi, mi, vi in zip(p, g, m, v):
+        step, b1, b2, eps = _scalars(h, pi)
+        mi = b1 * mi + (1 - b1) * gi
+        vi = b2 * vi + (1 - b2) * (gi * gi)
+        new_p.append(pi - step * mi / (sqrt(vi) + eps))
+        new_m.append(mi)
+        new_v.append(vi)
+    return new_p, new_m, new_v
+
+
+def _sgdm_step(p, g, vel, h):
+    new_p, new_vel = [], []
+    for pi, gi, vi in zip(p, g, vel):
+        lr, momentum = _scalars(h, pi)
+        vi = momentum * vi - lr * gi
+        new_p.append(pi + vi)
+        new_vel.append(vi)
+    return new_p, new_vel
+
+
+def _rmsprop_step(p, g, v, h):
+    new_p, new_v = [], []
+    for pi, gi, vi in zip(p, g, v):
+        lr, b2, eps = _scalars(h, pi)
+        vi = b2 * vi + (1 - b2) * (gi * gi)
+        new_p.append(pi - lr * gi / (sqrt(vi) + eps))
+        new_v.append(vi)
+    return new_p, new_v
+
+
+_adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dlaccelerate(_rmsprop_step)
+
+
+def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001,
+               gradDecay=0.9, sqGradDecay=0.999, epsilon=1e-8):
+    """Adam: (updated net, averageGrad, averageSqGrad).
+
+    m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
+    p -= learnRate sqrt(1 - sqGradDecay^t) / (1 - gradDecay^t) * m / (sqrt(v) + epsilon)
+    (bias correction folded into the step size, epsilon added to the uncorrected root).
+    """
+    if iteration < 1:
+        raise ValueError(f"adamupdate: iteration must be a positive integer (1 at the first call), got {iteration}")
+    p, treedef, g, m, v = _prepare(net, grad, averageGrad, averageSqGrad)
+    step = learnRate * math.sqrt(1 - sqGradDecay ** iteration) / (1 - gradDecay ** iteration)
+    new_p, new_m, new_v = _adam(p, g, m, v, _hyper(step, gradDecay, sqGradDecay, epsilon))
+    return _finish(net, treedef, new_p, new_m, new_v)
+
+
+def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9):
+    """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel)."""
+    p, treedef, g, v = _prepare(net, grad, vel)
+    new_p, new_v = _sgdm(p, g, v, _hyper(learnRate, momentum))
+    return _finish(net, treedef, new_p, new_v)
+
+
+def rmspropupdate(net, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
+    """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon)."""
+    p, treedef, g, v = _prepare(net, grad, averageSqGrad)
+    new_p, new_v = _rmsprop(p, g, v, _hyper(learnRate, sqGradDecay, epsilon))
+    return _finish(net, treedef, new_p, new_v)
