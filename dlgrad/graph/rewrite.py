@@ -136,6 +136,74 @@ def sum_of_broadcast(node):
 RULES = (fold_constants, arithmetic_identities, movement_identities, sum_of_broadcast)
 
 
+def _one_number(node):
+    """The value of a 1-element constant, seen through reshapes and broadcasts; else None."""
+    while node.op in ("broadcast_to", "reshape"):
+        node = node.inputs[0]
+    return scalar_const_value(node) if node.op == "const" and node.size == 1 else None
+
+
+def scalar_operands(node):
+    """One number spread over an array is a 0-d constant: broadcast_to(c[1,1]) -> broadcast_to(c);
+    an elementwise operand broadcast from one number becomes that number (so x * ones -> x folds).
+    """
+    if node.op == "broadcast_to" and node.inputs[0].op == "const" and node.inputs[0].size == 1 \
+            and node.inputs[0].ndim:
+        return M.broadcast_to(const(_one_number(node.inputs[0]), node.dtype), node.shape)
+    if node.op == "stop_gradient" or OPS[node.op].kind != "elementwise":
+        return None
+    inputs = [i if not i.ndim or i.op == "const" and i.size > 1 or _one_number(i) is None
+              else const(_one_number(i), i.dtype) for i in node.inputs]
+    if all(a is b for a, b in zip(inputs, node.inputs)):
+        return None
+    return M.broadcast_to(apply(node.op, *inputs, **dict(node.attrs)), node.shape)
+
+
+def _factor(node):
+    """(x, c) if node is x * c or c * x with c a 0-d constant, else None."""
+    if node.op == "mul":
+        a, b = node.inputs
+        if b.op == "const" and b.ndim == 0:
+            return a, b
+        if a.op == "const" and a.ndim == 0:
+            return b, a
+    return None
+
+
+def _power_of_two(value):
+    return value != 0 and np.isfinite(value) and abs(np.frexp(value)[0]) == 0.5
+
+
+def constant_factors(node):
+    """(x * a) * b -> x * (a * b) when a or b is a power of two (so no rounding changes);
+    -(x * a) -> x * (-a) and (-x) * a -> x * (-a) (negation is exact).
+    """
+    if node.op == "neg" and _factor(node.inputs[0]) is not None:
+        x, c = _factor(node.inputs[0])
+        return _same(node, E.mul(x, const(-const_value(c), c.dtype)))
+    outer = _factor(node)
+    if outer is None:
+        return None
+    y, b = outer
+    if y.op == "neg":
+        return _same(node, E.mul(y.inputs[0], const(-const_value(b), b.dtype)))
+    inner = _factor(y)
+    if inner is None:
+        return None
+    x, a = inner
+    va, vb = const_value(a), const_value(b)
+    if not (_power_of_two(float(va)) or _power_of_two(float(vb))) or a.dtype != b.dtype:
+        return None
+    with np.errstate(all="ignore"):
+        product = va * vb
+    if not np.isfinite(product) or product == 0:
+        return None
+    return _same(node, E.mul(x, const(product, a.dtype)))
+
+
+RULES = RULES + (scalar_operands, constant_factors)
+
+
 def simplify(outputs, strip_stop_gradient=True):
     """Simplified outputs (new nodes; the inputs graph is untouched)."""
     memo = {}

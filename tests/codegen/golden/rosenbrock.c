@@ -8,17 +8,17 @@ static void rosenbrock_k0(const double *restrict in0, double *restrict out0) {
     out0[0] = ((1 - v1)*(1 - v1)) + 100*((v0 - ((v1)*(v1)))*(v0 - ((v1)*(v1))));
 }
 
-/* kernel 1: elementwise over [2]: pow, 3 sub, 5 mul, neg, add (through 2 slice, 4 reshape, 2 pad) */
+/* kernel 1: elementwise over [2]: pow, 2 sub, 5 mul, 2 add (through 2 slice, 4 reshape, 2 pad) */
 static void rosenbrock_k1(const double *restrict in0, double *restrict out1) {
     for (ptrdiff_t i0 = 0; i0 < 2; ++i0) {
         const int m0 = (i0 >= 0 && i0 < 1);
         const int m1 = (i0 >= 1 && i0 < 2);
-        const double v0 = ((i0 >= 0 && i0 < 1) ? in0[1] : 0);
-        const double v1 = ((i0 >= 0 && i0 < 1) ? in0[0] : 0);
+        const double v0 = ((i0 >= 0 && i0 < 1) ? in0[0] : 0);
+        const double v1 = ((i0 >= 0 && i0 < 1) ? in0[1] : 0);
         const double v2 = ((i0 >= 1 && i0 < 2) ? in0[1] : 0);
         const double v3 = ((i0 >= 1 && i0 < 2) ? in0[0] : 0);
-        const double t0 = 2*v1;
-        out1[i0] = ((m0) != 0 ? (t0*(-200*v0 + 200*((v1)*(v1))) + t0 - 2) : (0)) + ((m1) != 0 ? (200*v2 - 200*((v3)*(v3))) : (0));
+        const double t0 = 2*v0;
+        out1[i0] = ((m0) != 0 ? (t0*(200*((v0)*(v0)) - 200*v1) + t0 - 2) : (0)) + ((m1) != 0 ? (200*v2 - 200*((v3)*(v3))) : (0));
     }
 }
 
