@@ -1,0 +1,165 @@
+"""Which observations of x an output depends on: the structural check behind dljacobian & co.
+
+dljacobian, dldivergence and dllaplacian treat every axis of x except the operation
+axis as independent observations, and differentiate the sum of u over the observations.
+That is only right if u at observation o depends on x at observation o alone. This
+module decides it from the graph, without data: every node that carries derivatives of
+x gets a *layout*, one entry per axis, either None (the axis indexes no observation) or
+(a, start, step), meaning index i along the axis is observation start + step * i of
+x's axis a. A reduction, contraction or broadcast over an observation axis, or operands
+whose observations disagree (x[1:] - x[:-1]), make the dependence `Mixed`; an op this
+module cannot follow (a general reshape, gather) makes it UNKNOWN, and no error is raised.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..graph.node import toposort
+from ..graph.registry import ELEMENTWISE, MATMUL, OPS, REDUCE
+
+
+class Mixed:
+    """A definite dependence across observations, with the reason."""
+
+    def __init__(self, reason):
+        self.reason = reason
+
+
+UNKNOWN = "unknown"
+
+
+def _carries_derivative(node):
+    op = OPS[node.op]
+    return op.differentiable and op.vjp is not None
+
+
+def _merge(node, parts):
+    """Output layout of a broadcasting op from (layout, input shape, axis offset) of its traced operands."""
+    out = [None] * node.ndim
+    for layout, shape, shift in parts:
+        for k, entry in enumerate(layout):
+            if entry is None:
+                continue
+            j = k + shift
+            if node.shape[j] != shape[k]:
+                return Mixed(f"{node.op} broadcasts an observation axis of length {shape[k]} "
+                             f"to length {node.shape[j]}")
+            if out[j] is not None and out[j] != entry:
+                return Mixed(f"{node.op} combines operands whose observations are not aligned")
+            out[j] = entry
+    seen = [entry[0] for entry in out if entry is not None]
+    if len(seen) != len(set(seen)):
+        return Mixed(f"{node.op} combines operands whose observations are not aligned")
+    return tuple(out)
+
+
+def _elementwise(node, layouts):
+    return _merge(node, [(lay, i.shape, node.ndim - i.ndim) for i, lay in layouts])
+
+
+def _matmul(node, layouts):
+    parts = []
+    for position, (i, lay) in enumerate(layouts):
+        contracted = i.ndim - 1 if position == 0 else i.ndim - 2
+        if lay[contracted] is not None:
+            return Mixed("matmul sums over an observation axis")
+        parts.append((lay, i.shape, node.ndim - i.ndim))
+    return _merge(node, parts)
+
+
+def _reduce(node, layouts):
+    ((x, lay),) = layouts
+    axes, keep = node.attr("axes"), node.attr("keepdims")
+    if any(lay[a] is not None for a in axes):
+        return Mixed(f"{node.op} reduces an observation axis")
+    return tuple(e for k, e in enumerate(lay) if keep or k not in axes)
+
+
+def _reshape(node, layouts):
+    ((x, lay),) = layouts
+    new = [None] * node.ndim
+    before_out = [int(np.prod(node.shape[:j], dtype=np.int64)) for j in range(node.ndim)]
+    for k, entry in enumerate(lay):
+        if entry is None:
+            continue
+        before = int(np.prod(x.shape[:k], dtype=np.int64))
+        match = [j for j in range(node.ndim) if before_out[j] == before and node.shape[j] == x.shape[k]]
+        if not match:
+            return UNKNOWN
+        new[match[0]] = entry
+    return tuple(new)
+
+
+def _permute(node, layouts):
+    ((x, lay),) = layouts
+    return tuple(lay[a] for a in node.attr("axes"))
+
+
+def _broadcast(node, layouts):
+    ((x, lay),) = layouts
+    return _merge(node, [(lay, x.shape, node.ndim - x.ndim)])
+
+
+def _shifted(sign):
+    """slice (sign +1) or pad (sign -1): contiguous ranges shift the observation index."""
+    def rule(node, layouts):
+        ((x, lay),) = layouts
+        full = x.shape if sign > 0 else node.shape
+        new = []
+        for entry, (start, stop, step), n in zip(lay, node.attr("index"), full):
+            if entry is None or (start, stop, step) == (0, n, 1):
+                new.append(entry)
+            elif step == 1 and entry[2] == 1:
+                new.append((entry[0], entry[1] + sign * start, 1))
+            else:
+                return UNKNOWN
+        return tuple(new)
+    return rule
+
+
+_BY_NAME = {"reshape": _reshape, "permute": _permute, "broadcast_to": _broadcast,
+            "slice": _shifted(+1), "pad": _shifted(-1)}
+_BY_KIND = {ELEMENTWISE: _elementwise, MATMUL: _matmul, REDUCE: _reduce}
+
+
+def _layout_of(node, layouts):
+    for _, lay in layouts:
+        if isinstance(lay, Mixed):
+            return lay
+    if any(lay is UNKNOWN for _, lay in layouts):
+        return UNKNOWN
+    rule = _BY_NAME.get(node.op) or _BY_KIND.get(OPS[node.op].kind)
+    return UNKNOWN if rule is None else rule(node, layouts)
+
+
+def dependence(u, x, dim):
+    """u's layout in x (a tuple, Mixed or UNKNOWN), or None if u carries no derivative of x.
+
+    Observation axes are the axes of x other than `dim` with more than one element.
+    """
+    start = tuple((a, 0, 1) if a != dim and n > 1 else None for a, n in enumerate(x.shape))
+    layout = {id(x): start}
+    for node in toposort([u]):
+        if id(node) in layout or not _carries_derivative(node):
+            continue
+        traced = [(i, layout[id(i)]) for i in node.inputs if id(i) in layout]
+        if traced:
+            layout[id(node)] = _layout_of(node, traced)
+    return layout.get(id(u))
+
+
+def mismatch(u, x, dim):
+    """Why u's observations are not x's (a sentence), or None when they are or cannot be told."""
+    lay = dependence(u, x, dim)
+    if lay is None or lay is UNKNOWN:
+        return None
+    if isinstance(lay, Mixed):
+        return lay.reason
+    for a, n in enumerate(x.shape):
+        if a == dim or n == 1:
+            continue
+        if lay[a] != (a, 0, 1):
+            where = [k for k, e in enumerate(lay) if e is not None and e[0] == a]
+            return (f"observation axis {a} of x reappears as axis {where[0]} of u" if where and where[0] != a
+                    else f"u is shifted against x along observation axis {a}")
+    return None
