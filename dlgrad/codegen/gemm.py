@@ -7,7 +7,7 @@ multiply-adds (the rest of C, if any, by the plain row loop).
 """
 from __future__ import annotations
 
-from .cast import Block, For, Stmt
+from .cast import Block, Stmt
 
 # measured with gcc 12 -O3 -march=native (AVX-512 host, 256-bit vectors preferred): 8 x 16 blocks
 # beat the row loop 2.2x for float (128x784 @ 784x128); narrower blocks defeat the vectoriser
@@ -18,9 +18,6 @@ COLS = {"float": 16, "double": 16}
 def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n) -> Block:
     """Statements computing C (row stride n) from pointers A and B."""
     block = Block()
-    if b_n != 1 and a_k == 1 and b_k == 1:
-        block.add(_dot_rows(ctype, m, n, k, a_m, b_n))
-        return block
     cols = COLS[ctype]
     if b_n == 1 and m >= ROWS and n >= cols:
         m_blocked, n_blocked = m - m % ROWS, n - n % cols
@@ -66,16 +63,3 @@ def _axpy_rows(ctype, i0, i1, j0, j1, n, k, a_m, a_k, b_k, b_n):
             f"        for (ptrdiff_t j = {j0}; j < {j1}; ++j) C[i*{n} + j] += a * B[kk*{b_k} + j*{b_n}];",
             "    }", "}"]
     return Stmt("\n".join(body))
-
-
-def _dot_rows(ctype, m, n, k, a_m, b_n):
-    """C[i, j] as dot products when A's rows and B's columns are contiguous."""
-    loop = For("i", m)
-    cols = For("j", n)
-    loop.body.add(cols)
-    cols.body.add(f"{ctype} acc = 0;")
-    dot = For("kk", k)
-    dot.body.add(f"acc += A[i*{a_m} + kk] * B[kk + j*{b_n}];")
-    cols.body.add(dot)
-    cols.body.add(f"C[i*{n} + j] = acc;")
-    return loop

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from ..graph.node import toposort, users
 from ..graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE
 from .body import DUP_COST, Body, Context, NeedMaterialize, cost
-from .indexmap import IndexMap, NotAffine, movement_map
+from .indexmap import IndexMap, NotAffine, linear, movement_map
 
 
 @dataclass
@@ -80,6 +80,12 @@ class _Scheduler:
         kind = OPS[node.op].kind
         if kind in (MATMUL, GATHER):
             operands = [self.operand(x, contiguous=kind == GATHER) for x in node.inputs]
+            if kind == MATMUL:
+                # the blocked GEMM streams B's rows: a transposed B is copied first,
+                # O(k n) work against the product's O(m k n)
+                b, (owner, imap) = node.inputs[1], operands[1]
+                if b.shape[-1] > 1 and linear(imap, self.ctx.storage(owner)[1])[1][-1] != 1:
+                    raise NeedMaterialize(b, "transposed right operand")
             reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
             return self.add(Kernel(node.op, node.shape, [node], operands=operands), reads)
         if kind == REDUCE or (node.op == "pad" and not _affine(node)):
