@@ -91,7 +91,8 @@ def arithmetic_identities(node):
         return _same(node, ins[1])
     if op == "where" and ins[0].op == "const" and (const_value(ins[0]) == 0).all():
         return _same(node, ins[2])
-    if op == "cast" and ins[0].op == "cast":
+    if op == "cast" and ins[0].op == "cast" and ins[0].dtype == "float64":
+        # composing through a widening inner cast is exact; through a narrowing one it is not
         return E.cast(ins[0].inputs[0], node.dtype)
     return None
 
@@ -201,7 +202,33 @@ def constant_factors(node):
     return _same(node, E.mul(x, const(product, a.dtype)))
 
 
-RULES = RULES + (scalar_operands, constant_factors)
+def matmul_by_a_number(node):
+    """a @ (c spread over (k, n)) = c * (row sums of a) spread over n, and (c spread) @ b likewise:
+    the cotangent of a sum reaching a matmul becomes a reduction (k == 1: just a broadcast).
+    """
+    if node.op != "matmul":
+        return None
+    a, b = node.inputs
+    for number, other, axis in ((_one_number(b), a, a.ndim - 1), (_one_number(a), b, b.ndim - 2)):
+        if number is None:
+            continue
+        sums = other if other.shape[axis] == 1 else R.sum_(other, (axis,), keepdims=True)
+        if sums.dtype != node.dtype:
+            sums = E.cast(sums, node.dtype)
+        spread = M.broadcast_to(sums, node.shape)
+        return spread if number == 1.0 else E.mul(spread, const(number, node.dtype))
+    return None
+
+
+def permute_as_reshape(node):
+    """A permutation that only moves length-1 axes keeps the element order: a reshape."""
+    if node.op != "permute":
+        return None
+    moved = [a for a in node.attr("axes") if node.inputs[0].shape[a] != 1]
+    return M.reshape(node.inputs[0], node.shape) if moved == sorted(moved) else None
+
+
+RULES = RULES + (scalar_operands, constant_factors, matmul_by_a_number, permute_as_reshape)
 
 
 def simplify(outputs, strip_stop_gradient=True):

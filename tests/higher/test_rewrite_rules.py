@@ -8,6 +8,7 @@ from dlgrad import dlarray, dlgradient
 from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.node import toposort
 from dlgrad.graph.ops import elementwise as E
+from dlgrad.graph.ops.linalg import matmul
 from dlgrad.graph.ops import movement as M
 from dlgrad.graph.registry import const, input_node
 from dlgrad.graph.rewrite import simplify
@@ -86,3 +87,24 @@ def test_second_order_graphs_stay_compact():
     before, after = _counts(hvp, dlarray(np.zeros(1000)), dlarray(np.zeros(1000)))
     assert after <= 30 and after < before
     assert _counts(second, dlarray(2.0))[1] <= 3      # 3 * (2 * x): the input, one constant, one mul
+
+
+def test_matmul_by_a_spread_number_is_a_reduction():
+    a = input_node(0, (3, 4), "float64")
+    ones = M.broadcast_to(const(1.0, "float64"), (4, 5))
+    threes = M.broadcast_to(const(3.0, "float64"), (2, 3))
+    for node, value_shape in ((matmul(a, ones), (3, 4)), (matmul(threes, a), (3, 4))):
+        (got,) = simplify([node])
+        assert "matmul" not in {n.op for n in toposort([got])}
+        value = RNG.standard_normal(value_shape)
+        np.testing.assert_allclose(evaluate([got], [value])[0], evaluate([node], [value])[0], rtol=1e-14)
+    column = input_node(0, (3, 1), "float32")
+    node = matmul(column, M.broadcast_to(const(1.0, "float64"), (1, 6)))   # k == 1: a broadcast
+    (got,) = simplify([node])
+    assert got.dtype == "float64" and {n.op for n in toposort([got])} == {"input", "cast", "broadcast_to"}
+
+
+def test_permutes_that_only_move_unit_axes_are_reshapes():
+    x = input_node(0, (3, 1, 4), "float64")
+    assert simplify([M.permute(x, (1, 0, 2))])[0] is M.reshape(x, (1, 3, 4))
+    assert simplify([M.permute(x, (2, 1, 0))])[0].op == "permute"
