@@ -54,12 +54,12 @@ def _merge(node, parts):
 
 
 def _elementwise(node, layouts):
-    return _merge(node, [(lay, i.shape, node.ndim - i.ndim) for i, lay in layouts])
+    return _merge(node, [(lay, i.shape, node.ndim - i.ndim) for _, i, lay in layouts])
 
 
 def _matmul(node, layouts):
     parts = []
-    for position, (i, lay) in enumerate(layouts):
+    for position, i, lay in layouts:
         contracted = i.ndim - 1 if position == 0 else i.ndim - 2
         if lay[contracted] is not None:
             return Mixed("matmul sums over an observation axis")
@@ -68,7 +68,7 @@ def _matmul(node, layouts):
 
 
 def _reduce(node, layouts):
-    ((x, lay),) = layouts
+    ((_, x, lay),) = layouts
     axes, keep = node.attr("axes"), node.attr("keepdims")
     if any(lay[a] is not None for a in axes):
         return Mixed(f"{node.op} reduces an observation axis")
@@ -76,7 +76,7 @@ def _reduce(node, layouts):
 
 
 def _reshape(node, layouts):
-    ((x, lay),) = layouts
+    ((_, x, lay),) = layouts
     new = [None] * node.ndim
     before_out = [int(np.prod(node.shape[:j], dtype=np.int64)) for j in range(node.ndim)]
     for k, entry in enumerate(lay):
@@ -91,19 +91,19 @@ def _reshape(node, layouts):
 
 
 def _permute(node, layouts):
-    ((x, lay),) = layouts
+    ((_, x, lay),) = layouts
     return tuple(lay[a] for a in node.attr("axes"))
 
 
 def _broadcast(node, layouts):
-    ((x, lay),) = layouts
+    ((_, x, lay),) = layouts
     return _merge(node, [(lay, x.shape, node.ndim - x.ndim)])
 
 
 def _shifted(sign):
     """slice (sign +1) or pad (sign -1): contiguous ranges shift the observation index."""
     def rule(node, layouts):
-        ((x, lay),) = layouts
+        ((_, x, lay),) = layouts
         full = x.shape if sign > 0 else node.shape
         new = []
         for entry, (start, stop, step), n in zip(lay, node.attr("index"), full):
@@ -123,10 +123,11 @@ _BY_KIND = {ELEMENTWISE: _elementwise, MATMUL: _matmul, REDUCE: _reduce}
 
 
 def _layout_of(node, layouts):
-    for _, lay in layouts:
+    """node's layout from (position, input, layout) of its inputs that carry derivatives."""
+    for _, _, lay in layouts:
         if isinstance(lay, Mixed):
             return lay
-    if any(lay is UNKNOWN for _, lay in layouts):
+    if any(lay is UNKNOWN for _, _, lay in layouts):
         return UNKNOWN
     rule = _BY_NAME.get(node.op) or _BY_KIND.get(OPS[node.op].kind)
     return UNKNOWN if rule is None else rule(node, layouts)
@@ -142,7 +143,7 @@ def dependence(u, x, dim):
     for node in toposort([u]):
         if id(node) in layout or not _carries_derivative(node):
             continue
-        traced = [(i, layout[id(i)]) for i in node.inputs if id(i) in layout]
+        traced = [(k, i, layout[id(i)]) for k, i in enumerate(node.inputs) if id(i) in layout]
         if traced:
             layout[id(node)] = _layout_of(node, traced)
     return layout.get(id(u))

@@ -79,6 +79,22 @@ def test_operation_axis_last_and_several_components(rows_by):
     np.testing.assert_allclose(lap, -2 * t * (1 - t ** 2) * (w ** 2).sum(axis=0), rtol=1e-12)
 
 
+def test_weights_on_the_left_of_the_observations(rows_by):
+    # x: 2 coordinates (axis 0) of 6 observations (axis 1), u = v' tanh(W x + b) as in a network
+    w, b, v = RNG.standard_normal((4, 2)), RNG.standard_normal((4, 1)), RNG.standard_normal((1, 4))
+
+    def f(x):
+        u = v @ dl.tanh(w @ x + b)                           # (1, 6)
+        return dljacobian(u, x, 0), dllaplacian(u, x, 0)
+
+    x = RNG.standard_normal((2, 6))
+    jac, lap = evaluate(f, x)
+    t = np.tanh(w @ x + b)
+    np.testing.assert_allclose(jac[0], w.T @ (v.T * (1 - t ** 2)), rtol=1e-12)
+    curvature = v.T * -2 * t * (1 - t ** 2) * (w ** 2).sum(axis=1, keepdims=True)   # per hidden unit
+    np.testing.assert_allclose(lap[0], curvature.sum(axis=0), rtol=1e-12)
+
+
 def test_jacobians_of_random_maps_against_finite_differences(rows_by):
     a = RNG.standard_normal((3, 4))
 
