@@ -36,6 +36,13 @@ class KernelPrinter(C99CodePrinter):
             return f"{c_name}{self.suffix}({args})"
         return super()._print_Function(expr)
 
+    def _print_Integer(self, expr):
+        # beyond 2^53 an integer literal may overflow C's integer types: print it as a float
+        if abs(int(expr)) >= 2**53:
+            import sympy
+            return self._print(sympy.Float(expr, 17))
+        return super()._print_Integer(expr)
+
     def _print_Pow(self, expr):
         base, exp = expr.args
         if exp.is_Integer and 2 <= abs(int(exp)) <= 4:

@@ -77,7 +77,9 @@ class KernelEmitter:
             block.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
         return [printer.doprint(e) for e in reduced]
 
-    def _access_table(self, body, extra):
+    def _access_table(self, body, extra, exprs=None):
+        if exprs is not None:
+            _prune(body, exprs)
         loads = list(body.loads)
         accesses = [load.coefs for load in loads] + [coefs for _, coefs in extra]
         return loads, accesses
@@ -86,7 +88,8 @@ class KernelEmitter:
         """stores: roots whose values are written (others are kernel-local)."""
         body, shape = kernel.body, kernel.shape
         out_coefs = c_strides(shape)
-        loads, accesses = self._access_table(body, [(None, out_coefs)] if stores else [])
+        loads, accesses = self._access_table(body, [(None, out_coefs)] if stores else [],
+                                             [kernel.exprs[id(r)] for r in stores])
         masked = _masked_dims(body)
         extents, new_acc, dim_of, _ = coalesce(list(shape), accesses, masked)
         names = [f"i{d}" for d in range(len(extents))]
@@ -109,7 +112,7 @@ class KernelEmitter:
         inner_strategy = not shape or (len(shape) - 1) in axes
         perm = ([d for d in range(len(shape)) if d not in axes] + list(axes)) if inner_strategy \
             else list(range(len(shape)))
-        loads, accesses = self._access_table(body, [(None, out_coefs)])
+        loads, accesses = self._access_table(body, [(None, out_coefs)], [kernel.exprs[id(root)]])
         masked = {perm.index(d) for d in _masked_dims(body)}
         classes = [int(d in axes) for d in perm]
         extents, new_acc, dim_of, new_classes = coalesce(
@@ -152,7 +155,7 @@ class KernelEmitter:
         imap = IndexMap(len(shape), tuple((d, start, step) for d, (start, _, step) in enumerate(root.attr("index"))),
                         (None,) * len(shape))
         offset, out_coefs = linear(imap, root.shape)
-        loads, accesses = self._access_table(body, [(None, out_coefs)])
+        loads, accesses = self._access_table(body, [(None, out_coefs)], [kernel.exprs[id(root)]])
         extents, new_acc, dim_of, _ = coalesce(list(shape), accesses, _masked_dims(body))
         names = [f"i{d}" for d in range(len(extents))]
         access_of = {load: (load.offset, new_acc[i]) for i, load in enumerate(loads)}
@@ -263,6 +266,13 @@ def describe(index, kernel, ctx, provenance):
     if places:
         lines.append("from " + ", ".join(places[:8]) + (", ..." if len(places) > 8 else ""))
     return "\n".join(lines)
+
+
+def _prune(body, exprs):
+    """Drop the loads and masks no expression uses (a body may simplify to a constant)."""
+    used = set().union(*(getattr(e, "free_symbols", set()) for e in exprs))
+    body.loads = {load: s for load, s in body.loads.items() if s in used}
+    body.masks = {bounds: s for bounds, s in body.masks.items() if s in used}
 
 
 def body_reads(kernel):

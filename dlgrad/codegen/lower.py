@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import functools
 import hashlib
 import json
 import re
@@ -17,7 +18,6 @@ from .cast import CTYPE, Block, Function
 from .kernels import KernelEmitter
 from .memory import plan_workspace
 
-VERSION = 4  # bump when generated code changes for the same graph
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 
@@ -66,7 +66,7 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     key = None
     if store is not None:
         places = tuple((i, provenance[id(n)]) for i, n in enumerate(toposort(roots)) if id(n) in provenance)
-        key = hashlib.sha256(repr((VERSION, graph_text, tuple(inputs), name, header, labels, places)
+        key = hashlib.sha256(repr((code_fingerprint(), graph_text, tuple(inputs), name, header, labels, places)
                                   ).encode()).hexdigest()
         text = store.get(key)
         if text is not None:
@@ -78,6 +78,19 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     if store is not None:
         store.put(key, program.to_json())
     return program
+
+
+@functools.lru_cache(maxsize=None)
+def code_fingerprint() -> str:
+    """A hash of the graph and codegen sources: a stored program is reused only by the code
+    that generated it, so no hand-bumped version can go stale."""
+    package = Path(__file__).resolve().parent.parent
+    digest = hashlib.sha256()
+    for path in sorted([*package.glob("graph/**/*.py"), *package.glob("codegen/**/*.py"),
+                        *package.glob("codegen/c/*")]):
+        digest.update(path.relative_to(package).as_posix().encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 def _prepare(outputs):

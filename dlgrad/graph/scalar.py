@@ -158,6 +158,16 @@ class minimum(DlFunction):
         return lt(a, b) + eq(a, b) / 2
 
 
+class float32_round(DlFunction):
+    """x rounded to float32 (a cast inside a kernel that computes in double)."""
+    nargs = 1
+    numpy = staticmethod(lambda x: np.asarray(x, dtype=np.float32))
+    c_name = "dl_to_float32"
+
+    def fdiff(self, argindex=1):
+        return sp.S.One
+
+
 class select(DlFunction):
     """where(c, a, b): a where c is non-zero, else b; no gradient flows to c."""
     nargs = 3

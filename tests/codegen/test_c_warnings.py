@@ -87,6 +87,5 @@ def test_compiles_warning_free(name, tmp_path):
 
 
 @pytest.mark.skipif(GCC is None, reason="gcc is not installed")
-@pytest.mark.xfail(strict=True, reason=UNUSED_LOADS)
 def test_constant_bodies_compile_warning_free(tmp_path):
     compile_strictly(constant_body_program().source, tmp_path)

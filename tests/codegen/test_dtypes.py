@@ -47,9 +47,6 @@ def test_mixed_dtype_gradients():
         assert_close(g, w, w.dtype.name, what=f"gradient {i}")
 
 
-@pytest.mark.xfail(strict=True, reason="cast's scalar form is the identity, so a cast to float32 fused into a "
-                                       "kernel computing in double does not round: add(cast(x64, float32), y64) "
-                                       "differs from numpy by ~1e-8 relative")
 def test_a_cast_to_float32_rounds_inside_kernels():
     inputs = Inputs()
     x = inputs.add(np.array([0.1, 1 / 3, np.pi]))

@@ -148,8 +148,6 @@ def test_casts_that_widen_then_narrow_collapse():
     assert simplify([E.cast(E.cast(x32, "float64"), "float32")])[0] is x32
 
 
-@pytest.mark.xfail(strict=True, reason="simplify rewrites cast(cast(x64, float32), float64) to x64, "
-                                       "dropping the rounding to float32")
 def test_casts_that_narrow_then_widen_keep_the_rounding():
     x = input_node(0, (3,), "float64")
     rounded = E.cast(E.cast(x, "float32"), "float64")

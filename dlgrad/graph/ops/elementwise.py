@@ -140,7 +140,8 @@ def _cast_infer(inputs, dtype):
 
 
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
-            lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)], lambda S, x, dtype: x))
+            lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
+            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x))
 
 
 register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x, **_: np.array(x), None, lambda S, x, **_: x,

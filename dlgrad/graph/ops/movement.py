@@ -53,16 +53,29 @@ def _slice_shape(shape, index):
     return tuple(len(range(*spec)) for spec in index)
 
 
+def _check_index(index, shape, what):
+    """Each (start, stop, step) must be what slice(...).indices(n) gives for an axis of length n."""
+    if len(index) != len(shape):
+        raise ShapeError(f"{what} {index} does not match the {len(shape)} axes of shape {shape}")
+    for (start, stop, step), n in zip(index, shape):
+        low, high = (0, n) if step > 0 else (-1, n - 1)
+        # start -1 with a negative step is only slice.indices' spelling of an empty slice
+        if step == 0 or not (low <= start <= high and low <= stop <= high) or \
+                (step < 0 and start == -1 and stop != -1):
+            raise ShapeError(f"{what} {(start, stop, step)} is not normalised for an axis of length {n} "
+                             f"(start and stop must lie in [{low}, {high}] for step {step})")
+
+
 def _slice_infer(inputs, index):
     (x,) = inputs
-    for (start, stop, step), n in zip(index, x.shape):
-        if step == 0 or not (0 <= start <= n or (step < 0 and start == -1)) or stop < -1 or stop > n:
-            raise ShapeError(f"slice {(start, stop, step)} is not normalised for an axis of length {n}")
+    _check_index(index, x.shape, "slice")
     return _slice_shape(x.shape, index), x.dtype
 
 
 def _as_slices(index):
-    return tuple(slice(start, None if stop < 0 else stop, step) for start, stop, step in index)
+    """Python slices selecting exactly range(start, stop, step) (no wrap-around of -1)."""
+    return tuple(slice(start, None if stop < 0 else stop, step) if len(range(start, stop, step))
+                 else slice(0, 0, 1) for start, stop, step in index)
 
 
 register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_slices(index)]),
@@ -71,6 +84,7 @@ register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_sli
 
 def _pad_infer(inputs, shape, index):
     (x,) = inputs
+    _check_index(index, shape, "pad")
     if _slice_shape(shape, index) != x.shape:
         raise ShapeError(f"pad {index} into shape {shape} needs an input of shape "
                          f"{_slice_shape(shape, index)}, got {x.shape}")
