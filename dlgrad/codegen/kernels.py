@@ -54,6 +54,8 @@ class KernelEmitter:
     def params(self, reads, writes):
         params, args = [], []
         for owner in reads:
+            if self.names[id(owner)] in args:   # two constants sharing one table
+                continue
             params.append(f"const {CTYPE[owner.dtype]} *restrict {self.names[id(owner)]}")
             args.append(self.names[id(owner)])
         for owner in writes:

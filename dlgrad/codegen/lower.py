@@ -116,7 +116,7 @@ def _copy(node, index):
 
 def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None):
     ctx, kernels = sched.ctx, sched.kernels
-    names, consts, statics = {}, [], []
+    names, consts, statics, tables = {}, [], [], {}
     for i, node in enumerate(outputs):
         names[id(node)] = f"out{i}"
     # which owners are read by some kernel (the rest of the roots stay kernel-local)
@@ -140,9 +140,12 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
             names[id(node)] = f"in{node.attr('index')}"
             input_nodes[node.attr("index")] = node
         elif node.op == "const" and node.size > 1:
-            cname = f"{name}_const{len(consts)}"
-            names[id(node)] = cname
-            consts.append(_static_array(cname, node.dtype, node.attr("value").array))
+            # constants with the same bytes (e.g. one vector as a row and as a column) share a table
+            data = (node.dtype, node.attr("value").array.tobytes())
+            if data not in tables:
+                tables[data] = f"{name}_const{len(consts)}"
+                consts.append(_static_array(tables[data], node.dtype, node.attr("value").array))
+            names[id(node)] = tables[data]
     emitter = KernelEmitter(name, names, ctx, provenance)
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
