@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from dlgrad.graph.autodiff import gradients
 from dlgrad.graph.interpret import evaluate
@@ -27,7 +26,8 @@ def mixed_inputs():
 def test_mixed_dtypes_promote_like_numpy():
     inputs, x64, y32, m32 = mixed_inputs()
     outputs = [E.add(x64, y32), E.mul(y32, y32), E.add(E.mul(y32, y32), R.sum_(x64, 0)),
-               E.cast(y32, "float64"), E.cast(x64, "float32"), L.matmul(x64, m32), L.matmul(L.swap_last(m32), M.reshape(y32, (4, 1))),
+               E.cast(y32, "float64"), E.cast(x64, "float32"), L.matmul(x64, m32),
+               L.matmul(L.swap_last(m32), M.reshape(y32, (4, 1))),
                R.reduce("max", E.mul(x64, y32), 1), E.where(E.gt(x64, 0.0), y32, x64)]
     got = run(outputs, inputs)
     want = evaluate(outputs, inputs.arrays)

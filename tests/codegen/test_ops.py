@@ -13,6 +13,8 @@ from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import reduce as R
 from dlgrad.graph.registry import ELEMENTWISE, OPS, REDUCE, apply
+from dlgrad.graph.rewrite import simplify
+from dlgrad.graph.verify import verify
 from graph.support import Inputs, assert_close, check_grads
 
 from .compiled import run
@@ -76,6 +78,9 @@ def test_edge_values(case, dtype):
 def test_vjp(case, dtype):
     """C gradient graph == interpreted gradient graph, and both agree with finite differences."""
     checks = check_set("vjp", "float64")
+    gradient_graph = checks.records[case.id][4]
+    verify(gradient_graph)
+    verify(simplify(gradient_graph))
     got, want = checks.compiled(case.id), checks.reference(case.id)
     for g, w in zip(got, want):
         assert_close(g, w, "float64", rtol=1e-11, what=case.id)

@@ -32,7 +32,7 @@ class RandomGraph:
 
     def arrays(self, low=-1.0, high=1.0):
         rng = np.random.default_rng(self.seed)
-        return [rng.uniform(low, high, size=x.shape) for x in self.inputs]
+        return [rng.uniform(low, high, size=x.shape).astype(x.dtype) for x in self.inputs]
 
     @property
     def specs(self):
@@ -182,9 +182,9 @@ def _broadcastable_batch(a, b):
 
 
 @st.composite
-def random_graphs(draw, min_ops=3, max_ops=8, max_inputs=2, max_outputs=2):
+def random_graphs(draw, min_ops=3, max_ops=8, max_inputs=2, max_outputs=2, dtype="float64"):
     n_inputs = draw(st.integers(1, max_inputs))
-    inputs = [input_node(i, draw(_shapes()), "float64") for i in range(n_inputs)]
+    inputs = [input_node(i, draw(_shapes()), dtype) for i in range(n_inputs)]
     pool = list(inputs)
     builder = _Builder(draw, pool)
     kinds = ["unary", "unary", "binary", "binary", "reduce", "movement", "movement", "matmul"]

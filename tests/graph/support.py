@@ -5,7 +5,6 @@ import numpy as np
 
 import dlgrad.graph.ops  # noqa: F401  (registers every op)
 from dlgrad.graph.autodiff import gradients
-from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import reduce as R
 from dlgrad.graph.registry import input_node
@@ -73,12 +72,3 @@ def check_grads(f, arrays, u, vjp, rng, perturb=None, eps=1e-6, rtol=1e-6, what=
         float(np.sum(np.abs(g * v))) for g, v in zip(vjp, directions))
     assert abs(numeric - analytic) <= rtol * max(abs(numeric), abs(analytic)) + scale, (
         f"{what}: finite differences give {numeric!r}, the VJP gives {analytic!r}")
-
-
-def interpret_fn(outputs, inputs_nodes_count=None):
-    """f(arrays) -> the interpreter's value of a single output node."""
-    (out,) = outputs
-
-    def f(arrays):
-        return evaluate([out], arrays)[0]
-    return f
