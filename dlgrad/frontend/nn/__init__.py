@@ -11,6 +11,7 @@ from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution
                      reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
 from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, predict
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
+from .lbfgs import lbfgsState, lbfgsupdate
 from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
@@ -18,5 +19,5 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
            "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
-           "adamupdate", "rmspropupdate", "sgdmupdate",
+           "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]
