@@ -66,20 +66,100 @@ class featureInputLayer(Layer):
         return x if x._fmt else labelled(x, "CB")
 
 
+class Statistic:
+    """A read-only array that a frozen layer can hold: hashed and compared by value."""
+
+    __slots__ = ("array", "_key")
+
+    def __init__(self, value, dtype=np.float64):
+        self.array = np.array(value, dtype=dtype)
+        self.array.setflags(write=False)
+        self._key = (self.array.shape, self.array.tobytes())
+
+    def __hash__(self):
+        return hash(self._key)
+
+    def __eq__(self, other):
+        return isinstance(other, Statistic) and self._key == other._key
+
+    def __repr__(self):
+        return f"<{'x'.join(map(str, self.array.shape)) or 'scalar'} array>"
+
+
+_IMAGE_NORMALIZATIONS = ("zerocenter", "zscore", "rescale-symmetric", "rescale-zero-one", "none")
+
+
 @_layer("imageinput")
 class imageInputLayer(Layer):
+    """Images of inputSize (h, w, c), formatted "SSCB".
+
+    Normalization: "zerocenter" (MATLAB's default: x - Mean), "zscore" ((x - Mean) /
+    StandardDeviation), "rescale-symmetric" (to [-1, 1] with Min and Max), "rescale-zero-one"
+    (to [0, 1]) or "none". The statistics are arrays broadcasting against (h, w, c): a scalar,
+    one value per channel ((c,) or (1, 1, c)) or one per pixel ((h, w, c)). MATLAB's training
+    functions compute them from the training data; a custom training loop gives them, for
+    example Mean=images.mean(axis=-1) for images of shape (h, w, c, n). A statistic not given
+    takes its neutral value (Mean 0, StandardDeviation 1, Min 0, Max 1), as MATLAB's dlnetwork
+    initialisation does, so the default layer without Mean does not change its input.
+    The statistics are constants of the compiled function, not learnables.
+    """
     inputSize: tuple
+    Normalization: str = "zerocenter"
+    Mean: object = None
+    StandardDeviation: object = None
+    Min: object = None
+    Max: object = None
     name: str = ""
 
     def __post_init__(self):
         size = tuple(int(v) for v in self.inputSize)
-        object.__setattr__(self, "inputSize", size + (1,) * (3 - len(size)))
+        if not 2 <= len(size) <= 3 or min(size) < 1:
+            raise ValueError(f"imageInputLayer: inputSize must be (h, w) or (h, w, c) of positive "
+                             f"sizes, got {self.inputSize!r}")
+        size = size + (1,) * (3 - len(size))
+        object.__setattr__(self, "inputSize", size)
+        mode = self.Normalization.lower() if isinstance(self.Normalization, str) else self.Normalization
+        if mode not in _IMAGE_NORMALIZATIONS:
+            raise ValueError(f"imageInputLayer: Normalization must be one of "
+                             f"{', '.join(map(repr, _IMAGE_NORMALIZATIONS))}, got {self.Normalization!r}")
+        object.__setattr__(self, "Normalization", mode)
+        for field in ("Mean", "StandardDeviation", "Min", "Max"):
+            value = getattr(self, field)
+            if value is None or isinstance(value, Statistic):
+                continue
+            stat = Statistic(value)
+            try:
+                np.broadcast_shapes(stat.array.shape, size)
+                ok = stat.array.ndim <= 3 and np.broadcast_shapes(stat.array.shape, size) == size
+            except ValueError:
+                ok = False
+            if not ok:
+                raise ValueError(f"imageInputLayer: {field} of shape {stat.array.shape} does not fit "
+                                 f"images of size {size}: give a scalar, (c,), (1, 1, c) or (h, w, c)")
+            if field == "StandardDeviation" and not np.all(stat.array > 0):
+                raise ValueError("imageInputLayer: StandardDeviation must be positive")
+            object.__setattr__(self, field, stat)
 
     def example(self, dtype):
         return labelled(np.zeros(self.inputSize + (1,), dtype), "SSCB")
 
+    def _stat(self, field, neutral, dtype):
+        value = getattr(self, field)
+        array = np.full((1, 1, 1), neutral) if value is None else value.array
+        return np.broadcast_to(array, np.broadcast_shapes(array.shape, (1, 1, 1)))[..., None].astype(dtype)
+
     def forward(self, params, x):
-        return x if x._fmt else labelled(x, "SSCB")
+        x = x if x._fmt else labelled(x, "SSCB")
+        mode, dtype = self.Normalization, x.dtype
+        if mode == "none" or all(getattr(self, f) is None for f in ("Mean", "StandardDeviation", "Min", "Max")):
+            return x
+        if mode == "zerocenter":
+            return x - self._stat("Mean", 0.0, dtype) if self.Mean is not None else x
+        if mode == "zscore":
+            return (x - self._stat("Mean", 0.0, dtype)) / self._stat("StandardDeviation", 1.0, dtype)
+        low, high = self._stat("Min", 0.0, dtype), self._stat("Max", 1.0, dtype)
+        y = (x - low) / (high - low)
+        return y * 2 - 1 if mode == "rescale-symmetric" else y
 
 
 @_layer("fc")
