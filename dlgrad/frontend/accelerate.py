@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .cache import MAX_ENTRIES, SignatureCache, compile_call
+from .capture import Stale
 from .dlarray import dlarray
 from .tree import TracedArgument, visit
 
@@ -37,11 +38,15 @@ class AcceleratedFunction:
         call = self._entries.get(key)
         if call is None:
             if not self.enabled:
-                return compile_call(self.function, args)(arrays)
+                return compile_call(self.function, args).unguarded(arrays)
             call = self._cache.miss(self.function, args, key)
         else:
             self._cache.hits += 1
-        return call(arrays)
+        try:
+            return call(arrays)
+        except Stale:   # a scalar or small array the function reads from outside changed
+            self._cache.hits -= 1
+            return self._cache.stale(self.function, args, key, call)(arrays)
 
     @property
     def hits(self) -> int:

@@ -7,21 +7,25 @@ dlaccelerate's AcceleratedFunction holds its own.
 from __future__ import annotations
 
 import types
+import warnings
 import weakref
 
 from . import backend
-from .capture import capture, make_call
+from .capture import capture, current_tokens, make_call
 
 MAX_ENTRIES = 50  # MATLAB's default AcceleratedFunction CacheSize
+RETRACE_WARNING = 20  # retraces caused by changed captured values before a warning says so
 
 
 class SignatureCache:
     """signature key -> call; counts hits and misses, forgets the oldest entry when full."""
 
-    __slots__ = ("entries", "hits", "misses", "max_entries", "__weakref__")
+    __slots__ = ("entries", "variants", "retraces", "hits", "misses", "max_entries", "__weakref__")
 
     def __init__(self, max_entries: int = MAX_ENTRIES):
         self.entries = {}
+        self.variants = {}   # (key, captured values) -> call, for entries with guards
+        self.retraces = 0    # misses caused by a changed captured value
         self.hits = self.misses = 0
         self.max_entries = max_entries
 
@@ -32,11 +36,35 @@ class SignatureCache:
         if self.max_entries is not None and len(self.entries) >= self.max_entries:
             del self.entries[next(iter(self.entries))]
         self.entries[key] = call
+        if call.guards:
+            if self.max_entries is not None and len(self.variants) >= self.max_entries:
+                del self.variants[next(iter(self.variants))]
+            self.variants[key, tuple(g.token for g in call.guards)] = call
         return call
+
+    def stale(self, fn, args, key, call):
+        """The entry for key with the values call's guards read now (call raised Stale): an
+        earlier trace with those values, or a new one. Returns it without its guard check."""
+        found = self.variants.get((key, current_tokens(call.guards)))
+        if found is None:
+            found = self.miss(fn, args, key)
+            self.retraces += 1
+            if self.retraces == RETRACE_WARNING:
+                names = ", ".join(sorted({g.name for g in call.guards}))
+                label = getattr(fn, "__qualname__", None) or type(fn).__name__
+                warnings.warn(f"dlgrad: {label} was traced and compiled again {self.retraces} times "
+                              f"because a value it reads from a closure or a global changed "
+                              f"(one of: {names}); pass changing values to it as arguments",
+                              RuntimeWarning, stacklevel=3)
+        else:
+            self.entries[key] = found
+            self.hits += 1
+        return found.unguarded
 
     def clear(self):
         self.entries.clear()
-        self.hits = self.misses = 0
+        self.variants.clear()
+        self.hits = self.misses = self.retraces = 0
 
 
 def compile_call(fn, args):

@@ -6,6 +6,8 @@ a generated function that rebuilds fn's result structure around the fresh arrays
 """
 from __future__ import annotations
 
+import types
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -25,6 +27,172 @@ class Captured:
     treedef: object     # structure of fn's result
     leaves: list        # per result leaf: ("array", i) for output i, ("static", value)
     formats: list = field(default_factory=list)  # data format (or None) of each output
+    guards: list = field(default_factory=list)   # captured values checked on every hit
+
+
+# --- guards on values read from closures and globals --------------------------------------------
+# What the objective reads from its closure cells and from the globals its code names is frozen
+# into the trace. Scalars, short tuples of them and small arrays are guarded: the entry records
+# them (as they are after the trace) and a hit on which one changed raises Stale, and the caller
+# retraces. Larger arrays get a warning at trace time. Objects' attributes are not followed.
+
+GUARD_MAX_ELEMENTS = 64
+_SCALARS = (bool, int, float, complex, str, bytes, type(None))
+_SKIP_MODULES = ("dlgrad", "numpy", "scipy")
+_MISSING = object()
+
+
+class Stale(Exception):
+    """A guarded entry was called after a value it captured changed: retrace."""
+
+
+class FrozenCaptureWarning(UserWarning):
+    """A large array read from a closure or a global is frozen into the compiled function."""
+
+
+@dataclass(frozen=True)
+class Guard:
+    where: object   # a closure cell or a globals dict
+    name: str       # the variable
+    kind: str       # "scalar", "sequence", "array" or "dlarray"
+    token: object   # hashable description of the value at trace time
+    value: object   # the value (or a copy, for lists) compared against
+
+
+def _root_function(fn):
+    if isinstance(fn, types.MethodType):
+        fn = fn.__func__
+    if not isinstance(fn, types.FunctionType):
+        fn = getattr(type(fn), "__call__", None)
+    return fn if isinstance(fn, types.FunctionType) else None
+
+
+def _code_names(code, names: set) -> None:
+    names.update(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            _code_names(const, names)
+
+
+def _reads(fn):
+    """(where, name, value, place) of each closure cell and named global fn reads; follows the
+    plain functions of fn's own module it names, a few levels deep."""
+    root = _root_function(fn)
+    if root is None:
+        return []
+    module = root.__module__
+    found, seen, todo = {}, set(), [(root, 0)]
+    while todo:
+        f, depth = todo.pop()
+        if id(f) in seen:
+            continue
+        seen.add(id(f))
+        code, env = f.__code__, f.__globals__
+        items = []
+        for var, cell in zip(code.co_freevars, f.__closure__ or ()):
+            try:
+                items.append((cell, var, cell.cell_contents, "closure"))
+            except ValueError:   # an empty cell
+                pass
+        names = set()
+        _code_names(code, names)
+        items += [(env, n, env[n], "global") for n in sorted(names) if n in env]
+        for where, name, value, place in items:
+            if isinstance(value, types.FunctionType):
+                if depth < 4 and value.__module__ == module and not (value.__module__ or "").startswith(
+                        _SKIP_MODULES):
+                    todo.append((value, depth + 1))
+                continue
+            found.setdefault((id(where), name), (where, name, value, place))
+    return list(found.values())
+
+
+def _token(value):
+    """(kind, hashable token, value to compare) for a guardable value; (None, size) if too large."""
+    kind = type(value)
+    if kind in _SCALARS or isinstance(value, np.generic):
+        return "scalar", (kind, value), value
+    if kind is tuple and len(value) <= GUARD_MAX_ELEMENTS and all(type(v) in _SCALARS for v in value):
+        return "sequence", (kind, value), value   # lists are not guarded: they are often logs fn appends to
+    if isinstance(value, dlarray):
+        if value._node is not None:
+            return None, None, None
+        data, kind = value._data, "dlarray"
+    elif isinstance(value, np.ndarray):
+        data, kind = value, "array"
+    else:
+        return None, None, None
+    if data.dtype.kind not in "biufc":
+        return None, None, None
+    if data.size > GUARD_MAX_ELEMENTS:
+        return "large", data, None
+    return kind, (type(value), data.shape, data.dtype.str, data.tobytes()), data.copy()
+
+
+def _user_level() -> int:
+    """The stacklevel of the first caller outside dlgrad (warnings point at the user's call)."""
+    import os
+    import sys
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def guards_for(fn) -> list:
+    """The guards of fn's captured values; warns about the large arrays it reads."""
+    guards = []
+    for where, name, value, place in _reads(fn):
+        kind, token, compared = _token(value)
+        if kind is None:
+            continue
+        if kind == "large":
+            label = getattr(fn, "__qualname__", None) or type(fn).__name__
+            warnings.warn(
+                f"dlgrad: {label} reads the {token.dtype} array {name!r} of shape {token.shape} from "
+                f"its {place}s; its value is frozen into the compiled function when it is traced, and "
+                f"later changes to it are not seen. Pass it to dlfeval as an argument instead.",
+                FrozenCaptureWarning, stacklevel=_user_level())
+            continue
+        guards.append(Guard(where, name, kind, (id(where), name, token), compared))
+    return guards
+
+
+def current_tokens(guards) -> tuple:
+    """The tokens the guarded variables have now (the key of the entry traced with them)."""
+    tokens = []
+    for g in guards:
+        try:
+            value = g.where.cell_contents if isinstance(g.where, types.CellType) else g.where.get(
+                g.name, _MISSING)
+        except ValueError:
+            value = _MISSING
+        kind, token, _ = _token(value)
+        tokens.append((id(g.where), g.name, token if kind not in (None, "large") else id(value)))
+    return tuple(tokens)
+
+
+def _guard_source(guards, namespace) -> list:
+    """Lines raising Stale when a guarded variable no longer holds its value."""
+    lines = []
+    for i, g in enumerate(guards):
+        where = f"_gw{i}"
+        namespace[where], namespace[f"_gn{i}"], namespace[f"_gv{i}"] = g.where, g.name, g.value
+        read = (f"{where}.cell_contents" if isinstance(g.where, types.CellType)
+                else f"{where}.get(_gn{i}, MISSING)")
+        if g.kind == "scalar" or g.kind == "sequence":
+            namespace[f"_gt{i}"] = type(g.value)
+            test = f"(x := {read}) is _gv{i} or (x.__class__ is _gt{i} and x == _gv{i})"
+        else:
+            namespace[f"_gt{i}"] = g.token[2][0]
+            namespace[f"_gs{i}"], namespace[f"_gd{i}"], namespace[f"_gb{i}"] = g.token[2][1:]
+            data = "x" if g.kind == "array" else "x._data"
+            pre = "" if g.kind == "array" else "x._node is None and "
+            test = (f"(x := {read}).__class__ is _gt{i} and {pre}{data}.shape == _gs{i} and "
+                    f"{data}.dtype.str == _gd{i} and {data}.tobytes() == _gb{i}")
+        lines.append(f"    if not ({test}): raise Stale")
+    return lines
 
 
 def capture(fn, args) -> Captured:
@@ -48,6 +216,7 @@ def capture(fn, args) -> Captured:
         proxies.append(proxy)
     with trace:
         result = fn(*tree.unflatten(treedef, proxies))
+    guards = guards_for(fn)   # after the trace: what fn itself assigns (a call counter) is not a change
     out_leaves, out_def = tree.flatten(result)
     outputs, kinds, fmts = [], [], []
     for leaf in out_leaves:
@@ -64,13 +233,18 @@ def capture(fn, args) -> Captured:
             fmts.append(leaf._fmt)
         else:
             kinds.append(("static", leaf))
-    return Captured(specs, outputs, out_def, kinds, fmts)
+    return Captured(specs, outputs, out_def, kinds, fmts, guards)
 
 
 def make_call(captured: Captured, run):
-    """call(arrays) -> fn's result structure holding new untraced dlarrays from run(*arrays)."""
-    namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array}
-    lines = ["def call(arrays):", "    o = run(*arrays)"]
+    """call(arrays) -> fn's result structure holding new untraced dlarrays from run(*arrays).
+
+    With guards, call raises Stale when a captured value changed; call.unguarded skips the check
+    and call.guards lists them.
+    """
+    namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array,
+                 "Stale": Stale, "MISSING": _MISSING}
+    lines = ["    o = run(*arrays)"]
     codes = []
     for kind, value in captured.leaves:
         if kind == "array":
@@ -85,5 +259,13 @@ def make_call(captured: Captured, run):
             # arrays among static results are copied so that callers never share them
             codes.append(f"copy({name})" if isinstance(value, np.ndarray) else name)
     lines.append(f"    return {tree.builder_source(captured.treedef, codes, namespace)}")
-    exec(compile("\n".join(lines), "<dlgrad dlfeval result>", "exec"), namespace)
-    return namespace["call"]
+    body = ["def unguarded(arrays):", *lines]
+    exec(compile("\n".join(body), "<dlgrad dlfeval result>", "exec"), namespace)
+    if not captured.guards:
+        call = namespace["unguarded"]
+    else:
+        checked = ["def call(arrays):", *_guard_source(captured.guards, namespace), *lines]
+        exec(compile("\n".join(checked), "<dlgrad dlfeval result>", "exec"), namespace)
+        call = namespace["call"]
+    call.unguarded, call.guards = namespace["unguarded"], captured.guards
+    return call

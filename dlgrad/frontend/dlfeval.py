@@ -9,7 +9,7 @@ from __future__ import annotations
 from . import backend
 from .accelerate import AcceleratedFunction
 from .cache import cache_for, compile_call
-from .capture import capture
+from .capture import Stale, capture
 from .tree import TracedArgument, signature
 
 
@@ -17,8 +17,9 @@ def dlfeval(fn, *args):
     """fn(*args) with every dlarray (and numpy array) leaf of args traced; returns untraced dlarrays.
 
     Call dlgradient inside fn to get gradients. The first call with a new signature traces fn
-    and compiles it; later calls with the same signature run only the compiled code, so values
-    fn reads from closures or globals are frozen at trace time: pass changing values as arguments.
+    and compiles it; later calls with the same signature run only the compiled code. Scalars and
+    small arrays fn reads from closures or globals are guarded (a change retraces); larger arrays
+    are frozen at trace time, with a warning: pass changing values as arguments.
     """
     if type(fn) is AcceleratedFunction:
         return fn(*args)
@@ -28,13 +29,17 @@ def dlfeval(fn, *args):
         return fn(*args)  # inside another dlfeval: record into its trace
     cache = cache_for(fn)
     if cache is None:
-        return compile_call(fn, args)(arrays)
+        return compile_call(fn, args).unguarded(arrays)
     call = cache.entries.get(key)
     if call is None:
         call = cache.miss(fn, args, key)
     else:
         cache.hits += 1
-    return call(arrays)
+    try:
+        return call(arrays)
+    except Stale:   # a scalar or small array fn reads from a closure or a global changed
+        cache.hits -= 1
+        return cache.stale(fn, args, key, call)(arrays)
 
 
 def lower(fn, *args) -> backend.Lowered:
