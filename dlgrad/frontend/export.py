@@ -120,6 +120,10 @@ def _paths(treedef, prefix):
         return [prefix]
     if treedef[0] is dict:
         return [p for key, child in zip(treedef[1], treedef[2]) for p in _paths(child, f"{prefix}[{key!r}]")]
+    if treedef[0] in tree._NODES:   # registered containers (dlnetwork, Learnables): (kind, aux, children)
+        labels = getattr(treedef[0], "_path_labels", None)
+        suffixes = labels(treedef[1]) if labels else [f"[{i}]" for i in range(len(treedef[2]))]
+        return [p for suffix, child in zip(suffixes, treedef[2]) for p in _paths(child, prefix + suffix)]
     fields = getattr(treedef[0], "_fields", None)
     return [p for i, child in enumerate(treedef[1])
             for p in _paths(child, f"{prefix}.{fields[i]}" if fields else f"{prefix}[{i}]")]

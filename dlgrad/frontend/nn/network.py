@@ -54,6 +54,11 @@ class Learnables:
         row = self._keys[key]
         return Row(row[0], row[1], self._values[key])
 
+    @staticmethod
+    def _path_labels(keys):
+        """How export_c names the rows of a table: table['layer', 'parameter']."""
+        return [f"[{layer!r}, {parameter!r}]" for layer, parameter in keys]
+
     def map(self, fn, *others):
         """A table of fn(value, other values...) row by row."""
         return Learnables._make(self._keys, [fn(v, *(o._values[i] for o in others))
@@ -103,6 +108,7 @@ class dlnetwork:
         return net
 
     Layers = property(lambda self: list(self._layers))
+    _path_labels = staticmethod(lambda aux: [".Learnables", ".State"])   # export_c's leaf names
 
     def with_learnables(self, learnables):
         return dlnetwork._make((self._layers, self._masks), [learnables, self.State])
