@@ -105,3 +105,24 @@ def test_bad_network_inputs():
     net = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2)])
     with pytest.raises(ValueError, match="features"):
         dl.predict(net, dl.dlarray(np.ones((4, 2)), "CB"))
+
+
+def test_batchnorm_running_variance_convention():
+    """Normalise with the population variance; update the running variance with the unbiased one."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((3, 4, 2, 5))              # S S C B: m = 3 * 4 * 5 values per channel
+    X = dl.dlarray(x, "SSCB")
+    offset, scale = np.zeros(2), np.ones(2)
+    mean0, var0 = np.array([0.5, -0.5]), np.array([2.0, 3.0])
+    y, mu, var = dl.batchnorm(X, offset, scale)
+    pop_mean, pop_var = x.mean(axis=(0, 1, 3)), x.var(axis=(0, 1, 3))
+    np.testing.assert_allclose(np.asarray(mu), pop_mean, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(var), pop_var, rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(y), (x - pop_mean[:, None]) / np.sqrt(pop_var[:, None] + 1e-5),
+                               rtol=1e-10, atol=1e-12)
+    y2, run_mean, run_var = dl.batchnorm(X, offset, scale, mean0, var0, training=True,
+                                         MeanDecay=0.3, VarianceDecay=0.2)
+    np.testing.assert_allclose(np.asarray(y2), np.asarray(y), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(run_mean), 0.3 * pop_mean + 0.7 * mean0, rtol=1e-12)
+    m = 3 * 4 * 5
+    np.testing.assert_allclose(np.asarray(run_var), 0.2 * pop_var * m / (m - 1) + 0.8 * var0, rtol=1e-12)

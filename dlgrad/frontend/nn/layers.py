@@ -205,6 +205,9 @@ class convolution2dLayer(Layer):
 
 @_layer("batchnorm")
 class batchNormalizationLayer(Layer):
+    """Batch normalisation; State TrainedMean and TrainedVariance are updated in training with
+    MeanDecay and VarianceDecay (the running variance from the unbiased batch variance: see
+    batchnorm)."""
     MeanDecay: float = 0.1
     VarianceDecay: float = 0.1
     Epsilon: float = 1e-5

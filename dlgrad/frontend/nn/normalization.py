@@ -31,9 +31,15 @@ def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, M
     batchnorm(X, offset, scale)                      -> (Y, batch mean, batch variance)
     batchnorm(X, offset, scale, mean, var)           -> Y  (inference with the given statistics)
     batchnorm(X, offset, scale, mean, var, training=True)
-        -> (Y, running mean, running variance): (1 - decay) * old + decay * batch statistic,
-           the variance unbiased (m / (m - 1)).
+        -> (Y, running mean, running variance): MATLAB's s_n = decay * s_batch + (1 - decay) * s_old.
     Statistics are vectors with one value per channel.
+
+    Variance convention: Y is always normalised with the population (biased, divide by m)
+    variance of the batch, and the three-output form returns that population variance
+    (MATLAB's popSigmaSq). The running variance is updated with the unbiased batch variance,
+    population * m / (m - 1), m the number of values per channel (elements over S, B, T, U),
+    so that TrainedVariance estimates the variance of the data rather than of a batch; the
+    same convention as cuDNN and PyTorch. With m = 1 no correction is applied.
     """
     x, fmt, keep = formatted_input(X, "C", "batchnorm", DataFormat)
     c = fmt.index("C")
