@@ -14,18 +14,27 @@ from .common import formatted_input, relabel
 def fullyconnect(X, weights, bias=None, DataFormat=None):
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
 
-    X is formatted with a C label (S..., C, B, T); weights has shape (outputSize, inputSize)
-    and bias outputSize values. The result is formatted "C" followed by X's B and T labels.
+    X is formatted with a C label (S..., C, B, T, U...); weights has shape (outputSize, inputSize)
+    and bias outputSize values. Like MATLAB, the S, C and U axes are all features: inputSize is
+    the product of their sizes, taken in the order S..., C, U... (row-major). The result is
+    formatted "C" followed by X's B and T labels.
     """
     x, fmt, keep = formatted_input(X, "C", "fullyconnect", DataFormat)
-    if "U" in fmt:
-        raise FormatError(f"fullyconnect does not support U dimensions, got data format {fmt!r}")
+    given, given_shape = fmt, x.shape
+    if "U" in fmt:   # bring the U axes (last in canonical order) next to C, then flatten as usual
+        u = [i for i, c in enumerate(fmt) if c == "U"]
+        k = fmt.index("C") + 1
+        order = list(range(k)) + u + [i for i in range(k, len(fmt)) if fmt[i] != "U"]
+        x = F.transpose(x, tuple(order))
+        fmt = fmt[:k] + "".join(c for c in fmt[k:] if c != "U")
+        x = F.reshape(x, (math.prod(x.shape[:k + len(u)]),) + x.shape[k + len(u):])
+        fmt = "C" + fmt[k:]
     k = fmt.index("C") + 1
     features, rest = math.prod(x.shape[:k]), x.shape[k:]
     W = stripdims(asdlarray(weights))
     if W.ndim != 2 or W.shape[1] != features:
         raise FormatError(f"fullyconnect: weights of shape {W.shape} do not fit an input with "
-                          f"{features} features (data format {fmt!r}, shape {x.shape}); "
+                          f"{features} features (data format {given!r}, shape {given_shape}); "
                           f"weights need shape (outputSize, {features})")
     y = F.matmul(W, F.reshape(x, (features, math.prod(rest))))
     if bias is not None:
