@@ -76,6 +76,8 @@ class Body:
         sp = self.ctx.sp
         if imap.empty:
             return sp.Integer(0)
+        if node.op == "const" and node.size == 0:
+            return sp.Integer(0)   # never read: an empty loop
         if node.op == "const" and node.size == 1:
             value = float(const_value(node).reshape(()))
             return sp.Integer(int(value)) if value.is_integer() and abs(value) < 2**53 else sp.Float(value)

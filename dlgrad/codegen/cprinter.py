@@ -20,6 +20,10 @@ class KernelPrinter(C99CodePrinter):
             return self._print_Function(expr)
         return super()._print(expr, **kwargs)
 
+    def _print_ComplexInfinity(self, expr):
+        # sympy's exact algebra turns x/0 into zoo*x; INFINITY*x is IEEE's x/0 (NaN at x = 0)
+        return "INFINITY"
+
     def _print_NumberSymbol(self, expr):
         import sympy
         return self._print(sympy.Float(expr.evalf(20), 20))

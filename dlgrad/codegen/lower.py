@@ -53,6 +53,7 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     `provenance` maps id(node) -> "file.py:LINE" for kernel comments (the caller keeps those
     nodes alive); `input_names`/`output_names` are what NAME_in_name/NAME_out_name return.
     """
+    _check_inputs(outputs, inputs)
     roots, graph_text = _prepare(outputs)
     provenance = dict(provenance or {})
     for before, after in zip(outputs, roots):   # an output rewritten by simplify keeps its origin
@@ -91,6 +92,21 @@ def code_fingerprint() -> str:
         digest.update(path.relative_to(package).as_posix().encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def _check_inputs(outputs, inputs):
+    """Every input node must match its spec, or the C would read the wrong bytes."""
+    for node in toposort(outputs):
+        if node.op != "input":
+            continue
+        index = node.attr("index")
+        if index >= len(inputs):
+            raise ValueError(f"the graph reads input {index} but only {len(inputs)} input specs were given")
+        shape, dtype = inputs[index]
+        if tuple(shape) != node.shape:
+            raise ValueError(f"input {index}: the graph expects shape {node.shape}, the spec says {tuple(shape)}")
+        if dtype != node.dtype:
+            raise TypeError(f"input {index}: the graph expects {node.dtype}, the spec says {dtype}")
 
 
 def _prepare(outputs):

@@ -16,6 +16,9 @@ from .body import DUP_COST, Body, Context, NeedMaterialize, cost
 from .indexmap import IndexMap, NotAffine, linear, movement_map
 
 
+JOIN_CANDIDATES = 4  # same-shape kernels a root may try to join (keeps scheduling near-linear)
+
+
 @dataclass
 class Kernel:
     kind: str                  # "elementwise", "reduce", "matmul", "gather", "scatter", "pad"
@@ -35,7 +38,7 @@ class Schedule:
 
 
 def schedule(outputs, sympy_module, scalar_module) -> Schedule:
-    forced = set()
+    forced = _predictable(toposort(outputs))
     while True:
         try:
             return _Scheduler(outputs, forced, sympy_module, scalar_module).run()
@@ -43,6 +46,24 @@ def schedule(outputs, sympy_module, scalar_module) -> Schedule:
             if id(need.node) in forced:
                 raise AssertionError(f"cannot schedule {need.node!r}: {need}") from None
             forced.add(id(need.node))
+
+
+def _predictable(order):
+    """Nodes that surely need memory, found up front so the plan restarts rarely:
+    inputs of reshapes that merge or split axes of something not in memory, strided pads."""
+    forced = set()
+    for node in order:
+        if OPS[node.op].kind != MOVEMENT:
+            continue
+        try:
+            movement_map(node)
+        except NotAffine:
+            x = node.inputs[0]
+            if node.op != "reshape":
+                forced.add(id(node))
+            elif x.op not in ("input", "const") and OPS[x.op].kind != MOVEMENT:
+                forced.add(id(x))
+    return forced
 
 
 def _uses(order):
@@ -93,10 +114,15 @@ class _Scheduler:
             kernel = Kernel("reduce" if kind == REDUCE else "pad", x.shape, [node], Body(self.ctx, x.shape))
             kernel.exprs[id(node)] = kernel.body.value(x, IndexMap.identity(x.shape))
             return self.add(kernel, kernel.body.reads)
+        tried = 0
         for index in range(len(self.kernels) - 1, -1, -1):
             kernel = self.kernels[index]
-            if kernel.kind == "elementwise" and kernel.shape == node.shape and self.join(kernel, index, node):
-                return index
+            if kernel.kind == "elementwise" and kernel.shape == node.shape:
+                if self.join(kernel, index, node):
+                    return index
+                tried += 1
+                if tried == JOIN_CANDIDATES:
+                    break
         kernel = Kernel("elementwise", node.shape, [], Body(self.ctx, node.shape))
         index = self.add(kernel, set())
         if not self.join(kernel, index, node):

@@ -90,10 +90,6 @@ def test_store_returns_the_program_generated_before(monkeypatch):
     assert renamed != first and len(store) == 2
 
 
-@pytest.mark.xfail(strict=True, reason="lower does not check the input specs against the graph's input nodes: "
-                                       "a (3,) spec for a (4,) input compiles and the C reads 4 elements of a "
-                                       "3-element array; a float32 spec for a float64 input reads floats as "
-                                       "doubles; a missing spec ends in CompileError")
 @pytest.mark.parametrize("specs", [[((3,), "float64")], [((4,), "float32")], []], ids=["shape", "dtype", "missing"])
 def test_lower_rejects_specs_that_disagree_with_the_graph(specs):
     x = input_node(0, (4,), "float64")

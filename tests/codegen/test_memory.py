@@ -199,9 +199,6 @@ def test_empty_arrays():
     np.testing.assert_array_equal(got[5], np.zeros((4, 4)))
 
 
-@pytest.mark.xfail(strict=True, reason="an empty constant cannot be scheduled: lower raises AssertionError "
-                                       "'cannot schedule <Node const float64[0]>: const is computed by a kernel of "
-                                       "its own' (Body.value handles 1-element constants, is_buffer only size > 1)")
 def test_empty_constants():
     inputs = Inputs()
     e = inputs.add(np.zeros((0,)))
