@@ -19,3 +19,14 @@ def dlgrad_session_cache(tmp_path_factory):
         os.environ.pop("DLGRAD_CACHE_DIR", None)
     else:
         os.environ["DLGRAD_CACHE_DIR"] = old
+
+
+@pytest.fixture(params=["c", "numpy"])
+def backend(request, monkeypatch):
+    """Run the test with compiled C, then with the numpy reference backend (fresh dlfeval caches)."""
+    from dlgrad.frontend.cache import clear_caches
+    if request.param == "numpy":
+        monkeypatch.setenv("DLGRAD_BACKEND", "numpy")
+    clear_caches()
+    yield request.param
+    clear_caches()
