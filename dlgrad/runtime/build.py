@@ -1,13 +1,15 @@
 """C source to a shared object in the disk cache, keyed by everything that changes the binary."""
+import contextlib
 import hashlib
 import json
 import os
+import warnings
 
 from ..errors import CompilerNotFoundError
 from . import compiler
 from .cache import atomic_write, cache_dir, temp_name
 
-_FORMAT = 1  # bump when the layout of the cache or the meaning of a key changes
+_FORMAT = 2  # bump when the layout of the cache or the meaning of a key changes
 
 
 def _version() -> str:
@@ -30,6 +32,8 @@ def shared_object(source: str) -> str:
 
     The key hashes the source, the flags, the compiler identity, the CPU features -march=native
     targets and dlgrad's version. With no compiler at all, a build made earlier on this host is used.
+    A cached file is used only if its content hash matches the one recorded when it was built;
+    otherwise it is rebuilt, with a warning.
     """
     directory = cache_dir("so")
     try:
@@ -41,10 +45,50 @@ def shared_object(source: str) -> str:
         return found
     key = _digest([_FORMAT, _version(), tc.identity, tc.flags, tc.target, source])
     path = os.path.join(directory, key + ".so")
-    if not os.path.exists(path):
-        _build(tc, source, path)
+    if intact(path) is not True:
+        with locked(path):   # one builder per key; the others wait and find its result
+            state = intact(path)
+            if state is not True:
+                if state is False:
+                    warnings.warn(f"dlgrad: the cached shared object {path} does not match the hash "
+                                  f"recorded when it was built (truncated, corrupted or replaced); "
+                                  f"it is discarded and rebuilt", RuntimeWarning, stacklevel=3)
+                _build(tc, source, path)
         atomic_write(_alias(source, directory), key)
     return path
+
+
+def file_hash(path: str) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def intact(path: str):
+    """True if `path` exists with the content hash recorded next to it when it was built; None if
+    there is no such file (or no record); False if it differs from the record."""
+    try:
+        with open(path + ".sha256", encoding="ascii") as f:
+            recorded = f.read().strip()
+        actual = file_hash(path)
+    except (OSError, UnicodeDecodeError):
+        return None if not os.path.exists(path) or not os.path.exists(path + ".sha256") else False
+    return actual == recorded or False
+
+
+@contextlib.contextmanager
+def locked(path: str):
+    """An exclusive lock on `path` across processes (a no-op where fcntl is missing)."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    with open(path + ".lock", "a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _built_earlier(source: str, directory: str) -> str | None:
@@ -54,16 +98,23 @@ def _built_earlier(source: str, directory: str) -> str | None:
     except OSError:
         return None
     path = os.path.join(directory, key + ".so")
-    return path if key and os.path.exists(path) else None
+    if not key or not os.path.exists(path):
+        return None
+    if intact(path) is not True:
+        warnings.warn(f"dlgrad: the cached shared object {path} does not match the hash recorded "
+                      f"when it was built; it is not loaded", RuntimeWarning, stacklevel=3)
+        return None
+    return path
 
 
 def _build(tc: compiler.Toolchain, source: str, path: str) -> None:
-    """Compile into a private name, then move it into place: concurrent builders all succeed."""
+    """Compile into a private name, record its hash, then move it into place."""
     source_path = path[:-len(".so")] + ".c"
     atomic_write(source_path, source)
     tmp = temp_name(path)
     try:
         compiler.compile_shared(tc, source_path, tmp)
+        atomic_write(path + ".sha256", file_hash(tmp))
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -18,13 +18,21 @@ def wanted_dir() -> str:
 
 
 def _usable(path: str) -> str | None:
-    """Create `path` (mode 0o700) if needed; return why it cannot be used, or None."""
+    """Create `path` (mode 0o700) if needed; return why it cannot be used, or None.
+
+    An existing directory must belong to this user and be writable by nobody else."""
     try:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as exc:
         return str(exc)
     if not os.access(path, os.W_OK | os.X_OK):
         return "not writable"
+    if hasattr(os, "geteuid"):   # code is loaded from here: nobody else may write into it
+        st = os.stat(path)
+        if st.st_uid != os.geteuid():
+            return "owned by another user"
+        if st.st_mode & 0o022:
+            return f"writable by other users (mode {st.st_mode & 0o777:o})"
     return None
 
 

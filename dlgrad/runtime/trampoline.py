@@ -17,7 +17,8 @@ import threading
 import warnings
 
 from ..errors import DlgradError
-from .cache import cache_dir
+from . import build
+from .cache import atomic_write, cache_dir
 
 MAX_DIRECT = 24  # dl_call1 .. dl_call24 take the pointers as arguments; beyond, dl_callv takes an array
 
@@ -80,12 +81,19 @@ def _load():
     tag = hashlib.sha256("\0".join([cdef, src, _cffi_backend.__version__, sys.version]).encode())
     name = "_dlgrad_trampoline_" + tag.hexdigest()[:16]
     path = os.path.join(cache_dir("trampoline"), name + importlib.machinery.EXTENSION_SUFFIXES[0])
-    if os.path.exists(path):
+    state = build.intact(path)
+    if state is True:
         try:
             return _import(name, path)
         except ImportError:
             pass  # a broken file: rebuild it
-    _build(name, cdef, src, path)
+    with build.locked(path):   # one builder at a time; the others find its result
+        state = build.intact(path)
+        if state is False:
+            warnings.warn(f"dlgrad: the cached call trampoline {path} does not match the hash recorded "
+                          f"when it was built; it is discarded and rebuilt", RuntimeWarning, stacklevel=3)
+        if state is not True:
+            _build(name, cdef, src, path)
     return _import(name, path)
 
 
@@ -111,6 +119,7 @@ def _build(name: str, cdef: str, src: str, path: str) -> None:
             from .compiler import find_compiler
             os.environ["CC"] = shlex.join(find_compiler())  # setuptools reads $CC
         built = ffi.compile(tmpdir=tmpdir, verbose=False)
+        atomic_write(path + ".sha256", build.file_hash(built))
         os.replace(built, path)
     finally:
         if saved_cc is None:
