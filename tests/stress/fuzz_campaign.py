@@ -33,7 +33,8 @@ def main(examples: int = 10_000) -> int:
             body(graph)
         except Exception as exc:  # noqa: BLE001 - recorded, the campaign goes on
             failures.append((getattr(graph, "seed", None), f"{type(exc).__name__}: {exc}"[:500],
-                             traceback.format_exc(limit=3)))
+                             traceback.format_exc(limit=12)))
+            print(f"FAILURE on graph:\n{graph}\n{traceback.format_exc(limit=12)}", flush=True)
 
     start = time.perf_counter()
     campaign()
