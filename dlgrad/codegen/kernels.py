@@ -237,7 +237,7 @@ class KernelEmitter:
         params, args = self.params(reads, writes)
         name = f"{self.prefix}_k{index}"
         comment = describe(index, kernel, self.ctx, self.provenance)
-        fn = Function(f"static void {name}({', '.join(params) or 'void'})", block, comment)
+        fn = Function(f"DLGRAD_KERNEL void {name}({', '.join(params) or 'void'})", block, comment)
         return fn, f"{name}({', '.join(args)});"
 
 

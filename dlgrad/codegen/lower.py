@@ -44,6 +44,19 @@ class Program:
         return Program(**fields)
 
 
+# Kernels take restrict pointers, and workspace blocks are reused by later kernels. Once
+# gcc 12 inlines two kernels into the entry point it applies one kernel's restrict promise
+# across the other and miscompiles at -O2 with vectorisation: keep every kernel a call.
+KERNEL_MACRO = """#ifndef DLGRAD_KERNEL
+#if defined(__GNUC__)
+#define DLGRAD_KERNEL static __attribute__((noinline))
+#else
+#define DLGRAD_KERNEL static
+#endif
+#endif
+"""
+
+
 def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=None,
           input_names=None, output_names=None):
     """Program computing `outputs` (Nodes) from runtime inputs with the (shape, dtype) specs given.
@@ -186,7 +199,7 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
     header = header.replace("*/", "* /")
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", helpers, "\n".join(consts + statics),
+             "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, helpers, "\n".join(consts + statics),
              *kernel_texts, *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
     return Program(source=source, entry=f"{name}_eval", name=name,

@@ -52,7 +52,7 @@ def test_compiled_matches_interpreter_and_finite_differences(graph):
     reference = evaluate(graph.outputs + grads, feed)
     for i, (got, want) in enumerate(zip(compiled, reference)):
         what = f"output {i}" if i < n_out else f"gradient {i - n_out}"
-        assert_close(got, want, rtol=1e-10, what=what)
+        assert_close(got, want, rtol=1e-8, what=what)  # sums of products reassociate
 
     def objective(xs):
         return evaluate([y], list(xs) + cotangents)[0]

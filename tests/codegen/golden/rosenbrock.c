@@ -1,15 +1,23 @@
 #include <math.h>
 #include <stddef.h>
 
+#ifndef DLGRAD_KERNEL
+#if defined(__GNUC__)
+#define DLGRAD_KERNEL static __attribute__((noinline))
+#else
+#define DLGRAD_KERNEL static
+#endif
+#endif
+
 /* kernel 0: elementwise over []: 3 pow, 2 sub, mul, add (through 2 slice, 2 reshape) */
-static void rosenbrock_k0(const double *restrict in0, double *restrict out0) {
+DLGRAD_KERNEL void rosenbrock_k0(const double *restrict in0, double *restrict out0) {
     const double v0 = in0[1];
     const double v1 = in0[0];
     out0[0] = ((1 - v1)*(1 - v1)) + 100*((v0 - ((v1)*(v1)))*(v0 - ((v1)*(v1))));
 }
 
 /* kernel 1: elementwise over [2]: pow, 2 sub, 5 mul, 2 add (through 2 slice, 4 reshape, 2 pad) */
-static void rosenbrock_k1(const double *restrict in0, double *restrict out1) {
+DLGRAD_KERNEL void rosenbrock_k1(const double *restrict in0, double *restrict out1) {
     for (ptrdiff_t i0 = 0; i0 < 2; ++i0) {
         const int m0 = (i0 >= 0 && i0 < 1);
         const int m1 = (i0 >= 1 && i0 < 2);
