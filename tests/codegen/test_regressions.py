@@ -1,0 +1,27 @@
+"""Graphs that once compiled to wrong numbers, kept so they never do again."""
+import numpy as np
+
+from dlgrad.graph.autodiff import gradients
+from dlgrad.graph.interpret import evaluate
+from dlgrad.graph.ops import elementwise as E
+from dlgrad.graph.ops import linalg as L
+from dlgrad.graph.ops import movement as M
+from dlgrad.graph.ops import reduce as R
+from dlgrad.graph.registry import input_node
+
+from .compiled import compile_graph
+
+
+def test_workspace_reuse_across_inlined_restrict_kernels():
+    """Found by the fuzz campaign: gcc 12 carried one inlined kernel's restrict promise over to
+    another kernel reusing its workspace block (outer products and their gradient)."""
+    x, u = input_node(0, (2,), "float64"), input_node(1, (2, 2), "float64")
+    row = M.reshape(x, (1, 2))
+    outer = L.matmul(M.permute(row, (1, 0)), row)
+    out = E.add(L.matmul(outer, M.permute(outer, (1, 0))), x)
+    (grad,) = gradients(R.sum_(E.mul(out, u)), [x])
+    rng = np.random.default_rng(0)
+    xv, uv = rng.standard_normal(2), rng.standard_normal((2, 2))
+    got = compile_graph([out, grad], [((2,), "float64"), ((2, 2), "float64")])(xv, uv)
+    for g, w in zip(got, evaluate([out, grad], [xv, uv])):
+        np.testing.assert_allclose(g, w, rtol=1e-12)
