@@ -64,20 +64,47 @@ class KernelEmitter:
         return params, args
 
     # --- bodies built from sympy expressions -------------------------------------
-    def _body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block):
+    def _body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block, pre=None):
+        """Declarations of masks, loads and cse temporaries in `block`; the printed expressions.
+
+        With `pre`, loads and temporaries that do not depend on the loop indices (scalars such
+        as hyperparameters, and what is computed from them alone) are hoisted there.
+        """
         import sympy as sp
+        invariant = set()
         for bounds, symbol in body.masks.items():
             block.add(f"const int {symbol} = {_condition(bounds, dim_of, loop_names)};")
         for load, symbol in body.loads.items():
             offset, coefs = access_of[load]
             ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
-            if any(b is not None for b in load.bounds):
+            masked = any(b is not None for b in load.bounds)
+            if masked:
                 ref = f"({_condition(load.bounds, dim_of, loop_names)} ? {ref} : 0)"
-            block.add(f"const {CTYPE[load.buffer.dtype]} {symbol} = {ref};")
+            target = block
+            if pre is not None and not masked and not any(coefs) and load.buffer.size > 0:
+                target = pre
+                invariant.add(symbol)
+            target.add(f"const {CTYPE[load.buffer.dtype]} {symbol} = {ref};")
         temps, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("t"), order="none")
+        hoisted = sp.numbered_symbols("h")
+
+        def hoist(expr):
+            """expr with its loop-invariant compound parts computed once, before the loop."""
+            if pre is None or expr.is_Atom:
+                return expr
+            if expr.free_symbols and expr.free_symbols <= invariant:
+                symbol = next(hoisted)
+                pre.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
+                return symbol
+            return expr.func(*(hoist(arg) for arg in expr.args))
+
         for symbol, expr in temps:
-            block.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
-        return [printer.doprint(e) for e in reduced]
+            if pre is not None and expr.free_symbols <= invariant:
+                pre.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
+                invariant.add(symbol)
+            else:
+                block.add(f"const {ctype} {symbol} = {printer.doprint(hoist(expr))};")
+        return [printer.doprint(hoist(e)) for e in reduced]
 
     def _access_table(self, body, extra, exprs=None):
         if exprs is not None:
@@ -99,11 +126,12 @@ class KernelEmitter:
         out_idx = index_expr(0, new_acc[-1], names) if stores else "0"
         ctype, printer = self._numeric(kernel.roots + [l.buffer for l in loads])
         outer, inner = loop_nest(extents, names)
+        pre = Block()
         values = self._body_statements(body, [kernel.exprs[id(r)] for r in stores], dim_of, names,
-                                       access_of, ctype, printer, inner)
+                                       access_of, ctype, printer, inner, pre if extents else None)
         for root, value in zip(stores, values):
             inner.add(f"{self.names[id(root)]}[{out_idx}] = {value};")
-        return self._function(index, kernel, body_reads(kernel), stores, outer)
+        return self._function(index, kernel, body_reads(kernel), stores, Block(pre.body + outer.body))
 
     def reduce(self, index, kernel):
         (root,) = kernel.roots
