@@ -168,9 +168,7 @@ class KernelEmitter:
             body_block.add(f"{out}[{out_idx}] = ({CTYPE[root.dtype]})acc;")
             block.body.extend(kept.body)
         else:
-            init_loop = For("o", root.size)
-            init_loop.body.add(f"{out}[o] = {init};")
-            block.add(init_loop)
+            block.add(_fill(out, root.size, init))
             nest, inner = loop_nest(extents, names)
             (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
                                              ctype, printer, inner)
@@ -192,9 +190,7 @@ class KernelEmitter:
         ctype, printer = self._numeric([root] + [l.buffer for l in loads])
         out = self.names[id(root)]
         block = Block()
-        zero = For("o", root.size)
-        zero.body.add(f"{out}[o] = 0;")
-        block.add(zero)
+        block.add(_fill(out, root.size, "0"))
         nest, inner = loop_nest(extents, names)
         (value,) = self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
                                          ctype, printer, inner)
@@ -242,8 +238,7 @@ class KernelEmitter:
             loop.body.add(f"{out}[i] = {self.names[id(owner)]}[{table}[i]];")
             block = Block([loop])
         else:
-            zero = For("o", root.size)
-            zero.body.add(f"{out}[o] = 0;")
+            zero = _fill(out, root.size, "0")
             loop = For("i", x.size)
             loop.body.add(f"{out}[{table}[i]] += {self.names[id(owner)]}[i];")
             block = Block([zero, loop])
@@ -296,6 +291,13 @@ def describe(index, kernel, ctx, provenance):
     if places:
         lines.append("from " + ", ".join(places[:8]) + (", ..." if len(places) > 8 else ""))
     return "\n".join(lines)
+
+
+def _fill(out, size, value):
+    """for (o < size) out[o] = value;"""
+    loop = For("o", size)
+    loop.body.add(f"{out}[o] = {value};")
+    return loop
 
 
 def _prune(body, exprs):
