@@ -53,8 +53,10 @@ class KernelEmitter:
 
     def params(self, reads, writes):
         params, args = [], []
+        written = {self.names[id(owner)] for owner in writes}
         for owner in reads:
-            if self.names[id(owner)] in args:   # two constants sharing one table
+            # two constants sharing one table; a donated input read through the output it becomes
+            if self.names[id(owner)] in args or self.names[id(owner)] in written:
                 continue
             params.append(f"const {CTYPE[owner.dtype]} *restrict {self.names[id(owner)]}")
             args.append(self.names[id(owner)])
