@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import functools
 import hashlib
 import json
 import re
@@ -15,7 +14,7 @@ import numpy as np
 from ..graph.node import Node, pretty, toposort
 from ..graph.rewrite import simplify
 from .cast import CTYPE, Block, Function
-from .kernels import KernelEmitter
+from .kernels import KernelEmitter, c_strides
 from .memory import plan_workspace
 
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
@@ -31,7 +30,7 @@ class Program:
     outputs: tuple
     work_bytes: int
     graph_text: str
-
+    aliases: tuple = ()  # ((output, input), ...): output written into the donated input's memory
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -41,6 +40,7 @@ class Program:
         fields = json.loads(text)
         for key in ("inputs", "outputs"):
             fields[key] = tuple((tuple(shape), dtype) for shape, dtype in fields[key])
+        fields["aliases"] = tuple(tuple(pair) for pair in fields.get("aliases", ()))
         return Program(**fields)
 
 
@@ -58,13 +58,16 @@ KERNEL_MACRO = """#ifndef DLGRAD_KERNEL
 
 
 def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=None,
-          input_names=None, output_names=None):
+          input_names=None, output_names=None, donate=()):
     """Program computing `outputs` (Nodes) from runtime inputs with the (shape, dtype) specs given.
 
     With a `store` (get(key) -> text or None, put(key, text)), a program generated before
     for the same simplified graph is reused without importing sympy or scheduling.
     `provenance` maps id(node) -> "file.py:LINE" for kernel comments (the caller keeps those
     nodes alive); `input_names`/`output_names` are what NAME_in_name/NAME_out_name return.
+    `donate` lists (output, input) pairs whose output may be written into the input's memory;
+    Program.aliases holds those that are safe (see _grant_aliases), and the caller must then
+    pass one array as both.
     """
     _check_inputs(outputs, inputs)
     roots, graph_text = _prepare(outputs)
@@ -80,15 +83,16 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     key = None
     if store is not None:
         places = tuple((i, provenance[id(n)]) for i, n in enumerate(toposort(roots)) if id(n) in provenance)
-        key = hashlib.sha256(repr((code_fingerprint(), graph_text, tuple(inputs), name, header, labels, places)
-                                  ).encode()).hexdigest()
+        key = hashlib.sha256(repr((code_fingerprint(), graph_text, tuple(inputs), name, header, labels, places,
+                                   donate)).encode()).hexdigest()
         text = store.get(key)
         if text is not None:
             return Program.from_json(text)
     import sympy
     from ..graph import scalar as S
     from .schedule import schedule
-    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text, provenance, labels)
+    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text, provenance, labels,
+                    donate)
     if store is not None:
         store.put(key, program.to_json())
     return program
@@ -143,7 +147,7 @@ def _copy(node, index):
     return Node.make("stop_gradient", (node,), (("copy", index),), node.shape, node.dtype)
 
 
-def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None):
+def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None, donate=()):
     ctx, kernels = sched.ctx, sched.kernels
     names, consts, statics, tables = {}, [], [], {}
     for i, node in enumerate(outputs):
@@ -175,6 +179,10 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
                 tables[data] = f"{name}_const{len(consts)}"
                 consts.append(_static_array(tables[data], node.dtype, node.attr("value").array))
             names[id(node)] = tables[data]
+    aliases = _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx)
+    for out, inp in aliases:   # the donated input is read through the output pointer it becomes
+        if inp in input_nodes:
+            names[id(input_nodes[inp])] = f"out{out}"
     emitter = KernelEmitter(name, names, ctx, provenance)
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
@@ -205,7 +213,47 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
     return Program(source=source, entry=f"{name}_eval", name=name,
                    inputs=tuple((tuple(s), d) for s, d in inputs),
                    outputs=tuple((o.shape, o.dtype) for o in outputs),
-                   work_bytes=int(work_bytes), graph_text=graph_text)
+                   work_bytes=int(work_bytes), graph_text=graph_text, aliases=aliases)
+
+
+def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx):
+    """The (output, input) pairs of `donate` whose output can overwrite the input in place.
+
+    Safe when no kernel after the one writing the output reads the input, and that kernel
+    reads it, if at all, only elementwise at the very position it stores (a loop iteration
+    loads everything before it stores). Unsafe pairs are dropped: the output gets its own memory.
+    """
+    granted, used = [], set()
+    for out, inp in donate:
+        out, inp = int(out), int(inp)
+        if ("out", out) in used or ("in", inp) in used or not (0 <= out < len(outputs) and 0 <= inp < len(inputs)):
+            continue
+        root, source = outputs[out], input_nodes.get(inp)
+        shape, dtype = inputs[inp]
+        if root.shape != tuple(shape) or root.dtype != dtype:
+            continue
+        k = first_write.get(id(root))
+        if source is not None and (k is None or last_read.get(id(source), -1) > k
+                                   or not _reads_in_place(kernels[k], source, ctx)):
+            continue
+        granted.append((out, inp))
+        used.update((("out", out), ("in", inp)))
+    return tuple(granted)
+
+
+def _reads_in_place(kernel, source, ctx):
+    """Whether `kernel` reads `source` only at the positions it writes (or not at all)."""
+    if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
+        return False
+    loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
+    if not loads:
+        return True
+    if kernel.kind != "elementwise" or kernel.shape != source.shape:
+        return False
+    strides = c_strides(source.shape)
+    return all(load.offset == 0 and all(b is None for b in load.bounds)
+               and all(n == 1 or c == s for c, s, n in zip(load.coefs, strides, source.shape))
+               for load in loads)
 
 
 def _static_array(cname, dtype, array):

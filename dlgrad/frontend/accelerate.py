@@ -14,12 +14,17 @@ class AcceleratedFunction:
     clear_cache() forgets them. With enabled=False every call traces afresh.
     """
 
-    def __init__(self, fn, max_cache_size: int = MAX_ENTRIES):
+    def __init__(self, fn, max_cache_size: int = MAX_ENTRIES, donate=()):
         if not callable(fn):
             raise TypeError(f"dlaccelerate needs a function, got {type(fn).__name__}")
+        if isinstance(donate, int):
+            donate = (donate,)
+        if not all(isinstance(k, int) and not isinstance(k, bool) for k in donate):
+            raise TypeError(f"donate must be argument positions (ints), got {donate!r}")
         self.function = fn
         self.enabled = True
-        self._cache = SignatureCache(max_cache_size)
+        self.donate = tuple(donate)
+        self._cache = SignatureCache(max_cache_size, self.donate)
         self._entries = self._cache.entries
 
     def __call__(self, *args):
@@ -38,7 +43,7 @@ class AcceleratedFunction:
         call = self._entries.get(key)
         if call is None:
             if not self.enabled:
-                return compile_call(self.function, args).unguarded(arrays)
+                return compile_call(self.function, args, self.donate).unguarded(arrays)
             call = self._cache.miss(self.function, args, key)
         else:
             self._cache.hits += 1
@@ -87,6 +92,14 @@ class AcceleratedFunction:
                 f"{self.hits} hits, {self.misses} misses>")
 
 
-def dlaccelerate(fn, max_cache_size: int = MAX_ENTRIES) -> AcceleratedFunction:
-    """An AcceleratedFunction for fn (MATLAB's dlaccelerate)."""
-    return AcceleratedFunction(fn, max_cache_size)
+def dlaccelerate(fn, max_cache_size: int = MAX_ENTRIES, *, donate=()) -> AcceleratedFunction:
+    """An AcceleratedFunction for fn (MATLAB's dlaccelerate).
+
+    `donate` (positions of fn's arguments; not a MATLAB option) lets results overwrite those
+    arguments' arrays in place: a training step `net, m, v = step(net, X, m, v)` with
+    donate=(0, 2, 3) updates parameters and optimizer state in their own buffers, with no
+    allocation. Each result array takes the first unclaimed donated array of its shape and
+    dtype; where overwriting is unsafe (the input is still read after the output is
+    written) the result gets fresh memory. The donated dlarrays then hold the new values.
+    """
+    return AcceleratedFunction(fn, max_cache_size, donate)

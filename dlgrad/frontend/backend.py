@@ -35,25 +35,35 @@ def _codegen_lower():
     return lower
 
 
-def build(outputs, specs):
-    """run(*arrays) -> list of arrays computing `outputs` (Nodes) from runtime inputs with `specs`."""
+def build(outputs, specs, donate=()):
+    """run(*arrays) -> list of arrays computing `outputs` (Nodes) from runtime inputs with `specs`.
+
+    `donate` lists (output, input) pairs whose output may overwrite the input array in place;
+    the backend does so where it is safe and returns that input array as the output.
+    """
     if not outputs:
         return lambda *arrays: []
     lower = _codegen_lower() if backend_name() == "c" else None
     if lower is None:
-        return numpy_run(outputs)
+        return numpy_run(outputs, donate)
     from .. import runtime
     from ..runtime.programs import programs
-    return runtime.load(lower(list(outputs), list(specs), store=programs)).call
+    return runtime.load(lower(list(outputs), list(specs), store=programs, donate=tuple(donate))).call
 
 
-def numpy_run(outputs):
+def numpy_run(outputs, donate=()):
     """The reference backend: the simplified graph evaluated by the numpy interpreter."""
     simplified = simplify(list(outputs))
 
     def run(*arrays):
-        # fresh C-contiguous arrays: a result never aliases an input or another result
-        return [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
+        # fresh C-contiguous arrays: a result never aliases an input or another result ...
+        results = [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
+        for out, inp in donate:   # ... unless donated, as the C backend would do it
+            target = arrays[inp]
+            if target.flags.writeable and target.shape == results[out].shape and target.dtype == results[out].dtype:
+                np.copyto(target, results[out])
+                results[out] = target
+        return results
     return run
 
 

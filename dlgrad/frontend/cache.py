@@ -12,6 +12,7 @@ import weakref
 
 from . import backend
 from .capture import capture, current_tokens, make_call
+from .tree import visit
 
 MAX_ENTRIES = 50  # MATLAB's default AcceleratedFunction CacheSize
 RETRACE_WARNING = 20  # retraces caused by changed captured values before a warning says so
@@ -20,9 +21,10 @@ RETRACE_WARNING = 20  # retraces caused by changed captured values before a warn
 class SignatureCache:
     """signature key -> call; counts hits and misses, forgets the oldest entry when full."""
 
-    __slots__ = ("entries", "variants", "retraces", "hits", "misses", "max_entries", "__weakref__")
+    __slots__ = ("entries", "variants", "retraces", "hits", "misses", "max_entries", "donate", "__weakref__")
 
-    def __init__(self, max_entries: int = MAX_ENTRIES):
+    def __init__(self, max_entries: int = MAX_ENTRIES, donate: tuple = ()):
+        self.donate = donate  # positions of the arguments whose arrays outputs may overwrite
         self.entries = {}
         self.variants = {}   # (key, captured values) -> call, for entries with guards
         self.retraces = 0    # misses caused by a changed captured value
@@ -32,7 +34,7 @@ class SignatureCache:
     def miss(self, fn, args, key):
         """Trace fn on args, build the call for its signature, remember it under key."""
         self.misses += 1
-        call = compile_call(fn, args)
+        call = compile_call(fn, args, self.donate)
         if self.max_entries is not None and len(self.entries) >= self.max_entries:
             del self.entries[next(iter(self.entries))]
         self.entries[key] = call
@@ -67,10 +69,41 @@ class SignatureCache:
         self.hits = self.misses = self.retraces = 0
 
 
-def compile_call(fn, args):
-    """The compiled entry of fn for the signature of args (traces fn once)."""
+def compile_call(fn, args, donate=()):
+    """The compiled entry of fn for the signature of args (traces fn once); the arrays of the
+    arguments at the positions in `donate` may be overwritten by outputs of their shape."""
     captured = capture(fn, args)
-    return make_call(captured, backend.build(captured.outputs, captured.specs))
+    pairs = donation_pairs(args, donate, captured) if donate else ()
+    return make_call(captured, backend.build(captured.outputs, captured.specs, pairs))
+
+
+def donation_pairs(args, donate, captured) -> list:
+    """(output, input) pairs: each output leaf, in result order, takes the first unclaimed array
+    of the donated arguments with its shape and dtype (so `net, m = step(net, m)` pairs each
+    parameter with itself when the structures match)."""
+    bounds, start = [], 0
+    for a in args:
+        arrays = []
+        visit(a, [], arrays)
+        bounds.append((start, start + len(arrays)))
+        start += len(arrays)
+    for k in donate:
+        if not -len(args) <= k < len(args):
+            raise ValueError(f"donate: argument position {k} is out of range for a call with {len(args)} "
+                             f"arguments")
+    free = [i for k in sorted({k % len(args) for k in donate}) for i in range(*bounds[k])]
+    pairs = []
+    for kind, out in captured.leaves:
+        if kind != "array":
+            continue
+        node = captured.outputs[out]
+        for i in free:
+            shape, dtype = captured.specs[i]
+            if tuple(shape) == node.shape and str(dtype) == node.dtype:
+                pairs.append((out, i))
+                free.remove(i)
+                break
+    return pairs
 
 
 # --- dlfeval's caches, one per function object ------------------------------------------------

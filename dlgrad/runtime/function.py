@@ -38,9 +38,31 @@ def check(arrays, specs, role: str = "input") -> None:
             raise ValueError(f"output {i} is read-only")
 
 
-def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool) -> str:
-    """Python source of a call unrolled for one signature: only comparisons, allocations and the call."""
+def conflicts(arrays, donated) -> list:
+    """Indices in `donated` whose array may not be overwritten in place: read-only, or sharing
+    memory with another input (it would change under a kernel still reading that one)."""
+    bad = [i for i in donated if not arrays[i].flags.writeable]
+    owners = {}
+    for j, a in enumerate(arrays):
+        while isinstance(a, np.ndarray) and a.base is not None:
+            a = a.base
+        owners.setdefault(id(a), []).append(j)
+    for group in owners.values():
+        if len(group) > 1:
+            bad += [i for i in group if i in donated and i not in bad and any(
+                np.may_share_memory(arrays[i], arrays[j]) for j in group if j != i)]
+    return bad
+
+
+def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, aliases=()) -> str:
+    """Python source of a call unrolled for one signature: only comparisons, allocations and the call.
+
+    For each (output, input) of `aliases` the program writes the output over the input: the
+    input array itself is returned (a copy of it when it may not be overwritten), or, with
+    preallocated outputs, the input is copied into the output first.
+    """
     ins, outs = [f"a{i}" for i in range(nin)], [f"o{i}" for i in range(nout)]
+    source = dict(aliases)
     if into:
         lines = ["def run(arrays, outs):", "    arrays = tuple(arrays)", "    outs = tuple(outs)",
                  f"    if len(outs) != {nout}: check(outs, outspec, 'output')"]
@@ -53,13 +75,23 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool) 
     for i, a in enumerate(ins):
         lines.append(f"    if {a}.__class__ is not ndarray or {a}.shape != s{i} or {a}.dtype is not d{i}"
                      f" or not {a}.flags.c_contiguous: check(arrays, inspec)")
+    if aliases and not into:
+        donated = tuple(i for _, i in aliases)
+        lines.append(f"    bad = conflicts(({''.join(a + ', ' for a in ins)}), {donated!r})")
+        lines += [f"    if bad and {i} in bad: a{i} = a{i}.copy()" for i in donated]
     for i, o in enumerate(outs):
         if into:
             lines.append(f"    if {o}.__class__ is not ndarray or {o}.shape != os{i} or {o}.dtype is not od{i}"
                          f" or not {o}.flags.c_contiguous or not {o}.flags.writeable:"
                          f" check(outs, outspec, 'output')")
+            if i in source:
+                lines.append(f"    copyto({o}, a{source[i]})")
+        elif i in source:
+            lines.append(f"    {o} = a{source[i]}")
         else:
             lines.append(f"    {o} = empty(os{i}, od{i})")
+    if aliases and into:
+        lines += [f"    a{i} = o{o}" for o, i in aliases]
     if workspace:
         lines += ["    try: work = local.work", "    except AttributeError: work = new_workspace()"]
     else:
@@ -77,6 +109,7 @@ class CompiledFunction:
     """Calls the program's entry with C-contiguous arrays of exactly the signature's shapes and dtypes.
 
     Nothing is converted: a mismatching argument raises. Each thread gets its own workspace.
+    An output the program aliases to a donated input is that input array, updated in place.
     """
 
     def __init__(self, program, so_path: str):
@@ -91,7 +124,8 @@ class CompiledFunction:
         nin, nout = len(self._inputs), len(self._outputs)
         module = trampoline.get()
         direct = module is not None and 0 < nin + nout <= trampoline.MAX_DIRECT
-        namespace = dict(ndarray=np.ndarray, empty=np.empty, check=check, inspec=self._inputs,
+        namespace = dict(ndarray=np.ndarray, empty=np.empty, copyto=np.copyto, conflicts=conflicts,
+                         check=check, inspec=self._inputs,
                          outspec=self._outputs, local=self._local, new_workspace=self._new_workspace,
                          failed=self._failed)
         if module is None:
@@ -113,7 +147,7 @@ class CompiledFunction:
         namespace.update({f"os{i}": s for i, (s, _) in enumerate(self._outputs)})
         namespace.update({f"od{i}": d for i, (_, d) in enumerate(self._outputs)})
         for into in (False, True):
-            code = _specialise(nin, nout, direct, self._work_bytes > 0, into)
+            code = _specialise(nin, nout, direct, self._work_bytes > 0, into, program.aliases)
             exec(compile(code, f"<dlgrad call {program.entry}>", "exec"), namespace)
             setattr(self, "call_into" if into else "call", namespace.pop("run"))
 

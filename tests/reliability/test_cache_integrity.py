@@ -26,6 +26,7 @@ class Program:
         self.inputs = (((3,), "float64"),)
         self.outputs = (((3,), "float64"),)
         self.work_bytes = 0
+        self.aliases = ()
         self.source = (f"/* {uuid.uuid4().hex} */\n"
                        "int kernel(const void *const *in, void *const *out, void *work) {\n"
                        "    const double *x = (const double *)in[0]; double *y = (double *)out[0];\n"

@@ -12,6 +12,7 @@ class Program:
     inputs: tuple
     outputs: tuple
     work_bytes: int = 0
+    aliases: tuple = ()
 
 
 def fresh() -> str:

@@ -66,7 +66,7 @@ def _hyper(*values):
 
 
 def _scalars(h, like):
-    return [cast(h[i], like.dtype) for i in range(h.shape[0])]
+    return [cast(h[i], like.dtype) for i in range(len(h))]
 
 
 def _adam_step(p, g, m, v, h):
@@ -111,10 +111,23 @@ def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001
     m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
     p -= learnRate sqrt(1 - sqGradDecay^t) / (1 - gradDecay^t) * m / (sqrt(v) + epsilon)
     (bias correction folded into the step size, epsilon added to the uncorrected root).
+    Inside a compiled training step pass `iteration` as a dlarray (an argument of the step):
+    a Python number is part of the traced signature, so each new value would retrace.
     """
-    if iteration < 1:
-        raise ValueError(f"adamupdate: iteration must be a positive integer (1 at the first call), got {iteration}")
+    if isinstance(iteration, dlarray) and iteration._node is None:
+        iteration = iteration._data.item() if iteration.size == 1 else iteration._data
     p, treedef, g, m, v = _prepare(net, grad, averageGrad, averageSqGrad)
+    if isinstance(iteration, dlarray):
+        # traced (a training step compiled once for every iteration): the bias corrections
+        # in double, as 1 - 0.999^t in float32 would lose three of its digits
+        if iteration.size != 1:
+            raise ValueError(f"adamupdate: iteration must be a scalar, got shape {iteration.shape}")
+        t = cast(iteration, np.float64)
+        step = learnRate * sqrt(1 - sqGradDecay ** t) / (1 - gradDecay ** t)
+        new_p, new_m, new_v = _adam_step(p, g, m, v, (step, gradDecay, sqGradDecay, epsilon))
+        return _finish(net, treedef, new_p, new_m, new_v)
+    if not iteration >= 1:
+        raise ValueError(f"adamupdate: iteration must be a positive integer (1 at the first call), got {iteration}")
     step = learnRate * math.sqrt(1 - sqGradDecay ** iteration) / (1 - gradDecay ** iteration)
     new_p, new_m, new_v = _adam(p, g, m, v, _hyper(step, gradDecay, sqGradDecay, epsilon))
     return _finish(net, treedef, new_p, new_m, new_v)
