@@ -22,12 +22,52 @@ class AcceleratedFunction:
         if not all(isinstance(k, int) and not isinstance(k, bool) for k in donate):
             raise TypeError(f"donate must be argument positions (ints), got {donate!r}")
         self.function = fn
-        self.enabled = True
         self.donate = tuple(donate)
         self._cache = SignatureCache(max_cache_size, self.donate)
         self._entries = self._cache.entries
+        self._last = None
+        # Python finds __call__ on the type: with a class of its own, the signature called
+        # twice in a row gets a generated __call__, one frame from the arguments to the C call
+        self.__class__ = type(AcceleratedFunction.__name__, (AcceleratedFunction,), {})
+        self.enabled = True
 
     def __call__(self, *args):
+        return self._dispatch(args)
+
+    @property
+    def enabled(self) -> bool:
+        return self._enabled
+
+    @enabled.setter
+    def enabled(self, value: bool):
+        self._enabled = bool(value)
+        self._forget_fast()
+
+    def _forget_fast(self):
+        self._last = None
+        if type(self) is not AcceleratedFunction:
+            type(self).__call__ = AcceleratedFunction.__call__
+
+    def _install_fast(self, call, args):
+        """Make `call` the generated __call__ when args are plain dlarrays (one array each)."""
+        if call.entry is None or not all(type(a) is dlarray and a._node is None for a in args):
+            return
+        fast = getattr(call, "fast", None)
+        if fast is None:
+            n, names = len(args), {"_miss": AcceleratedFunction._dispatch}
+            xs = "".join(f"x{i}, " for i in range(n))
+            head = [f"if len(args) != {n}: return _miss(self, args)", f"({xs}) = args"]
+            for i, a in enumerate(args):
+                names[f"S{i}"], names[f"T{i}"], names[f"F{i}"] = a._data.shape, a._data.dtype, a._fmt
+                fmt = f"x{i}._fmt is not None" if a._fmt is None else f"x{i}._fmt != F{i}"
+                head += [f"if x{i}.__class__ is not D or x{i}._node is not None or {fmt}: return _miss(self, args)",
+                         f"a{i} = x{i}._data",
+                         f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: return _miss(self, args)"]
+            head.append("self._cache.hits += 1")
+            fast = call.fast = call.entry(("self, *args", head), names)
+        type(self).__call__ = fast
+
+    def _dispatch(self, args):
         tokens, arrays = [], []
         try:
             for a in args:
@@ -47,6 +87,9 @@ class AcceleratedFunction:
             call = self._cache.miss(self.function, args, key)
         else:
             self._cache.hits += 1
+            if key == self._last:
+                self._install_fast(call, args)
+        self._last = key
         try:
             return call(arrays)
         except Stale:   # a scalar or small array the function reads from outside changed
@@ -79,6 +122,7 @@ class AcceleratedFunction:
     def clear_cache(self) -> None:
         """Forget every traced signature and reset the statistics."""
         self._cache.clear()
+        self._forget_fast()
 
     # MATLAB's spellings
     Function = property(lambda self: self.function)

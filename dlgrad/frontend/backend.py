@@ -48,7 +48,8 @@ def build(outputs, specs, donate=()):
         return numpy_run(outputs, donate)
     from .. import runtime
     from ..runtime.programs import programs
-    return runtime.load(lower(list(outputs), list(specs), store=programs, donate=tuple(donate))).call
+    # the CompiledFunction: callable like run, and it can join the caller's result wrapping
+    return runtime.load(lower(list(outputs), list(specs), store=programs, donate=tuple(donate)))
 
 
 def numpy_run(outputs, donate=()):

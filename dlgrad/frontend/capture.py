@@ -244,28 +244,39 @@ def make_call(captured: Captured, run):
     """
     namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array,
                  "Stale": Stale, "MISSING": _MISSING}
-    lines = ["    o = run(*arrays)"]
-    codes = []
+    # a compiled run names its outputs o0, o1, ... and takes the wrapping into its own frame
+    returning = getattr(run, "returning", None)
+    output = "o{}" if returning is not None else "o[{}]"
+    wrap, codes = [], []
     for kind, value in captured.leaves:
         if kind == "array":
             i = value
             fmt = captured.formats[i] if i < len(captured.formats) else None
-            lines.append(f"    x{i} = new(D); x{i}._data = o[{i}]; x{i}._node = x{i}._trace = None; "
-                         f"x{i}._fmt = {fmt!r}")
+            wrap.append(f"x{i} = new(D); x{i}._data = {output.format(i)}; x{i}._node = x{i}._trace = None; "
+                        f"x{i}._fmt = {fmt!r}")
             codes.append(f"x{i}")
         else:
             name = f"_s{len(namespace)}"
             namespace[name] = value
             # arrays among static results are copied so that callers never share them
             codes.append(f"copy({name})" if isinstance(value, np.ndarray) else name)
-    lines.append(f"    return {tree.builder_source(captured.treedef, codes, namespace)}")
-    body = ["def unguarded(arrays):", *lines]
-    exec(compile("\n".join(body), "<dlgrad dlfeval result>", "exec"), namespace)
+    wrap.append(f"return {tree.builder_source(captured.treedef, codes, namespace)}")
+    if returning is not None:
+        namespace["unguarded"] = returning(wrap, {k: v for k, v in namespace.items() if k != "run"})
+    else:
+        body = ["def unguarded(arrays):", "    o = run(*arrays)", *(f"    {line}" for line in wrap)]
+        exec(compile("\n".join(body), "<dlgrad dlfeval result>", "exec"), namespace)
     if not captured.guards:
         call = namespace["unguarded"]
     else:
-        checked = ["def call(arrays):", *_guard_source(captured.guards, namespace), *lines]
+        checked = ["def call(arrays):", *_guard_source(captured.guards, namespace), "    return unguarded(arrays)"]
         exec(compile("\n".join(checked), "<dlgrad dlfeval result>", "exec"), namespace)
         call = namespace["call"]
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
+    call.entry = None
+    if returning is not None and not captured.guards:
+        def entry(head, names):
+            """The call as one frame taking the caller's own arguments (see CompiledFunction.returning)."""
+            return returning(wrap, {**{k: v for k, v in namespace.items() if k != "run"}, **names}, head)
+        call.entry = entry
     return call

@@ -21,7 +21,7 @@ def dlfeval(fn, *args):
     small arrays fn reads from closures or globals are guarded (a change retraces); larger arrays
     are frozen at trace time, with a warning: pass changing values as arguments.
     """
-    if type(fn) is AcceleratedFunction:
+    if isinstance(fn, AcceleratedFunction):
         return fn(*args)
     try:
         key, arrays = signature(args)
@@ -44,7 +44,7 @@ def dlfeval(fn, *args):
 
 def lower(fn, *args) -> backend.Lowered:
     """Trace fn on args like dlfeval and return what it compiles to (.graph_text, .c_source)."""
-    if type(fn) is AcceleratedFunction:
+    if isinstance(fn, AcceleratedFunction):
         fn = fn.function
     captured = capture(fn, args)
     return backend.lower_outputs(captured.outputs, captured.specs)

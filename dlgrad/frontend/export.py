@@ -26,7 +26,7 @@ def export_c(fn, *example_args, name=None, directory=".", self_test=False):
     C against dlgrad's reference interpreter on the example values. Returns the paths by role
     ("header", "source", "test").
     """
-    if type(fn) is AcceleratedFunction:
+    if isinstance(fn, AcceleratedFunction):
         fn = fn.function
     if not callable(fn):
         raise TypeError(f"export_c needs a function, got {type(fn).__name__}")

@@ -54,12 +54,17 @@ def conflicts(arrays, donated) -> list:
     return bad
 
 
-def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, aliases=()) -> str:
+def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, aliases=(),
+                result=None, head=None) -> str:
     """Python source of a call unrolled for one signature: only comparisons, allocations and the call.
 
     For each (output, input) of `aliases` the program writes the output over the input: the
     input array itself is returned (a copy of it when it may not be overwritten), or, with
-    preallocated outputs, the input is copied into the output first.
+    preallocated outputs, the input is copied into the output first. With `result` (lines
+    ending in a return, over the outputs o0, o1, ...) the function takes the list of inputs
+    and returns what those lines build. With `head` = (parameters, lines) as well, those lines
+    bind the inputs a0, a1, ... from the parameters after checking their shapes and dtypes, so
+    only contiguity is checked here.
     """
     ins, outs = [f"a{i}" for i in range(nin)], [f"o{i}" for i in range(nout)]
     source = dict(aliases)
@@ -67,14 +72,21 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
         lines = ["def run(arrays, outs):", "    arrays = tuple(arrays)", "    outs = tuple(outs)",
                  f"    if len(outs) != {nout}: check(outs, outspec, 'output')"]
         lines += [f"    {', '.join(outs)}, = outs"] if nout else []
+    elif result is not None:
+        lines = [f"def run({head[0] if head else 'arrays'}):"]
     else:
         lines = ["def run(*arrays):"]
-    lines.append(f"    if len(arrays) != {nin}: check(arrays, inspec)")
-    if nin:
-        lines.append(f"    {', '.join(ins)}, = arrays")
-    for i, a in enumerate(ins):
-        lines.append(f"    if {a}.__class__ is not ndarray or {a}.shape != s{i} or {a}.dtype is not d{i}"
-                     f" or not {a}.flags.c_contiguous: check(arrays, inspec)")
+    if head:
+        lines += [f"    {line}" for line in head[1]]
+        lines += [f"    if not {a}.flags.c_contiguous: check(({''.join(a + ', ' for a in ins)}), inspec)"
+                  for a in ins]
+    else:
+        lines.append(f"    if len(arrays) != {nin}: check(arrays, inspec)")
+        if nin:
+            lines.append(f"    {', '.join(ins)}, = arrays")
+        for i, a in enumerate(ins):
+            lines.append(f"    if {a}.__class__ is not ndarray or {a}.shape != s{i} or {a}.dtype is not d{i}"
+                         f" or not {a}.flags.c_contiguous: check(arrays, inspec)")
     if aliases and not into:
         donated = tuple(i for _, i in aliases)
         lines.append(f"    bad = conflicts(({''.join(a + ', ' for a in ins)}), {donated!r})")
@@ -101,7 +113,8 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
         lines.append(f"    status = call(fn, {nin}, {', '.join(pointers)}, work)")
     else:
         lines.append(f"    status = invoke({nin}, [{', '.join(pointers)}], work)")
-    lines += ["    if status: failed(status)", f"    return [{', '.join(outs)}]"]
+    lines.append("    if status: failed(status)")
+    lines += [f"    {line}" for line in result] if result is not None else [f"    return [{', '.join(outs)}]"]
     return "\n".join(lines)
 
 
@@ -141,15 +154,33 @@ class CompiledFunction:
                 namespace["invoke"] = lambda n, ptrs, work: callv(fn, n, ffi.new("void *[]", ptrs) if ptrs
                                                                     else ffi.NULL, work)
         self._ffi = ffi
+        self._direct = direct
         namespace.update(fb=ffi.from_buffer, NULL=ffi.NULL)
         namespace.update({f"s{i}": s for i, (s, _) in enumerate(self._inputs)})
         namespace.update({f"d{i}": d for i, (_, d) in enumerate(self._inputs)})
         namespace.update({f"os{i}": s for i, (s, _) in enumerate(self._outputs)})
         namespace.update({f"od{i}": d for i, (_, d) in enumerate(self._outputs)})
+        self._namespace = namespace
         for into in (False, True):
             code = _specialise(nin, nout, direct, self._work_bytes > 0, into, program.aliases)
             exec(compile(code, f"<dlgrad call {program.entry}>", "exec"), namespace)
             setattr(self, "call_into" if into else "call", namespace.pop("run"))
+
+    def returning(self, result_lines, names, head=None):
+        """run(arrays) -> what `result_lines` (ending in a return) build from the outputs o0, o1, ...
+
+        The caller's wrapping of the outputs joins the call itself, one Python frame per call;
+        `names` are the globals those lines use. `head` = (parameters, lines) replaces the list
+        of arrays by the caller's own arguments (see _specialise).
+        """
+        clash = sorted(set(names) & set(self._namespace))
+        if clash:
+            raise ValueError(f"names {clash} are the call's own")
+        namespace = dict(self._namespace, **names)
+        code = _specialise(len(self._inputs), len(self._outputs), self._direct, self._work_bytes > 0,
+                           False, self.program.aliases, list(result_lines), head)
+        exec(compile(code, f"<dlgrad call {self.program.entry}>", "exec"), namespace)
+        return namespace["run"]
 
     def __call__(self, *arrays) -> list:
         """Run the program on `arrays`; returns its outputs as new arrays (`self.call` saves a frame)."""

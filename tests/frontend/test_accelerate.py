@@ -70,3 +70,37 @@ def test_inside_another_trace_it_is_recorded_inline():
     g = dlfeval(outer, dlarray(np.array([0.0, 1.0])))
     np.testing.assert_allclose(extractdata(g), np.exp([0.0, 1.0]), rtol=1e-15)
     assert inner.cache_size == 0
+
+
+def test_signature_called_twice_in_a_row_gets_a_generated_call(backend):
+    """The hit path of the signature in use is one generated frame; any other call still works."""
+    def f(x, w):
+        y = dl.sum(x * w) ** 2
+        return y, dlgradient(y, x)
+    accfun = dlaccelerate(f)
+    base_call = type(accfun).__call__
+    x, w = dlarray(np.array([1.0, 2.0])), dlarray(np.array([3.0, -1.0]))
+    for _ in range(4):
+        y, g = accfun(x, w)
+        assert float(y) == 1.0 and extractdata(g).tolist() == [6.0, -2.0]
+    fast = type(accfun).__call__ is not base_call
+    assert fast == (backend == "c")   # the numpy backend has no compiled call to join
+    assert (accfun.hits, accfun.misses) == (3, 1)
+    assert type(dlaccelerate(f)).__call__ is base_call   # one class per AcceleratedFunction
+    # other shapes, formats, dtypes, structures and traced values leave the generated path
+    y, g = accfun(dlarray(np.ones(3)), dlarray(np.ones(3)))
+    assert float(y) == 9.0 and extractdata(g).tolist() == [6.0] * 3
+    y, _ = accfun(dlarray(np.array([1.0, 2.0], np.float32)), dlarray(np.array([1.0, 1.0], np.float32)))
+    assert y.dtype == np.float32 and float(y) == 9.0
+    y, _ = accfun(dlarray(np.array([[1.0], [2.0]]), "CB"), dlarray(np.array([[3.0], [-1.0]]), "CB"))
+    assert float(y) == 1.0
+    assert float(accfun(x, 2.0)[0]) == 36.0
+    assert float(dlfeval(lambda a, b: accfun(a, b)[0] * 2, x, w)) == 2.0
+    assert (accfun.hits, accfun.misses) == (3, 5)   # inside a trace it is recorded inline
+    accfun(x, w)
+    assert accfun.hits == 4 and float(accfun(x, w)[0]) == 1.0
+    accfun.enabled = False
+    assert type(accfun).__call__ is base_call
+    accfun.enabled = True
+    accfun.clear_cache()
+    assert type(accfun).__call__ is base_call and accfun.hits == 0
