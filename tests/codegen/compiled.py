@@ -1,10 +1,33 @@
 """Compiling graphs for the tests: one C program for many checks, the disk cache for repeats."""
 from __future__ import annotations
 
+import difflib
+import os
+from pathlib import Path
+
 import numpy as np
+import pytest
 
 from dlgrad.codegen.lower import lower
 from dlgrad.runtime import load
+
+
+GOLDEN_DIR = Path(__file__).parent / "golden"
+
+
+def assert_golden(path: Path, source: str) -> None:
+    """Generated C must equal the reviewed text in `path`; DLGRAD_UPDATE_GOLDEN=1 rewrites it."""
+    if os.environ.get("DLGRAD_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(source)
+    assert path.exists(), f"no golden file {path.name}: run with DLGRAD_UPDATE_GOLDEN=1 to create it"
+    golden = path.read_text()
+    if source != golden:
+        name = f"golden/{path.name}"
+        diff = "".join(difflib.unified_diff(golden.splitlines(True), source.splitlines(True), name,
+                                            "generated", n=2))
+        pytest.fail(f"generated C differs from tests/codegen/{name} (rerun with DLGRAD_UPDATE_GOLDEN=1 "
+                    f"if the change is intended):\n{diff}")
 
 
 def compile_graph(outputs, specs, **options):

@@ -23,7 +23,9 @@ from dlgrad.graph.registry import input_node
 from dlgrad.graph.verify import verify
 from dlgrad.runtime import load
 
-GOLDEN = Path(__file__).parent / "golden" / "rosenbrock.c"
+from .compiled import GOLDEN_DIR, assert_golden
+
+GOLDEN = GOLDEN_DIR / "rosenbrock.c"
 SPEC = [((2,), "float64")]
 
 
@@ -50,18 +52,7 @@ def test_documented_numbers_through_c():
 
 
 def test_generated_c_matches_golden():
-    source = lower(rosenbrock_graph(), SPEC, name="rosenbrock").source
-    if os.environ.get("DLGRAD_UPDATE_GOLDEN") == "1":
-        GOLDEN.parent.mkdir(exist_ok=True)
-        GOLDEN.write_text(source)
-    assert GOLDEN.exists(), "no golden file: run with DLGRAD_UPDATE_GOLDEN=1 to create it"
-    golden = GOLDEN.read_text()
-    if source != golden:
-        import difflib
-        diff = "".join(difflib.unified_diff(golden.splitlines(True), source.splitlines(True),
-                                            "golden/rosenbrock.c", "generated", n=2))
-        pytest.fail("generated C differs from tests/codegen/golden/rosenbrock.c (rerun with "
-                    f"DLGRAD_UPDATE_GOLDEN=1 if the change is intended):\n{diff}")
+    assert_golden(GOLDEN, lower(rosenbrock_graph(), SPEC, name="rosenbrock").source)
 
 
 CHILD = """
