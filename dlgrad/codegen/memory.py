@@ -35,3 +35,17 @@ def plan_workspace(buffers, first_write, last_read):
             end += need
         live.append(node)
     return offsets, end
+
+
+def workspace_report(buffers, first_write, last_read):
+    """(workspace bytes of plan_workspace, peak live bytes) for the same arguments.
+
+    The peak is the most bytes alive at any one kernel, each buffer rounded up to ALIGN as the
+    plan rounds it: no plan can use less, so the first over the second measures the plan's waste.
+    """
+    live = {}
+    for node in buffers:
+        nbytes = -(-max(node.size, 1) * ITEMSIZE[node.dtype] // ALIGN) * ALIGN
+        for k in range(first_write[id(node)], last_read[id(node)] + 1):
+            live[k] = live.get(k, 0) + nbytes
+    return plan_workspace(buffers, first_write, last_read)[1], max(live.values(), default=0)

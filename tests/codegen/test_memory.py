@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dlgrad.codegen.memory import ALIGN, ITEMSIZE, plan_workspace
+from dlgrad.codegen.memory import ALIGN, ITEMSIZE, plan_workspace, workspace_report
 from dlgrad.graph.autodiff import gradients
 from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.ops import elementwise as E
@@ -73,6 +73,24 @@ def test_plan_reuses_memory_of_dead_buffers():
     a, b = SimpleNamespace(size=100, dtype="float64", serial=0), SimpleNamespace(size=50, dtype="float64", serial=1)
     offsets, total = plan_workspace([a, b], {id(a): 0, id(b): 2}, {id(a): 1, id(b): 3})
     assert offsets[id(b)] == offsets[id(a)] and total == 832
+
+
+@settings(max_examples=200, deadline=None)
+@given(lifetimes())
+def test_report_peak_is_a_lower_bound_of_the_plan(case):
+    buffers, first, last = case
+    workspace, peak = workspace_report(buffers, first, last)
+    assert workspace == plan_workspace(buffers, first, last)[1]
+    assert 0 < peak <= workspace
+
+
+def test_report_peak_counts_buffers_alive_together():
+    a, b, c = (SimpleNamespace(size=100, dtype="float64", serial=0), SimpleNamespace(size=50, dtype="float64", serial=1),
+               SimpleNamespace(size=10, dtype="float32", serial=2))
+    first, last = {id(a): 0, id(b): 1, id(c): 2}, {id(a): 1, id(b): 3, id(c): 2}
+    # kernel 1: a (832 bytes) and b (448); kernel 2: b and c (64)
+    assert workspace_report([a, b, c], first, last) == (plan_workspace([a, b, c], first, last)[1], 832 + 448)
+    assert workspace_report([], {}, {}) == (0, 0)
 
 
 # --- workspace reuse in compiled programs ----------------------------------------------------
