@@ -44,20 +44,25 @@ void ext_rosen(const double *x, double *f, double *g, ptrdiff_t n) {
 """
 
 
-def build_hand_c(workdir):
-    """The baseline: hand-written C in a cffi API-mode extension built with -O3."""
+def build_cffi(name, cdef, source, workdir, flags=("-O3", "-march=native")):
+    """(ffi, lib) of C source built as a cffi API-mode extension in workdir."""
     import importlib.util
 
     import cffi
     ffi = cffi.FFI()
-    ffi.cdef("void rosen(const double *x, double *f, double *g);"
-             "void ext_rosen(const double *x, double *f, double *g, ptrdiff_t n);")
-    ffi.set_source("_dlgrad_bench_hand", HAND_C, extra_compile_args=["-O3", "-march=native"])
+    ffi.cdef(cdef)
+    ffi.set_source(name, source, extra_compile_args=list(flags))
     path = ffi.compile(tmpdir=workdir, verbose=False)
-    spec = importlib.util.spec_from_file_location("_dlgrad_bench_hand", path)
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.ffi, module.lib
+
+
+def build_hand_c(workdir):
+    """The baseline: hand-written C in a cffi API-mode extension built with -O3."""
+    return build_cffi("_dlgrad_bench_hand", "void rosen(const double *x, double *f, double *g);"
+                      "void ext_rosen(const double *x, double *f, double *g, ptrdiff_t n);", HAND_C, workdir)
 
 
 def per_call(fn, number, repeat=5):

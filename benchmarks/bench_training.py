@@ -50,7 +50,7 @@ def model_loss(net, X, T):
 def dlgrad_step(layers, X, T):
     state = {"net": dl.dlnetwork(layers, seed=0), "g": None, "s": None, "it": 0}
 
-    def step():
+    def step(X=X, T=T):
         state["it"] += 1
         loss, grads = dl.dlfeval(model_loss, state["net"], X, T)
         state["net"], state["g"], state["s"] = dl.adamupdate(state["net"], grads, state["g"], state["s"],
@@ -72,26 +72,38 @@ def cnn_layers():
 
 # --- hand-written numpy -----------------------------------------------------------------
 
-def numpy_step(x, t, rng):
+def numpy_params(rng):
+    """[w1, b1, w2, b2] of the MLP, Glorot-initialised, float32."""
     def glorot(n_out, n_in):
         bound = np.sqrt(6 / (n_in + n_out))
         return rng.uniform(-bound, bound, (n_out, n_in)).astype(np.float32)
-    params = [glorot(SIZES[1], SIZES[0]), np.zeros((SIZES[1], 1), np.float32),
-              glorot(SIZES[2], SIZES[1]), np.zeros((SIZES[2], 1), np.float32)]
+    return [glorot(SIZES[1], SIZES[0]), np.zeros((SIZES[1], 1), np.float32),
+            glorot(SIZES[2], SIZES[1]), np.zeros((SIZES[2], 1), np.float32)]
+
+
+def numpy_loss_grads(params, x, t):
+    """The crossentropy of softmax(MLP(x)) against one-hot t (columns are observations), and
+    its gradients with respect to params, by hand."""
+    w1, b1, w2, b2 = params
+    h = np.maximum(w1 @ x + b1, 0)
+    z = w2 @ h + b2
+    z = z - z.max(0, keepdims=True)
+    e = np.exp(z)
+    s = e.sum(0, keepdims=True)
+    loss = -np.sum(t * (z - np.log(s))) / BATCH
+    dz = (e / s - t) / BATCH
+    dh = (w2.T @ dz) * (h > 0)
+    return loss, [dh @ x.T, dh.sum(1, keepdims=True), dz @ h.T, dz.sum(1, keepdims=True)]
+
+
+def numpy_step(x, t, rng):
+    params = numpy_params(rng)
     m = [np.zeros_like(p) for p in params]
     v = [np.zeros_like(p) for p in params]
     it = [0]
 
-    def step():
-        w1, b1, w2, b2 = params
-        h = np.maximum(w1 @ x + b1, 0)
-        z = w2 @ h + b2
-        z = z - z.max(0, keepdims=True)
-        e = np.exp(z)
-        y = e / e.sum(0, keepdims=True)
-        dz = (y - t) / BATCH
-        dh = (w2.T @ dz) * (h > 0)
-        grads = [dh @ x.T, dh.sum(1, keepdims=True), dz @ h.T, dz.sum(1, keepdims=True)]
+    def step(x=x, t=t):
+        _, grads = numpy_loss_grads(params, x, t)
         it[0] += 1
         scale = 0.001 * np.sqrt(1 - 0.999 ** it[0]) / (1 - 0.9 ** it[0])
         for p, g, mi, vi in zip(params, grads, m, v):
@@ -105,20 +117,45 @@ def numpy_step(x, t, rng):
 
 # --- optional baselines ------------------------------------------------------------------
 
-def torch_step(x, t):
+def torch_batch(x, t):
+    """x (features x batch) and one-hot t as PyTorch wants them: batch x features, class labels."""
+    import torch
+    return torch.from_numpy(x.T.copy()), torch.from_numpy(t.argmax(0))
+
+
+def torch_loss(compiled=False):
+    """(model, loss(xt, labels)): the MLP in PyTorch, single-threaded; the loss through
+    torch.compile when `compiled`."""
     import torch
     torch.set_num_threads(1)
     model = torch.nn.Sequential(torch.nn.Linear(SIZES[0], SIZES[1]), torch.nn.ReLU(),
                                 torch.nn.Linear(SIZES[1], SIZES[2]))
-    opt = torch.optim.Adam(model.parameters(), lr=0.001)
-    xt, labels = torch.from_numpy(x.T.copy()), torch.from_numpy(t.argmax(0))
 
-    def step():
+    def loss(xt, labels):
+        return torch.nn.functional.cross_entropy(model(xt), labels)
+    return model, (torch.compile(loss) if compiled else loss)
+
+
+def torch_step(x, t, compiled=False):
+    import torch
+    model, loss_fn = torch_loss(compiled)
+    opt = torch.optim.Adam(model.parameters(), lr=0.001)
+    xt, labels = torch_batch(x, t)
+
+    def step(xt=xt, labels=labels):
         opt.zero_grad()
-        loss = torch.nn.functional.cross_entropy(model(xt), labels)
-        loss.backward()
+        loss_fn(xt, labels).backward()
         opt.step()
     return step
+
+
+def jax_loss(ps, x, t):
+    """The MLP's crossentropy in JAX (params as from numpy_params; columns are observations)."""
+    import jax
+    import jax.numpy as jnp
+    w1, b1, w2, b2 = ps
+    z = w2 @ jnp.maximum(w1 @ x + b1, 0) + b2
+    return -jnp.sum(t * jax.nn.log_softmax(z, axis=0)) / x.shape[1]
 
 
 def jax_step(x, t, rng):
@@ -128,14 +165,9 @@ def jax_step(x, t, rng):
               ((SIZES[1], SIZES[0]), (SIZES[1], 1), (SIZES[2], SIZES[1]), (SIZES[2], 1))]
     opt = [[jnp.zeros_like(p) for p in params], [jnp.zeros_like(p) for p in params]]
 
-    def loss_fn(ps, x, t):
-        w1, b1, w2, b2 = ps
-        z = w2 @ jnp.maximum(w1 @ x + b1, 0) + b2
-        return -jnp.sum(t * jax.nn.log_softmax(z, axis=0)) / x.shape[1]
-
     @jax.jit
     def update(ps, m, v, it, x, t):
-        g = jax.grad(loss_fn)(ps, x, t)
+        g = jax.grad(jax_loss)(ps, x, t)
         m = [0.9 * a + 0.1 * b for a, b in zip(m, g)]
         v = [0.999 * a + 0.001 * b * b for a, b in zip(v, g)]
         scale = 0.001 * jnp.sqrt(1 - 0.999 ** it) / (1 - 0.9 ** it)
@@ -144,7 +176,7 @@ def jax_step(x, t, rng):
     xs, ts = jnp.asarray(x), jnp.asarray(t)
     state = {"p": params, "m": opt[0], "v": opt[1], "it": 0}
 
-    def step():
+    def step(xs=xs, ts=ts):
         state["it"] += 1
         state["p"], state["m"], state["v"] = update(state["p"], state["m"], state["v"],
                                                     float(state["it"]), xs, ts)

@@ -1,0 +1,687 @@
+"""All of issue 6's measurements in one run and one table: speed, compile and import times and
+memory, each against the workload's floor (a hand-written baseline measured in the same run)
+and against JAX, PyTorch (eager and torch.compile), numba and CasADi where they are installed.
+
+  W1  Rosenbrock 2-D value and gradient, one call from Python, at x = [-1, 2].
+      Floor: hand-written C through cffi with numpy arrays in and out (outputs preallocated);
+      the same allocating its outputs, as a compiled function must, is the second row.
+  W2  extended Rosenbrock sum(100 (x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2), value and gradient,
+      n = 1e5; dlgrad against the hand-written C loop also at n = 1e3 and 1e7.
+  W3  MLP 784-128-10 (relu, softmax, crossentropy), batch 128, float32: loss and gradients of
+      all parameters. Floor: the five matrix products of forward and backward alone (numpy).
+  W4  sum(sin(x) exp(-x^2) + log(1 + x^2) + tanh(x) / (1 + x^2)), n = 1e4, float64, value and
+      gradient: the rows of bench_vecmath.w4_rows() (its first row is the floor) when that
+      module exists, else dlgrad, numpy, JAX and PyTorch against a hand-written C loop.
+  W5  200 Adam steps of W3 cycling over 8 fixed batches: total time. Floor: the matrix
+      products alone, 200 times.
+  import   `import X` in a fresh process (numpy is the floor; dlgrad's figure includes numpy).
+  compile  dlgrad's first call in a fresh process with its own cache directory
+      ($DLGRAD_CACHE_DIR), timed inside the process after `import dlgrad`:
+        after imports: an unrelated function was compiled first (sympy and the compile path
+          are imported, the call trampoline built), so only trace, C, gcc and load are left;
+        new process: the cache holds only the trampoline and the compiler probe;
+        empty cache: nothing cached; disk-cache hit: the cache holds the program.
+      Floor: gcc -O3 -shared of the hand-written Rosenbrock C.
+  memory   the MLP value+gradient's workspace against the peak bytes of its live intermediates
+      (what the workspace planner is given while the program is lowered).
+
+Everything runs on one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's CPU flags,
+torch.set_num_threads(1)). Times are medians of 3 runs (each run as many calls as fill
+0.2 s); a peer's note gives its setup plus first call (compile) in this process. A peer that
+is not installed is skipped and one that breaks is reported as failed; the run goes on.
+
+Run: python benchmarks/run.py [--quick] [--only W1,W3,...]
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# One thread everywhere, set before numpy, JAX or PyTorch is imported.
+os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                  TORCHINDUCTOR_COMPILE_THREADS="1",
+                  XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)   # this checkout's dlgrad, installed or not
+
+import argparse
+import importlib
+import importlib.metadata
+import platform
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+import timeit
+from dataclasses import dataclass
+
+import bench_training as training  # imports dlgrad
+import numpy as np
+from bench_core import (
+    HAND_C,
+    build_cffi,
+    build_hand_c,
+    extended_rosenbrock,
+    per_call,
+    rosenbrock,
+)
+
+import dlgrad as dl
+
+WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "import", "compile", "memory")
+PEERS = {"jax": "JAX", "torch": "PyTorch", "numba": "numba", "casadi": "CasADi"}
+
+
+@dataclass
+class Settings:
+    repeats: int = 3
+    budget: float = 0.2          # seconds of calls per run
+    quick: bool = False
+    workdir: str = ""
+
+
+SETTINGS = Settings()
+
+
+# --- rows and the timing helper -------------------------------------------------------------
+
+@dataclass
+class Row:
+    workload: str
+    impl: str
+    value: float | None = None   # seconds, or bytes when unit == "B"
+    unit: str = "s"
+    floor: bool = False
+    target: tuple | None = None  # ("x", 1.5): ratio to the floor; ("s", 0.15) or ("B", n): absolute
+    note: str = ""
+
+
+def measure(fn):
+    """Median seconds per call of fn over SETTINGS.repeats runs, each of as many calls as fill
+    SETTINGS.budget (timeit's autorange calibrates and warms up)."""
+    number, seconds = timeit.Timer(fn).autorange()
+    return per_call(fn, max(1, round(number * SETTINGS.budget / seconds)), repeat=SETTINGS.repeats)
+
+
+def attempt(rows, workload, impl, make, check=None, **row):
+    """Append the row of one implementation: fn = make() is called once (the first call: set-up
+    and compile, shown in the note), checked with check(result) and timed. An implementation
+    whose module is missing is skipped; one that raises is reported as failed."""
+    try:
+        start = time.perf_counter()
+        fn = make()
+        result = fn()
+        first = time.perf_counter() - start
+        if check is not None:
+            check(result)
+        seconds = measure(fn)
+    except ImportError as exc:
+        rows.append(Row(workload, impl, note=f"skipped: {exc.name or exc} not installed"))
+        return
+    except Exception as exc:  # noqa: BLE001 - one broken peer must not stop the run
+        rows.append(Row(workload, impl, note=failed(exc)))
+        return
+    note = row.pop("note", "") or (f"first call {first:.2f} s" if first >= 0.005 and not row.get("floor") else "")
+    rows.append(Row(workload, impl, seconds, note=note, **row))
+
+
+def failed(exc):
+    return f"failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:100]}"
+
+
+def value_grad_check(want_value, want_grad, rtol=1e-10):
+    """check(result) for a (value, gradient) pair of numpy arrays, dlarrays or tensors."""
+    def check(result):
+        value, grad = (np.asarray(dl.extractdata(r) if dl.isdlarray(r) else r, dtype=float) for r in result)
+        np.testing.assert_allclose(value, want_value, rtol=rtol, err_msg="value")
+        np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-12, err_msg="gradient")
+    return check
+
+
+def just(fn, *args):
+    """make() for an implementation with nothing to set up: the call is fn(*args)."""
+    return lambda: lambda: fn(*args)
+
+
+def skipped_in_quick(rows, workload, impl):
+    rows.append(Row(workload, impl, note="skipped: --quick"))
+
+
+# --- objectives, written once for every array module (dlgrad, jax.numpy, torch) ------------------
+
+def rosenbrock_sum(m, x):
+    return m.sum(100 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)
+
+
+def w4_sum(m, x):
+    return m.sum(m.sin(x) * m.exp(-x ** 2) + m.log(1 + x ** 2) + m.tanh(x) / (1 + x ** 2))
+
+
+def numpy_rosenbrock_sum(x):
+    """The extended Rosenbrock's value and gradient, by hand."""
+    t, u = x[1:] - x[:-1] ** 2, 1 - x[:-1]
+    g = np.zeros_like(x)
+    g[:-1] = -400 * t * x[:-1] - 2 * u
+    g[1:] += 200 * t
+    return np.sum(100 * t * t + u * u), g
+
+
+def numpy_w4_sum(x):
+    """W4's value and gradient, by hand."""
+    s, c, e, q, th = np.sin(x), np.cos(x), np.exp(-x * x), 1 / (1 + x * x), np.tanh(x)
+    value = np.sum(s * e + np.log(1 + x * x) + th * q)
+    return value, c * e - 2 * x * s * e + 2 * x * q + (1 - th * th) * q - 2 * x * th * q * q
+
+
+W4_C = r"""
+#include <math.h>
+#include <stddef.h>
+void w4(const double *x, double *f, double *g, ptrdiff_t n) {
+    double acc = 0;
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        double v = x[i], s = sin(v), c = cos(v), e = exp(-v * v), q = 1 / (1 + v * v), th = tanh(v);
+        acc += s * e + log(1 + v * v) + th * q;
+        g[i] = c * e - 2 * v * s * e + 2 * v * q + (1 - th * th) * q - 2 * v * th * q * q;
+    }
+    f[0] = acc;
+}
+"""
+
+
+# --- implementations: each make_*() returns fn() -> (value, gradient) for numpy x -------------------
+
+def cffi_call(ffi, kernel, x, *extra, allocate=True):
+    """kernel(x, f, g, *extra) through cffi, numpy arrays in and out; fresh outputs per call
+    when `allocate`, as a compiled function must return them."""
+    f0, g0, buf, empty, n = np.empty(()), np.empty(x.size), ffi.from_buffer, np.empty, x.size
+
+    def call():
+        f, g = (empty(()), empty(n)) if allocate else (f0, g0)
+        kernel(buf("double[]", x), buf("double[]", f), buf("double[]", g), *extra)
+        return f, g
+    return call
+
+
+def dlgrad_value_grad(objective):
+    def value_grad(x):
+        y = objective(dl, x)
+        return y, dl.dlgradient(y, x)
+    return value_grad
+
+
+def jax_modules():
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    return jax, jax.numpy
+
+
+def torch_module():
+    import torch
+    torch.set_num_threads(1)
+    return torch
+
+
+def make_jax(objective, x):
+    jax, jnp = jax_modules()
+    value_grad = jax.jit(jax.value_and_grad(lambda v: objective(jnp, v)))
+
+    def call():
+        value, grad = value_grad(x)
+        return float(value), np.asarray(grad)
+    return call
+
+
+def make_torch(objective, x, compiled=False):
+    torch = torch_module()
+
+    def f(v):
+        return objective(torch, v)
+    if compiled:
+        f = torch.compile(f, dynamic=False)
+
+    def call():
+        xt = torch.from_numpy(x).requires_grad_()
+        y = f(xt)
+        (g,) = torch.autograd.grad(y, xt)
+        return y.item(), g.numpy()
+    return call
+
+
+def make_numba_rosenbrock(x):
+    import numba
+
+    @numba.njit(cache=False)
+    def value_grad(x):
+        g, acc = np.zeros(x.size), 0.0
+        for i in range(x.size - 1):
+            t, u = x[i + 1] - x[i] * x[i], 1 - x[i]
+            acc += 100 * t * t + u * u
+            g[i] += -400 * t * x[i] - 2 * u
+            g[i + 1] += 200 * t
+        return acc, g
+    return lambda: value_grad(x)
+
+
+def make_casadi_rosenbrock(x):
+    """CasADi's generated C for the Rosenbrock value and gradient, compiled with cffi."""
+    import casadi as ca
+    s = ca.SX.sym("x", 2)
+    f = 100 * (s[1] - s[0] ** 2) ** 2 + (1 - s[0]) ** 2
+    fn = ca.Function("rosen", [s], [f, ca.gradient(f, s)])
+    gen = ca.CodeGenerator("rosen_casadi", {"with_header": False})
+    gen.add(fn)
+    wrapper = (f"\nvoid rosen_call(const double *x, double *f, double *g) {{\n"
+               f"    const casadi_real *arg[{max(fn.sz_arg(), 1)}] = {{x}};\n"
+               f"    casadi_real *res[{max(fn.sz_res(), 2)}] = {{f, g}};\n"
+               f"    casadi_int iw[{fn.sz_iw() + 1}]; casadi_real w[{fn.sz_w() + 1}];\n"
+               f"    rosen(arg, res, iw, w, 0);\n}}\n")
+    ffi, lib = build_cffi("_dlgrad_bench_casadi", "void rosen_call(const double *x, double *f, double *g);",
+                          gen.dump() + wrapper, SETTINGS.workdir)
+    return cffi_call(ffi, lib.rosen_call, x)
+
+
+def value_grad_peers(rows, workload, objective, x, check):
+    """The JAX, PyTorch eager and torch.compile rows of a (value, gradient) workload."""
+    attempt(rows, workload, "JAX jit", lambda: make_jax(objective, x), check)
+    attempt(rows, workload, "PyTorch eager", lambda: make_torch(objective, x), check)
+    if SETTINGS.quick:
+        skipped_in_quick(rows, workload, "torch.compile")
+    else:
+        attempt(rows, workload, "torch.compile", lambda: make_torch(objective, x, compiled=True), check)
+
+
+# --- workloads ----------------------------------------------------------------------------------
+
+def w1(rows):
+    ffi, lib = build_hand_c(SETTINGS.workdir)
+    x = np.array([-1.0, 2.0])
+    check = value_grad_check(104.0, [396.0, 200.0])
+    X = dl.dlarray(x)
+    attempt(rows, "W1", "hand C via cffi, outputs preallocated", lambda: cffi_call(ffi, lib.rosen, x, allocate=False),
+            check, floor=True)
+    attempt(rows, "W1", "hand C via cffi, allocating outputs", lambda: cffi_call(ffi, lib.rosen, x), check)
+    allocating = rows[-1].value
+    attempt(rows, "W1", "dlgrad dlaccelerate call", just(dl.dlaccelerate(rosenbrock), X), check, target=("x", 1.5))
+    attempt(rows, "W1", "dlgrad dlfeval", just(dl.dlfeval, rosenbrock, X), check, target=("x", 3.0))
+    for row in rows[-2:]:
+        if row.value and allocating:
+            row.note = "; ".join(filter(None, [f"{row.value / allocating:.2f}x the allocating call", row.note]))
+    attempt(rows, "W1", "CasADi C via cffi", lambda: make_casadi_rosenbrock(x), check)
+    attempt(rows, "W1", "numba njit", lambda: make_numba_rosenbrock(x), check)
+    value_grad_peers(rows, "W1", rosenbrock_sum, x, check)
+
+
+def w2(rows):
+    ffi, lib = build_hand_c(SETTINGS.workdir)
+    w2_at(rows, ffi, lib, 100_000, peers=True)
+    for n in (1_000,) if SETTINGS.quick else (1_000, 10_000_000):
+        w2_at(rows, ffi, lib, n)
+
+
+def w2_at(rows, ffi, lib, n, peers=False):
+    workload = "W2" if peers else f"W2 n = {n:.0e}".replace("+0", "")
+    x = np.random.default_rng(1).uniform(-2, 2, n)
+    check = value_grad_check(*numpy_rosenbrock_sum(x))
+    attempt(rows, workload, "hand C loop via cffi (-O3)", lambda: cffi_call(ffi, lib.ext_rosen, x, n), check,
+            floor=True)
+    attempt(rows, workload, "dlgrad dlfeval", just(dl.dlfeval, extended_rosenbrock, dl.dlarray(x)), check,
+            target=("x", 1.0))
+    if peers:
+        attempt(rows, workload, "numpy, hand-written gradient", just(numpy_rosenbrock_sum, x), check)
+        attempt(rows, workload, "numba njit", lambda: make_numba_rosenbrock(x), check)
+        value_grad_peers(rows, workload, rosenbrock_sum, x, check)
+
+
+def w3(rows):
+    rng = np.random.default_rng(0)
+    x, t = training.data(rng)
+    params = training.numpy_params(rng)
+    attempt(rows, "W3", "numpy matmuls alone (5 sgemm)", lambda: mlp_matmuls(params, x), floor=True)
+    net, X = dl.dlnetwork(training.mlp_layers(), seed=0), dl.dlarray(x, "CB")
+    attempt(rows, "W3", "dlgrad dlfeval", just(dl.dlfeval, training.model_loss, net, X, t), target=("s", 700e-6))
+    attempt(rows, "W3", "numpy, hand-written", just(training.numpy_loss_grads, params, x, t))
+    attempt(rows, "W3", "JAX jit", lambda: make_jax_mlp(params, x, t))
+    attempt(rows, "W3", "PyTorch eager", lambda: make_torch_mlp(x, t))
+    if SETTINGS.quick:
+        skipped_in_quick(rows, "W3", "torch.compile")
+    else:
+        attempt(rows, "W3", "torch.compile", lambda: make_torch_mlp(x, t, compiled=True))
+
+
+def mlp_matmuls(params, x):
+    """call(x, t) computing the matrix products of the MLP's forward and backward passes into
+    preallocated outputs (t is ignored: W5 calls its steps with a batch)."""
+    w1, _, w2, _ = params
+    h, z = np.empty((w1.shape[0], x.shape[1]), np.float32), np.empty((w2.shape[0], x.shape[1]), np.float32)
+    dw1, dw2, dh = np.empty_like(w1), np.empty_like(w2), np.empty_like(h)
+
+    def call(x=x, t=None):
+        np.matmul(w1, x, out=h)
+        np.matmul(w2, h, out=z)
+        np.matmul(z, h.T, out=dw2)
+        np.matmul(w2.T, z, out=dh)
+        np.matmul(dh, x.T, out=dw1)
+    return call
+
+
+def jax_batch(x, t):
+    jnp = jax_modules()[1]
+    return jnp.asarray(x), jnp.asarray(t)
+
+
+def make_jax_mlp(params, x, t):
+    jax, jnp = jax_modules()
+    value_grad = jax.jit(jax.value_and_grad(training.jax_loss))
+    ps, xs, ts = [jnp.asarray(p) for p in params], jnp.asarray(x), jnp.asarray(t)
+    return lambda: jax.block_until_ready(value_grad(ps, xs, ts))
+
+
+def make_torch_mlp(x, t, compiled=False):
+    torch = torch_module()
+    model, loss = training.torch_loss(compiled)
+    weights, (xt, labels) = list(model.parameters()), training.torch_batch(x, t)
+
+    def call():
+        value = loss(xt, labels)
+        return value, torch.autograd.grad(value, weights)
+    return call
+
+
+def w4(rows):
+    try:
+        import bench_vecmath
+    except ImportError as exc:
+        if exc.name != "bench_vecmath":
+            raise
+        return w4_fallback(rows)
+    for i, (label, seconds, note) in enumerate(bench_vecmath.w4_rows()):
+        rows.append(Row("W4", label, seconds, floor=i == 0, note=note))
+    print_later("W4 accuracy, max ulp (bench_vecmath.ulp_report()):",
+                *(f"  {name:<40s} {ulp}" for name, ulp in bench_vecmath.ulp_report().items()))
+
+
+def w4_fallback(rows):
+    x = np.random.default_rng(4).uniform(-3, 3, 10_000)
+    ffi, lib = build_cffi("_dlgrad_bench_w4", "void w4(const double *x, double *f, double *g, ptrdiff_t n);",
+                          W4_C, SETTINGS.workdir)
+    check = value_grad_check(*numpy_w4_sum(x), rtol=1e-9)
+    X, value_grad = dl.dlarray(x), dlgrad_value_grad(w4_sum)
+    attempt(rows, "W4", "hand C loop via cffi (libm)", lambda: cffi_call(ffi, lib.w4, x, x.size), check, floor=True)
+    attempt(rows, "W4", "dlgrad dlfeval", just(dl.dlfeval, value_grad, X), check)
+    attempt(rows, "W4", "numpy, hand-written gradient", just(numpy_w4_sum, x), check)
+    value_grad_peers(rows, "W4", w4_sum, x, check)
+    print_later("W4: benchmarks/bench_vecmath.py is absent: these W4 rows are run.py's own, "
+                "and there is no ulp report")
+
+
+def dlgrad_batch(x, t):
+    return dl.dlarray(x, "CB"), t
+
+
+def dlgrad_w5_step(x, t):
+    """(step(X, T), batch converter) of dlgrad's W5 training loop, built on the batch x, t.
+    For now the step is bench_training's: dlfeval of loss and gradients, then adamupdate."""
+    return training.dlgrad_step(training.mlp_layers(), *dlgrad_batch(x, t)), dlgrad_batch
+
+
+def as_is(x, t):
+    return x, t
+
+
+def w5(rows, steps=200):
+    """Each implementation is built as (step(x, t), convert(x, t) -> its form of a batch)."""
+    rng = np.random.default_rng(5)
+    batches = [training.data(rng) for _ in range(8)]
+
+    def make(build):
+        def make_run():
+            step, convert = build(*batches[0])
+            data = [convert(x, t) for x, t in batches]
+
+            def run():
+                for i in range(steps):
+                    step(*data[i % len(data)])
+            return run
+        return make_run
+
+    params = training.numpy_params(rng)
+    attempt(rows, "W5", "numpy matmuls alone (5 sgemm per step)", make(lambda x, t: (mlp_matmuls(params, x), as_is)),
+            floor=True)
+    attempt(rows, "W5", "dlgrad dlfeval + adamupdate", make(dlgrad_w5_step), target=("s", 0.150))
+    attempt(rows, "W5", "numpy, hand-written", make(lambda x, t: (training.numpy_step(x, t, rng), as_is)))
+    attempt(rows, "W5", "JAX jit, hand-written Adam", make(lambda x, t: (training.jax_step(x, t, rng), jax_batch)))
+    attempt(rows, "W5", "PyTorch eager", make(lambda x, t: (training.torch_step(x, t), training.torch_batch)))
+    if SETTINGS.quick:
+        skipped_in_quick(rows, "W5", "torch.compile")
+    else:
+        attempt(rows, "W5", "torch.compile",
+                make(lambda x, t: (training.torch_step(x, t, compiled=True), training.torch_batch)))
+    rows.append(Row("W5", "numba", note="not included: the MLP needs reductions with keepdims, which njit lacks"))
+
+
+# --- import and compile times, in fresh processes ---------------------------------------------------
+
+IMPORT_SNIPPET = ("import time; t0 = time.perf_counter(); import numpy; t1 = time.perf_counter(); "
+                  "import {module}; print(t1 - t0, time.perf_counter() - t0)")
+
+
+def fresh_process(args, cache=None):
+    """stdout of `python args` in a fresh process with this checkout on the path."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    if cache is not None:
+        env["DLGRAD_CACHE_DIR"] = cache
+    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                          cwd=SETTINGS.workdir, check=False)
+    if done.returncode:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise (ImportError(last) if "ModuleNotFoundError" in last else RuntimeError(last))
+    return done.stdout.split()
+
+
+def import_times(rows):
+    def seconds(module):
+        runs = [fresh_process(["-c", IMPORT_SNIPPET.format(module=module)]) for _ in range(SETTINGS.repeats)]
+        return statistics.median(float(r[0]) for r in runs), statistics.median(float(r[1]) for r in runs)
+
+    numpy_s, dlgrad_s = seconds("dlgrad")
+    rows.append(Row("import", "import numpy", numpy_s, floor=True))
+    rows.append(Row("import", "import dlgrad (with numpy)", dlgrad_s, target=("s", 0.15),
+                    note=f"{dlgrad_s - numpy_s:.3f} s after numpy"))
+    for module, name in PEERS.items():
+        try:
+            total = seconds(module)[1]
+            rows.append(Row("import", f"import {module}", total, note=f"{total - numpy_s:.3f} s after numpy"))
+        except ImportError:
+            rows.append(Row("import", f"import {module}", note=f"skipped: {name} not installed"))
+        except Exception as exc:  # noqa: BLE001
+            rows.append(Row("import", f"import {module}", note=failed(exc)))
+
+
+KEEP = ("trampoline", "toolchain")   # cache subdirectories that outlive any one program
+
+
+def first_call_times(workload, cache_for_run, warm=False):
+    """Median over runs of the first dlgrad call of `workload` in a fresh process (see child)."""
+    args = [os.path.abspath(__file__), "--child", workload] + ["--warm"] * warm
+    return statistics.median(float(fresh_process(args, cache_for_run(i))[0]) for i in range(SETTINGS.repeats))
+
+
+def compile_times(rows):
+    base = SETTINGS.workdir
+    source = os.path.join(base, "hand_rosen.c")
+    with open(source, "w") as f:
+        f.write(HAND_C)
+
+    def gcc():
+        subprocess.run(["gcc", "-O3", "-march=native", "-shared", "-fPIC", source, "-o", source + ".so"], check=True)
+    rows.append(Row("compile", "gcc -O3 -shared, hand-written C", per_call(gcc, 1, SETTINGS.repeats), floor=True))
+
+    def fresh(i):
+        return tempfile.mkdtemp(prefix="cache-empty-", dir=base)
+
+    def empty(i):
+        return os.path.join(base, f"cache-empty-{i}")
+
+    def seeded(tag):
+        def cache(i):   # only what outlives a program (trampoline, compiler probe), from an empty run
+            path = os.path.join(base, f"cache-{tag}-{i}")
+            os.makedirs(path, mode=0o700)
+            for sub in KEEP:
+                if os.path.isdir(os.path.join(empty(0), sub)):
+                    shutil.copytree(os.path.join(empty(0), sub), os.path.join(path, sub))
+            return path
+        return cache
+
+    rows.append(Row("compile", "dlgrad Rosenbrock, after imports", first_call_times("rosenbrock", empty, warm=True),
+                    target=("s", 0.15), note="trace, C, gcc, load"))
+    rows.append(Row("compile", "dlgrad Rosenbrock, new process", first_call_times("rosenbrock", seeded("new")),
+                    note="also imports sympy and the compile path"))
+    rows.append(Row("compile", "dlgrad Rosenbrock, empty cache", first_call_times("rosenbrock", fresh),
+                    note="new process; also builds the call trampoline, probes gcc"))
+    hit = first_call_times("rosenbrock", lambda i: os.path.join(base, "cache-new-0"))
+    rows.append(Row("compile", "dlgrad Rosenbrock, disk-cache hit", hit, target=("s", 0.020),
+                    note="a new process loads the program"))
+    mlp = first_call_times("mlp", seeded("mlp"), warm=True)
+    rows.append(Row("compile", "dlgrad MLP value+grad, after imports", mlp, target=("s", 1.0)))
+
+
+def child(workload, warm):
+    """In a fresh process, after the imports: print the seconds of the first dlgrad call.
+
+    With `warm`, an unrelated function is compiled first, so the lazily imported compile path
+    (sympy, codegen, the runtime) is loaded and the call trampoline built."""
+    if warm:
+        dl.dlfeval(dlgrad_value_grad(w4_sum), dl.dlarray(np.ones(3)))
+    if workload == "rosenbrock":
+        X = dl.dlarray(np.array([-1.0, 2.0]))
+        start = time.perf_counter()
+        dl.dlfeval(rosenbrock, X)
+    else:
+        x, t = training.data(np.random.default_rng(0))
+        net, X = dl.dlnetwork(training.mlp_layers(), seed=0), dl.dlarray(x, "CB")
+        start = time.perf_counter()
+        dl.dlfeval(training.model_loss, net, X, t)
+    print(time.perf_counter() - start)
+
+
+# --- memory -----------------------------------------------------------------------------------------
+
+def memory(rows):
+    """Record what the workspace planner is given while the MLP value+gradient is lowered."""
+    from dlgrad.codegen.memory import workspace_report
+    lowering = importlib.import_module("dlgrad.codegen.lower")
+    planner, reports = lowering.plan_workspace, []
+
+    def recording(*args):
+        reports.append(workspace_report(*args))
+        return planner(*args)
+    x, t = training.data(np.random.default_rng(0))
+    net = dl.dlnetwork(training.mlp_layers(), seed=0)
+    lowering.plan_workspace = recording
+    try:
+        program = dl.lower(training.model_loss, net, dl.dlarray(x, "CB"), t).program
+    finally:
+        lowering.plan_workspace = planner
+    (workspace, peak), = reports
+    assert workspace == program.work_bytes, (workspace, program.work_bytes)
+    rows.append(Row("memory", "MLP value+grad: peak live intermediates", peak, unit="B", floor=True))
+    rows.append(Row("memory", "MLP value+grad: dlgrad workspace", workspace, unit="B", target=("x", 1.5)))
+
+
+# --- the table -------------------------------------------------------------------------------------
+
+_later = []
+
+
+def print_later(*lines):
+    _later.extend(lines)
+
+
+def shown(value, unit, digits=".2f"):
+    if value is None:
+        return "-"
+    if unit == "B":
+        return f"{value / 1e6:{digits}} MB" if value >= 1e5 else f"{value / 1e3:{digits}} kB"
+    for scale, name in ((1, "s"), (1e-3, "ms"), (1e-6, "us")):
+        if value >= scale or name == "us":
+            return f"{value / scale:{digits}} {name}"
+
+
+def status(row, ratio):
+    if row.value is None or row.target is None:
+        return row.note
+    kind, limit = row.target
+    got = ratio if kind == "x" else row.value
+    goal = f"<= {limit:g}x" if kind == "x" else f"<= {shown(limit, kind, 'g')}"
+    verdict = "n/a" if got is None else ("met" if got <= limit else "MISSED")
+    return f"target {goal}: {verdict}" + (f"; {row.note}" if row.note else "")
+
+
+def table(rows):
+    floors = {}
+    for row in rows:
+        if row.floor and row.value and row.workload not in floors:
+            floors[row.workload] = row.value
+    lines = [f"{'workload':<12} {'implementation':<42} {'time':>10} {'vs floor':>9}  target/status"]
+    previous = None
+    for row in rows:
+        floor = floors.get(row.workload)
+        ratio = row.value / floor if row.value is not None and floor else None
+        label = row.workload if row.workload != previous else ""
+        previous = row.workload
+        lines.append(f"{label:<12} {row.impl:<42} {shown(row.value, row.unit):>10} "
+                     f"{'-' if ratio is None else f'{ratio:.2f}x':>9}  {'floor' if row.floor else status(row, ratio)}")
+    return "\n".join(lines)
+
+
+def versions():
+    found = []
+    for module, name in PEERS.items():
+        try:
+            found.append(f"{name} {importlib.metadata.version(module)}")
+        except importlib.metadata.PackageNotFoundError:
+            found.append(f"{name} absent")
+    return (f"dlgrad {dl.__version__}, Python {platform.python_version()}, numpy {np.__version__}, "
+            f"{', '.join(found)}; {platform.machine()}, {os.cpu_count()} CPUs; one thread; "
+            f"median of {SETTINGS.repeats} run{'s' * (SETTINGS.repeats > 1)}")
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="one run each, shorter runs; no n = 1e7, no torch.compile")
+    parser.add_argument("--only", default=",".join(WORKLOADS), help=f"comma-separated subset of {','.join(WORKLOADS)}")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--warm", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        return child(args.child, args.warm)
+    wanted = {w.strip().lower() for w in args.only.split(",") if w.strip()}
+    unknown = wanted - {w.lower() for w in WORKLOADS}
+    if unknown:
+        parser.error(f"unknown workloads {', '.join(sorted(unknown))}; choose from {', '.join(WORKLOADS)}")
+    SETTINGS.workdir = tempfile.mkdtemp(prefix="dlgrad-run-")
+    os.environ["DLGRAD_CACHE_DIR"] = os.path.join(SETTINGS.workdir, "cache")      # cold caches
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(SETTINGS.workdir, "inductor")
+    if args.quick:
+        SETTINGS.repeats, SETTINGS.budget, SETTINGS.quick = 1, 0.05, True
+    steps = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "import": import_times,
+             "compile": compile_times, "memory": memory}
+    rows = []
+    for name in WORKLOADS:
+        if name.lower() not in wanted:
+            continue
+        try:
+            steps[name](rows)
+        except Exception as exc:  # noqa: BLE001 - the other workloads still run
+            rows.append(Row(name, "(the whole workload)", note=failed(exc)))
+    print(versions())
+    print(table(rows))
+    for line in _later:
+        print(line)
+    shutil.rmtree(SETTINGS.workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
