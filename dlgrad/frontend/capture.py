@@ -34,7 +34,8 @@ class Captured:
 # What the objective reads from its closure cells and from the globals its code names is frozen
 # into the trace. Scalars, short tuples of them and small arrays are guarded: the entry records
 # them (as they are after the trace) and a hit on which one changed raises Stale, and the caller
-# retraces. Larger arrays get a warning at trace time. Objects' attributes are not followed.
+# retraces. Larger arrays get a warning at trace time. Attributes read as `obj.attr` of such a
+# variable (or of a method's self) are guarded the same way, through obj's __dict__.
 
 GUARD_MAX_ELEMENTS = 64
 _SCALARS = (bool, int, float, complex, str, bytes, type(None))
@@ -74,12 +75,43 @@ def _code_names(code, names: set) -> None:
             _code_names(const, names)
 
 
+def _attribute_reads(f, this):
+    """(object's __dict__, attribute, value) of each `obj.attr` f's own code reads where obj is a
+    global, a closure variable or (`this`, for a method) its first argument and attr is in
+    obj's own __dict__ (no properties run, no methods)."""
+    import dis
+    code, env = f.__code__, f.__globals__
+    cells = dict(zip(code.co_freevars, f.__closure__ or ()))
+    first = code.co_varnames[0] if this is not None and code.co_argcount else None
+    found, previous = [], None
+    for ins in dis.get_instructions(code):
+        if ins.opname == "LOAD_ATTR" and previous is not None:
+            owner = _MISSING
+            if previous.opname == "LOAD_GLOBAL":
+                owner = env.get(previous.argval, _MISSING)
+            elif previous.opname == "LOAD_DEREF" and previous.argval in cells:
+                try:
+                    owner = cells[previous.argval].cell_contents
+                except ValueError:
+                    pass
+            elif previous.opname == "LOAD_FAST" and previous.argval == first:
+                owner = this
+            namespace = getattr(owner, "__dict__", None)
+            library = isinstance(owner, types.ModuleType) and owner.__name__.startswith(_SKIP_MODULES)
+            if owner is not _MISSING and isinstance(namespace, dict) and ins.argval in namespace and not library:
+                found.append((namespace, ins.argval, namespace[ins.argval]))
+        previous = ins
+    return found
+
+
 def _reads(fn):
-    """(where, name, value, place) of each closure cell and named global fn reads; follows the
-    plain functions of fn's own module it names, a few levels deep."""
+    """(where, name, value, place) of each closure cell, named global and attribute of those (or
+    of a method's self) fn reads; follows the plain functions of fn's own module it names, a
+    few levels deep."""
     root = _root_function(fn)
     if root is None:
         return []
+    this = fn.__self__ if isinstance(fn, types.MethodType) else None if isinstance(fn, types.FunctionType) else fn
     module = root.__module__
     found, seen, todo = {}, set(), [(root, 0)]
     while todo:
@@ -97,6 +129,8 @@ def _reads(fn):
         names = set()
         _code_names(code, names)
         items += [(env, n, env[n], "global") for n in sorted(names) if n in env]
+        items += [(where, n, value, "attribute") for where, n, value in
+                  _attribute_reads(f, this if f is root else None)]
         for where, name, value, place in items:
             if isinstance(value, types.FunctionType):
                 if depth < 4 and value.__module__ == module and not (value.__module__ or "").startswith(

@@ -61,11 +61,11 @@ def test_compiled_function_rejects_non_contiguous_arrays_instead_of_reading_wron
     clear_caches()
     dlfeval(objective, BASE, W)
     (call,) = cache_for(objective).entries.values()
-    run = call.__globals__["run"]          # the CompiledFunction's entry
+    run = call.__globals__["run"]          # the CompiledFunction's entry, joined with the wrapping
     with pytest.raises(ShapeError, match="C-contiguous"):
-        run(BASE.T.copy().T, W)
+        run([BASE.T.copy().T, W])
     with pytest.raises(TypeError, match="float64"):
-        run(BASE.astype(np.float32), W)
+        run([BASE.astype(np.float32), W])
 
 
 def test_read_only_inputs(backend):

@@ -215,3 +215,50 @@ def test_repeated_retraces_warn_that_the_value_should_be_an_argument(backend, mo
     with pytest.warns(RuntimeWarning, match="step"):
         for step in range(5):
             assert float(extractdata(dlfeval(objective, x))) == 2 * step
+
+
+class Scaled:
+    """An objective whose constants live on the object."""
+
+    def __init__(self, scale):
+        self.scale = scale
+        self.offset = np.array([1.0, -1.0])
+
+    def loss(self, x):
+        y = dl.sum((x - self.offset) ** 2) * self.scale
+        return y, dlgradient(y, x)
+
+
+SETTINGS = Scaled(1.0)
+
+
+def global_object_loss(x):
+    y = dl.sum(x ** 2) * SETTINGS.scale
+    return y, dlgradient(y, x)
+
+
+def test_attributes_of_self_and_of_global_objects_are_guarded(backend):
+    x = dlarray(np.array([2.0, 3.0]))
+    model = Scaled(1.0)
+    for scale in (1.0, 2.0, 0.5):
+        model.scale = scale
+        y, g = dlfeval(model.loss, x)
+        assert float(y) == scale * 17.0 and extractdata(g).tolist() == [2 * scale, 8 * scale]
+    model.offset = np.array([0.0, 0.0])          # a small array attribute: guarded by value
+    assert float(dlfeval(model.loss, x)[0]) == 0.5 * 13.0
+    accelerated = dlaccelerate(global_object_loss)
+    for scale in (3.0, 3.0, 4.0):
+        SETTINGS.scale = scale
+        assert float(accelerated(x)[0]) == scale * 13.0
+    assert accelerated.misses == 2
+
+
+def test_large_array_attribute_warns_that_it_is_frozen():
+    class Model:
+        def __init__(self):
+            self.weights = np.ones(1000)
+
+        def loss(self, x):
+            return dl.sum(x * self.weights[:2])
+    with pytest.warns(FrozenCaptureWarning, match="'weights'.*attributes"):
+        dlfeval(Model().loss, dlarray(np.ones(2)))
