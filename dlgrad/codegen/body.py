@@ -1,15 +1,17 @@
 """Scalar kernel bodies: a tensor's value at a kernel's loop coordinates, as a sympy expression.
 
-Elementwise nodes that are not materialised are inlined (their op's sympy scalar
-applied to their inputs' values); movement nodes re-map coordinates; materialised
-tensors become load symbols. Everything a body reads is recorded so the scheduler
-can order kernels and keep a kernel from reading what it is still writing.
+Elementwise nodes that are not materialised are inlined (their op's scalar form applied
+to their inputs' values, as IEEE nodes that sympy cannot rewrite: see ieee.py); movement
+nodes re-map coordinates; materialised tensors become load symbols. Everything a body
+reads is recorded so the scheduler can order kernels and keep a kernel from reading what
+it is still writing.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..graph.registry import ELEMENTWISE, MOVEMENT, OPS, const_value
+from . import ieee
 from .indexmap import IndexMap, NotAffine, broadcast_map, linear, movement_map
 
 
@@ -75,12 +77,11 @@ class Body:
     def value(self, node, imap: IndexMap):
         sp = self.ctx.sp
         if imap.empty:
-            return sp.Integer(0)
+            return ieee.number(0.0)
         if node.op == "const" and node.size == 0:
-            return sp.Integer(0)   # never read: an empty loop
+            return ieee.number(0.0)   # never read: an empty loop
         if node.op == "const" and node.size == 1:
-            value = float(const_value(node).reshape(()))
-            return sp.Integer(int(value)) if value.is_integer() and abs(value) < 2**53 else sp.Float(value)
+            return ieee.number(float(const_value(node).reshape(())))
         if id(node) in self.locals and imap.is_identity():
             return self.locals[id(node)]
         storage = self.ctx.storage(node)
@@ -107,7 +108,7 @@ class Body:
             if self._recomputes(node, imap):
                 raise NeedMaterialize(node, "broadcast would recompute it")
             args = [self.value(x, imap.then(broadcast_map(x.shape, node.shape))) for x in node.inputs]
-            return OPS[node.op].scalar(self.ctx.S, *args, **dict(node.attrs))
+            return ieee.apply(node.op, node.attrs, args)
         raise NeedMaterialize(node, f"{node.op} is computed by a kernel of its own")
 
     def _recomputes(self, node, imap):
@@ -118,7 +119,7 @@ class Body:
     def _masked(self, expr, imap):
         bounds = tuple(imap.bounds)
         if imap.empty:
-            return self.ctx.sp.Integer(0)
+            return ieee.number(0.0)
         if not any(b is not None for b in bounds) or expr == 0:
             return expr
         if bounds not in self.masks:

@@ -1,7 +1,12 @@
-"""Graph simplification: rules exact for finite inputs, applied bottom-up to a fixpoint.
+"""Graph simplification: rules that hold in IEEE arithmetic, applied bottom-up to a fixpoint.
 
 Each rule takes a node (whose inputs are already simplified) and returns a
 replacement node or None. Passes build new nodes and never mutate.
+
+A rule must give the numbers the unsimplified graph gives for every input, 0, -0, Inf and
+NaN included (up to rounding where it reassociates): x*1 -> x and x - 0 -> x hold, but
+x*0 -> 0 does not (Inf*0 and NaN*0 are NaN), nor x + 0 -> x (-0 + 0 is +0, and 1/(x + 0)
+is +Inf where 1/x is -Inf).
 """
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ FOLD_LIMIT = 256  # largest constant produced by folding (elements)
 
 
 def _is(node, value):
-    return scalar_const_value(node) == value
+    """node is the constant `value` (a signed zero matches only itself)."""
+    number = scalar_const_value(node)
+    return number == value and (value != 0 or np.signbit(number) == np.signbit(value))
 
 
 def _same(node, x):
@@ -53,8 +60,6 @@ def arithmetic_identities(node):
             return _same(node, a)
         if _is(a, 1.0):
             return _same(node, b)
-        if _is(a, 0.0) or _is(b, 0.0):
-            return _fill(node, 0.0)
         if _is(a, -1.0):
             return _same(node, E.neg(b))
         if _is(b, -1.0):
@@ -63,9 +68,9 @@ def arithmetic_identities(node):
             return E.mul(a.inputs[0], b.inputs[0])
     if op == "add":
         a, b = ins
-        if _is(b, 0.0):
+        if _is(b, -0.0):    # x + -0 is x for every x; x + 0 is not (at x = -0)
             return _same(node, a)
-        if _is(a, 0.0):
+        if _is(a, -0.0):
             return _same(node, b)
         if b.op == "neg":
             return E.sub(a, b.inputs[0])
@@ -73,9 +78,9 @@ def arithmetic_identities(node):
             return E.sub(b, a.inputs[0])
     if op == "sub":
         a, b = ins
-        if _is(b, 0.0):
+        if _is(b, 0.0):     # x - 0 is x; x - (-0) is not (at x = -0)
             return _same(node, a)
-        if _is(a, 0.0):
+        if _is(a, -0.0):    # -0 - x is -x; 0 - x is not (at x = 0)
             return _same(node, E.neg(b))
         if b.op == "neg":
             return E.add(a, b.inputs[0])
@@ -85,7 +90,7 @@ def arithmetic_identities(node):
         return ins[0].inputs[0]
     if op == "pow" and _is(ins[1], 1.0):
         return _same(node, ins[0])
-    if op == "pow" and _is(ins[1], 0.0):
+    if op == "pow" and scalar_const_value(ins[1]) == 0:   # pow(x, +-0) is 1, NaN included
         return _fill(node, 1.0)
     if op == "where" and ins[0].op == "const" and (const_value(ins[0]) != 0).all():
         return _same(node, ins[1])
@@ -176,7 +181,9 @@ def _power_of_two(value):
 
 
 def constant_factors(node):
-    """(x * a) * b -> x * (a * b) when a or b is a power of two (so no rounding changes);
+    """(x * a) * b -> x * (a * b) when a or b is a power of two (so no rounding changes) and
+    both scale the same way (|a|, |b| >= 1 or both <= 1: x * a cannot overflow to Inf where
+    x * (a * b) does not, as (x * 2) * 0.5 does at x = 1e308);
     -(x * a) -> x * (-a) and (-x) * a -> x * (-a) (negation is exact).
     """
     if node.op == "neg" and _factor(node.inputs[0]) is not None:
@@ -195,6 +202,9 @@ def constant_factors(node):
     va, vb = const_value(a), const_value(b)
     if not (_power_of_two(float(va)) or _power_of_two(float(vb))) or a.dtype != b.dtype:
         return None
+    magnitudes = abs(float(va)), abs(float(vb))
+    if not (min(magnitudes) >= 1 or max(magnitudes) <= 1):
+        return None
     with np.errstate(all="ignore"):
         product = va * vb
     if not np.isfinite(product) or product == 0:
@@ -210,7 +220,7 @@ def matmul_by_a_number(node):
         return None
     a, b = node.inputs
     for number, other, axis in ((_one_number(b), a, a.ndim - 1), (_one_number(a), b, b.ndim - 2)):
-        if number is None:
+        if number is None or not np.isfinite(number):   # a row [0, 1] @ Inf is NaN, not Inf
             continue
         sums = other if other.shape[axis] == 1 else R.sum_(other, (axis,), keepdims=True)
         if sums.dtype != node.dtype:

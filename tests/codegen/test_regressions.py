@@ -7,7 +7,7 @@ from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import linalg as L
 from dlgrad.graph.ops import movement as M
 from dlgrad.graph.ops import reduce as R
-from dlgrad.graph.registry import input_node
+from dlgrad.graph.registry import const, input_node
 
 from .compiled import compile_graph
 
@@ -25,3 +25,17 @@ def test_workspace_reuse_across_inlined_restrict_kernels():
     got = compile_graph([out, grad], [((2,), "float64"), ((2, 2), "float64")])(xv, uv)
     for g, w in zip(got, evaluate([out, grad], [xv, uv])):
         np.testing.assert_allclose(g, w, rtol=1e-12)
+
+
+def test_constants_in_kernel_bodies_are_floating_literals():
+    """A padded constant entered a body as a C integer: 1e10 * 1e10 overflowed long arithmetic
+    (7.8e18), and pad(1) / (pad(1) + pad(1)) was folded to 1/2 where the pad is 0 (0/0 is NaN)."""
+    x = input_node(0, (4,), "float64")
+    one = M.pad(M.broadcast_to(const(1.0, "float64"), (2,)), (4,), [(1, 3, 1)])
+    big = M.pad(M.broadcast_to(const(1e10, "float64"), (2,)), (4,), [(1, 3, 1)])
+    outputs = [E.mul(x, E.div(one, 2.0)), E.add(x, E.mul(big, big)), E.add(x, E.div(one, E.add(one, one)))]
+    value = np.arange(4.0)
+    got = compile_graph(outputs, [((4,), "float64")])(value)
+    for g, w in zip(got, evaluate(outputs, [value])):
+        np.testing.assert_array_equal(g, w)
+

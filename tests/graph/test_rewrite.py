@@ -59,18 +59,28 @@ def x():
 def test_arithmetic_identities(x):
     assert simplify([E.mul(x, 1.0)])[0] is x
     assert simplify([E.mul(1.0, x)])[0] is x
-    assert simplify([E.add(x, 0.0)])[0] is x
+    assert simplify([E.add(x, -0.0)])[0] is x
     assert simplify([E.sub(x, 0.0)])[0] is x
+    assert simplify([E.sub(-0.0, x)])[0] is E.neg(x)
     assert simplify([E.div(x, 1.0)])[0] is x
     assert simplify([E.power(x, 1.0)])[0] is x
     assert simplify([E.neg(E.neg(x))])[0] is x
     assert simplify([E.add(x, E.neg(x))])[0] is E.sub(x, x)
     assert simplify([E.mul(E.neg(x), E.neg(x))])[0] is E.mul(x, x)
-    (zero,) = simplify([E.mul(x, 0.0)])
-    assert zero.op == "broadcast_to" and zero.inputs[0].op == "const"
-    np.testing.assert_array_equal(evaluate([zero])[0], np.zeros((3, 4)))
     (one,) = simplify([E.power(x, 0.0)])
     np.testing.assert_array_equal(evaluate([one])[0], np.ones((3, 4)))
+
+
+def test_identities_that_do_not_hold_in_ieee_arithmetic_are_not_applied(x):
+    """x*0 is NaN at Inf and NaN; x + 0 and 0 - x are +0 where x and -x are -0 (1/0 is +Inf)."""
+    special = np.array([np.inf, -np.inf, np.nan, -0.0, 0.0, 1.0] * 2).reshape(3, 4)
+    for build in (lambda: E.mul(x, 0.0), lambda: E.mul(0.0, x), lambda: E.add(x, 0.0),
+                  lambda: E.add(0.0, x), lambda: E.sub(0.0, x), lambda: E.sub(x, -0.0)):
+        out = E.div(1.0, build())
+        (simplified,) = simplify([out])
+        np.testing.assert_array_equal(evaluate([simplified], [special])[0], evaluate([out], [special])[0])
+        assert np.array_equal(np.signbit(evaluate([simplified], [special])[0]),
+                              np.signbit(evaluate([out], [special])[0]))
 
 
 def test_identities_that_would_change_the_shape_are_not_applied():
@@ -130,7 +140,7 @@ def test_stop_gradient_is_stripped_after_differentiation(x):
 
 def test_identities_see_through_broadcast_constants(x):
     ones = M.broadcast_to(const(1.0, "float64"), (3, 4))
-    zeros = M.broadcast_to(const(0.0, "float64"), (3, 4))
+    zeros = M.broadcast_to(const(-0.0, "float64"), (3, 4))   # x + -0 is x; x + 0 is not at x = -0
     assert simplify([E.mul(ones, x)])[0] is x
     assert simplify([E.add(zeros, x)])[0] is x
     (g,) = gradients(R.sum_(E.unary("sin", x)), [x])

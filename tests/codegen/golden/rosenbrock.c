@@ -13,7 +13,7 @@
 DLGRAD_KERNEL void rosenbrock_k0(const double *restrict in0, double *restrict out0) {
     const double v0 = in0[1];
     const double v1 = in0[0];
-    out0[0] = ((1 - v1)*(1 - v1)) + 100*((v0 - ((v1)*(v1)))*(v0 - ((v1)*(v1))));
+    out0[0] = 100.0*((v0 - v1*v1)*(v0 - v1*v1)) + (1.0 - v1)*(1.0 - v1);
 }
 
 /* kernel 1: elementwise over [2]: pow, 2 sub, 5 mul, 2 add (through 2 slice, 4 reshape, 2 pad) */
@@ -25,8 +25,7 @@ DLGRAD_KERNEL void rosenbrock_k1(const double *restrict in0, double *restrict ou
         const double v1 = ((i0 >= 0 && i0 < 1) ? in0[1] : 0);
         const double v2 = ((i0 >= 1 && i0 < 2) ? in0[1] : 0);
         const double v3 = ((i0 >= 1 && i0 < 2) ? in0[0] : 0);
-        const double t0 = 2*v0;
-        out1[i0] = ((m0) != 0 ? (t0*(200*((v0)*(v0)) - 200*v1) + t0 - 2) : (0)) + ((m1) != 0 ? (200*v2 - 200*((v3)*(v3))) : (0));
+        out1[i0] = ((m0) != 0 ? ((1.0 - v0)*(-2.0) + (v1 - v0*v0)*(-200.0)*(2.0*v0)) : (0)) + ((m1) != 0 ? ((v2 - v3*v3)*200.0) : (0));
     }
 }
 
