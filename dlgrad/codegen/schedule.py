@@ -82,6 +82,7 @@ class _Scheduler:
         self.ctx = Context(self.materialized, sp, S)
         self.kernels, self.producer = [], {}   # producer: id(node) -> kernel index
         uses, output_ids = _uses(self.order), {id(o) for o in outputs}
+        self.output_ids = output_ids
         for node in self.order:
             kind = OPS[node.op].kind
             if node.op in ("input", "const"):
@@ -95,7 +96,22 @@ class _Scheduler:
             if id(node) in self.materialized:
                 self.producer[id(node)] = self.place(node)
         order = self.topological()
-        return Schedule(self.ctx, [self.kernels[i] for i in order], self.materialized)
+        live = self.live(order)
+        return Schedule(self.ctx, [self.kernels[i] for i in order if i in live], self.materialized)
+
+    def live(self, order):
+        """Kernels that write an output or something a live kernel reads. The others compute
+        values every reader sees only through statically empty windows (a slice of a pad's
+        zeros): no buffer would be named for them, so they are dropped."""
+        needed, live = set(self.output_ids), set()
+        for k in reversed(order):
+            kernel = self.kernels[k]
+            if any(id(root) in needed for root in kernel.roots):
+                live.add(k)
+                if kernel.body is not None:
+                    needed |= {id(load.buffer) for load in kernel.body.loads}
+                needed |= {id(self.ctx.storage(x)[0]) for x, _ in kernel.operands}
+        return live
 
     def place(self, node):
         kind = OPS[node.op].kind

@@ -39,3 +39,18 @@ def test_constants_in_kernel_bodies_are_floating_literals():
     for g, w in zip(got, evaluate(outputs, [value])):
         np.testing.assert_array_equal(g, w)
 
+
+def test_a_result_read_only_through_padding_gets_no_kernel():
+    """The fuzz campaign's `KeyError: <large integer>` (the id of a node): a reduction or a
+    matrix product read only through a slice of a pad's zeros got a kernel, but no buffer was
+    named for its result (nothing reads it); such kernels are now dropped."""
+    x = input_node(0, (4,), "float64")
+    total = M.reshape(R.sum_(E.unary("sin", x)), (1,))
+    zero = M.slice_(M.pad(total, (3,), [(0, 1, 1)]), [(2, 3, 1)])
+    product = M.reshape(L.matmul(M.reshape(x, (2, 2)), M.reshape(x, (2, 2))), (4,))
+    zero_too = M.slice_(M.pad(product, (6,), [(0, 4, 1)]), [(5, 6, 1)])
+    outputs = [E.add(x, M.broadcast_to(zero, (4,))), E.mul(x, M.broadcast_to(zero_too, (4,)))]
+    value = np.array([1.0, 2.0, 3.0, 4.0])
+    got = compile_graph(outputs, [((4,), "float64")])(value)
+    for g, w in zip(got, evaluate(outputs, [value])):
+        np.testing.assert_array_equal(g, w)
