@@ -154,6 +154,11 @@ def header_source(program, input_names, output_names, signature=""):
             "  alignment; 64 bytes is best), or may be NULL when that is 0. Returns 0 on success.",
             "  The code allocates nothing and keeps no state: calls are reentrant, and threads",
             "  calling at the same time need a workspace each.",
+            *(["Vector math: compiled by gcc for x86-64 with glibc >= 2.35 and -DDLGRAD_VECTOR_MATH",
+               "  -fopenmp-simd -fno-builtin-sin -fno-builtin-cos -fno-builtin-sinf -fno-builtin-cosf,",
+               "  linked with -lmvec -lm, its loops call glibc's vector math (libmvec; see the comment",
+               f"  in {name}.c). Without the macro it is plain C99 calling libm."]
+              if "DLGRAD_VECTOR_MATH" in program.source else []),
             f"int {name}_eval(in, out, work): the same with arrays of pointers.",
             f"The queries {name}_in_name(i), {name}_in_ndim(i), {name}_in_shape(i) (and out_)",
             "  return NULL or -1 for an index out of range. A scalar has ndim 0."]

@@ -14,7 +14,7 @@ import numpy as np
 from ..graph.node import Node, pretty, toposort
 from ..graph.rewrite import simplify
 from .cast import CTYPE, Block, Function
-from .kernels import KernelEmitter, c_strides
+from .kernels import KernelEmitter, c_strides, vector_math_block
 from .memory import plan_workspace
 
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
@@ -207,7 +207,8 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
     header = header.replace("*/", "* /")
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, helpers, "\n".join(consts + statics),
+             "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
+             helpers, "\n".join(consts + statics),
              *kernel_texts, *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
     return Program(source=source, entry=f"{name}_eval", name=name,

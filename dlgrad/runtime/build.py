@@ -9,7 +9,7 @@ from ..errors import CompilerNotFoundError
 from . import compiler
 from .cache import atomic_write, cache_dir, temp_name
 
-_FORMAT = 2  # bump when the layout of the cache or the meaning of a key changes
+_FORMAT = 3  # bump when the layout of the cache or the meaning of a key changes
 
 
 def _version() -> str:
@@ -30,8 +30,9 @@ def _alias(source: str, directory: str) -> str:
 def shared_object(source: str) -> str:
     """The path of the shared object compiled from `source`, compiling it only on a cache miss.
 
-    The key hashes the source, the flags, the compiler identity, the CPU features -march=native
-    targets and dlgrad's version. With no compiler at all, a build made earlier on this host is used.
+    The key hashes the source, the flags and libraries (vector math or not), the compiler
+    identity, the CPU features -march=native targets and dlgrad's version. With no compiler at
+    all, a build made earlier on this host is used.
     A cached file is used only if its content hash matches the one recorded when it was built;
     otherwise it is rebuilt, with a warning.
     """
@@ -43,7 +44,7 @@ def shared_object(source: str) -> str:
         if found is None:
             raise
         return found
-    key = _digest([_FORMAT, _version(), tc.identity, tc.flags, tc.target, source])
+    key = _digest([_FORMAT, _version(), tc.identity, tc.flags, tc.libs, tc.target, source])
     path = os.path.join(directory, key + ".so")
     if intact(path) is not True:
         with locked(path):   # one builder per key; the others wait and find its result

@@ -16,17 +16,32 @@ NAMES = ("cc", "gcc", "clang")
 FLAGS = ("-O3", "-fPIC", "-shared", "-std=c99", "-fno-math-errno")
 NATIVE = "-march=native"
 LIBS = ("-lm",)
-_PROBE_FORMAT = 1
+# Vector math (glibc's libmvec) for the libm calls of generated kernels, used where the probe
+# finds it works: the generated C declares the functions it calls `simd` under DLGRAD_VECTOR_MATH
+# (see codegen/kernels.py); -fopenmp-simd honours its reduction pragmas; gcc fuses sin and cos of
+# one argument into a sincos call, which has no vector form the vectoriser uses, unless they are
+# not builtins. DLGRAD_VECTOR_MATH=0 in the environment turns it off.
+VECTOR_FLAGS = ("-fopenmp-simd", "-DDLGRAD_VECTOR_MATH", "-fno-builtin-sin", "-fno-builtin-cos",
+                "-fno-builtin-sinf", "-fno-builtin-cosf")
+VECTOR_LIBS = ("-lmvec",)
+_PROBE_FORMAT = 2
 _host: str | None = None
 
 
 @dataclass(frozen=True)
 class Toolchain:
-    """A compiler command, its identity, the flags it accepts, and what `-march=native` targets."""
+    """A compiler command, its identity, the flags it accepts, what `-march=native` targets, and
+    the libraries a shared object links."""
     argv: tuple[str, ...]
     identity: str
     flags: tuple[str, ...]
     target: str
+    libs: tuple[str, ...] = LIBS
+
+    @property
+    def vector_math(self) -> bool:
+        """Whether kernels are built to call glibc's vector math."""
+        return "-DDLGRAD_VECTOR_MATH" in self.flags
 
 
 def find_compiler() -> tuple[str, ...]:
@@ -74,28 +89,49 @@ def host_fingerprint() -> str:
 _toolchains: dict[tuple, Toolchain] = {}
 
 
+def vector_math_wanted() -> bool:
+    """False when DLGRAD_VECTOR_MATH is set to 0 (or off, no, false) in the environment."""
+    return os.environ.get("DLGRAD_VECTOR_MATH", "").strip().lower() not in ("0", "off", "no", "false")
+
+
+def _libc() -> str:
+    try:
+        return os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        return ""
+
+
 def toolchain() -> Toolchain:
     """The current compiler and its probed properties; cached per process and on disk.
 
-    The disk record is keyed by the compiler's path, size and mtime and by the host, so a new
-    process that finds it runs no subprocess.
+    The disk record is keyed by the compiler's path, size and mtime, the host and the C library,
+    so a new process that finds it runs no subprocess.
     """
     argv = find_compiler()
+    wanted = vector_math_wanted()
     memo = (argv, cache_dir())   # per cache directory, so every directory gets its record
+    if not wanted:
+        memo += ("scalar math",)
     found = _toolchains.get(memo)
     if found is not None:
         return found
     real = os.path.realpath(argv[0])
     st = os.stat(real)
     key = hashlib.sha256(json.dumps(
-        [_PROBE_FORMAT, argv, real, st.st_size, st.st_mtime_ns, host_fingerprint()]).encode()).hexdigest()
+        [_PROBE_FORMAT, argv, real, st.st_size, st.st_mtime_ns, host_fingerprint(), _libc()]).encode()).hexdigest()
     record = os.path.join(cache_dir("toolchain"), key + ".json")
     try:
         with open(record, encoding="utf-8") as f:
-            found = Toolchain(argv, *(tuple(v) if isinstance(v, list) else v for v in json.load(f)))
+            identity, flags, target, vector = json.load(f)
+        probed = Toolchain(argv, identity, tuple(flags), target), bool(vector)
     except (OSError, ValueError, TypeError):
-        found = _probe(argv)
-        atomic_write(record, json.dumps([found.identity, found.flags, found.target]))
+        base = _probe(argv)
+        probed = base, _probe_vector_math(base)
+        atomic_write(record, json.dumps([base.identity, base.flags, base.target, probed[1]]))
+    base, vector = probed
+    found = base
+    if vector and wanted:
+        found = Toolchain(argv, base.identity, (*base.flags, *VECTOR_FLAGS), base.target, (*VECTOR_LIBS, *LIBS))
     _toolchains[memo] = found
     return found
 
@@ -119,6 +155,77 @@ def _probe(argv: tuple[str, ...]) -> Toolchain:
     return Toolchain(argv, identity, FLAGS, "generic")
 
 
+_VECTOR_PROBE = r"""
+#include <math.h>
+#include <stddef.h>
+#if defined(DLGRAD_VECTOR_MATH) && defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#define SIMD __attribute__((__simd__("notinbranch"), __const__, __nothrow__))
+SIMD double sin(double); SIMD double cos(double); SIMD double log(double); SIMD double pow(double, double);
+SIMD float tanhf(float);
+#define SIMD_SUM _Pragma("omp simd reduction(+:acc)")
+#else
+#define SIMD_SUM
+#endif
+void probe_map(const double *restrict x, double *restrict y, float *restrict z, ptrdiff_t n) {
+    for (ptrdiff_t i = 0; i < n; ++i) {
+        y[i] = sin(x[i]) * cos(x[i]) + pow(x[i], 1.5);
+        z[i] = tanhf((float)x[i]);
+    }
+}
+double probe_sum(const double *restrict x, ptrdiff_t n) {
+    double acc = 0;
+    SIMD_SUM
+    for (ptrdiff_t i = 0; i < n; ++i) acc += log(x[i]);
+    return acc;
+}
+"""
+
+
+def _probe_vector_math(tc: Toolchain) -> bool:
+    """Whether `tc` builds kernels that call glibc's libmvec (gcc, x86-64, glibc >= 2.35).
+
+    The probe is compiled as kernels would be, must call vector functions (the compiler really
+    vectorised with them), load (every symbol resolves) and compute what libm computes.
+    """
+    if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
+        return False
+    libc = _libc().split()
+    try:
+        if libc[0] != "glibc" or tuple(int(p) for p in libc[1].split(".")[:2]) < (2, 35):
+            return False
+    except (IndexError, ValueError):
+        return False
+    import ctypes
+    import math
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="dlgrad-probe-") as tmp:
+        source, shared = os.path.join(tmp, "probe.c"), os.path.join(tmp, "probe.so")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write(_VECTOR_PROBE)
+        try:
+            done = _run([*tc.argv, *tc.flags, *VECTOR_FLAGS, "-o", shared, source, *VECTOR_LIBS, *LIBS])
+            if done.returncode != 0:
+                return False
+            with open(shared, "rb") as f:
+                if f.read().count(b"_ZGV") < 5:   # sin, cos, log, pow, tanhf in vector form
+                    return False
+            lib = ctypes.CDLL(shared)
+        except OSError:
+            return False
+        n = 64
+        x = (ctypes.c_double * n)(*(0.25 + 0.125 * i for i in range(n)))
+        y, z = (ctypes.c_double * n)(), (ctypes.c_float * n)()
+        lib.probe_map.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_ssize_t]
+        lib.probe_sum.argtypes = [ctypes.c_void_p, ctypes.c_ssize_t]
+        lib.probe_sum.restype = ctypes.c_double
+        lib.probe_map(x, y, z, n)
+        total = lib.probe_sum(x, n)
+        close = lambda a, b, tol: abs(a - b) <= tol * max(1.0, abs(b))   # noqa: E731
+        return (all(close(y[i], math.sin(x[i]) * math.cos(x[i]) + x[i] ** 1.5, 1e-13)
+                    and close(z[i], math.tanh(x[i]), 1e-6) for i in range(n))
+                and close(total, math.fsum(math.log(v) for v in x), 1e-13))
+
+
 def _trim(text: str, limit: int = 4000) -> str:
     text = text.strip()
     return text if len(text) <= limit else text[:limit] + "\n... (truncated)"
@@ -126,7 +233,7 @@ def _trim(text: str, limit: int = 4000) -> str:
 
 def compile_shared(tc: Toolchain, source_path: str, out_path: str) -> None:
     """Compile the C file `source_path` into the shared object `out_path`; CompileError on failure."""
-    cmd = [*tc.argv, *tc.flags, "-o", out_path, source_path, *LIBS]
+    cmd = [*tc.argv, *tc.flags, "-o", out_path, source_path, *tc.libs]
     try:
         done = _run(cmd)
     except OSError as exc:
