@@ -3,6 +3,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import subprocess
@@ -206,9 +207,10 @@ def _probe_vector_math(tc: Toolchain) -> bool:
             done = _run([*tc.argv, *tc.flags, *VECTOR_FLAGS, "-o", shared, source, *VECTOR_LIBS, *LIBS])
             if done.returncode != 0:
                 return False
-            with open(shared, "rb") as f:
-                if f.read().count(b"_ZGV") < 5:   # sin, cos, log, pow, tanhf in vector form
-                    return False
+            with open(shared, "rb") as f:   # sin, cos, log, pow and tanhf called in vector form
+                called = set(re.findall(rb"_ZGV[a-z]N[0-9]+v+_([a-z]+)\b", f.read()))
+            if not {b"sin", b"cos", b"log", b"pow", b"tanhf"} <= called:
+                return False
             lib = ctypes.CDLL(shared)
         except OSError:
             return False
