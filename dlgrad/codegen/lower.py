@@ -14,6 +14,7 @@ import numpy as np
 from ..graph.node import Node, pretty, toposort
 from ..graph.rewrite import simplify
 from .cast import CTYPE, Block, Function
+from .gemm import PARALLEL, PARALLEL_MACRO
 from .kernels import KernelEmitter, c_strides, vector_math_block
 from .memory import plan_workspace
 
@@ -206,6 +207,8 @@ def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, lab
     interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
     header = header.replace("*/", "* /")
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
+    if any(PARALLEL in text for text in kernel_texts):
+        helpers = PARALLEL_MACRO + helpers
     parts = [f"/* {header} */\n" if header else "",
              "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
              helpers, "\n".join(consts + statics),

@@ -25,6 +25,9 @@ LIBS = ("-lm",)
 VECTOR_FLAGS = ("-fopenmp-simd", "-DDLGRAD_VECTOR_MATH", "-fno-builtin-sin", "-fno-builtin-cos",
                 "-fno-builtin-sinf", "-fno-builtin-cosf")
 VECTOR_LIBS = ("-lmvec",)
+# DLGRAD_NUM_THREADS=N (N > 1) builds kernels with OpenMP: large matrix products split their
+# rows between N threads (codegen/gemm.py). Off by default: one thread, no OpenMP runtime.
+THREADS_VARIABLE = "DLGRAD_NUM_THREADS"
 _PROBE_FORMAT = 2
 _host: str | None = None
 
@@ -90,6 +93,21 @@ def host_fingerprint() -> str:
 _toolchains: dict[tuple, Toolchain] = {}
 
 
+def num_threads() -> int:
+    """The threads DLGRAD_NUM_THREADS asks kernels to use (1 when unset)."""
+    text = os.environ.get(THREADS_VARIABLE, "").strip()
+    if not text:
+        return 1
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(f"{THREADS_VARIABLE} must be a positive integer (the threads kernels may use), "
+                         f"got {text!r}")
+    return value
+
+
 def vector_math_wanted() -> bool:
     """False when DLGRAD_VECTOR_MATH is set to 0 (or off, no, false) in the environment."""
     return os.environ.get("DLGRAD_VECTOR_MATH", "").strip().lower() not in ("0", "off", "no", "false")
@@ -102,6 +120,12 @@ def _libc() -> str:
         return ""
 
 
+def memo_key(argv) -> tuple:
+    """What a process's toolchain record depends on: the compiler, the cache directory (every
+    directory gets its record), and the environment's vector-math and thread settings."""
+    return (argv, cache_dir(), vector_math_wanted(), num_threads())
+
+
 def toolchain() -> Toolchain:
     """The current compiler and its probed properties; cached per process and on disk.
 
@@ -109,10 +133,8 @@ def toolchain() -> Toolchain:
     so a new process that finds it runs no subprocess.
     """
     argv = find_compiler()
-    wanted = vector_math_wanted()
-    memo = (argv, cache_dir())   # per cache directory, so every directory gets its record
-    if not wanted:
-        memo += ("scalar math",)
+    wanted, threads = vector_math_wanted(), num_threads()
+    memo = memo_key(argv)
     found = _toolchains.get(memo)
     if found is not None:
         return found
@@ -133,6 +155,12 @@ def toolchain() -> Toolchain:
     found = base
     if vector and wanted:
         found = Toolchain(argv, base.identity, (*base.flags, *VECTOR_FLAGS), base.target, (*VECTOR_LIBS, *LIBS))
+    if threads > 1:
+        openmp = ("-fopenmp", f"-DDLGRAD_NUM_THREADS={threads}")
+        if not _probe_openmp(found, openmp):
+            raise CompileError(f"{THREADS_VARIABLE}={threads} needs OpenMP, but {' '.join(argv)} cannot build "
+                               f"with -fopenmp; unset {THREADS_VARIABLE} to run kernels on one thread")
+        found = Toolchain(argv, found.identity, (*found.flags, *openmp), found.target, found.libs)
     _toolchains[memo] = found
     return found
 
@@ -226,6 +254,17 @@ def _probe_vector_math(tc: Toolchain) -> bool:
         return (all(close(y[i], math.sin(x[i]) * math.cos(x[i]) + x[i] ** 1.5, 1e-13)
                     and close(z[i], math.tanh(x[i]), 1e-6) for i in range(n))
                 and close(total, math.fsum(math.log(v) for v in x), 1e-13))
+
+
+def _probe_openmp(tc: Toolchain, openmp) -> bool:
+    """Whether `tc` compiles and links a shared object with an OpenMP parallel loop."""
+    import tempfile
+    with tempfile.TemporaryDirectory(prefix="dlgrad-probe-") as tmp:
+        source, shared = os.path.join(tmp, "omp.c"), os.path.join(tmp, "omp.so")
+        with open(source, "w", encoding="utf-8") as f:
+            f.write("void probe(double *x, int n) {\n#pragma omp parallel for\n"
+                    "    for (int i = 0; i < n; i++) x[i] *= 2;\n}\n")
+        return _run([*tc.argv, *tc.flags, *openmp, "-o", shared, source, *tc.libs]).returncode == 0
 
 
 def _trim(text: str, limit: int = 4000) -> str:

@@ -64,10 +64,10 @@ PROGRAMS = {
 }
 
 
-def compile_strictly(source, tmp_path):
+def compile_strictly(source, tmp_path, extra=()):
     path = tmp_path / "generated.c"
     path.write_text(source)
-    done = subprocess.run([GCC, *FLAGS, str(path), "-o", str(tmp_path / "generated.o")],
+    done = subprocess.run([GCC, *FLAGS, *extra, str(path), "-o", str(tmp_path / "generated.o")],
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[:4000]
 
@@ -81,3 +81,11 @@ def test_compiles_warning_free(name, tmp_path):
 @pytest.mark.skipif(GCC is None, reason="gcc is not installed")
 def test_constant_bodies_compile_warning_free(tmp_path):
     compile_strictly(constant_body_program().source, tmp_path)
+
+
+@pytest.mark.skipif(GCC is None, reason="gcc is not installed")
+@pytest.mark.parametrize("openmp", [(), ("-fopenmp", "-DDLGRAD_NUM_THREADS=2")], ids=["serial", "openmp"])
+def test_parallel_products_compile_warning_free(openmp, tmp_path):
+    from .test_gemm import parallel_products
+    outputs, specs, _, _ = parallel_products("float64")
+    compile_strictly(lower(outputs, specs).source, tmp_path, openmp)

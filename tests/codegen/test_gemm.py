@@ -35,3 +35,45 @@ def test_products_of_every_layout(dtype):
     for got, want in zip(results, expected):
         scale = np.abs(want).max() + 1e-30
         assert np.max(np.abs(got - want)) / scale < rtol * 50
+
+
+PARALLEL_SIZES = [(128, 784, 128), (129, 300, 70), (7, 2000, 40)]   # blocked, remainders, row loop
+
+
+def parallel_products(dtype):
+    rng = np.random.default_rng(11)
+    outputs, specs, arrays, expected = [], [], [], []
+    for m, k, n in PARALLEL_SIZES:
+        a, bt = input_node(len(specs), (m, k), dtype), input_node(len(specs) + 1, (n, k), dtype)
+        specs += [((m, k), dtype), ((n, k), dtype)]
+        xa, xbt = rng.standard_normal((m, k)).astype(dtype), rng.standard_normal((n, k)).astype(dtype)
+        arrays += [xa, xbt]
+        outputs.append(L.matmul(a, M.permute(bt, (1, 0))))
+        expected.append(xa.astype(np.float64) @ xbt.T.astype(np.float64))
+    return outputs, specs, arrays, expected
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_products_split_between_threads_match_numpy(threads, monkeypatch):
+    """DLGRAD_NUM_THREADS=2 builds with OpenMP: large products split their rows between threads."""
+    from dlgrad.runtime import compiler
+    monkeypatch.setenv("DLGRAD_NUM_THREADS", threads)
+    outputs, specs, arrays, expected = parallel_products("float32")
+    program = lower(outputs, specs)
+    assert "DLGRAD_PARALLEL_ROWS" in program.source
+    assert ("-fopenmp" in compiler.toolchain().flags) == (threads == "2")
+    for got, want in zip(load(program)(*arrays), expected):
+        assert np.max(np.abs(got - want)) / np.abs(want).max() < 1e-4
+
+
+def test_small_products_stay_on_one_thread():
+    a = input_node(0, (8, 16), "float64")
+    assert "DLGRAD_PARALLEL_ROWS" not in lower([L.matmul(a, M.permute(a, (1, 0)))], [((8, 16), "float64")]).source
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two"])
+def test_bad_thread_counts_are_named(value, monkeypatch):
+    from dlgrad.runtime import compiler
+    monkeypatch.setenv("DLGRAD_NUM_THREADS", value)
+    with pytest.raises(ValueError, match="DLGRAD_NUM_THREADS must be a positive integer"):
+        compiler.toolchain()

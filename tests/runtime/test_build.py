@@ -141,5 +141,5 @@ def test_key_depends_on_flags_and_compiler(monkeypatch):
     path = shared_object(source)
     tc = compiler.toolchain()
     other = compiler.Toolchain(tc.argv, tc.identity + " (other)", tc.flags, tc.target)
-    monkeypatch.setitem(compiler._toolchains, (tc.argv, compiler.cache_dir()), other)
+    monkeypatch.setitem(compiler._toolchains, compiler.memo_key(tc.argv), other)
     assert shared_object(source) != path
