@@ -58,6 +58,29 @@ def dlgrad_step(layers, X, T):
     return step
 
 
+def train_step(net, X, T, m, v, iteration):
+    """Forward, backward and Adam: compiled as one program (see fused_step)."""
+    loss = dl.crossentropy(dl.forward(net, X), T)
+    grads = dl.dlgradient(loss, net.Learnables)
+    net, m, v = dl.adamupdate(net, grads, m, v, iteration)
+    return net, m, v, loss
+
+
+def fused_step(layers, X, T):
+    """One native call per step: parameters and Adam's moments donated, so updated in place."""
+    net = dl.dlnetwork(layers, seed=0)
+    zeros = lambda p: dl.dlarray(np.zeros(p.shape, p.dtype))   # noqa: E731
+    state = {"net": net, "m": dl.dlupdate(zeros, net.Learnables), "v": dl.dlupdate(zeros, net.Learnables),
+             "it": 0}
+    accelerated = dl.dlaccelerate(train_step, donate=(0, 3, 4))
+
+    def step(X=X, T=T):
+        state["it"] += 1
+        state["net"], state["m"], state["v"], _ = dl.dlfeval(
+            accelerated, state["net"], X, T, state["m"], state["v"], dl.dlarray(float(state["it"])))
+    return step
+
+
 def mlp_layers():
     return [dl.featureInputLayer(SIZES[0]), dl.fullyConnectedLayer(SIZES[1]), dl.reluLayer(),
             dl.fullyConnectedLayer(SIZES[2]), dl.softmaxLayer()]
