@@ -3,7 +3,8 @@
 Functions whose derivative is a convention (relu'(0) = 0, ties of max share equally)
 or whose stable evaluation matters (sigmoid, softplus) are sympy Functions of their own,
 with `fdiff` giving the documented derivative, a numpy implementation for the
-reference interpreter, and a C helper named in `C_NAME`.
+reference interpreter, and a C helper named in `C_NAME`. sympy functions whose textbook
+derivative cancels (tanh, asin, acos) are subclassed with a stable `fdiff` (docs/numerics.md).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sympy.codegen.cfunctions import expm1, log1p  # noqa: F401  (re-exported fo
 
 # sympy's own functions used by op scalars
 exp, log, sin, cos, tan = sp.exp, sp.log, sp.sin, sp.cos, sp.tan
-sinh, cosh, tanh, asin, acos, atan, atan2 = sp.sinh, sp.cosh, sp.tanh, sp.asin, sp.acos, sp.atan, sp.atan2
+sinh, cosh, atan, atan2 = sp.sinh, sp.cosh, sp.atan, sp.atan2
 erf, sqrt, Integer, Rational, Float = sp.erf, sp.sqrt, sp.Integer, sp.Rational, sp.Float
 
 
@@ -53,8 +54,9 @@ class sigmoid(DlFunction):
     c_name = "dl_sigmoid"
 
     def fdiff(self, argindex=1):
-        s = sigmoid(self.args[0])
-        return s * (1 - s)
+        # s(x) s(-x) rather than s (1 - s): 1 - s cancels for x > 0 (sigmoid'(37) came out 0)
+        x = self.args[0]
+        return sigmoid(x) * sigmoid(-x)
 
 
 class softplus(DlFunction):
@@ -64,6 +66,33 @@ class softplus(DlFunction):
 
     def fdiff(self, argindex=1):
         return sigmoid(self.args[0])
+
+
+class tanh(sp.tanh):
+    """sympy's tanh (printed as C's tanh) with tanh' = 4 sigmoid(2x) sigmoid(-2x).
+
+    sympy's 1 - tanh(x)**2 cancels once |tanh(x)| nears 1: tanh'(10) came out 1e8 ulp off,
+    tanh'(20) as 0. The sigmoid form is accurate to a few ulp for every x, and 0, not NaN,
+    at +-inf.
+    """
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return 4 * sigmoid(2 * x) * sigmoid(-2 * x)
+
+
+class asin(sp.asin):
+    """sympy's asin with asin' = 1/sqrt((1 - x)(1 + x)): 1 - x**2 loses the digits of x near
+    +-1 (asin'(1 - 1e-8) came out 2e6 ulp off); 1 - x is exact there."""
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return 1 / sqrt((1 - x) * (1 + x))
+
+
+class acos(sp.acos):
+    """sympy's acos with acos' = -1/sqrt((1 - x)(1 + x)) (see asin)."""
+    def fdiff(self, argindex=1):
+        x = self.args[0]
+        return -1 / sqrt((1 - x) * (1 + x))
 
 
 class step(DlFunction):

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..registry import (ELEMENTWISE, OPS, Op, apply, broadcast_shapes, const, register,
+from ..registry import (ELEMENTWISE, OPS, Op, apply, broadcast_shapes, const, const_value, register,
                         result_dtype)
 from . import reduce as R
 
@@ -123,9 +123,32 @@ elementwise("neg", np.negative, lambda S, x: -x, vjp=lambda g, out, inputs: [neg
 
 
 def _pow_vjp(g, out, inputs):
+    """d/da = b a^(b-1) and d/db = a^b log(a), with the limits IEEE arithmetic misses:
+
+    - d/da is 0 where b = 0 (a^0 = 1 for every a; b a^(b-1) is 0*inf = NaN at a = 0);
+    - d/db is 0 where a = 0 < b (b -> 0^b is 0 there; 0*log(0) is NaN);
+    - for an exponent that is not a constant, d/da is b (a^b / a) wherever a^b is a normal
+      number, or is not 0 and b - 1 would round: b - 1 costs |log a| ulps (500 at a = 1e300)
+      and, for a < 0 and |b| >= 2^53, the sign (b - 1 rounds to the even b). The division
+      is by 1 where the other form is taken, so higher derivatives meet no 0/0 there.
+    A constant exponent keeps b a^(b-1) with b - 1 folded (x**3 -> 3 x**2), unmasked unless
+    it has zeros.
+    """
     a, b = inputs
-    return [fit(mul(g, mul(b, power(a, sub(b, 1)))), a),
-            fit(mul(g, partial("pow", (1,), inputs)), b)]
+    b_value = const_value(b)
+    if b_value is not None:
+        da = mul(b, power(a, const(b_value - 1, b.dtype)))
+        if (b_value == 0).any():
+            da = where(eq(b, 0), 0, da)
+    else:
+        size = unary("abs", out)
+        normal = mul(lt(size, math.inf), ge(size, float(np.finfo(out.dtype).tiny)))
+        rounds = mul(ge(unary("abs", b), 2.0 ** (np.finfo(b.dtype).nmant + 1)), ne(out, 0))
+        quotient = maximum(normal, rounds)
+        da = where(quotient, mul(b, div(out, where(quotient, a, 1))), mul(b, power(a, sub(b, 1))))
+        da = where(eq(b, 0), 0, da)
+    db = where(mul(eq(a, 0), gt(b, 0)), 0, partial("pow", (1,), inputs))
+    return [fit(mul(g, da), a), fit(mul(g, db), b)]
 
 
 elementwise("pow", np.power, lambda S, a, b: a ** b, vjp=_pow_vjp)
