@@ -1,7 +1,8 @@
 /* dlgrad scalar helpers: numerically stable forms and derivative conventions.
    Every helper exists for double and, with an f suffix, for float.
    dl_to_float32 rounds through a volatile float: gcc 12 at -O3 vectorises
-   (double)(float)x into x, dropping the rounding. */
+   (double)(float)x into x, dropping the rounding. dl_atan2_d(u, v) = v / (u^2 + v^2),
+   through hypot where the sum of squares overflows (above 1e154) or is subnormal. */
 #define DL_HELPERS(T, F, SUFFIX) \
 static inline T dl_sigmoid##SUFFIX(T x) { \
     T z = exp##F(-fabs##F(x)); \
@@ -25,6 +26,10 @@ static inline T dl_lt##SUFFIX(T a, T b) { return a < b ? 1 : 0; } \
 static inline T dl_le##SUFFIX(T a, T b) { return a <= b ? 1 : 0; } \
 static inline T dl_eq##SUFFIX(T a, T b) { return a == b ? 1 : 0; } \
 static inline T dl_ne##SUFFIX(T a, T b) { return a != b ? 1 : 0; } \
+static inline T dl_atan2_d##SUFFIX(T u, T v) { \
+    const T s = u * u + v * v, h = hypot##F(u, v); \
+    return isnormal(s) ? v / s : (v / h) / h; \
+} \
 static inline T dl_to_float32##SUFFIX(T x) { volatile float f = (float)x; return f; }
 DL_HELPERS(double, , )
 DL_HELPERS(float, f, f)
