@@ -151,20 +151,22 @@ class KernelEmitter:
         return params, args
 
     # --- bodies built from sympy expressions -------------------------------------
-    def _body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block, pre=None):
+    def _body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block, pre=None,
+                         unmasked=False):
         """Declarations of masks, loads and cse temporaries in `block`; the printed expressions.
 
         With `pre`, loads and temporaries that do not depend on the loop indices (scalars such
-        as hyperparameters, and what is computed from them alone) are hoisted there.
+        as hyperparameters, and what is computed from them alone) are hoisted there. With
+        `unmasked`, the loop runs where every mask holds: no conditions are written.
         """
         import sympy as sp
         invariant = set()
         for bounds, symbol in body.masks.items():
-            block.add(f"const int {symbol} = {_condition(bounds, dim_of, loop_names)};")
+            block.add(f"const int {symbol} = {'1' if unmasked else _condition(bounds, dim_of, loop_names)};")
         for load, symbol in body.loads.items():
             offset, coefs = access_of[load]
             ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
-            masked = any(b is not None for b in load.bounds)
+            masked = not unmasked and any(b is not None for b in load.bounds)
             if masked:
                 ref = f"({_condition(load.bounds, dim_of, loop_names)} ? {ref} : 0)"
             target = block
@@ -212,12 +214,26 @@ class KernelEmitter:
         access_of = {load: (load.offset, new_acc[i]) for i, load in enumerate(loads)}
         out_idx = index_expr(0, new_acc[-1], names) if stores else "0"
         ctype, printer = self._numeric(kernel.roots + [l.buffer for l in loads])
-        outer, inner = loop_nest(extents, names)
-        pre = Block()
-        values = self._body_statements(body, [kernel.exprs[id(r)] for r in stores], dim_of, names,
-                                       access_of, ctype, printer, inner, pre if extents else None)
-        for root, value in zip(stores, values):
-            inner.add(f"{self.names[id(root)]}[{out_idx}] = {value};")
+        pre, exprs = Block(), [kernel.exprs[id(r)] for r in stores]
+
+        def loop_body(block, unmasked=False, hoist=True):
+            values = self._body_statements(body, exprs, dim_of, names, access_of, ctype, printer, block,
+                                           pre if extents and hoist else None, unmasked)
+            for root, value in zip(stores, values):
+                block.add(f"{self.names[id(root)]}[{out_idx}] = {value};")
+        interior = _unmasked_range(body, dim_of, extents)
+        if interior is None:
+            outer, inner = loop_nest(extents, names)
+            loop_body(inner)
+            return self._function(index, kernel, body_reads(kernel), stores, Block(pre.body + outer.body))
+        # a 1-D loop through slices or pads: the conditions only at its ends, none in between
+        outer = Block()
+        for start, stop, unmasked in ((0, interior[0], False), (*interior, True), (interior[1], extents[0], False)):
+            if stop > start:
+                loop = For("t", stop - start)
+                loop.body.add(f"const ptrdiff_t {names[0]} = {start} + t;")
+                loop_body(loop.body, unmasked, hoist=unmasked)
+                outer.add(loop)
         return self._function(index, kernel, body_reads(kernel), stores, Block(pre.body + outer.body))
 
     def reduce(self, index, kernel):
@@ -253,6 +269,11 @@ class KernelEmitter:
             inner.add(_combine(op, "acc", value, ctype))
             if op in SIMD_REDUCTION and len(extents) > n_kept and vector_calls("\n".join(inner.lines(""))):
                 _before_innermost_loop(red, SIMD_REDUCTION[op][0])
+            elif op in SIMD_REDUCTION and len(extents) == n_kept + 1 and extents[-1] >= 2 * LANES:
+                def statements(block):
+                    return self._body_statements(body, [kernel.exprs[id(root)]], dim_of, names, access_of,
+                                                 ctype, printer, block)[0]
+                red = _lanes(op, acc_type, init, names[-1], extents[-1], statements)
             body_block.body.extend(red.body)
             body_block.add(f"{out}[{out_idx}] = ({CTYPE[root.dtype]})acc;")
             block.body.extend(kept.body)
@@ -428,6 +449,18 @@ def _masked_dims(body):
     return dims
 
 
+def _unmasked_range(body, dim_of, extents):
+    """(lo, hi): the range of a single loop where every mask of `body` holds, when the masks
+    leave out only a few iterations at its ends (None otherwise)."""
+    masked = [(d, b) for bs in list(body.masks) + [load.bounds for load in body.loads]
+              for d, b in enumerate(bs) if b is not None]
+    if len(extents) != 1 or not masked or any(d not in dim_of for d, _ in masked):
+        return None
+    lo = max(max(b[0] for _, b in masked), 0)
+    hi = min(min(b[1] for _, b in masked), extents[0])
+    return (lo, hi) if hi - lo >= max(16, extents[0] // 2) else None
+
+
 def _condition(bounds, dim_of, names):
     parts = []
     for d, b in enumerate(bounds):
@@ -436,6 +469,38 @@ def _condition(bounds, dim_of, names):
         var = names[dim_of[d]] if d in dim_of else "0"
         parts.append(f"{var} >= {b[0]} && {var} < {b[1]}")
     return "(" + " && ".join(parts) + ")" if parts else "1"
+
+
+LANES = 8  # partial sums of a reduction: one vector register of doubles
+
+
+def _lanes(op, acc_type, init, var, extent, statements):
+    """The reduction over `var` < extent into `acc` with LANES partial accumulators.
+
+    A single accumulator chains every addition on the one before (the compiler may not
+    reorder them), so a sum runs at the adder's latency; LANES independent sums vectorise,
+    and are added pairwise at the end. statements(block) declares the body's values in
+    block (with `var` defined there) and returns the value to accumulate.
+    """
+    whole = extent - extent % LANES
+    outer = Block()
+    outer.add(f"{acc_type} lanes[{LANES}] = {{{', '.join([init] * LANES)}}};")
+    blocks = For("lb", whole // LANES)
+    lane = For("l", LANES)
+    lane.body.add(f"const ptrdiff_t {var} = lb*{LANES} + l;")
+    lane.body.add(_combine(op, "lanes[l]", statements(lane.body), acc_type))
+    blocks.body.add(lane)
+    outer.add(blocks)
+    if whole < extent:
+        tail = For("t", extent - whole)
+        tail.body.add(f"const ptrdiff_t {var} = {whole} + t;")
+        tail.body.add(_combine(op, "acc", statements(tail.body), acc_type))
+        outer.add(tail)
+    parts = [f"lanes[{i}]" for i in range(LANES)]
+    while len(parts) > 1:
+        parts = [f"({parts[i]} {'+' if op == 'sum' else '*'} {parts[i + 1]})" for i in range(0, len(parts), 2)]
+    outer.add(_combine(op, "acc", parts[0], acc_type))
+    return outer
 
 
 def _combine(op, acc, value, ctype):
