@@ -92,6 +92,13 @@ class atan2_d(DlFunction):
     numpy = staticmethod(_atan2_d)
     c_name = "dl_atan2_d"
 
+    def fdiff(self, argindex=1):
+        # with q = v/s and p = u/s (s = u^2 + v^2): dq/du = -2 q p, dq/dv = p^2 - q^2, factored
+        # so that two overflowing squares give inf, not inf - inf
+        u, v = self.args
+        q, p = atan2_d(u, v), atan2_d(v, u)
+        return -2 * q * p if argindex == 1 else (p - q) * (p + q)
+
 
 class atan2(sp.atan2):
     """sympy's atan2(y, x) with d/dy = x / (x^2 + y^2) and d/dx = -y / (x^2 + y^2) scaled
