@@ -1,7 +1,7 @@
 """dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
 from __future__ import annotations
 
-from .cache import MAX_ENTRIES, SignatureCache, compile_call
+from .cache import MAX_ENTRIES, SignatureCache, compile_call, generated_call
 from .capture import Stale
 from .dlarray import dlarray
 from .tree import TracedArgument, visit
@@ -50,22 +50,12 @@ class AcceleratedFunction:
 
     def _install_fast(self, call, args):
         """Make `call` the generated __call__ when args are plain dlarrays (one array each)."""
-        if call.entry is None or not all(type(a) is dlarray and a._node is None for a in args):
-            return
         fast = getattr(call, "fast", None)
         if fast is None:
-            n, names = len(args), {"_miss": AcceleratedFunction._dispatch}
-            xs = "".join(f"x{i}, " for i in range(n))
-            head = [f"if len(args) != {n}: return _miss(self, args)", f"({xs}) = args"]
-            for i, a in enumerate(args):
-                names[f"S{i}"], names[f"T{i}"], names[f"F{i}"] = a._data.shape, a._data.dtype, a._fmt
-                fmt = f"x{i}._fmt is not None" if a._fmt is None else f"x{i}._fmt != F{i}"
-                head += [f"if x{i}.__class__ is not D or x{i}._node is not None or {fmt}: return _miss(self, args)",
-                         f"a{i} = x{i}._data",
-                         f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: return _miss(self, args)"]
-            head.append("self._cache.hits += 1")
-            fast = call.fast = call.entry(("self, *args", head), names)
-        type(self).__call__ = fast
+            fast = call.fast = generated_call(call, args, self._cache, "self, *args", "return _miss(self, args)",
+                                              {"_miss": AcceleratedFunction._dispatch})
+        if fast is not None:
+            type(self).__call__ = fast
 
     def _dispatch(self, args):
         tokens, arrays = [], []

@@ -12,6 +12,7 @@ import weakref
 
 from . import backend
 from .capture import capture, current_tokens, make_call
+from .dlarray import dlarray
 from .tree import visit
 
 MAX_ENTRIES = 50  # MATLAB's default AcceleratedFunction CacheSize
@@ -21,10 +22,13 @@ RETRACE_WARNING = 20  # retraces caused by changed captured values before a warn
 class SignatureCache:
     """signature key -> call; counts hits and misses, forgets the oldest entry when full."""
 
-    __slots__ = ("entries", "variants", "retraces", "hits", "misses", "max_entries", "donate", "__weakref__")
+    __slots__ = ("entries", "variants", "retraces", "hits", "misses", "max_entries", "donate", "fast", "last",
+                 "__weakref__")
 
     def __init__(self, max_entries: int = MAX_ENTRIES, donate: tuple = ()):
         self.donate = donate  # positions of the arguments whose arrays outputs may overwrite
+        self.fast = None      # dlfeval's generated call for the signature last hit twice in a row
+        self.last = None      # the signature of the last hit
         self.entries = {}
         self.variants = {}   # (key, captured values) -> call, for entries with guards
         self.retraces = 0    # misses caused by a changed captured value
@@ -64,9 +68,35 @@ class SignatureCache:
         return found.unguarded
 
     def clear(self):
+        self.fast = self.last = None
         self.entries.clear()
         self.variants.clear()
         self.hits = self.misses = self.retraces = 0
+
+
+MISS = object()   # what dlfeval's generated call returns for arguments of another signature
+
+
+def generated_call(call, args, counter, params="args", miss="return MISS", names=None):
+    """`call` as one generated function taking `params` for the signature of `args`, or None
+    unless every argument is a plain dlarray (one array each) and call has no guards.
+
+    The function checks each argument's class, format, shape and dtype (runs `miss` when one
+    differs), counts the hit in counter.hits, and calls the C with the wrapping joined.
+    """
+    if call.entry is None or not all(type(a) is dlarray and a._node is None for a in args):
+        return None
+    names = dict(names or {}, MISS=MISS, _counter=counter)
+    xs = "".join(f"x{i}, " for i in range(len(args)))
+    head = [f"if len(args) != {len(args)}: {miss}", f"({xs}) = args"]
+    for i, a in enumerate(args):
+        names[f"S{i}"], names[f"T{i}"], names[f"F{i}"] = a._data.shape, a._data.dtype, a._fmt
+        fmt = f"x{i}._fmt is not None" if a._fmt is None else f"x{i}._fmt != F{i}"
+        head += [f"if x{i}.__class__ is not D or x{i}._node is not None or {fmt}: {miss}",
+                 f"a{i} = x{i}._data",
+                 f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: {miss}"]
+    head.append("_counter.hits += 1")
+    return call.entry((params, head), names)
 
 
 def compile_call(fn, args, donate=()):

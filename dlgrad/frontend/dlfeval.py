@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend
 from .accelerate import AcceleratedFunction
-from .cache import cache_for, compile_call
+from .cache import MISS, cache_for, compile_call, generated_call
 from .capture import Stale, capture
 from .tree import TracedArgument, signature
 
@@ -23,11 +23,15 @@ def dlfeval(fn, *args):
     """
     if isinstance(fn, AcceleratedFunction):
         return fn(*args)
+    cache = cache_for(fn)
+    if cache is not None and cache.fast is not None:   # the signature hit last, unrolled
+        result = cache.fast(args)
+        if result is not MISS:
+            return result
     try:
         key, arrays = signature(args)
     except TracedArgument:
         return fn(*args)  # inside another dlfeval: record into its trace
-    cache = cache_for(fn)
     if cache is None:
         return compile_call(fn, args).unguarded(arrays)
     call = cache.entries.get(key)
@@ -35,6 +39,12 @@ def dlfeval(fn, *args):
         call = cache.miss(fn, args, key)
     else:
         cache.hits += 1
+        if key == cache.last:
+            fast = getattr(call, "fast_args", None)
+            if fast is None:
+                fast = call.fast_args = generated_call(call, args, cache)
+            cache.fast = fast
+    cache.last = key
     try:
         return call(arrays)
     except Stale:   # a scalar or small array fn reads from a closure or a global changed

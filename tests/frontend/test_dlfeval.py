@@ -230,3 +230,20 @@ def test_lower_shows_graph_and_c():
     lowered = dl.lower(rosenbrock, dlarray(np.array([-1.0, 2.0])))
     assert "input" in lowered.graph_text and "return" in lowered.graph_text
     assert lowered.c_source is None or "double" in lowered.c_source
+
+
+def test_signature_hit_twice_in_a_row_takes_the_generated_call(backend):
+
+    def f(x):
+        y = dl.sum(x ** 3)
+        return y, dl.dlgradient(y, x)
+    x = dl.dlarray(np.array([1.0, -2.0]))
+    for _ in range(4):
+        y, g = dl.dlfeval(f, x)
+        assert float(y) == -7.0 and dl.extractdata(g).tolist() == [3.0, 12.0]
+    cache = cache_for(f)
+    assert (cache.fast is not None) == (backend == "c") and (cache.hits, cache.misses) == (3, 1)
+    y, g = dl.dlfeval(f, dl.dlarray(np.array([2.0], np.float32)))   # another signature: the dict path
+    assert float(y) == 8.0 and g.dtype == np.float32 and cache.misses == 2
+    assert float(dl.dlfeval(f, x)[0]) == -7.0 and cache.hits == 4
+    assert float(dl.dlfeval(lambda z: dl.dlfeval(f, z)[0] * 2, x)) == -14.0   # traced: recorded inline
