@@ -65,6 +65,7 @@ class Body:
         self.ctx, self.shape = ctx, tuple(shape)
         self.locals = locals_ if locals_ is not None else {}   # id(root) -> expression
         self.loads = {}    # Load -> symbol
+        self.bounds = {}   # symbol of a load -> the bounds outside which it reads 0
         self.masks = {}    # bounds -> symbol
         self.reads = set()  # ids of buffers read
 
@@ -72,6 +73,7 @@ class Body:
         """A copy that can try out another root; symbols keep their numbering."""
         other = Body(self.ctx, self.shape, dict(self.locals))
         other.loads, other.masks, other.reads = dict(self.loads), dict(self.masks), set(self.reads)
+        other.bounds = dict(self.bounds)
         return other
 
     def value(self, node, imap: IndexMap):
@@ -92,6 +94,7 @@ class Body:
             self.reads.add(id(owner))
             if load not in self.loads:
                 self.loads[load] = sp.Symbol(f"v{len(self.loads)}", real=True)
+                self.bounds[self.loads[load]] = load.bounds
             return self.loads[load]
         kind = OPS[node.op].kind
         if kind == MOVEMENT:
@@ -120,11 +123,20 @@ class Body:
         bounds = tuple(imap.bounds)
         if imap.empty:
             return ieee.number(0.0)
-        if not any(b is not None for b in bounds) or expr == 0:
+        if not any(b is not None for b in bounds) or expr == 0 or _within(self.bounds.get(expr), bounds):
+            # a load masked by these bounds (or narrower ones) already reads 0 outside them; the
+            # redundant select also made gcc 12 -O3 -march=native (AVX-512) miscompile relu(t) - t
             return expr
         if bounds not in self.masks:
             self.masks[bounds] = self.ctx.sp.Symbol(f"m{len(self.masks)}", real=True)
         return self.ctx.S.select(self.masks[bounds], expr, 0)
+
+
+def _within(inner, outer):
+    """Whether the bounds `inner` (None: not a masked load) lie inside the bounds `outer`."""
+    if inner is None:
+        return False
+    return all(o is None or (i is not None and o[0] <= i[0] and i[1] <= o[1]) for i, o in zip(inner, outer))
 
 
 _COST = {"add": 1, "sub": 1, "mul": 1, "neg": 0, "cast": 0, "where": 1, "relu": 1, "abs": 1,

@@ -54,3 +54,16 @@ def test_a_result_read_only_through_padding_gets_no_kernel():
     got = compile_graph(outputs, [((4,), "float64")])(value)
     for g, w in zip(got, evaluate(outputs, [value])):
         np.testing.assert_array_equal(g, w)
+
+
+def test_relu_of_a_padded_value_minus_that_value():
+    """Found by the fuzz campaign: relu(pad(x)) - pad(x) came out 0 inside the pad's window (it
+    is -x where x < 0). The kernel selected an already masked load by the same bounds again
+    (m ? (m ? x[i] : 0) : 0), which gcc 12.2 at -O3 -march=native (AVX-512) miscompiles
+    together with relu's NaN test; a masked load is no longer selected again."""
+    x = input_node(0, (1, 2, 2), "float64")
+    padded = M.pad(x, (5, 6, 3), [(2, 3, 1), (2, 4, 1), (0, 2, 1)])
+    out = E.sub(E.unary("relu", padded), padded)
+    value = -np.arange(1.0, 5.0).reshape(1, 2, 2)
+    (got,) = compile_graph([out], [((1, 2, 2), "float64")])(value)
+    np.testing.assert_array_equal(got, evaluate([out], [value])[0])
