@@ -629,7 +629,7 @@ def table(rows):
         label = row.workload if row.workload != previous else ""
         previous = row.workload
         lines.append(f"{label:<12} {row.impl:<{wide}} {shown(row.value, row.unit):>10} "
-                     f"{'-' if ratio is None else f'{ratio:.2f}x':>9}  {'floor' if row.floor else status(row, ratio)}")
+                     f"{'-' if ratio is None else f'{ratio:.2f}x':>9}  {'floor' if row.floor else status(row, ratio)}".rstrip())
     return "\n".join(lines)
 
 
