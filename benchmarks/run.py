@@ -313,6 +313,8 @@ def w2_at(rows, ffi, lib, n, peers=False):
             floor=True)
     attempt(rows, workload, "dlgrad dlfeval", just(dl.dlfeval, extended_rosenbrock, dl.dlarray(x)), check,
             target=("x", 1.0))
+    attempt(rows, workload, "dlgrad dlaccelerate", just(dl.dlaccelerate(extended_rosenbrock), dl.dlarray(x)),
+            check, target=("x", 1.0))
     if peers:
         attempt(rows, workload, "numpy, hand-written gradient", just(numpy_rosenbrock_sum, x), check)
         attempt(rows, workload, "numba njit", lambda: make_numba_rosenbrock(x), check)
