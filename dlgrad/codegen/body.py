@@ -34,6 +34,12 @@ class Load:
 
 DUP_COST = 6  # an elementwise subtree this cheap is recomputed rather than stored
 
+# gcc 12.2 at -O3 vectorises loads that are both masked (a pad's window) and run backwards (a
+# reversed slice or pad) into wrong code: it drops the reversal of small unrolled groups
+# (m ? x[2*i0 - i1 + 1] : 0 over a 5x4 loop read x[2*i0 + i1 + 1]), even out of bounds. Such
+# a pad gets a kernel of its own, which reads forwards without a mask and stores backwards.
+BACKWARDS = "a masked load that runs backwards"
+
 
 class Context:
     """What the scheduler knows: which nodes own memory, and what aliases what."""
@@ -76,7 +82,8 @@ class Body:
         other.bounds = dict(self.bounds)
         return other
 
-    def value(self, node, imap: IndexMap):
+    def value(self, node, imap: IndexMap, pad=None):
+        """node's value at the coordinates imap gives; `pad` is the nearest pad above on the path."""
         sp = self.ctx.sp
         if imap.empty:
             return ieee.number(0.0)
@@ -90,6 +97,8 @@ class Body:
         if storage is not None:
             owner, shape = storage
             offset, coefs = linear(imap, shape)
+            if pad is not None and any(c < 0 for c in coefs) and any(b is not None for b in imap.bounds):
+                raise NeedMaterialize(pad, BACKWARDS)
             load = Load(owner, offset, coefs, imap.bounds)
             self.reads.add(id(owner))
             if load not in self.loads:
@@ -104,13 +113,13 @@ class Body:
                 culprit = node.inputs[0] if node.op == "reshape" else node
                 raise NeedMaterialize(culprit, str(why)) from None
             inner = imap.then(step)
-            value = self.value(node.inputs[0], inner)
+            value = self.value(node.inputs[0], inner, node if step.masked() else pad)
             # a pad is zero outside its interval, whatever its input's expression gives there
             return self._masked(value, inner) if step.masked() else value
         if kind == ELEMENTWISE:
             if self._recomputes(node, imap):
                 raise NeedMaterialize(node, "broadcast would recompute it")
-            args = [self.value(x, imap.then(broadcast_map(x.shape, node.shape))) for x in node.inputs]
+            args = [self.value(x, imap.then(broadcast_map(x.shape, node.shape)), pad) for x in node.inputs]
             return ieee.apply(node.op, node.attrs, args)
         raise NeedMaterialize(node, f"{node.op} is computed by a kernel of its own")
 

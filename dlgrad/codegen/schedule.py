@@ -78,6 +78,7 @@ def _uses(order):
 class _Scheduler:
     def __init__(self, outputs, forced, sp, S):
         self.order = toposort(outputs)
+        self.forced = forced
         self.materialized = {}
         self.ctx = Context(self.materialized, sp, S)
         self.kernels, self.producer = [], {}   # producer: id(node) -> kernel index
@@ -125,7 +126,9 @@ class _Scheduler:
                     raise NeedMaterialize(b, "transposed right operand")
             reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
             return self.add(Kernel(node.op, node.shape, [node], operands=operands), reads)
-        if kind == REDUCE or (node.op == "pad" and not _affine(node)):
+        # a forced pad (strided, or read backwards through its window: see body.BACKWARDS) is
+        # computed by zeroing its buffer and storing its input, read forwards, into it
+        if kind == REDUCE or (node.op == "pad" and (not _affine(node) or id(node) in self.forced)):
             x = node.inputs[0]
             kernel = Kernel("reduce" if kind == REDUCE else "pad", x.shape, [node], Body(self.ctx, x.shape))
             kernel.exprs[id(node)] = kernel.body.value(x, IndexMap.identity(x.shape))

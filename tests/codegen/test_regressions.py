@@ -67,3 +67,20 @@ def test_relu_of_a_padded_value_minus_that_value():
     value = -np.arange(1.0, 5.0).reshape(1, 2, 2)
     (got,) = compile_graph([out], [((1, 2, 2), "float64")])(value)
     np.testing.assert_array_equal(got, evaluate([out], [value])[0])
+
+
+def test_pads_that_read_backwards_through_their_window():
+    """Found by the fuzz campaign: pad(x, (5, 4)) with the columns reversed gave [2, 3] where
+    [2, 1] belongs, and read past x. gcc 12.2 -O3 vectorises a load that is both masked and
+    runs backwards (m ? x[2*i0 - i1 + 1] : 0 over a 5x4 loop) without reversing it; such a
+    pad now gets a kernel of its own that stores backwards instead. A reversed pad and a pad
+    of a reversed slice at every row offset, each in a program of its own (as found)."""
+    for r in (3, 4):
+        x = input_node(0, (r, 2), "float64")
+        value = -np.arange(1.0, 1.0 + 2 * r).reshape(r, 2)
+        for r0 in range(3):
+            reversed_pad = M.pad(x, (r + 2, 4), [(r0, r0 + r, 1), (1, -1, -1)])
+            pad_of_reversed = M.pad(M.slice_(x, [(0, r, 1), (1, -1, -1)]), (r + 2, 4), [(r0, r0 + r, 1), (0, 2, 1)])
+            for out in (reversed_pad, pad_of_reversed):
+                (got,) = compile_graph([out, x], [((r, 2), "float64")])(value)[:1]
+                np.testing.assert_array_equal(got, evaluate([out], [value])[0], err_msg=f"{r}x2 at row {r0}")
