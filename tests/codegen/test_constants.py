@@ -143,3 +143,13 @@ def test_random_graphs_agree_on_zeros_infs_and_nans(graph):
     for i, (g, w) in enumerate(zip(got, want)):
         for test in (np.isnan, np.isposinf, np.isneginf):
             np.testing.assert_array_equal(test(g), test(w), err_msg=f"output {i}: {test.__name__}")
+
+
+def test_sign_of_negative_zero_is_positive_zero_as_in_numpy():
+    x = input_node(0, (4,), "float64")
+    out = E.unary("sign", x)
+    value = np.array([-0.0, 0.0, np.nan, -2.0])
+    (got,) = compile_graph([out], [((4,), "float64")])(value)
+    want = evaluate([out], [value])[0]
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(want))

@@ -13,7 +13,7 @@ static inline T dl_softplus##SUFFIX(T x) { \
 } \
 static inline T dl_relu##SUFFIX(T x) { return x > 0 ? x : (x != x ? x : 0); } \
 static inline T dl_step##SUFFIX(T x) { return x > 0 ? 1 : 0; } \
-static inline T dl_sign##SUFFIX(T x) { return x > 0 ? 1 : (x < 0 ? -1 : x); } \
+static inline T dl_sign##SUFFIX(T x) { return x > 0 ? 1 : (x < 0 ? -1 : (x != x ? x : 0)); } \
 static inline T dl_abs##SUFFIX(T x) { return fabs##F(x); } \
 static inline T dl_floor##SUFFIX(T x) { return floor##F(x); } \
 static inline T dl_ceil##SUFFIX(T x) { return ceil##F(x); } \
