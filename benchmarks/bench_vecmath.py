@@ -10,7 +10,7 @@ pragma), the floor. Also: dlgrad through dlfeval and dlaccelerate, dlgrad and th
 with scalar libm calls (DLGRAD_VECTOR_MATH=0), a hand-written numpy gradient, and JAX jit /
 PyTorch eager / torch.compile when installed. Times are medians of several runs.
 
-Then the accuracy of every vectorised function (kernels.VECTOR_MATH, both dtypes): the largest
+Then the accuracy of every vectorised function (vecmath.VECTOR_MATH, both dtypes): the largest
 distance in ulp between a dlgrad kernel built with vector math and the same kernel built with
 scalar libm calls, over a dense sweep (random bit patterns, magnitudes from subnormal to the
 largest finite, dense ranges, special values).
@@ -281,7 +281,7 @@ def max_ulp(vector, scalar):
 def ulp_report() -> dict[str, float]:
     """{"sin float64": max ulp, ...}: every vectorised function, dlgrad's vector-math kernel against
     the same kernel calling scalar libm. Empty where this toolchain has no vector math."""
-    from dlgrad.codegen.kernels import VECTOR_MATH
+    from dlgrad.codegen.vecmath import VECTOR_MATH
     from dlgrad.codegen.lower import lower
     from dlgrad.graph.ops import elementwise as E
     from dlgrad.graph.registry import input_node

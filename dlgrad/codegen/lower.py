@@ -15,7 +15,8 @@ from ..graph.node import Node, pretty, toposort
 from ..graph.rewrite import simplify
 from .cast import CTYPE, Block, Function
 from .gemm import PARALLEL, PARALLEL_MACRO
-from .kernels import KernelEmitter, c_strides, vector_math_block
+from .kernels import KernelEmitter, c_strides
+from .vecmath import vector_math_block
 from .memory import plan_workspace
 
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()

@@ -1,6 +1,6 @@
 """Vector math (glibc's libmvec): which C gets it, how accurate it is, and the scalar fallback.
 
-Every function in kernels.VECTOR_MATH is swept densely in both dtypes (random bit patterns,
+Every function in vecmath.VECTOR_MATH is swept densely in both dtypes (random bit patterns,
 log-spaced magnitudes from subnormal to the largest finite, dense ranges around the origin,
 special values) through a compiled dlgrad kernel built with vector math, against the same
 kernel built without it, whose calls are scalar libm (checked bit for bit against libm through
@@ -18,7 +18,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from dlgrad.codegen.kernels import VECTOR_MATH
+from dlgrad.codegen.vecmath import VECTOR_MATH
 from dlgrad.codegen.lower import lower
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import reduce as R
