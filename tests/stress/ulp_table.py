@@ -19,6 +19,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))   # tests/: the `reliability`, `graph`, `codegen` packages
 
+from reliability import mpmath_sweep as S  # noqa: E402
 from reliability import test_numerics_mpmath as N  # noqa: E402
 
 
@@ -62,7 +63,7 @@ def main(argv):
                 notes.append(f"{wrong} WRONG")
                 failures += [(name, dtype, what, a, text)
                              for what, w in worst.items() for a, text in w.failures]
-            over += N.problems({k: N.Worst(w.error, w.args) for k, w in worst.items()}, name, dtype)
+            over += N.problems({k: S.Worst(w.error, w.args) for k, w in worst.items()}, name, dtype)
             points += value.size
             print(f"| {name} | {dtype} | {value_cell[0]} | {value_cell[1]} | {grad_error} | {grad_at} | "
                   f"{value.size} | {'; '.join(notes)} |", flush=True)
