@@ -50,11 +50,11 @@ class AcceleratedFunction:
 
     def _install_fast(self, call, args):
         """Make `call` the generated __call__ when args are plain dlarrays (one array each)."""
-        fast = getattr(call, "fast", None)
-        if fast is None:
+        fast = call.fast
+        if fast is None:   # built once per entry; False when its arguments do not allow it
             fast = call.fast = generated_call(call, args, self._cache, "self, *args", "return _miss(self, args)",
-                                              {"_miss": AcceleratedFunction._dispatch})
-        if fast is not None:
+                                              {"_miss": AcceleratedFunction._dispatch}) or False
+        if fast:
             type(self).__call__ = fast
 
     def _dispatch(self, args):

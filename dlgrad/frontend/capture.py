@@ -308,6 +308,7 @@ def make_call(captured: Captured, run):
         call = namespace["call"]
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
     call.entry = None
+    call.fast = call.fast_args = None   # generated calls, built on demand (False: none possible)
     if returning is not None and not captured.guards:
         def entry(head, names):
             """The call as one frame taking the caller's own arguments (see CompiledFunction.returning)."""

@@ -40,10 +40,10 @@ def dlfeval(fn, *args):
     else:
         cache.hits += 1
         if key == cache.last:
-            fast = getattr(call, "fast_args", None)
-            if fast is None:
-                fast = call.fast_args = generated_call(call, args, cache)
-            cache.fast = fast
+            fast = call.fast_args
+            if fast is None:   # built once per entry; False when its arguments do not allow it
+                fast = call.fast_args = generated_call(call, args, cache) or False
+            cache.fast = fast or None
     cache.last = key
     try:
         return call(arrays)
