@@ -1,7 +1,7 @@
 """dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
 from __future__ import annotations
 
-from .cache import MAX_ENTRIES, SignatureCache, compile_call, generated_call
+from .cache import MAX_ENTRIES, SignatureCache, compile_call, generated_call, native_call
 from .capture import Stale
 from .dlarray import dlarray
 from .tree import TracedArgument, visit
@@ -52,8 +52,10 @@ class AcceleratedFunction:
         """Make `call` the generated __call__ when args are plain dlarrays (one array each)."""
         fast = call.fast
         if fast is None:   # built once per entry; False when its arguments do not allow it
-            fast = call.fast = generated_call(call, args, self._cache, "self, *args", "return _miss(self, args)",
-                                              {"_miss": AcceleratedFunction._dispatch}) or False
+            # a native dispatcher is no method: as __call__ it is called without self
+            fast = call.fast = (native_call(call, args, self._cache, lambda *a: AcceleratedFunction._dispatch(self, a))
+                                or generated_call(call, args, self._cache, "self, *args", "return _miss(self, args)",
+                                                  {"_miss": AcceleratedFunction._dispatch}) or False)
         if fast:
             type(self).__call__ = fast
 

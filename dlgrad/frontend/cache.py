@@ -99,6 +99,15 @@ def generated_call(call, args, counter, params="args", miss="return MISS", names
     return call.entry((params, head), names)
 
 
+def native_call(call, args, counter, miss):
+    """`call` as a native Dispatcher for the signature of `args` (runtime/fastcall.py), or None
+    unless every argument is a plain dlarray and the call can have one. It takes the arguments
+    themselves, counts the hit in counter.hits and passes any other arguments to miss(*args)."""
+    if call.native is None or not all(type(a) is dlarray and a._node is None for a in args):
+        return None
+    return call.native(tuple(a._fmt for a in args), counter, miss)
+
+
 def compile_call(fn, args, donate=()):
     """The compiled entry of fn for the signature of args (traces fn once); the arrays of the
     arguments at the positions in `donate` may be overwritten by outputs of their shape."""

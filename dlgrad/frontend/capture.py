@@ -281,7 +281,7 @@ def make_call(captured: Captured, run):
     # a compiled run names its outputs o0, o1, ... and takes the wrapping into its own frame
     returning = getattr(run, "returning", None)
     output = "o{}" if returning is not None else "o[{}]"
-    wrap, codes = [], []
+    wrap, codes, leaves = [], [], []   # leaves: the native call path's leaf templates
     for kind, value in captured.leaves:
         if kind == "array":
             i = value
@@ -289,11 +289,13 @@ def make_call(captured: Captured, run):
             wrap.append(f"x{i} = new(D); x{i}._data = {output.format(i)}; x{i}._node = x{i}._trace = None; "
                         f"x{i}._fmt = {fmt!r}")
             codes.append(f"x{i}")
+            leaves.append((0, i))
         else:
             name = f"_s{len(namespace)}"
             namespace[name] = value
             # arrays among static results are copied so that callers never share them
             codes.append(f"copy({name})" if isinstance(value, np.ndarray) else name)
+            leaves.append(None if isinstance(value, np.ndarray) else (1, value))
     wrap.append(f"return {tree.builder_source(captured.treedef, codes, namespace)}")
     if returning is not None:
         namespace["unguarded"] = returning(wrap, {k: v for k, v in namespace.items() if k != "run"})
@@ -307,11 +309,34 @@ def make_call(captured: Captured, run):
         exec(compile("\n".join(checked), "<dlgrad dlfeval result>", "exec"), namespace)
         call = namespace["call"]
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
-    call.entry = None
+    call.entry = call.native = None
     call.fast = call.fast_args = None   # generated calls, built on demand (False: none possible)
     if returning is not None and not captured.guards:
         def entry(head, names):
             """The call as one frame taking the caller's own arguments (see CompiledFunction.returning)."""
             return returning(wrap, {**{k: v for k, v in namespace.items() if k != "run"}, **names}, head)
         call.entry = entry
+        call.native = _native(run, captured, leaves, wrap, namespace)
     return call
+
+
+_SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt)
+
+
+def _native(run, captured, leaves, wrap, namespace):
+    """native(formats, counter, miss) -> the call as a native Dispatcher taking dlarrays with
+    those formats (None where there is no native call path); see CompiledFunction.native."""
+    n = len(captured.outputs)
+    formats = tuple(captured.formats[i] if i < len(captured.formats) else None for i in range(n))
+    template = None if None in leaves else tree.template(captured.treedef, leaves)
+    build = None
+    if template is None:   # the result is built by the wrapping lines, in Python
+        outs = "".join(f"o{i}, " for i in range(n))
+        source = "\n".join([f"def build({outs}):", *(f"    {line}" for line in wrap)])
+        scope = {k: v for k, v in namespace.items() if k != "run"}
+        exec(compile(source, "<dlgrad native result>", "exec"), scope)
+        build = scope["build"]
+
+    def native(in_formats, counter, miss):
+        return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter)
+    return native

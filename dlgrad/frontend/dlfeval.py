@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from . import backend
 from .accelerate import AcceleratedFunction
-from .cache import MISS, cache_for, compile_call, generated_call
+from .cache import MISS, cache_for, compile_call, generated_call, native_call
 from .capture import Stale, capture
 from .tree import TracedArgument, signature
 
@@ -25,7 +25,7 @@ def dlfeval(fn, *args):
         return fn(*args)
     cache = cache_for(fn)
     if cache is not None and cache.fast is not None:   # the signature hit last, unrolled
-        result = cache.fast(args)
+        result = cache.fast(*args)
         if result is not MISS:
             return result
     try:
@@ -42,7 +42,8 @@ def dlfeval(fn, *args):
         if key == cache.last:
             fast = call.fast_args
             if fast is None:   # built once per entry; False when its arguments do not allow it
-                fast = call.fast_args = generated_call(call, args, cache) or False
+                fast = call.fast_args = (native_call(call, args, cache, _missed)
+                                         or generated_call(call, args, cache, "*args") or False)
             cache.fast = fast or None
     cache.last = key
     try:
@@ -50,6 +51,10 @@ def dlfeval(fn, *args):
     except Stale:   # a scalar or small array fn reads from a closure or a global changed
         cache.hits -= 1
         return cache.stale(fn, args, key, call)(arrays)
+
+
+def _missed(*args):
+    return MISS
 
 
 def lower(fn, *args) -> backend.Lowered:

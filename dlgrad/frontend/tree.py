@@ -73,6 +73,24 @@ def builder_source(treedef, leaf_code, namespace) -> str:
     return _source(treedef, iter(leaf_code), namespace)
 
 
+def template(treedef, leaf_templates):
+    """The native call path's result template (runtime/c/fastcall.c) for `treedef` with the
+    given leaf templates, or None unless every container is a plain tuple or list."""
+    try:
+        return _template(treedef, iter(leaf_templates))
+    except LookupError:
+        return None
+
+
+def _template(treedef, leaves):
+    if treedef is LEAF:
+        return next(leaves)
+    kind = treedef[0]
+    if kind is tuple or kind is list:
+        return (2 if kind is tuple else 3, tuple(_template(d, leaves) for d in treedef[1]))
+    raise LookupError(kind)
+
+
 def _name(namespace, value) -> str:
     name = f"_k{len(namespace)}"
     namespace[name] = value

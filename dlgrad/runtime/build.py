@@ -92,6 +92,32 @@ def locked(path: str):
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
+def extension(name: str, path: str, make) -> object:
+    """The Python extension module `name` cached at `path`, built by make(path) on a miss (or
+    when the file does not match its recorded hash: rebuilt with a warning)."""
+    if intact(path) is True:
+        try:
+            return _import(name, path)
+        except ImportError:
+            pass  # a broken file: rebuild it
+    with locked(path):   # one builder at a time; the others find its result
+        state = intact(path)
+        if state is False:
+            warnings.warn(f"dlgrad: the cached extension {path} does not match the hash recorded when it "
+                          f"was built; it is discarded and rebuilt", RuntimeWarning, stacklevel=4)
+        if state is not True:
+            make(path)
+    return _import(name, path)
+
+
+def _import(name: str, path: str):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def _built_earlier(source: str, directory: str) -> str | None:
     try:
         with open(_alias(source, directory), encoding="ascii") as f:

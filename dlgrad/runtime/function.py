@@ -5,7 +5,7 @@ import threading
 import numpy as np
 
 from ..errors import DlgradError, ShapeError
-from . import trampoline
+from . import fastcall, trampoline
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
@@ -141,11 +141,13 @@ class CompiledFunction:
                          check=check, inspec=self._inputs,
                          outspec=self._outputs, local=self._local, new_workspace=self._new_workspace,
                          failed=self._failed)
+        self._address = None   # of the C entry, for the native call path
         if module is None:
             self._kernel = trampoline.AbiKernel(so_path, program.entry)  # keeps the library loaded
             ffi, namespace["invoke"] = self._kernel.ffi, self._kernel
         else:
             ffi, fn = module.ffi, trampoline.open_kernel(module, so_path, program.entry)
+            self._address = int(ffi.cast("uintptr_t", fn))
             namespace["fn"] = fn
             if direct:
                 namespace["call"] = trampoline.callers(module)[nin + nout]
@@ -181,6 +183,26 @@ class CompiledFunction:
                            False, self.program.aliases, list(result_lines), head)
         exec(compile(code, f"<dlgrad call {self.program.entry}>", "exec"), namespace)
         return namespace["run"]
+
+    def native(self, box, slots, formats, out_formats, template, build, miss, counter=None):
+        """A native Dispatcher (runtime/fastcall.py) calling this program with instances of `box`
+        as arguments, or None where the native call path is unavailable.
+
+        Each argument must be exactly `box` with its slots (data, node, trace, fmt; `slots` are
+        their descriptors) holding an array of the signature, no node and the format in
+        `formats`; anything else is passed to miss(*args). Outputs are boxed with `out_formats`
+        into `template` (see fastcall.c), or build(*output arrays) makes the result.
+        counter.hits counts the calls served.
+        """
+        module = fastcall.get() if self._address is not None and fastcall.enabled() else None
+        if module is None:
+            return None
+        aliases = dict(self.program.aliases)
+        inputs = tuple((shape, dtype.num, fmt) for (shape, dtype), fmt in zip(self._inputs, formats, strict=True))
+        outputs = tuple((shape, dtype.num, fmt, aliases.get(o, -1))
+                        for o, ((shape, dtype), fmt) in enumerate(zip(self._outputs, out_formats, strict=True)))
+        return module.Dispatcher(self._address, inputs, outputs, box, tuple(slots), template, build, miss,
+                                 counter, self._failed, self._work_bytes, self)
 
     def __call__(self, *arrays) -> list:
         """Run the program on `arrays`; returns its outputs as new arrays (`self.call` saves a frame)."""

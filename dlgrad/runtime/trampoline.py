@@ -6,7 +6,6 @@ slower ABI mode.
 """
 import hashlib
 import importlib.machinery
-import importlib.util
 import os
 import shlex
 import shutil
@@ -81,27 +80,7 @@ def _load():
     tag = hashlib.sha256("\0".join([cdef, src, _cffi_backend.__version__, sys.version]).encode())
     name = "_dlgrad_trampoline_" + tag.hexdigest()[:16]
     path = os.path.join(cache_dir("trampoline"), name + importlib.machinery.EXTENSION_SUFFIXES[0])
-    state = build.intact(path)
-    if state is True:
-        try:
-            return _import(name, path)
-        except ImportError:
-            pass  # a broken file: rebuild it
-    with build.locked(path):   # one builder at a time; the others find its result
-        state = build.intact(path)
-        if state is False:
-            warnings.warn(f"dlgrad: the cached call trampoline {path} does not match the hash recorded "
-                          f"when it was built; it is discarded and rebuilt", RuntimeWarning, stacklevel=3)
-        if state is not True:
-            _build(name, cdef, src, path)
-    return _import(name, path)
-
-
-def _import(name: str, path: str):
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return build.extension(name, path, lambda target: _build(name, cdef, src, target))
 
 
 def _build(name: str, cdef: str, src: str, path: str) -> None:

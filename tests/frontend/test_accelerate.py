@@ -1,5 +1,6 @@
 """dlaccelerate: an AcceleratedFunction with its own cache, statistics and clear_cache."""
 import numpy as np
+import pytest
 
 import dlgrad as dl
 from dlgrad import AcceleratedFunction, dlaccelerate, dlarray, dlfeval, dlgradient, extractdata
@@ -104,3 +105,49 @@ def test_signature_called_twice_in_a_row_gets_a_generated_call(backend):
     accfun.enabled = True
     accfun.clear_cache()
     assert type(accfun).__call__ is base_call and accfun.hits == 0
+
+
+def _hit_path(accfun):
+    call = type(accfun).__call__
+    return "python" if call is AcceleratedFunction.__call__ or callable(getattr(call, "__get__", None)) \
+        else "native"
+
+
+def test_both_hit_paths_give_the_same_results(call_path):
+    def f(x, w):
+        y = dl.sum(x * w)
+        return [y, (dlgradient(y, x), "tag", 3)], dlgradient(y, w)
+
+    def g(x, w):
+        return {"p": x * w, "q": x + 1}
+    x = dlarray(np.array([[1.0, 2.0], [3.0, 4.0]], np.float32), "CB")
+    w = dlarray(np.array([[0.5, -1.0], [2.0, 0.0]], np.float32), "CB")
+    for fn in (f, g):
+        accfun = dlaccelerate(fn)
+        results = [accfun(x, w) for _ in range(4)]
+        assert _hit_path(accfun) == call_path and (accfun.hits, accfun.misses) == (3, 1)
+        first, last = dl.frontend.tree.flatten(results[0]), dl.frontend.tree.flatten(results[-1])
+        assert first[1] == last[1]   # the same structure
+        for a, b in zip(first[0], last[0]):
+            if isinstance(a, dlarray):
+                assert type(b) is dlarray and b._fmt == a._fmt and b.dtype == np.float32
+                assert np.array_equal(extractdata(a), extractdata(b))
+            else:
+                assert a == b
+    [y, (gx, tag, three)], gw = dlaccelerate(f)(x, w)
+    assert float(y) == 4.5 and tag == "tag" and three == 3 and gx._fmt == "CB"
+
+
+def test_donation_on_the_hit_path(call_path):
+    step = dlaccelerate(lambda p, g: p - 0.5 * g, donate=0)
+    p, g = dlarray(np.array([1.0, 2.0, 3.0])), dlarray(np.array([2.0, 2.0, 2.0]))
+    data = p._data
+    for expected in ([0.0, 1.0, 2.0], [-1.0, 0.0, 1.0], [-2.0, -1.0, 0.0]):
+        p = step(p, g)
+        assert p._data is data and data.tolist() == expected
+    assert _hit_path(step) == call_path
+    data.flags.writeable = False
+    q = step(p, g)
+    assert q._data is not data and q._data.tolist() == [-3.0, -2.0, -1.0] and data.tolist() == [-2.0, -1.0, 0.0]
+    q = step(g, g)   # the same array twice: not overwritten
+    assert q._data.tolist() == [1.0] * 3 and g._data.tolist() == [2.0] * 3

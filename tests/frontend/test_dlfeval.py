@@ -232,7 +232,7 @@ def test_lower_shows_graph_and_c():
     assert lowered.c_source is None or "double" in lowered.c_source
 
 
-def test_signature_hit_twice_in_a_row_takes_the_generated_call(backend):
+def test_signature_hit_twice_in_a_row_takes_the_generated_call(backend, call_path):
 
     def f(x):
         y = dl.sum(x ** 3)
@@ -243,6 +243,7 @@ def test_signature_hit_twice_in_a_row_takes_the_generated_call(backend):
         assert float(y) == -7.0 and dl.extractdata(g).tolist() == [3.0, 12.0]
     cache = cache_for(f)
     assert (cache.fast is not None) == (backend == "c") and (cache.hits, cache.misses) == (3, 1)
+    assert (type(cache.fast).__name__ == "Dispatcher") == (backend == "c" and call_path == "native")
     y, g = dl.dlfeval(f, dl.dlarray(np.array([2.0], np.float32)))   # another signature: the dict path
     assert float(y) == 8.0 and g.dtype == np.float32 and cache.misses == 2
     assert float(dl.dlfeval(f, x)[0]) == -7.0 and cache.hits == 4

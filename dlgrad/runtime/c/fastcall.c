@@ -1,0 +1,553 @@
+/* The native call path of a compiled signature: boxed arrays in, boxed results out, one C frame.
+ *
+ * A Dispatcher holds one signature of one compiled program. Called with the function's
+ * arguments, it checks that each is exactly the box type (dlarray) with no graph node, the
+ * expected format and, in its data slot, a native-endian C-contiguous ndarray of the expected
+ * dtype and shape. Anything else goes to `miss`, which runs the Python path (and raises the
+ * error that says what is wrong). Outputs are allocated, or are the donated inputs themselves;
+ * the program runs with the GIL released; the result is built from a template of tuples,
+ * lists, boxed outputs and constants, or by calling `build` with the output arrays.
+ *
+ * The Python side (runtime/fastcall.py) builds this file once per Python and numpy and caches it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#include <numpy/arrayobject.h>
+
+#ifndef Py_T_OBJECT_EX   /* Python < 3.12 */
+#include <structmember.h>
+#define Py_T_OBJECT_EX T_OBJECT_EX
+#define Py_READONLY READONLY
+#endif
+#if NPY_ABI_VERSION < 0x02000000   /* numpy 1 headers */
+#define PyDataType_ELSIZE(descr) ((descr)->elsize)
+#endif
+
+typedef int (*dl_eval_fn)(const void *const *in, void *const *out, void *work);
+
+enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3 };
+enum { SLOT_DATA, SLOT_NODE, SLOT_TRACE, SLOT_FMT, NSLOTS };
+#define STACK_ARRAYS 32   /* calls with more arrays than this take their pointer tables from the heap */
+#define WORK_ALIGN 64
+
+typedef struct {
+    int typenum;
+    int ndim;
+    npy_intp *dims;      /* into Dispatcher.dims */
+    npy_intp nbytes;
+    PyObject *fmt;       /* the box's format: None or a string */
+    Py_ssize_t alias;    /* outputs: the donated input it overwrites, or -1 */
+} Spec;
+
+typedef struct {
+    PyObject_HEAD
+    vectorcallfunc vectorcall;
+    dl_eval_fn fn;
+    Py_ssize_t nin, nout;
+    Spec *specs;                 /* nin inputs, then nout outputs */
+    npy_intp *dims;
+    PyTypeObject *box;
+    Py_ssize_t slot[NSLOTS];     /* byte offsets of the box's slots */
+    PyObject *template_;         /* NULL when `build` builds the result */
+    PyObject *build, *miss, *counter, *failed, *keep;
+    size_t work_bytes;
+    void *work;                  /* an idle workspace block; NULL while a call holds it */
+} Dispatcher;
+
+static PyObject *str_hits, *one;
+
+#define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
+
+/* --- construction ------------------------------------------------------------------------- */
+
+static int
+slot_offset(PyTypeObject *box, PyObject *descr, Py_ssize_t *offset)
+{
+    if (!Py_IS_TYPE(descr, &PyMemberDescr_Type) || PyDescr_TYPE(descr) != box) {
+        PyErr_SetString(PyExc_TypeError, "slots: expected the box type's own slot descriptors");
+        return -1;
+    }
+    PyMemberDef *member = ((PyMemberDescrObject *)descr)->d_member;
+    if (member->type != Py_T_OBJECT_EX || (member->flags & Py_READONLY)) {
+        PyErr_SetString(PyExc_TypeError, "slots: expected writable object slots");
+        return -1;
+    }
+    *offset = member->offset;
+    return 0;
+}
+
+/* One (shape, typenum, fmt[, alias]) item of `inputs` or `outputs` into `spec`. */
+static int
+parse_spec(Dispatcher *self, PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t nin)
+{
+    PyObject *shape;
+    Py_ssize_t alias = -1;
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != (output ? 4 : 3)) {
+        PyErr_Format(PyExc_TypeError, "%s spec: expected a tuple (shape, typenum, fmt%s)",
+                     output ? "output" : "input", output ? ", alias" : "");
+        return -1;
+    }
+    shape = PyTuple_GET_ITEM(item, 0);
+    if (!PyTuple_Check(shape) || PyTuple_GET_SIZE(shape) > NPY_MAXDIMS) {
+        PyErr_SetString(PyExc_TypeError, "spec: the shape must be a tuple of at most NPY_MAXDIMS ints");
+        return -1;
+    }
+    spec->typenum = (int)PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+    if (spec->typenum == -1 && PyErr_Occurred())
+        return -1;
+    PyArray_Descr *descr = PyArray_DescrFromType(spec->typenum);
+    if (descr == NULL)
+        return -1;
+    npy_intp size = 1;
+    spec->ndim = (int)PyTuple_GET_SIZE(shape);
+    spec->dims = *dims;
+    for (int d = 0; d < spec->ndim; d++) {
+        npy_intp n = PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, d));
+        if (n < 0) {
+            Py_DECREF(descr);
+            if (!PyErr_Occurred())
+                PyErr_SetString(PyExc_ValueError, "spec: negative dimension");
+            return -1;
+        }
+        spec->dims[d] = n;
+        size *= n;
+    }
+    spec->nbytes = size * PyDataType_ELSIZE(descr);
+    Py_DECREF(descr);
+    *dims += spec->ndim;
+    spec->fmt = PyTuple_GET_ITEM(item, 2);
+    Py_INCREF(spec->fmt);
+    if (output) {
+        alias = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 3));
+        if (alias == -1 && PyErr_Occurred())
+            return -1;
+        if (alias < -1 || alias >= nin) {
+            PyErr_SetString(PyExc_ValueError, "output spec: alias is not an input index");
+            return -1;
+        }
+    }
+    spec->alias = alias;
+    (void)self;
+    return 0;
+}
+
+/* A template is (0, output index) | (1, constant) | (2, children tuple) | (3, children tuple). */
+static int
+check_template(PyObject *t, Py_ssize_t nout)
+{
+    if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 2 || !PyLong_Check(PyTuple_GET_ITEM(t, 0)))
+        goto bad;
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
+    PyObject *payload = PyTuple_GET_ITEM(t, 1);
+    if (kind == TEMPLATE_OUTPUT) {
+        Py_ssize_t o = PyLong_Check(payload) ? PyLong_AsSsize_t(payload) : -1;
+        if (o < 0 || o >= nout)
+            goto bad;
+        return 0;
+    }
+    if (kind == TEMPLATE_CONST)
+        return 0;
+    if ((kind == TEMPLATE_TUPLE || kind == TEMPLATE_LIST) && PyTuple_Check(payload)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(payload); i++)
+            if (check_template(PyTuple_GET_ITEM(payload, i), nout) < 0)
+                return -1;
+        return 0;
+    }
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "template: expected nested (kind, payload) pairs over the outputs");
+    return -1;
+}
+
+static PyObject *dispatch_call(PyObject *, PyObject *const *, size_t, PyObject *);
+
+static PyObject *
+Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
+{
+    static char *names[] = {"address", "inputs", "outputs", "box", "slots", "template", "build",
+                            "miss", "counter", "failed", "work_bytes", "keep", NULL};
+    unsigned long long address;
+    PyObject *inputs, *outputs, *box, *slots, *template_, *build, *miss, *counter, *failed, *keep;
+    Py_ssize_t work_bytes;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KO!O!O!O!OOOOOnO:Dispatcher", names, &address,
+                                     &PyTuple_Type, &inputs, &PyTuple_Type, &outputs, &PyType_Type, &box,
+                                     &PyTuple_Type, &slots, &template_, &build, &miss, &counter, &failed,
+                                     &work_bytes, &keep))
+        return NULL;
+    if (address == 0 || work_bytes < 0 || PyTuple_GET_SIZE(slots) != NSLOTS || !PyCallable_Check(miss)
+        || !PyCallable_Check(failed) || (template_ == Py_None && !PyCallable_Check(build))) {
+        PyErr_SetString(PyExc_ValueError, "Dispatcher: needs an address, 4 slots, callable miss and failed, "
+                                          "and a template or a callable build");
+        return NULL;
+    }
+    Py_ssize_t nin = PyTuple_GET_SIZE(inputs), nout = PyTuple_GET_SIZE(outputs), ndims = 0;
+    for (Py_ssize_t i = 0; i < nin + nout; i++) {
+        PyObject *item = i < nin ? PyTuple_GET_ITEM(inputs, i) : PyTuple_GET_ITEM(outputs, i - nin);
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) > 0 && PyTuple_Check(PyTuple_GET_ITEM(item, 0)))
+            ndims += PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 0));
+    }
+    if (template_ != Py_None && check_template(template_, nout) < 0)
+        return NULL;
+
+    Dispatcher *self = (Dispatcher *)type->tp_alloc(type, 0);
+    if (self == NULL)
+        return NULL;
+    self->vectorcall = dispatch_call;
+    self->fn = (dl_eval_fn)(uintptr_t)address;
+    self->nin = nin;
+    self->nout = nout;
+    self->specs = PyMem_Calloc((size_t)(nin + nout) + 1, sizeof(Spec));
+    self->dims = PyMem_Calloc((size_t)ndims + 1, sizeof(npy_intp));
+    if (self->specs == NULL || self->dims == NULL) {
+        Py_DECREF(self);
+        return PyErr_NoMemory();
+    }
+    npy_intp *dims = self->dims;
+    for (Py_ssize_t i = 0; i < nin + nout; i++) {
+        PyObject *item = i < nin ? PyTuple_GET_ITEM(inputs, i) : PyTuple_GET_ITEM(outputs, i - nin);
+        if (parse_spec(self, item, &self->specs[i], &dims, i >= nin, nin) < 0) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    self->box = (PyTypeObject *)box;
+    Py_INCREF(box);
+    for (int s = 0; s < NSLOTS; s++)
+        if (slot_offset(self->box, PyTuple_GET_ITEM(slots, s), &self->slot[s]) < 0) {
+            Py_DECREF(self);
+            return NULL;
+        }
+    self->template_ = template_ == Py_None ? NULL : template_;
+    Py_XINCREF(self->template_);
+    self->build = build;
+    self->miss = miss;
+    self->counter = counter == Py_None ? NULL : counter;
+    self->failed = failed;
+    self->keep = keep;
+    Py_INCREF(build);
+    Py_INCREF(miss);
+    Py_XINCREF(self->counter);
+    Py_INCREF(failed);
+    Py_INCREF(keep);
+    self->work_bytes = (size_t)work_bytes;
+    return (PyObject *)self;
+}
+
+static int
+Dispatcher_traverse(Dispatcher *self, visitproc visit, void *arg)
+{
+    Py_VISIT(self->box);
+    Py_VISIT(self->template_);
+    Py_VISIT(self->build);
+    Py_VISIT(self->miss);
+    Py_VISIT(self->counter);
+    Py_VISIT(self->failed);
+    Py_VISIT(self->keep);
+    if (self->specs != NULL)
+        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++)
+            Py_VISIT(self->specs[i].fmt);
+    return 0;
+}
+
+static int
+Dispatcher_clear(Dispatcher *self)
+{
+    Py_CLEAR(self->box);
+    Py_CLEAR(self->template_);
+    Py_CLEAR(self->build);
+    Py_CLEAR(self->miss);
+    Py_CLEAR(self->counter);
+    Py_CLEAR(self->failed);
+    Py_CLEAR(self->keep);
+    if (self->specs != NULL)
+        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++)
+            Py_CLEAR(self->specs[i].fmt);
+    return 0;
+}
+
+static void
+Dispatcher_dealloc(Dispatcher *self)
+{
+    PyObject_GC_UnTrack(self);
+    Dispatcher_clear(self);
+    PyMem_Free(self->specs);
+    PyMem_Free(self->dims);
+    free(self->work);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+/* --- the call ------------------------------------------------------------------------------ */
+
+/* The box of output o (made once per call, so an output named twice is one object). */
+static PyObject *
+boxed(Dispatcher *self, Py_ssize_t o, PyObject **outs, PyObject **boxes)
+{
+    if (boxes[o] == NULL) {
+        PyObject *b = self->box->tp_alloc(self->box, 0);
+        if (b == NULL)
+            return NULL;
+        Py_INCREF(outs[o]);
+        SLOT(b, self->slot[SLOT_DATA]) = outs[o];
+        Py_INCREF(Py_None);
+        SLOT(b, self->slot[SLOT_NODE]) = Py_None;
+        Py_INCREF(Py_None);
+        SLOT(b, self->slot[SLOT_TRACE]) = Py_None;
+        Py_INCREF(self->specs[self->nin + o].fmt);
+        SLOT(b, self->slot[SLOT_FMT]) = self->specs[self->nin + o].fmt;
+        boxes[o] = b;
+    }
+    Py_INCREF(boxes[o]);
+    return boxes[o];
+}
+
+static PyObject *
+instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes)
+{
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
+    PyObject *payload = PyTuple_GET_ITEM(t, 1);
+    if (kind == TEMPLATE_OUTPUT)
+        return boxed(self, PyLong_AsSsize_t(payload), outs, boxes);
+    if (kind == TEMPLATE_CONST) {
+        Py_INCREF(payload);
+        return payload;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(payload);
+    PyObject *result = kind == TEMPLATE_TUPLE ? PyTuple_New(n) : PyList_New(n);
+    if (result == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *child = instantiate(self, PyTuple_GET_ITEM(payload, i), outs, boxes);
+        if (child == NULL) {
+            Py_DECREF(result);
+            return NULL;
+        }
+        if (kind == TEMPLATE_TUPLE)
+            PyTuple_SET_ITEM(result, i, child);
+        else
+            PyList_SET_ITEM(result, i, child);
+    }
+    return result;
+}
+
+/* Whether argument x fits input spec s; *data receives its array. -1 on error. */
+static int
+fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
+{
+    if (Py_TYPE(x) != self->box || SLOT(x, self->slot[SLOT_NODE]) != Py_None)
+        return 0;
+    PyObject *fmt = SLOT(x, self->slot[SLOT_FMT]);
+    if (fmt != s->fmt) {
+        if (fmt == NULL || fmt == Py_None || s->fmt == Py_None)
+            return 0;
+        int equal = PyObject_RichCompareBool(fmt, s->fmt, Py_EQ);
+        if (equal <= 0)
+            return equal;
+    }
+    PyObject *obj = SLOT(x, self->slot[SLOT_DATA]);
+    if (obj == NULL || !PyArray_Check(obj))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)obj;
+    if (PyArray_TYPE(a) != s->typenum || PyArray_NDIM(a) != s->ndim || !PyArray_ISNOTSWAPPED(a)
+        || !PyArray_IS_C_CONTIGUOUS(a))
+        return 0;
+    const npy_intp *dims = PyArray_DIMS(a);
+    for (int d = 0; d < s->ndim; d++)
+        if (dims[d] != s->dims[d])
+            return 0;
+    *data = a;
+    return 1;
+}
+
+/* Whether donated input i may not be overwritten: read-only, or overlapping another input. */
+static int
+unsafe_to_donate(Dispatcher *self, PyArrayObject **ins, Py_ssize_t i)
+{
+    if (!PyArray_ISWRITEABLE(ins[i]))
+        return 1;
+    const char *lo = PyArray_BYTES(ins[i]), *hi = lo + self->specs[i].nbytes;
+    for (Py_ssize_t j = 0; j < self->nin; j++) {
+        const char *lo2 = PyArray_BYTES(ins[j]), *hi2 = lo2 + self->specs[j].nbytes;
+        if (j != i && lo < hi2 && lo2 < hi)
+            return 1;
+    }
+    return 0;
+}
+
+static int
+count_hit(PyObject *counter)
+{
+    PyObject *hits = PyObject_GetAttr(counter, str_hits);
+    if (hits == NULL)
+        return -1;
+    PyObject *more = PyNumber_Add(hits, one);
+    Py_DECREF(hits);
+    if (more == NULL)
+        return -1;
+    int status = PyObject_SetAttr(counter, str_hits, more);
+    Py_DECREF(more);
+    return status;
+}
+
+static PyObject *
+dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Dispatcher *self = (Dispatcher *)callable;
+    const Py_ssize_t nin = self->nin, nout = self->nout, narrays = nin + nout;
+    PyArrayObject *stack_ins[STACK_ARRAYS];
+    PyObject *stack_objs[3 * STACK_ARRAYS];
+    void *stack_ptrs[STACK_ARRAYS];
+    PyArrayObject **ins = stack_ins;
+    PyObject **outs = stack_objs, **boxes = stack_objs + STACK_ARRAYS, **copies = stack_objs + 2 * STACK_ARRAYS;
+    void **ptrs = stack_ptrs, *heap = NULL, *raw = NULL;
+    PyObject *result = NULL;
+    Py_ssize_t i;
+
+    if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != nin)
+        return PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
+    if (narrays > STACK_ARRAYS) {
+        heap = PyMem_Calloc((size_t)narrays, sizeof(PyArrayObject *) + 3 * sizeof(PyObject *) + sizeof(void *));
+        if (heap == NULL)
+            return PyErr_NoMemory();
+        ins = heap;
+        outs = (PyObject **)(ins + narrays);
+        boxes = outs + narrays;
+        copies = boxes + narrays;
+        ptrs = (void **)(copies + narrays);
+    } else {
+        memset(stack_objs, 0, sizeof stack_objs);
+    }
+    for (i = 0; i < nin; i++) {
+        int ok = fits(self, args[i], &self->specs[i], &ins[i]);
+        if (ok <= 0) {
+            PyMem_Free(heap);
+            return ok < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
+        }
+    }
+    /* donated inputs that may not be overwritten are copied first; their outputs are the copies */
+    for (i = 0; i < nout; i++) {
+        Py_ssize_t a = self->specs[nin + i].alias;
+        if (a >= 0 && copies[a] == NULL && unsafe_to_donate(self, ins, a)) {
+            copies[a] = PyArray_NewCopy(ins[a], NPY_CORDER);
+            if (copies[a] == NULL)
+                goto done;
+            ins[a] = (PyArrayObject *)copies[a];
+        }
+    }
+    for (i = 0; i < nout; i++) {
+        const Spec *s = &self->specs[nin + i];
+        if (s->alias >= 0) {
+            outs[i] = (PyObject *)ins[s->alias];
+            Py_INCREF(outs[i]);
+        } else if ((outs[i] = PyArray_SimpleNew(s->ndim, s->dims, s->typenum)) == NULL) {
+            goto done;
+        }
+        ptrs[nin + i] = PyArray_DATA((PyArrayObject *)outs[i]);
+    }
+    for (i = 0; i < nin; i++)
+        ptrs[i] = PyArray_DATA(ins[i]);
+    if (self->counter != NULL && count_hit(self->counter) < 0)
+        goto done;
+
+    void *work = NULL;
+    if (self->work_bytes) {
+        /* one idle block is kept; a call that finds it taken (another thread) gets its own */
+        raw = self->work;
+        self->work = NULL;
+        if (raw == NULL && (raw = malloc(self->work_bytes + WORK_ALIGN)) == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        work = (char *)raw + (WORK_ALIGN - (uintptr_t)raw % WORK_ALIGN) % WORK_ALIGN;
+    }
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = self->fn((const void *const *)ptrs, (void *const *)(ptrs + nin), work);
+    Py_END_ALLOW_THREADS
+    if (raw != NULL) {
+        if (self->work == NULL)
+            self->work = raw;
+        else
+            free(raw);
+        raw = NULL;
+    }
+    if (status != 0) {
+        PyObject *raised = PyObject_CallFunction(self->failed, "i", status);
+        Py_XDECREF(raised);
+        if (!PyErr_Occurred())
+            PyErr_Format(PyExc_RuntimeError, "compiled function failed with status %d", status);
+        goto done;
+    }
+    if (self->template_ != NULL)
+        result = instantiate(self, self->template_, outs, boxes);
+    else
+        result = PyObject_Vectorcall(self->build, outs, (size_t)nout, NULL);
+
+done:
+    for (i = 0; i < narrays; i++) {
+        if (i < nout) {
+            Py_XDECREF(outs[i]);
+            Py_XDECREF(boxes[i]);
+        }
+        if (i < nin)
+            Py_XDECREF(copies[i]);
+    }
+    PyMem_Free(heap);
+    return result;
+}
+
+static PyObject *
+Dispatcher_repr(Dispatcher *self)
+{
+    return PyUnicode_FromFormat("<Dispatcher: %zd arrays in, %zd out, %zu workspace bytes>",
+                                self->nin, self->nout, self->work_bytes);
+}
+
+static PyTypeObject DispatcherType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "dlgrad_fastcall.Dispatcher",
+    .tp_doc = "One compiled signature called natively: Dispatcher(address, inputs, outputs, box, slots, "
+              "template, build, miss, counter, failed, work_bytes, keep)(*args).",
+    .tp_basicsize = sizeof(Dispatcher),
+    .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
+    .tp_new = Dispatcher_new,
+    .tp_dealloc = (destructor)Dispatcher_dealloc,
+    .tp_traverse = (traverseproc)Dispatcher_traverse,
+    .tp_clear = (inquiry)Dispatcher_clear,
+    .tp_repr = (reprfunc)Dispatcher_repr,
+    .tp_vectorcall_offset = offsetof(Dispatcher, vectorcall),
+    .tp_call = PyVectorcall_Call,
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, .m_name = "dlgrad_fastcall", .m_doc = "dlgrad's native call path.", .m_size = -1,
+};
+
+#ifndef DLGRAD_FASTCALL_INIT
+#error "build with -DDLGRAD_FASTCALL_INIT=PyInit_<module name>"
+#endif
+
+PyMODINIT_FUNC
+DLGRAD_FASTCALL_INIT(void)
+{
+    import_array();
+    if (PyType_Ready(&DispatcherType) < 0)
+        return NULL;
+    str_hits = PyUnicode_InternFromString("hits");
+    one = PyLong_FromLong(1);
+    if (str_hits == NULL || one == NULL)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Py_INCREF(&DispatcherType);
+    if (PyModule_AddObject(m, "Dispatcher", (PyObject *)&DispatcherType) < 0) {
+        Py_DECREF(&DispatcherType);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}

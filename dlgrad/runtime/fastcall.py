@@ -1,0 +1,81 @@
+"""The native call path: a small CPython extension (c/fastcall.c) whose Dispatcher calls one
+compiled signature from the function's own arguments to its wrapped results in one C frame.
+
+It does what the generated Python call does (check the arguments, allocate the outputs, call
+the kernel, box the results) in about a third of the time. It is built once per Python, numpy
+and source with the system C compiler and cached; where it cannot be built (no Python or
+numpy headers, no POSIX compiler) the generated Python call is used instead.
+"""
+import hashlib
+import importlib.machinery
+import os
+import shlex
+import subprocess
+import sys
+import sysconfig
+import threading
+import warnings
+
+import numpy as np
+
+from ..errors import CompileError
+from . import build
+from .cache import atomic_write, cache_dir
+
+SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", "fastcall.c")
+DISABLE_VARIABLE = "DLGRAD_FASTCALL"   # =0: always call through the generated Python
+
+_UNSET = object()
+_module = _UNSET
+_lock = threading.Lock()
+
+
+def enabled() -> bool:
+    return os.environ.get(DISABLE_VARIABLE, "1").strip() != "0"
+
+
+def get():
+    """The compiled extension module (with .Dispatcher), or None when it cannot be built."""
+    global _module
+    if _module is _UNSET:
+        with _lock:
+            if _module is _UNSET:
+                try:
+                    _module = _load()
+                except Exception as exc:  # noqa: BLE001 - any failure means: call through Python
+                    warnings.warn(f"dlgrad: cannot build the native call path ({type(exc).__name__}: {exc}); "
+                                  f"compiled functions are called through generated Python, about 1 us slower",
+                                  RuntimeWarning, stacklevel=2)
+                    _module = None
+    return _module
+
+
+def _load():
+    if os.name != "posix":
+        raise CompileError("the native call path is built only on POSIX systems")
+    with open(SOURCE, encoding="utf-8") as f:
+        source = f.read()
+    tag = hashlib.sha256("\0".join([source, sys.version, np.__version__, sys.platform]).encode())
+    name = "_dlgrad_fastcall_" + tag.hexdigest()[:16]
+    path = os.path.join(cache_dir("trampoline"), name + importlib.machinery.EXTENSION_SUFFIXES[0])
+    return build.extension(name, path, lambda target: _build(name, target))
+
+
+def _build(name: str, path: str) -> None:
+    """Compile into a private name, record its hash, then move it into place."""
+    from .compiler import find_compiler
+    tmp = path + f".{os.getpid()}.tmp"
+    cmd = [*find_compiler(), "-O2", "-g0", "-fPIC", "-shared", "-Wall",
+           "-I", sysconfig.get_paths()["include"], "-I", np.get_include(),
+           f"-DDLGRAD_FASTCALL_INIT=PyInit_{name}", SOURCE, "-o", tmp]
+    if sys.platform == "darwin":
+        cmd[1:1] = ["-undefined", "dynamic_lookup"]
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            raise CompileError(f"{shlex.join(cmd)}\n{(done.stderr or done.stdout)[-2000:]}")
+        atomic_write(path + ".sha256", build.file_hash(tmp))
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)

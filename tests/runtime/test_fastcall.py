@@ -1,0 +1,189 @@
+"""The native call path (runtime/c/fastcall.c): one Dispatcher per compiled signature, called with
+boxed arrays (dlarrays here); everything it does not take goes to `miss`."""
+import gc
+import sys
+import threading
+import weakref
+
+import numpy as np
+import pytest
+
+from dlgrad import dlarray
+from dlgrad.errors import DlgradError
+from dlgrad.runtime import fastcall, load
+import runtime_programs as programs
+
+SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt)
+OUT, CONST, TUPLE, LIST = 0, 1, 2, 3
+
+
+class Counter:
+    hits = 0
+
+
+def missed(*args, **kwargs):
+    return ("missed", args, kwargs)
+
+
+def box(data, fmt=None):
+    x = dlarray(data)
+    x._fmt = fmt
+    return x
+
+
+def native(program, template=(TUPLE, ((OUT, 0), (OUT, 1))), formats=None, out_formats=None, build=None,
+           counter=None):
+    f = load(program)
+    d = f.native(dlarray, SLOTS, formats or (None,) * len(f.program.inputs),
+                 out_formats or (None,) * len(f.program.outputs), template, build, missed, counter)
+    assert d is not None, "the native call path should build on this machine"
+    return d
+
+
+def test_rosenbrock_through_the_dispatcher():
+    counter = Counter()
+    d = native(programs.rosenbrock(), counter=counter)
+    value, grad = d(box([-1.0, 2.0]))
+    assert type(value) is dlarray and value._node is None and value._fmt is None
+    assert float(value) == 104.0 and grad._data.tolist() == [396.0, 200.0] and counter.hits == 1
+
+
+def test_anything_else_is_a_miss():
+    d = native(programs.rosenbrock(), formats=("CB",))
+    x = box(np.array([-1.0, 2.0]), "CB")
+    assert float(d(x)[0]) == 104.0
+    assert float(d(box(np.array([-1.0, 2.0]), "C" + "B"))[0]) == 104.0   # an equal, not identical format
+    others = [box(np.array([-1.0, 2.0])),                           # another format
+              box(np.array([-1.0, 2.0, 3.0]), "CB"),                # another shape
+              box(np.array([-1.0, 2.0], np.float32), "CB"),         # another dtype
+              np.array([-1.0, 2.0])]                                 # not a dlarray
+    strided = box(np.zeros(4), "CB")
+    strided._data = np.arange(4.0)[::2]                              # not contiguous
+    swapped = box(np.zeros(2), "CB")
+    swapped._data = np.array([-1.0, 2.0], ">f8")                     # not native-endian
+    for arg in [*others, strided, swapped]:
+        assert d(arg) == ("missed", (arg,), {})
+    assert d() == ("missed", (), {}) and d(x, x) == ("missed", (x, x), {})
+    assert d(x=x) == ("missed", (), {"x": x})
+
+    class Sub(dlarray):
+        __slots__ = ()
+    sub = Sub(np.array([-1.0, 2.0]))
+    sub._fmt = "CB"
+    assert d(sub)[0] == "missed"
+
+
+def test_templates_and_build():
+    d = native(programs.rosenbrock(), (LIST, ((OUT, 1), (CONST, "tag"), (TUPLE, ((OUT, 0), (OUT, 0))))),
+               out_formats=(None, "C"))
+    grad, tag, (v1, v2) = d(box([-1.0, 2.0]))
+    assert type(grad) is dlarray and grad._fmt == "C" and tag == "tag" and v1 is v2 and float(v1) == 104.0
+    built = native(programs.rosenbrock(), None, build=lambda value, grad: {"value": value, "grad": grad})
+    result = built(box([-1.0, 2.0]))
+    assert type(result["value"]) is np.ndarray and result["grad"].tolist() == [396.0, 200.0]
+
+
+def test_bad_construction_is_a_python_error():
+    f = load(programs.rosenbrock())
+    spec = ((None,), (None, None), None, missed)
+    with pytest.raises(ValueError, match="template"):
+        f.native(dlarray, SLOTS, *spec[:2], (TUPLE, ((OUT, 2),)), None, missed)
+    with pytest.raises(ValueError, match="template"):
+        f.native(dlarray, SLOTS, *spec[:2], (7, ()), None, missed)
+    with pytest.raises(TypeError, match="slot"):
+        f.native(dlarray, (dlarray.shape,) * 4, *spec[:2], (OUT, 0), None, missed)
+    with pytest.raises(ValueError, match="build"):
+        f.native(dlarray, SLOTS, *spec[:2], None, None, missed)
+    with pytest.raises(ValueError):
+        f.native(dlarray, SLOTS, (None, None), (None, None), (OUT, 0), None, missed)   # 2 formats, 1 input
+
+
+def test_failure_status_raises():
+    d = native(programs.failing(), (OUT, 0))
+    with pytest.raises(DlgradError, match="failed with status 3"):
+        d(box([1.0]))
+
+
+def test_donated_input_is_overwritten_unless_unsafe():
+    program = programs.Program(programs.fresh() + r"""
+int step(const void *const *in, void *const *out, void *work) {
+    const double *p = (const double *)in[0], *g = (const double *)in[1];
+    double *q = (double *)out[0];
+    (void)work;
+    for (int i = 0; i < 3; i++) q[i] = p[i] - g[i];
+    return 0;
+}
+""", "step", (((3,), "float64"), ((3,), "float64")), (((3,), "float64"),), aliases=((0, 0),))
+    d = native(program, (OUT, 0), formats=(None, None))
+    p, g = box([1.0, 2.0, 3.0]), box([1.0, 1.0, 1.0])
+    data = p._data
+    q = d(p, g)
+    assert q._data is data and data.tolist() == [0.0, 1.0, 2.0]       # in place
+    data.flags.writeable = False
+    q = d(p, g)
+    assert q._data is not data and q._data.tolist() == [-1.0, 0.0, 1.0] and data.tolist() == [0.0, 1.0, 2.0]
+    both = box([5.0, 5.0, 5.0])
+    q = d(both, both)                                                  # the same memory twice: copied
+    assert q._data.tolist() == [0.0] * 3 and both._data.tolist() == [5.0] * 3
+
+
+def test_no_references_leak():
+    d = native(programs.rosenbrock(), (TUPLE, ((OUT, 0), (CONST, "tag"), (OUT, 1))), formats=("CB",),
+               out_formats=("CB", "CB"))
+    x = box(np.array([-1.0, 2.0]), "CB")
+    fmt, data = x._fmt, x._data
+    d(x)
+    before = sys.getrefcount(fmt), sys.getrefcount(data), sys.getrefcount("tag")
+    for _ in range(2000):
+        value, tag, grad = d(x)
+    del value, tag, grad
+    d(box(np.zeros(3), "CB"))   # a miss
+    assert (sys.getrefcount(fmt), sys.getrefcount(data), sys.getrefcount("tag")) == before
+    value = d(x)[0]
+    ref = weakref.ref(value._data)
+    del value
+    assert ref() is None
+
+
+def test_dispatcher_is_collected_with_a_cycle_through_miss():
+    class Holder:
+        pass
+    holder = Holder()
+    holder.d = load(programs.rosenbrock()).native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None,
+                                                  lambda *a: holder, None)
+    ref = weakref.ref(holder)
+    del holder
+    gc.collect()
+    assert ref() is None
+
+
+def test_threads_get_their_own_workspace():
+    d = native(programs.smooth(), (TUPLE, ((OUT, 0), (OUT, 1))))
+    inputs = [np.random.default_rng(seed).standard_normal(2048) for seed in range(4)]
+    expected = [programs.smooth_reference(x) for x in inputs]
+    errors = []
+
+    def work(k):
+        for _ in range(20):
+            y, total = d(box(inputs[k]))
+            if not (np.allclose(y._data, expected[k][0]) and np.isclose(float(total), expected[k][1])):
+                errors.append(k)
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+
+
+def test_cannot_build_means_python_calls(monkeypatch):
+    def cannot_build():
+        raise OSError("no Python headers")
+    monkeypatch.setattr(fastcall, "_module", fastcall._UNSET)
+    monkeypatch.setattr(fastcall, "_load", cannot_build)
+    f = load(programs.rosenbrock())
+    with pytest.warns(RuntimeWarning, match="native call path"):
+        assert f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed) is None
+    monkeypatch.setattr(fastcall, "_module", fastcall._UNSET)
+    monkeypatch.setenv(fastcall.DISABLE_VARIABLE, "0")
+    assert f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed) is None
