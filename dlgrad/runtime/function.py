@@ -148,6 +148,8 @@ class CompiledFunction:
         else:
             ffi, fn = module.ffi, trampoline.open_kernel(module, so_path, program.entry)
             self._address = int(ffi.cast("uintptr_t", fn))
+            if fastcall.enabled():
+                fastcall.get()   # built (once per machine) with the program, not inside a later hit
             namespace["fn"] = fn
             if direct:
                 namespace["call"] = trampoline.callers(module)[nin + nout]
