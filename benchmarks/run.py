@@ -9,6 +9,8 @@ and against JAX, PyTorch (eager and torch.compile), numba and CasADi where they 
       n = 1e5; dlgrad against the hand-written C loop also at n = 1e3 and 1e7.
   W3  MLP 784-128-10 (relu, softmax, crossentropy), batch 128, float32: loss and gradients of
       all parameters. Floor: the five matrix products of forward and backward alone (numpy).
+  W3threads  W3 with DLGRAD_NUM_THREADS=2 (OpenMP) against numpy's hand-written W3 with two
+      BLAS threads, in a fresh process.
   W4  sum(sin(x) exp(-x^2) + log(1 + x^2) + tanh(x) / (1 + x^2)), n = 1e4, float64, value and
       gradient: the rows of bench_vecmath.w4_rows() (its first row is the floor) when that
       module exists, else dlgrad, JAX and PyTorch against a hand-written numpy gradient.
@@ -25,7 +27,7 @@ and against JAX, PyTorch (eager and torch.compile), numba and CasADi where they 
   memory   the MLP value+gradient's workspace against the peak bytes of its live intermediates
       (what the workspace planner is given while the program is lowered).
 
-Everything runs on one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's CPU flags,
+Everything else runs on one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's CPU flags,
 torch.set_num_threads(1)). Times are medians of 3 runs (each run as many calls as fill
 0.2 s); a peer's note gives its setup plus first call (compile) in this process. A peer that
 is not installed is skipped and one that breaks is reported as failed; the run goes on.
@@ -37,8 +39,10 @@ from __future__ import annotations
 import os
 import sys
 
-# One thread everywhere, set before numpy, JAX or PyTorch is imported.
-os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
+# One thread everywhere, set before numpy, JAX or PyTorch is imported (the W3 threads workload's
+# child process sets DLGRAD_BENCH_THREADS).
+THREADS = os.environ.get("DLGRAD_BENCH_THREADS", "1")
+os.environ.update(OMP_NUM_THREADS=THREADS, OPENBLAS_NUM_THREADS=THREADS, MKL_NUM_THREADS=THREADS,
                   TORCHINDUCTOR_COMPILE_THREADS="1",
                   XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -50,22 +54,13 @@ import importlib.metadata
 import math
 import platform
 import shutil
-import statistics
-import subprocess
 import tempfile
-import time
-import timeit
-from dataclasses import dataclass
 
 import bench_training as training  # imports dlgrad
 import numpy as np
-from bench_core import (
-    HAND_C,
-    build_hand_c,
-    extended_rosenbrock,
-    per_call,
-    rosenbrock,
-)
+from bench_core import build_hand_c, extended_rosenbrock, rosenbrock
+from processes import PEERS, child, compile_times, import_times, w3_threads
+from rows import SETTINGS, Row, attempt, failed, just, later, print_later, skipped_in_quick, table
 
 import dlgrad as dl
 from peers import (
@@ -79,65 +74,7 @@ from peers import (
     make_torch_mlp,
 )
 
-WORKLOADS = ("W1", "W2", "W3", "W4", "W5", "import", "compile", "memory")
-PEERS = {"jax": "JAX", "torch": "PyTorch", "numba": "numba", "casadi": "CasADi"}
-
-
-@dataclass
-class Settings:
-    repeats: int = 3
-    budget: float = 0.2          # seconds of calls per run
-    quick: bool = False
-    workdir: str = ""
-
-
-SETTINGS = Settings()
-
-
-# --- rows and the timing helper -------------------------------------------------------------
-
-@dataclass
-class Row:
-    workload: str
-    impl: str
-    value: float | None = None   # seconds, or bytes when unit == "B"
-    unit: str = "s"
-    floor: bool = False
-    target: tuple | None = None  # ("x", 1.5): ratio to the floor; ("s", 0.15) or ("B", n): absolute
-    note: str = ""
-
-
-def measure(fn):
-    """Median seconds per call of fn over SETTINGS.repeats runs, each of as many calls as fill
-    SETTINGS.budget (timeit's autorange calibrates and warms up)."""
-    number, seconds = timeit.Timer(fn).autorange()
-    return per_call(fn, max(1, round(number * SETTINGS.budget / seconds)), repeat=SETTINGS.repeats)
-
-
-def attempt(rows, workload, impl, make, check=None, **row):
-    """Append the row of one implementation: fn = make() is called once (the first call: set-up
-    and compile, shown in the note), checked with check(result) and timed. An implementation
-    whose module is missing is skipped; one that raises is reported as failed."""
-    try:
-        start = time.perf_counter()
-        fn = make()
-        result = fn()
-        first = time.perf_counter() - start
-        if check is not None:
-            check(result)
-        seconds = measure(fn)
-    except ImportError as exc:
-        rows.append(Row(workload, impl, note=f"skipped: {exc.name or exc} not installed"))
-        return
-    except Exception as exc:  # noqa: BLE001 - one broken peer must not stop the run
-        rows.append(Row(workload, impl, note=failed(exc)))
-        return
-    note = row.pop("note", "") or (f"first call {first:.2f} s" if first >= 0.005 and not row.get("floor") else "")
-    rows.append(Row(workload, impl, seconds, note=note, **row))
-
-
-def failed(exc):
-    return f"failed: {type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:100]}"
+WORKLOADS = ("W1", "W2", "W3", "W3threads", "W4", "W5", "import", "compile", "memory")
 
 
 def value_grad_check(want_value, want_grad, rtol=1e-10):
@@ -147,15 +84,6 @@ def value_grad_check(want_value, want_grad, rtol=1e-10):
         np.testing.assert_allclose(value, want_value, rtol=rtol, err_msg="value")
         np.testing.assert_allclose(grad, want_grad, rtol=rtol, atol=1e-12, err_msg="gradient")
     return check
-
-
-def just(fn, *args):
-    """make() for an implementation with nothing to set up: the call is fn(*args)."""
-    return lambda: lambda: fn(*args)
-
-
-def skipped_in_quick(rows, workload, impl):
-    rows.append(Row(workload, impl, note="skipped: --quick"))
 
 
 # --- objectives, written once for every array module (dlgrad, jax.numpy, torch) ------------------
@@ -362,111 +290,6 @@ def w5(rows, steps=200):
     rows.append(Row("W5", "numba", note="not included: the MLP needs reductions with keepdims, which njit lacks"))
 
 
-# --- import and compile times, in fresh processes ---------------------------------------------------
-
-IMPORT_SNIPPET = ("import time; t0 = time.perf_counter(); import numpy; t1 = time.perf_counter(); "
-                  "import {module}; print(t1 - t0, time.perf_counter() - t0)")
-
-
-def fresh_process(args, cache=None):
-    """stdout of `python args` in a fresh process with this checkout on the path."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
-    if cache is not None:
-        env["DLGRAD_CACHE_DIR"] = cache
-    done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
-                          cwd=SETTINGS.workdir, check=False)
-    if done.returncode:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise (ImportError(last) if "ModuleNotFoundError" in last else RuntimeError(last))
-    return done.stdout.split()
-
-
-def import_times(rows):
-    def seconds(module):
-        runs = [fresh_process(["-c", IMPORT_SNIPPET.format(module=module)]) for _ in range(SETTINGS.repeats)]
-        return statistics.median(float(r[0]) for r in runs), statistics.median(float(r[1]) for r in runs)
-
-    numpy_s, dlgrad_s = seconds("dlgrad")
-    rows.append(Row("import", "import numpy", numpy_s, floor=True))
-    rows.append(Row("import", "import dlgrad (with numpy)", dlgrad_s, target=("s", 0.15),
-                    note=f"{dlgrad_s - numpy_s:.3f} s after numpy"))
-    for module, name in PEERS.items():
-        try:
-            total = seconds(module)[1]
-            rows.append(Row("import", f"import {module}", total, note=f"{total - numpy_s:.3f} s after numpy"))
-        except ImportError:
-            rows.append(Row("import", f"import {module}", note=f"skipped: {name} not installed"))
-        except Exception as exc:  # noqa: BLE001
-            rows.append(Row("import", f"import {module}", note=failed(exc)))
-
-
-KEEP = ("trampoline", "toolchain")   # cache subdirectories that outlive any one program
-
-
-def first_call_times(workload, cache_for_run, warm=False):
-    """Median over runs of the first dlgrad call of `workload` in a fresh process (see child)."""
-    args = [os.path.abspath(__file__), "--child", workload] + ["--warm"] * warm
-    return statistics.median(float(fresh_process(args, cache_for_run(i))[0]) for i in range(SETTINGS.repeats))
-
-
-def compile_times(rows):
-    base = SETTINGS.workdir
-    source = os.path.join(base, "hand_rosen.c")
-    with open(source, "w") as f:
-        f.write(HAND_C)
-
-    def gcc():
-        subprocess.run(["gcc", "-O3", "-march=native", "-shared", "-fPIC", source, "-o", source + ".so"], check=True)
-    rows.append(Row("compile", "gcc -O3 -shared, hand-written C", per_call(gcc, 1, SETTINGS.repeats), floor=True))
-
-    def fresh(i):
-        return tempfile.mkdtemp(prefix="cache-empty-", dir=base)
-
-    def empty(i):
-        return os.path.join(base, f"cache-empty-{i}")
-
-    def seeded(tag):
-        def cache(i):   # only what outlives a program (trampoline, compiler probe), from an empty run
-            path = os.path.join(base, f"cache-{tag}-{i}")
-            os.makedirs(path, mode=0o700)
-            for sub in KEEP:
-                if os.path.isdir(os.path.join(empty(0), sub)):
-                    shutil.copytree(os.path.join(empty(0), sub), os.path.join(path, sub))
-            return path
-        return cache
-
-    rows.append(Row("compile", "dlgrad Rosenbrock, after imports", first_call_times("rosenbrock", empty, warm=True),
-                    target=("s", 0.15), note="trace, C, gcc, load"))
-    rows.append(Row("compile", "dlgrad Rosenbrock, new process", first_call_times("rosenbrock", seeded("new")),
-                    note="also imports sympy and the compile path"))
-    rows.append(Row("compile", "dlgrad Rosenbrock, empty cache", first_call_times("rosenbrock", fresh),
-                    note="new process; also builds the call trampoline, probes gcc"))
-    hit = first_call_times("rosenbrock", lambda i: os.path.join(base, "cache-new-0"))
-    rows.append(Row("compile", "dlgrad Rosenbrock, disk-cache hit", hit, target=("s", 0.020),
-                    note="a new process loads the program"))
-    mlp = first_call_times("mlp", seeded("mlp"), warm=True)
-    rows.append(Row("compile", "dlgrad MLP value+grad, after imports", mlp, target=("s", 1.0)))
-
-
-def child(workload, warm):
-    """In a fresh process, after the imports: print the seconds of the first dlgrad call.
-
-    With `warm`, an unrelated function is compiled first, so the lazily imported compile path
-    (sympy, codegen, the runtime) is loaded and the call trampoline built."""
-    if warm:
-        dl.dlfeval(dlgrad_value_grad(w4_sum), dl.dlarray(np.ones(3)))
-    if workload == "rosenbrock":
-        X = dl.dlarray(np.array([-1.0, 2.0]))
-        start = time.perf_counter()
-        dl.dlfeval(rosenbrock, X)
-    else:
-        x, t = training.data(np.random.default_rng(0))
-        net, X = dl.dlnetwork(training.mlp_layers(), seed=0), dl.dlarray(x, "CB")
-        start = time.perf_counter()
-        dl.dlfeval(training.model_loss, net, X, t)
-    print(time.perf_counter() - start)
-
-
 # --- memory -----------------------------------------------------------------------------------------
 
 def memory(rows):
@@ -489,53 +312,6 @@ def memory(rows):
     assert workspace == program.work_bytes, (workspace, program.work_bytes)
     rows.append(Row("memory", "MLP value+grad: peak live intermediates", peak, unit="B", floor=True))
     rows.append(Row("memory", "MLP value+grad: dlgrad workspace", workspace, unit="B", target=("x", 1.5)))
-
-
-# --- the table -------------------------------------------------------------------------------------
-
-_later = []
-
-
-def print_later(*lines):
-    _later.extend(lines)
-
-
-def shown(value, unit, digits=".2f"):
-    if value is None:
-        return "-"
-    if unit == "B":
-        return f"{value / 1e6:{digits}} MB" if value >= 1e5 else f"{value / 1e3:{digits}} kB"
-    for scale, name in ((1, "s"), (1e-3, "ms"), (1e-6, "us")):
-        if value >= scale or name == "us":
-            return f"{value / scale:{digits}} {name}"
-
-
-def status(row, ratio):
-    if row.value is None or row.target is None:
-        return row.note
-    kind, limit = row.target
-    got = ratio if kind == "x" else row.value
-    goal = f"<= {limit:g}x" if kind == "x" else f"<= {shown(limit, kind, 'g')}"
-    verdict = "n/a" if got is None else ("met" if got <= limit else "MISSED")
-    return f"target {goal}: {verdict}" + (f"; {row.note}" if row.note else "")
-
-
-def table(rows):
-    floors = {}
-    for row in rows:
-        if row.floor and row.value and row.workload not in floors:
-            floors[row.workload] = row.value
-    wide = max([len("implementation")] + [len(row.impl) for row in rows])
-    lines = [f"{'workload':<12} {'implementation':<{wide}} {'time':>10} {'vs floor':>9}  target/status"]
-    previous = None
-    for row in rows:
-        floor = floors.get(row.workload)
-        ratio = row.value / floor if row.value is not None and floor else None
-        label = row.workload if row.workload != previous else ""
-        previous = row.workload
-        lines.append(f"{label:<12} {row.impl:<{wide}} {shown(row.value, row.unit):>10} "
-                     f"{'-' if ratio is None else f'{ratio:.2f}x':>9}  {'floor' if row.floor else status(row, ratio)}".rstrip())
-    return "\n".join(lines)
 
 
 def versions():
@@ -568,7 +344,7 @@ def main(argv=None):
     os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.path.join(SETTINGS.workdir, "inductor")
     if args.quick:
         SETTINGS.repeats, SETTINGS.budget, SETTINGS.quick = 1, 0.05, True
-    steps = {"W1": w1, "W2": w2, "W3": w3, "W4": w4, "W5": w5, "import": import_times,
+    steps = {"W1": w1, "W2": w2, "W3": w3, "W3threads": w3_threads, "W4": w4, "W5": w5, "import": import_times,
              "compile": compile_times, "memory": memory}
     rows = []
     for name in WORKLOADS:
@@ -580,7 +356,7 @@ def main(argv=None):
             rows.append(Row(name, "(the whole workload)", note=failed(exc)))
     print(versions())
     print(table(rows))
-    for line in _later:
+    for line in later():
         print(line)
     shutil.rmtree(SETTINGS.workdir, ignore_errors=True)
     return 0
