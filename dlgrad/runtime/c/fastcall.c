@@ -398,10 +398,11 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     Dispatcher *self = (Dispatcher *)callable;
     const Py_ssize_t nin = self->nin, nout = self->nout, narrays = nin + nout;
     PyArrayObject *stack_ins[STACK_ARRAYS];
-    PyObject *stack_objs[3 * STACK_ARRAYS];
+    PyObject *stack_objs[4 * STACK_ARRAYS];
     void *stack_ptrs[STACK_ARRAYS];
     PyArrayObject **ins = stack_ins;
     PyObject **outs = stack_objs, **boxes = stack_objs + STACK_ARRAYS, **copies = stack_objs + 2 * STACK_ARRAYS;
+    PyObject **held = stack_objs + 3 * STACK_ARRAYS;   /* the inputs, kept alive while the GIL is released */
     void **ptrs = stack_ptrs, *heap = NULL, *raw = NULL;
     PyObject *result = NULL;
     Py_ssize_t i;
@@ -409,14 +410,15 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != nin)
         return PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
     if (narrays > STACK_ARRAYS) {
-        heap = PyMem_Calloc((size_t)narrays, sizeof(PyArrayObject *) + 3 * sizeof(PyObject *) + sizeof(void *));
+        heap = PyMem_Calloc((size_t)narrays, sizeof(PyArrayObject *) + 4 * sizeof(PyObject *) + sizeof(void *));
         if (heap == NULL)
             return PyErr_NoMemory();
         ins = heap;
         outs = (PyObject **)(ins + narrays);
         boxes = outs + narrays;
         copies = boxes + narrays;
-        ptrs = (void **)(copies + narrays);
+        held = copies + narrays;
+        ptrs = (void **)(held + narrays);
     } else {
         memset(stack_objs, 0, sizeof stack_objs);
     }
@@ -426,6 +428,10 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
             PyMem_Free(heap);
             return ok < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
         }
+    }
+    for (i = 0; i < nin; i++) {   /* another thread may rebind a dlarray's data during the call */
+        held[i] = (PyObject *)ins[i];
+        Py_INCREF(held[i]);
     }
     /* donated inputs that may not be overwritten are copied first; their outputs are the copies */
     for (i = 0; i < nout; i++) {
@@ -492,8 +498,10 @@ done:
             Py_XDECREF(outs[i]);
             Py_XDECREF(boxes[i]);
         }
-        if (i < nin)
+        if (i < nin) {
             Py_XDECREF(copies[i]);
+            Py_XDECREF(held[i]);
+        }
     }
     PyMem_Free(heap);
     return result;
