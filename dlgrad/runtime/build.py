@@ -3,6 +3,7 @@ import contextlib
 import hashlib
 import json
 import os
+import threading
 import warnings
 
 from ..errors import CompilerNotFoundError
@@ -90,6 +91,31 @@ def locked(path: str):
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class OptionalExtension:
+    """An extension module built on first use by load(), or None, with one warning saying
+    `fallback`, when it cannot be built. `reset()` forgets the outcome (tests)."""
+
+    def __init__(self, load, what: str, fallback: str):
+        self._load, self._what, self._fallback = load, what, fallback
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self._module, self._known = None, False
+
+    def get(self):
+        if not self._known:
+            with self._lock:
+                if not self._known:
+                    try:
+                        self._module = self._load()
+                    except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
+                        warnings.warn(f"dlgrad: cannot build {self._what} ({type(exc).__name__}: {exc}); "
+                                      f"{self._fallback}", RuntimeWarning, stacklevel=3)
+                    self._known = True
+        return self._module
 
 
 def extension(name: str, path: str, make) -> object:

@@ -13,8 +13,6 @@ import shlex
 import subprocess
 import sys
 import sysconfig
-import threading
-import warnings
 
 import numpy as np
 
@@ -25,9 +23,8 @@ from .cache import atomic_write, cache_dir
 SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "c", "fastcall.c")
 DISABLE_VARIABLE = "DLGRAD_FASTCALL"   # =0: always call through the generated Python
 
-_UNSET = object()
-_module = _UNSET
-_lock = threading.Lock()
+_extension = build.OptionalExtension(lambda: _load(), "the native call path",
+                                     "compiled functions are called through generated Python, about 1 us slower")
 
 
 def enabled() -> bool:
@@ -36,18 +33,7 @@ def enabled() -> bool:
 
 def get():
     """The compiled extension module (with .Dispatcher), or None when it cannot be built."""
-    global _module
-    if _module is _UNSET:
-        with _lock:
-            if _module is _UNSET:
-                try:
-                    _module = _load()
-                except Exception as exc:  # noqa: BLE001 - any failure means: call through Python
-                    warnings.warn(f"dlgrad: cannot build the native call path ({type(exc).__name__}: {exc}); "
-                                  f"compiled functions are called through generated Python, about 1 us slower",
-                                  RuntimeWarning, stacklevel=2)
-                    _module = None
-    return _module
+    return _extension.get()
 
 
 def _load():
@@ -69,7 +55,7 @@ def _build(name: str, path: str) -> None:
            "-I", sysconfig.get_paths()["include"], "-I", np.get_include(),
            f"-DDLGRAD_FASTCALL_INIT=PyInit_{name}", SOURCE, "-o", tmp]
     if sys.platform == "darwin":
-        cmd[1:1] = ["-undefined", "dynamic_lookup"]
+        cmd += ["-undefined", "dynamic_lookup"]   # Python's symbols come from the process
     try:
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:

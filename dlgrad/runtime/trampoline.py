@@ -12,8 +12,6 @@ import shutil
 import sys
 import sysconfig
 import tempfile
-import threading
-import warnings
 
 from ..errors import DlgradError
 from . import build
@@ -53,25 +51,13 @@ def _sources() -> tuple[str, str]:
     return "\n".join(cdef), "\n".join(src)
 
 
-_UNSET = object()
-_module = _UNSET
-_lock = threading.Lock()
+_extension = build.OptionalExtension(lambda: _load(), "the fast call trampoline",
+                                     "calling compiled functions through cffi's slower ABI mode")
 
 
 def get():
     """The compiled trampoline module (with .ffi and .lib), or None when it cannot be built."""
-    global _module
-    if _module is _UNSET:
-        with _lock:
-            if _module is _UNSET:
-                try:
-                    _module = _load()
-                except Exception as exc:  # noqa: BLE001 - any failure means: use the ABI path
-                    warnings.warn(f"dlgrad: cannot build the fast call trampoline ({type(exc).__name__}: "
-                                  f"{exc}); calling compiled functions through cffi's slower ABI mode",
-                                  RuntimeWarning, stacklevel=2)
-                    _module = None
-    return _module
+    return _extension.get()
 
 
 def _load():

@@ -150,7 +150,7 @@ def test_dispatcher_is_collected_with_a_cycle_through_miss():
         pass
     holder = Holder()
     holder.d = load(programs.rosenbrock()).native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None,
-                                                  lambda *a: holder, None)
+                                                  lambda *a, h=holder: h, None)
     ref = weakref.ref(holder)
     del holder
     gc.collect()
@@ -179,12 +179,13 @@ def test_threads_get_their_own_workspace():
 def test_cannot_build_means_python_calls(monkeypatch):
     def cannot_build():
         raise OSError("no Python headers")
-    monkeypatch.setattr(fastcall, "_module", fastcall._UNSET)
-    monkeypatch.setattr(fastcall, "_load", cannot_build)
+    # a fresh, unbuilt extension for this test; the built one is restored afterwards
+    monkeypatch.setattr(fastcall, "_extension", type(fastcall._extension)(cannot_build, "the native call path",
+                                                                         "compiled functions are called through Python"))
     with pytest.warns(RuntimeWarning, match="native call path"):   # built with the first program
         f = load(programs.rosenbrock())
     assert f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed) is None
     assert f(np.array([-1.0, 2.0]))[0] == 104.0
-    monkeypatch.setattr(fastcall, "_module", fastcall._UNSET)
+    monkeypatch.undo()
     monkeypatch.setenv(fastcall.DISABLE_VARIABLE, "0")
     assert f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed) is None
