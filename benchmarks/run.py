@@ -295,7 +295,7 @@ def w5(rows, steps=200):
 def memory(rows):
     """Record what the workspace planner is given while the MLP value+gradient is lowered."""
     from dlgrad.codegen.memory import workspace_report
-    lowering = importlib.import_module("dlgrad.codegen.lower")
+    lowering = importlib.import_module("dlgrad.codegen.emit")
     planner, reports = lowering.plan_workspace, []
 
     def recording(*args):

@@ -76,17 +76,17 @@ def rosenbrock(x):
     return y, dl.dlgradient(y, x)
 fval, g = dl.dlfeval(rosenbrock, dl.dlarray(np.array([-1.0, 2.0])))
 assert float(fval) == 104.0 and dl.extractdata(g).tolist() == [396.0, 200.0]
-print("sympy" in sys.modules)
+print("sympy" in sys.modules, "dlgrad.codegen.emit" in sys.modules, "dlgrad.codegen.kernels" in sys.modules)
 """
 
 
-def test_second_process_loads_from_disk_without_compiler_or_sympy():
+def test_second_process_loads_from_disk_without_compiler_sympy_or_emitter():
     dlfeval(rosenbrock, dlarray(np.array([0.5, 0.5])))   # built (or found) in this session's cache
     env = {**os.environ, "PYTHONPATH": ROOT}
     done = subprocess.run([sys.executable, "-c", CHILD], env=env, capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "False"
+    assert done.stdout.split() == ["False"] * 3
 
 
 def test_lower_shows_graph_and_c():

@@ -11,7 +11,8 @@ import re
 import numpy as np
 
 from .cast import CTYPE
-from .lower import _c_string, lower
+from .emit import _c_string
+from .lower import lower
 
 # C99/C11/C23 and C++ keywords: the header is read by both languages.
 KEYWORDS = frozenset("""

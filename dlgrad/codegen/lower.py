@@ -1,25 +1,19 @@
-"""The codegen pipeline: simplified graph -> schedule -> memory plan -> one C translation unit."""
+"""The codegen pipeline's front: outputs -> simplified graph -> a stored Program, or a new one.
+
+A program generated before for the same simplified graph comes from the store without
+importing sympy, the scheduler or the emitter (emit.py), so a disk-cache hit stays cheap.
+"""
 from __future__ import annotations
 
 import dataclasses
 import functools
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
-
 from ..graph.node import Node, pretty, toposort
 from ..graph.rewrite import simplify
-from .cast import CTYPE, Block, Function
-from .gemm import PARALLEL, PARALLEL_MACRO
-from .kernels import KernelEmitter, c_strides
-from .vecmath import vector_math_block
-from .memory import plan_workspace
-
-HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
 
 
 @dataclass(frozen=True)
@@ -44,19 +38,6 @@ class Program:
             fields[key] = tuple((tuple(shape), dtype) for shape, dtype in fields[key])
         fields["aliases"] = tuple(tuple(pair) for pair in fields.get("aliases", ()))
         return Program(**fields)
-
-
-# Kernels take restrict pointers, and workspace blocks are reused by later kernels. Once
-# gcc 12 inlines two kernels into the entry point it applies one kernel's restrict promise
-# across the other and miscompiles at -O2 with vectorisation: keep every kernel a call.
-KERNEL_MACRO = """#ifndef DLGRAD_KERNEL
-#if defined(__GNUC__)
-#define DLGRAD_KERNEL static __attribute__((noinline))
-#else
-#define DLGRAD_KERNEL static
-#endif
-#endif
-"""
 
 
 def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=None,
@@ -92,9 +73,10 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
             return Program.from_json(text)
     import sympy
     from ..graph import scalar as S
+    from .emit import emit
     from .schedule import schedule
-    program = _emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text, provenance, labels,
-                    donate)
+    program = emit(schedule(roots, sympy, S), roots, inputs, name, header, graph_text, provenance, labels,
+                   donate)
     if store is not None:
         store.put(key, program.to_json())
     return program
@@ -149,245 +131,3 @@ def _copy(node, index):
     return Node.make("stop_gradient", (node,), (("copy", index),), node.shape, node.dtype)
 
 
-def _emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None, donate=()):
-    ctx, kernels = sched.ctx, sched.kernels
-    names, consts, statics, tables = {}, [], [], {}
-    for i, node in enumerate(outputs):
-        names[id(node)] = f"out{i}"
-    # which owners are read by some kernel (the rest of the roots stay kernel-local)
-    first_write, last_read = {}, {}
-    for k, kernel in enumerate(kernels):
-        for root in kernel.roots:
-            first_write.setdefault(id(root), k)
-        owners = [load.buffer for load in kernel.body.loads] if kernel.body else []
-        owners += [ctx.storage(x)[0] for x, _ in kernel.operands]
-        for owner in owners:
-            last_read[id(owner)] = k
-    output_ids = {id(o) for o in outputs}
-    stored = {id(n) for n in sched.materialized.values() if id(n) in last_read or id(n) in output_ids}
-    work_nodes = [n for n in sched.materialized.values() if id(n) in stored and id(n) not in output_ids]
-    offsets, work_bytes = plan_workspace(work_nodes, first_write, last_read)
-    for number, node in enumerate(work_nodes):   # numbered in order: serials vary between runs
-        names[id(node)] = f"buf{number}"
-    input_nodes = {}
-    for node in toposort(outputs):
-        if node.op == "input":
-            names[id(node)] = f"in{node.attr('index')}"
-            input_nodes[node.attr("index")] = node
-        elif node.op == "const" and node.size > 1:
-            # constants with the same bytes (e.g. one vector as a row and as a column) share a table
-            data = (node.dtype, node.attr("value").array.tobytes())
-            if data not in tables:
-                tables[data] = f"{name}_const{len(consts)}"
-                consts.append(_static_array(tables[data], node.dtype, node.attr("value").array))
-            names[id(node)] = tables[data]
-    aliases = _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx)
-    for out, inp in aliases:   # the donated input is read through the output pointer it becomes
-        if inp in input_nodes:
-            names[id(input_nodes[inp])] = f"out{out}"
-    emitter = KernelEmitter(name, names, ctx, provenance)
-    functions, calls = [], []
-    for k, kernel in enumerate(kernels):
-        if kernel.kind == "elementwise":
-            fn, call = emitter.elementwise(k, kernel, [r for r in kernel.roots if id(r) in stored])
-        elif kernel.kind in ("reduce", "pad", "matmul"):
-            fn, call = getattr(emitter, kernel.kind)(k, kernel)
-        else:
-            table = f"{name}_index{k}"
-            indices = kernel.roots[0].attr("indices").array.ravel()
-            statics.append(_static_array(table, "intp", indices))
-            fn, call = emitter.gather(k, kernel, table)
-        functions.append(fn)
-        calls.append(call)
-    work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
-    in_types = [CTYPE[dtype] for _, dtype in inputs]
-    out_types = [CTYPE[node.dtype] for node in outputs]
-    entries = _entry_points(name, in_types, out_types, work, calls)
-    if labels is None:
-        labels = ([f"in{i}" for i in range(len(inputs))], [f"out{i}" for i in range(len(outputs))])
-    interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
-    header = header.replace("*/", "* /")
-    helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
-    if any(PARALLEL in text for text in kernel_texts):
-        helpers = PARALLEL_MACRO + helpers
-    parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
-             helpers, "\n".join(consts + statics),
-             *kernel_texts, *(f.text() for f in entries), interface]
-    source = "\n".join(p for p in parts if p)
-    return Program(source=source, entry=f"{name}_eval", name=name,
-                   inputs=tuple((tuple(s), d) for s, d in inputs),
-                   outputs=tuple((o.shape, o.dtype) for o in outputs),
-                   work_bytes=int(work_bytes), graph_text=graph_text, aliases=aliases)
-
-
-def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx):
-    """The (output, input) pairs of `donate` whose output can overwrite the input in place.
-
-    Safe when no kernel after the one writing the output reads the input, and that kernel
-    reads it, if at all, only elementwise at the very position it stores (a loop iteration
-    loads everything before it stores). Unsafe pairs are dropped: the output gets its own memory.
-    """
-    granted, used = [], set()
-    for out, inp in donate:
-        out, inp = int(out), int(inp)
-        if ("out", out) in used or ("in", inp) in used or not (0 <= out < len(outputs) and 0 <= inp < len(inputs)):
-            continue
-        root, source = outputs[out], input_nodes.get(inp)
-        shape, dtype = inputs[inp]
-        if root.shape != tuple(shape) or root.dtype != dtype:
-            continue
-        k = first_write.get(id(root))
-        if source is not None and (k is None or last_read.get(id(source), -1) > k
-                                   or not _reads_in_place(kernels[k], source, ctx)):
-            continue
-        granted.append((out, inp))
-        used.update((("out", out), ("in", inp)))
-    return tuple(granted)
-
-
-def _reads_in_place(kernel, source, ctx):
-    """Whether `kernel` reads `source` only at the positions it writes (or not at all)."""
-    if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
-        return False
-    loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
-    if not loads:
-        return True
-    if kernel.kind != "elementwise" or kernel.shape != source.shape:
-        return False
-    strides = c_strides(source.shape)
-    return all(load.offset == 0 and all(b is None for b in load.bounds)
-               and all(n == 1 or c == s for c, s, n in zip(load.coefs, strides, source.shape))
-               for load in loads)
-
-
-def _static_array(cname, dtype, array):
-    if dtype == "intp":
-        values = ", ".join(str(int(v)) for v in array.ravel())
-        return f"static const ptrdiff_t {cname}[{max(array.size, 1)}] = {{{values or '0'}}};"
-    values = ", ".join(repr(float(v)) if np.isfinite(v) else ("NAN" if np.isnan(v) else ("INFINITY" if v > 0 else "-INFINITY"))
-                       for v in array.ravel())
-    suffix = "f" if dtype == "float32" else ""
-    if suffix:
-        values = ", ".join(v + "f" if v[-1].isdigit() else v for v in values.split(", "))
-    return f"static const {CTYPE[dtype]} {cname}[{array.size}] = {{{values}}};"
-
-
-def _helpers(name, texts):
-    """The helpers of c/dl_helpers.h that `texts` (kernels) call, renamed NAME_dl_*, and the texts.
-
-    Only used helpers are emitted (an unused static function is a clang warning), and the
-    prefix keeps two exports apart even when they share a translation unit.
-    """
-    available = _helper_functions()
-    wanted, pending = set(), re.findall(r"\bdl_\w+(?=\()", "\n".join(texts))
-    while pending:
-        helper = pending.pop()
-        if helper in available and helper not in wanted:
-            wanted.add(helper)
-            pending += re.findall(r"\bdl_\w+(?=\()", available[helper])
-
-    def rename(text):
-        return re.sub(r"\bdl_\w+(?=\()", lambda m: f"{name}_{m.group(0)}" if m.group(0) in available
-                      else m.group(0), text)
-    if not wanted:
-        return "", texts
-    used = [rename(text) for helper, text in available.items() if helper in wanted]
-    head = "/* dlgrad helpers: numerically stable forms and derivative conventions. */\n"
-    return head + "".join(used), [rename(text) for text in texts]
-
-
-@functools.lru_cache(maxsize=None)
-def _helper_functions():
-    """{helper name: C definition} for c/dl_helpers.h, its DL_HELPERS(T, F, SUFFIX) macro expanded."""
-    table, lines = {}, HELPERS.splitlines()
-    start = next((i for i, line in enumerate(lines) if line.startswith("#define DL_HELPERS(")), None)
-    body, uses = lines, [("", "", "")]
-    if start is not None:
-        end = start
-        while lines[end].rstrip().endswith("\\"):
-            end += 1
-        body = [line.rstrip().rstrip("\\").rstrip() for line in lines[start + 1:end + 1]]
-        uses = [tuple(part.strip() for part in m.groups()) for m in
-                (re.match(r"DL_HELPERS\(([^,]*),([^,]*),([^)]*)\)", line) for line in lines[end + 1:]) if m]
-    definitions, current = [], None
-    for line in body:
-        if line.startswith("static inline"):
-            current = [line]
-            definitions.append(current)
-        elif current is not None:
-            current.append(line)
-    for ctype, suffix_f, suffix in uses:
-        for definition in definitions:
-            text = "\n".join(definition).replace("##F", suffix_f).replace("##SUFFIX", suffix)
-            text = re.sub(r"\bT\b", ctype, text) if ctype else text
-            helper = re.search(r"\b(dl_\w+)\(", text).group(1)
-            table[helper] = text.rstrip() + "\n"
-    return table
-
-
-def _entry_points(name, in_types, out_types, work, calls):
-    """NAME(in0, ..., out0, ..., work), which runs the kernels, and NAME_eval over pointer arrays.
-
-    `work` lists (declaration, byte offset) of the workspace buffers.
-    """
-    ins = [f"in{i}" for i in range(len(in_types))]
-    outs = [f"out{i}" for i in range(len(out_types))]
-    params = [f"const {t} *{p}" for t, p in zip(in_types, ins)] + [f"{t} *{p}" for t, p in zip(out_types, outs)]
-    body = Block()
-    if work:
-        body.add("char *const ws = (char *)work;")
-        for declaration, offset in work:
-            body.add(f"{declaration} = ({declaration.split()[0]} *)(ws + {offset});")
-    used = set(re.findall(r"\b(?:in|out)\d+\b", " ".join(calls)))
-    unused = [p for p in ins + outs if p not in used] + ([] if work else ["work"])
-    if unused:
-        body.add(" ".join(f"(void){p};" for p in unused))
-    for call in calls:
-        body.add(call)
-    body.add("return 0;")
-    positional = Function(f"int {name}({', '.join(params + ['void *work'])})", body,
-                          "Runs the kernels in order; returns 0.")
-    args = [f"(const {t} *)in[{i}]" for i, t in enumerate(in_types)]
-    args += [f"({t} *)out[{i}]" for i, t in enumerate(out_types)] + ["work"]
-    generic = Block()
-    if not in_types or not out_types:
-        generic.add(" ".join(f"(void){p};" for p, n in (("in", in_types), ("out", out_types)) if not n))
-    generic.add(f"return {name}({', '.join(args)});")
-    arrays = Function(f"int {name}_eval(const void *const *in, void *const *out, void *work)", generic,
-                      f"{name} with arrays of pointers, for generic drivers.")
-    return [positional, arrays]
-
-
-def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
-    """Size, count, name and shape queries; every shape lives in one constant table."""
-    dims = [int(d) for shape in list(in_shapes) + list(out_shapes) for d in shape]
-    lines = ["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
-             f"static const int {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
-             f"size_t {name}_work_bytes(void) {{ return {int(work_bytes)}; }}",
-             f"int {name}_n_in(void) {{ return {len(in_shapes)}; }}",
-             f"int {name}_n_out(void) {{ return {len(out_shapes)}; }}"]
-    start = 0
-    for role, shapes, labels in (("in", in_shapes, in_names), ("out", out_shapes, out_names)):
-        cases = {"name": ("const char *", "NULL", [_c_string(s) for s in labels]),
-                 "ndim": ("int ", "-1", [str(len(s)) for s in shapes]),
-                 "shape": ("const int *", "NULL", [])}
-        for shape in shapes:
-            cases["shape"][2].append(f"{name}_dims + {start}")
-            start += len(shape)
-        for what, (ctype, default, values) in cases.items():
-            lines.append(f"{ctype}{name}_{role}_{what}(int i) {{")
-            lines.append("    switch (i) {")
-            lines += [f"    case {i}: return {v};" for i, v in enumerate(values)]
-            lines += [f"    default: return {default};", "    }", "}"]
-    return "\n".join(lines) + "\n"
-
-
-def _c_string(text):
-    """A C string literal for `text` (printable ASCII kept, everything else escaped)."""
-    out = []
-    for byte in str(text).encode("utf-8"):
-        char = chr(byte)
-        out.append("\\" + char if char in '"\\' else char if 32 <= byte < 127 and char != "?"
-                   else f"\\{byte:03o}")
-    return '"' + "".join(out) + '"'

@@ -9,7 +9,6 @@ import textwrap
 
 import numpy as np
 
-from ..codegen.export import check_name, export
 from . import tree
 from .accelerate import AcceleratedFunction
 from .capture import capture
@@ -26,6 +25,7 @@ def export_c(fn, *example_args, name=None, directory=".", self_test=False):
     C against dlgrad's reference interpreter on the example values. Returns the paths by role
     ("header", "source", "test").
     """
+    from ..codegen.export import check_name, export   # the code generator loads on first use
     if isinstance(fn, AcceleratedFunction):
         fn = fn.function
     if not callable(fn):

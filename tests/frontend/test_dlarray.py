@@ -105,8 +105,9 @@ def test_methods():
     np.testing.assert_array_equal(extractdata(x.permute((1, 2, 0))), x_np.transpose(1, 2, 0))
 
 
-def test_import_does_not_import_sympy():
-    code = "import sys, dlgrad; assert 'sympy' not in sys.modules, 'sympy imported'"
+def test_import_does_not_import_sympy_or_the_code_generator():
+    code = ("import sys, dlgrad; assert 'sympy' not in sys.modules, 'sympy imported'; "
+            "assert not [m for m in sys.modules if m.startswith('dlgrad.codegen')], 'codegen imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
