@@ -29,6 +29,7 @@ IMPORT_SNIPPET = ("import time; t0 = time.perf_counter(); import numpy; t1 = tim
 def fresh_process(args, cache=None, env=None):
     """stdout of `python args` in a fresh process with this checkout on the path (and `env`)."""
     env = dict(os.environ, **(env or {}), PYTHONPATH=os.pathsep.join([ROOT, os.environ.get("PYTHONPATH", "")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)   # an installed package has its bytecode compiled
     if cache is not None:
         env["DLGRAD_CACHE_DIR"] = cache
     done = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
@@ -41,6 +42,7 @@ def fresh_process(args, cache=None, env=None):
 
 def import_times(rows):
     def seconds(module):
+        fresh_process(["-c", IMPORT_SNIPPET.format(module=module)])   # writes the bytecode caches
         runs = [fresh_process(["-c", IMPORT_SNIPPET.format(module=module)]) for _ in range(SETTINGS.repeats)]
         return statistics.median(float(r[0]) for r in runs), statistics.median(float(r[1]) for r in runs)
 
@@ -93,6 +95,7 @@ def compile_times(rows):
             return path
         return cache
 
+    fresh_process([RUN, "--child", "mlp", "--warm"], tempfile.mkdtemp(dir=base))   # bytecode caches
     rows.append(Row("compile", "dlgrad Rosenbrock, after imports", first_call_times("rosenbrock", empty, warm=True),
                     target=("s", 0.15), note="trace, C, gcc, load"))
     rows.append(Row("compile", "dlgrad Rosenbrock, new process", first_call_times("rosenbrock", seeded("new")),

@@ -27,7 +27,8 @@ and against JAX, PyTorch (eager and torch.compile), numba and CasADi where they 
   memory   the MLP value+gradient's workspace against the peak bytes of its live intermediates
       (what the workspace planner is given while the program is lowered).
 
-Everything else runs on one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's CPU flags,
+Fresh processes run with Python's bytecode caches written (a first run is discarded), as an
+installed package has them. Everything else runs on one thread (OMP/OPENBLAS/MKL_NUM_THREADS=1, XLA's CPU flags,
 torch.set_num_threads(1)). Times are medians of 3 runs (each run as many calls as fill
 0.2 s); a peer's note gives its setup plus first call (compile) in this process. A peer that
 is not installed is skipped and one that breaks is reported as failed; the run goes on.
