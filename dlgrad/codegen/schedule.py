@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from ..graph.node import toposort, users
 from ..graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE
+from .cast import CTYPE
+from .gemm import packs
 from .body import DUP_COST, Body, Context, NeedMaterialize, cost
 from .indexmap import IndexMap, NotAffine, linear, movement_map
 
@@ -119,10 +121,12 @@ class _Scheduler:
         if kind in (MATMUL, GATHER):
             operands = [self.operand(x, contiguous=kind == GATHER) for x in node.inputs]
             if kind == MATMUL:
-                # the blocked GEMM streams B's rows: a transposed B is copied first,
-                # O(k n) work against the product's O(m k n)
+                # a GEMM that packs B reads it through any strides; the others stream B's
+                # rows, so a transposed B is copied first (O(k n) against the product's O(m k n))
                 b, (owner, imap) = node.inputs[1], operands[1]
-                if b.shape[-1] > 1 and linear(imap, self.ctx.storage(owner)[1])[1][-1] != 1:
+                b_k, b_n = linear(imap, self.ctx.storage(owner)[1])[1][-2:]
+                (m, k), n = node.inputs[0].shape[-2:], node.shape[-1]
+                if n > 1 and b_n != 1 and not packs(CTYPE[node.dtype], m, n, k, b_k, b_n):
                     raise NeedMaterialize(b, "transposed right operand")
             reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
             return self.add(Kernel(node.op, node.shape, [node], operands=operands), reads)

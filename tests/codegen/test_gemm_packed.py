@@ -73,3 +73,26 @@ def test_batched_products_with_a_transposed_right_operand():
     program = lower(outputs, specs)
     got = load(program)(xa, xb, xw)
     assert_close(got, [xa @ np.swapaxes(xb.astype(np.float64), 1, 2), xa @ xw.T], "float64")
+
+
+def test_a_transposed_right_operand_is_read_in_place():
+    """The product packs the transposed operand's panels: no kernel copies it first."""
+    a, bt = input_node(0, (128, 64), "float32"), input_node(1, (200, 64), "float32")
+    source = lower([L.matmul(a, M.permute(bt, SWAP))], [((128, 64), "float32"), ((200, 64), "float32")]).source
+    assert source.count("/* kernel ") == 1
+    assert "panel[kk*16 + j] = src[j*64];" in source
+
+
+def test_too_few_rows_to_pack_copy_the_transposed_operand():
+    a, bt = input_node(0, (7, 64), "float32"), input_node(1, (200, 64), "float32")
+    source = lower([L.matmul(a, M.permute(bt, SWAP))], [((7, 64), "float32"), ((200, 64), "float32")]).source
+    assert source.count("/* kernel ") == 2 and "panel" not in source
+
+
+def test_mlp_backward_has_no_transpose_kernel():
+    """W3's dW1 = dH @ X^T and dW2 = dZ @ H^T read X and H through their strides."""
+    from .test_golden_mlp import mlp_step_program
+    source = mlp_step_program().source
+    heads = [line for line in source.splitlines() if line.startswith("/* kernel ")]
+    assert not any(head.endswith(": permute */") for head in heads), heads
+    assert sum("matmul (through permute)" in head for head in heads) == 3
