@@ -121,21 +121,24 @@ def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, l
             continue
         k = first_write.get(id(root))
         if source is not None and (k is None or last_read.get(id(source), -1) > k
-                                   or not _reads_in_place(kernels[k], source, ctx)):
+                                   or not _reads_in_place(kernels[k], source, ctx, root)):
             continue
         granted.append((out, inp))
         used.update((("out", out), ("in", inp)))
     return tuple(granted)
 
 
-def _reads_in_place(kernel, source, ctx):
-    """Whether `kernel` reads `source` only at the positions it writes (or not at all)."""
+def _reads_in_place(kernel, source, ctx, root):
+    """Whether `kernel` reads `source` only at the positions where it writes `root` (or not at
+    all). A matmul kernel's epilogue qualifies (it runs on each element once, after the product
+    is computed), unless `root` is the product itself: that is written before its epilogue reads."""
     if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
         return False
     loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
     if not loads:
         return True
-    if kernel.kind != "elementwise" or kernel.shape != source.shape:
+    if (kernel.kind not in ("elementwise", "matmul") or kernel.shape != source.shape
+            or (kernel.kind == "matmul" and root is kernel.roots[0])):
         return False
     strides = c_strides(source.shape)
     return all(load.offset == 0 and all(b is None for b in load.bounds)

@@ -4,7 +4,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..graph.registry import MOVEMENT, OPS
-from .gemm import matmul_block
 from .cast import CTYPE, Block, For, Function, Stmt, index_expr, loop_nest
 from .indexmap import IndexMap, linear
 from .vecmath import SIMD_REDUCTION, vector_calls
@@ -80,8 +79,11 @@ class KernelEmitter:
         for bounds, symbol in body.masks.items():
             block.add(f"const int {symbol} = {'1' if unmasked else _condition(bounds, dim_of, loop_names)};")
         for load, symbol in body.loads.items():
-            offset, coefs = access_of[load]
-            ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
+            if isinstance(access_of[load], str):   # a value the caller holds (a matmul's accumulator)
+                ref, coefs = access_of[load], (1,)
+            else:
+                offset, coefs = access_of[load]
+                ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
             masked = not unmasked and any(b is not None for b in load.bounds)
             if masked:
                 ref = f"({_condition(load.bounds, dim_of, loop_names)} ? {ref} : 0)"
@@ -226,33 +228,8 @@ class KernelEmitter:
 
     # --- structural kernels ----------------------------------------------------------
     def matmul(self, index, kernel):
-        (root,) = kernel.roots
-        (a, amap), (b, bmap) = kernel.operands
-        owner_a, owner_b = self.owner(a), self.owner(b)
-        a_off, a_co = linear(amap, self.storage_shape(a))
-        b_off, b_co = linear(bmap, self.storage_shape(b))
-        m, k = root.inputs[0].shape[-2:]
-        n = root.shape[-1]
-        batch = root.shape[:-2]
-        nb = len(batch)
-        # batch coefficients: operand batch axes are right-aligned and may be broadcast
-        a_batch = _batch_coefs(a_co, root.inputs[0].shape, batch)
-        b_batch = _batch_coefs(b_co, root.inputs[1].shape, batch)
-        a_m, a_k = a_co[-2], a_co[-1]
-        b_k, b_n = b_co[-2], b_co[-1]
-        bnames = [f"b{d}" for d in range(nb)]
-        ctype = CTYPE[root.dtype]
-        A, B, C = self.names[id(owner_a)], self.names[id(owner_b)], self.names[id(root)]
-        c_batch = c_strides(batch + (m, n))[:nb]
-        outer, body = loop_nest(batch, bnames)
-        a_base = index_expr(a_off, a_batch, bnames)
-        b_base = index_expr(b_off, b_batch, bnames)
-        c_base = index_expr(0, c_batch, bnames)
-        body.add(f"const {CTYPE[owner_a.dtype]} *restrict A = {A} + ({a_base});")
-        body.add(f"const {CTYPE[owner_b.dtype]} *restrict B = {B} + ({b_base});")
-        body.add(f"{ctype} *restrict C = {C} + ({c_base});")
-        body.body.extend(matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n).body)
-        return self._function(index, kernel, _unique([owner_a, owner_b]), [root], outer)
+        from .gemm import emit_matmul
+        return emit_matmul(self, index, kernel)
 
     def gather(self, index, kernel, table):
         (root,) = kernel.roots
@@ -427,14 +404,3 @@ def _combine(op, acc, value, ctype):
     helper = "dl_max" if op == "max" else "dl_min"
     suffix = "f" if ctype == "float" else ""
     return f"{acc} = {helper}{suffix}({acc}, {value});"
-
-
-def _batch_coefs(coefs, operand_shape, batch):
-    """Coefficients of the result's batch loops in an operand's index (0 where broadcast)."""
-    nb_op = len(operand_shape) - 2
-    lead = len(batch) - nb_op
-    result = []
-    for d in range(len(batch)):
-        od = d - lead
-        result.append(coefs[od] if od >= 0 and operand_shape[od] == batch[d] else 0)
-    return tuple(result)

@@ -4,7 +4,9 @@ Materialised: outputs, reductions, matmuls, gathers/scatters, elementwise nodes 
 more than once unless cheap to recompute, and anything a kernel could not express
 (NeedMaterialize restarts the plan with that node added). Elementwise roots of one
 shape share a kernel when no dependency forbids it, so a function's value and its
-gradient share one loop where they can.
+gradient share one loop where they can; those that read a matrix product only where it
+is stored (a bias, an activation, an optimizer step) join the product's kernel as an
+epilogue, run on each block of the product as it is computed (gemm.py).
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from .cast import CTYPE
 from .gemm import packs
 from .body import DUP_COST, Body, Context, NeedMaterialize, cost
 from .indexmap import IndexMap, NotAffine, linear, movement_map
+from .kernels import c_strides
 
 
 JOIN_CANDIDATES = 4  # same-shape kernels a root may try to join (keeps scheduling near-linear)
@@ -30,6 +33,7 @@ class Kernel:
     exprs: dict = field(default_factory=dict)     # id(root) -> expression
     operands: list = field(default_factory=list)  # matmul/gather/scatter: (node, imap) per input
     deps: set = field(default_factory=set)        # indices of kernels this one reads from
+    packed: bool = False                          # matmul: the GEMM packs B (gemm.packs)
 
 
 @dataclass
@@ -126,10 +130,12 @@ class _Scheduler:
                 b, (owner, imap) = node.inputs[1], operands[1]
                 b_k, b_n = linear(imap, self.ctx.storage(owner)[1])[1][-2:]
                 (m, k), n = node.inputs[0].shape[-2:], node.shape[-1]
-                if n > 1 and b_n != 1 and not packs(CTYPE[node.dtype], m, n, k, b_k, b_n):
+                packed = packs(CTYPE[node.dtype], m, n, k, b_k, b_n)
+                if n > 1 and b_n != 1 and not packed:
                     raise NeedMaterialize(b, "transposed right operand")
             reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
-            return self.add(Kernel(node.op, node.shape, [node], operands=operands), reads)
+            return self.add(Kernel(node.op, node.shape, [node], operands=operands,
+                                   packed=kind == MATMUL and packed), reads)
         # a forced pad (strided, or read backwards through its window: see body.BACKWARDS) is
         # computed by zeroing its buffer and storing its input, read forwards, into it
         if kind == REDUCE or (node.op == "pad" and (not _affine(node) or id(node) in self.forced)):
@@ -140,8 +146,9 @@ class _Scheduler:
         tried = 0
         for index in range(len(self.kernels) - 1, -1, -1):
             kernel = self.kernels[index]
-            if kernel.kind == "elementwise" and kernel.shape == node.shape:
-                if self.join(kernel, index, node):
+            if kernel.kind in ("elementwise", "matmul") and kernel.shape == node.shape:
+                join = self.join if kernel.kind == "elementwise" else self.epilogue
+                if join(kernel, index, node):
                     return index
                 tried += 1
                 if tried == JOIN_CANDIDATES:
@@ -163,6 +170,34 @@ class _Scheduler:
         own = {id(r) for r in kernel.roots}
         sources = {self.producer[r] for r in trial.reads if r in self.producer} - {index}
         if trial.reads & own or any(self.depends(s, index) for s in sources):
+            return False
+        kernel.roots.append(node)
+        kernel.exprs[id(node)] = expr
+        trial.locals[id(node)] = expr
+        kernel.body = trial
+        kernel.deps |= sources
+        return True
+
+    def epilogue(self, kernel, index, node):
+        """Add an elementwise root to a matmul kernel, computed from each block of the product
+        as it is stored (gemm.py): it must read the product, and only where it is stored."""
+        product, shape = kernel.roots[0], kernel.shape
+        if kernel.packed:   # see gemm.matmul_block
+            return False
+        trial = (kernel.body or Body(self.ctx, shape)).fork()
+        saved = self.materialized.pop(id(node))
+        try:
+            expr = trial.value(node, IndexMap.identity(shape))
+        finally:
+            self.materialized[id(node)] = saved
+        strides = c_strides(shape)
+        if (id(product) not in trial.reads or trial.masks
+                or any(b is not None for load in trial.loads for b in load.bounds)
+                or any(load.offset != 0 or any(n > 1 and c != s for c, s, n in zip(load.coefs, strides, shape))
+                       for load in trial.loads if load.buffer is product)):
+            return False
+        sources = {self.producer[r] for r in trial.reads if r in self.producer} - {index}
+        if trial.reads & {id(r) for r in kernel.roots[1:]} or any(self.depends(s, index) for s in sources):
             return False
         kernel.roots.append(node)
         kernel.exprs[id(node)] = expr

@@ -12,7 +12,7 @@ from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
 from dlgrad.graph.ops import reduce as R
 from dlgrad.graph.registry import apply, const, input_node
-from graph.support import vjp_graph
+from graph.support import Inputs, vjp_graph
 
 from .op_cases import check_set
 from .test_memory import intermediates_graph
@@ -54,6 +54,21 @@ def constant_body_program():
     return lower([E.sub(x, x), hessian], [((3,), "float64"), ((3,), "float64")])
 
 
+def products_program():
+    """Packed products (k in blocks, edge panels, overlapping last rows) and epilogues."""
+    from .test_gemm_epilogue import SHAPES, layer
+    from .test_gemm_packed import product_case
+    outputs, specs, _, _ = product_case([(13, 2100, 21), (129, 7, 40)], "float32", [(False, True), (True, False)])
+    inputs, rng = Inputs(), np.random.default_rng(0)
+    for i in range(len(specs)):
+        inputs.add(np.zeros(specs[i][0], "float32"))
+    for m, k, n in SHAPES:
+        h, params = layer(inputs, m, k, n, "float32", rng)
+        u = inputs.add(np.ones((m, n)), "float32")
+        outputs += [h, *vjp_graph(h, list(params), u)]
+    return lower(outputs, inputs.specs)
+
+
 PROGRAMS = {
     "rosenbrock": lambda: lower(rosenbrock_graph(), SPEC),
     "values-float64": lambda: batch_program("values", "float64"),
@@ -61,6 +76,7 @@ PROGRAMS = {
     "vjp-float64": lambda: batch_program("vjp", "float64"),
     "structural-float32": structural_program,
     "workspace": intermediates_program,
+    "products": products_program,
 }
 
 
@@ -89,3 +105,4 @@ def test_parallel_products_compile_warning_free(openmp, tmp_path):
     from .test_gemm import parallel_products
     outputs, specs, _, _ = parallel_products("float64")
     compile_strictly(lower(outputs, specs).source, tmp_path, openmp)
+    compile_strictly(products_program().source, tmp_path, openmp)

@@ -33,8 +33,8 @@ static inline float mlp_step_dl_reluf(float x) { return x > 0 ? x : (x != x ? x 
 static inline float mlp_step_dl_stepf(float x) { return x > 0 ? 1 : 0; }
 static inline float mlp_step_dl_maxf(float a, float b) { return a > b ? a : (b > a ? b : (a != a ? a : b)); }
 
-/* kernel 0: matmul over [128, 128]: matmul */
-DLGRAD_KERNEL void mlp_step_k0(const float *restrict out0, const float *restrict in4, float *restrict buf1) {
+/* kernel 0: matmul over [128, 128]: matmul, add, relu */
+DLGRAD_KERNEL void mlp_step_k0(const float *restrict out0, const float *restrict in4, const float *restrict out1, float *restrict buf1, float *restrict buf12) {
     const float *restrict A = out0 + (0);
     const float *restrict B = in4 + (0);
     float *restrict C = buf1 + (0);
@@ -75,22 +75,19 @@ DLGRAD_KERNEL void mlp_step_k0(const float *restrict out0, const float *restrict
                 C[(i + 7)*128 + j0 + j] = acc7[j];
             }
         }
-    }
-}
-
-/* kernel 1: elementwise over [128, 128]: add, relu */
-DLGRAD_KERNEL void mlp_step_k1(const float *restrict buf1, const float *restrict out1, float *restrict buf12) {
-    for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
-        for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
-            const float v0 = buf1[128*i0 + i1];
-            const float v1 = out1[i0];
-            buf12[128*i0 + i1] = mlp_step_dl_reluf(v0 + v1);
+        for (ptrdiff_t r = 0; r < 8; ++r) {
+            for (ptrdiff_t j = 0; j < 128; ++j) {
+                const ptrdiff_t ei = i + r, ej = j;
+                const float v0 = C[(i + r)*128 + j];
+                const float v1 = out1[ei];
+                buf12[128*ei + ej] = mlp_step_dl_reluf(v0 + v1);
+            }
         }
     }
 }
 
-/* kernel 2: matmul over [10, 128]: matmul */
-DLGRAD_KERNEL void mlp_step_k2(const float *restrict out2, const float *restrict buf12, float *restrict buf2) {
+/* kernel 1: matmul over [10, 128]: matmul */
+DLGRAD_KERNEL void mlp_step_k1(const float *restrict out2, const float *restrict buf12, float *restrict buf2) {
     const float *restrict A = out2 + (0);
     const float *restrict B = buf12 + (0);
     float *restrict C = buf2 + (0);
@@ -140,8 +137,8 @@ DLGRAD_KERNEL void mlp_step_k2(const float *restrict out2, const float *restrict
     }
 }
 
-/* kernel 3: reduce over [10, 128]: add, max */
-DLGRAD_KERNEL void mlp_step_k3(const float *restrict buf2, const float *restrict out3, float *restrict buf3) {
+/* kernel 2: reduce over [10, 128]: add, max */
+DLGRAD_KERNEL void mlp_step_k2(const float *restrict buf2, const float *restrict out3, float *restrict buf3) {
     for (ptrdiff_t o = 0; o < 128; ++o) {
         buf3[o] = -INFINITY;
     }
@@ -154,8 +151,8 @@ DLGRAD_KERNEL void mlp_step_k3(const float *restrict buf2, const float *restrict
     }
 }
 
-/* kernel 4: reduce over [10, 128]: mul, sum */
-DLGRAD_KERNEL void mlp_step_k4(const float *restrict in5, float *restrict buf0) {
+/* kernel 3: reduce over [10, 128]: mul, sum */
+DLGRAD_KERNEL void mlp_step_k3(const float *restrict in5, float *restrict buf0) {
     for (ptrdiff_t o = 0; o < 128; ++o) {
         buf0[o] = 0;
     }
@@ -167,8 +164,8 @@ DLGRAD_KERNEL void mlp_step_k4(const float *restrict in5, float *restrict buf0) 
     }
 }
 
-/* kernel 5: reduce over [10, 128]: add, sub, exp, sum */
-DLGRAD_KERNEL void mlp_step_k5(const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf4) {
+/* kernel 4: reduce over [10, 128]: add, sub, exp, sum */
+DLGRAD_KERNEL void mlp_step_k4(const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf4) {
     for (ptrdiff_t o = 0; o < 128; ++o) {
         buf4[o] = 0;
     }
@@ -182,8 +179,8 @@ DLGRAD_KERNEL void mlp_step_k5(const float *restrict buf2, const float *restrict
     }
 }
 
-/* kernel 6: elementwise over [1, 128]: partial(log), mul, log */
-DLGRAD_KERNEL void mlp_step_k6(const float *restrict buf0, const float *restrict buf4, float *restrict buf13, float *restrict buf16) {
+/* kernel 5: elementwise over [1, 128]: partial(log), mul, log */
+DLGRAD_KERNEL void mlp_step_k5(const float *restrict buf0, const float *restrict buf4, float *restrict buf13, float *restrict buf16) {
     for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
         const float v0 = buf0[i0];
         const float v1 = buf4[i0];
@@ -192,8 +189,8 @@ DLGRAD_KERNEL void mlp_step_k6(const float *restrict buf0, const float *restrict
     }
 }
 
-/* kernel 7: reduce over [10, 128]: add, 2 sub, mul, sum */
-DLGRAD_KERNEL void mlp_step_k7(const float *restrict in5, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, const float *restrict buf16, float *restrict buf10) {
+/* kernel 6: reduce over [10, 128]: add, 2 sub, mul, sum */
+DLGRAD_KERNEL void mlp_step_k6(const float *restrict in5, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, const float *restrict buf16, float *restrict buf10) {
     double acc = 0;
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
@@ -208,16 +205,16 @@ DLGRAD_KERNEL void mlp_step_k7(const float *restrict in5, const float *restrict 
     buf10[0] = (float)acc;
 }
 
-/* kernel 8: elementwise over []: 2 pow, 2 sub, sqrt, mul, 2 div, cast, neg */
-DLGRAD_KERNEL void mlp_step_k8(const double *restrict in14, const float *restrict buf10, float *restrict buf11, float *restrict out12) {
+/* kernel 7: elementwise over []: 2 pow, 2 sub, sqrt, mul, 2 div, cast, neg */
+DLGRAD_KERNEL void mlp_step_k7(const double *restrict in14, const float *restrict buf10, float *restrict buf11, float *restrict out12) {
     const double v0 = in14[0];
     const float v1 = buf10[0];
     buf11[0] = mlp_step_dl_to_float32(0.001*sqrt(1.0 - pow(0.999, v0))/(1.0 - pow(0.90000000000000002, v0)));
     out12[0] = -v1/128.0;
 }
 
-/* kernel 9: elementwise over [10, 128]: 2 add, 2 mul, sub, partial(exp) (through broadcast_to) */
-DLGRAD_KERNEL void mlp_step_k9(const float *restrict in5, const float *restrict buf13, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf14) {
+/* kernel 8: elementwise over [10, 128]: 2 add, 2 mul, sub, partial(exp) (through broadcast_to) */
+DLGRAD_KERNEL void mlp_step_k8(const float *restrict in5, const float *restrict buf13, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf14) {
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
             const float v0 = in5[128*i0 + i1];
@@ -230,8 +227,8 @@ DLGRAD_KERNEL void mlp_step_k9(const float *restrict in5, const float *restrict 
     }
 }
 
-/* kernel 10: matmul over [128, 128]: matmul (through permute) */
-DLGRAD_KERNEL void mlp_step_k10(const float *restrict out2, const float *restrict buf14, float *restrict buf5) {
+/* kernel 9: matmul over [128, 128]: add, partial(relu), matmul, mul (through permute) */
+DLGRAD_KERNEL void mlp_step_k9(const float *restrict out2, const float *restrict buf14, const float *restrict buf1, const float *restrict out1, float *restrict buf5, float *restrict buf15) {
     const float *restrict A = out2 + (0);
     const float *restrict B = buf14 + (0);
     float *restrict C = buf5 + (0);
@@ -271,23 +268,20 @@ DLGRAD_KERNEL void mlp_step_k10(const float *restrict out2, const float *restric
                 C[(i + 7)*128 + j0 + j] = acc7[j];
             }
         }
-    }
-}
-
-/* kernel 11: elementwise over [128, 128]: add, partial(relu), mul */
-DLGRAD_KERNEL void mlp_step_k11(const float *restrict buf5, const float *restrict buf1, const float *restrict out1, float *restrict buf15) {
-    for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
-        for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
-            const float v0 = buf5[128*i0 + i1];
-            const float v1 = buf1[128*i0 + i1];
-            const float v2 = out1[i0];
-            buf15[128*i0 + i1] = v0*mlp_step_dl_stepf(v1 + v2);
+        for (ptrdiff_t r = 0; r < 8; ++r) {
+            for (ptrdiff_t j = 0; j < 128; ++j) {
+                const ptrdiff_t ei = i + r, ej = j;
+                const float v0 = C[(i + r)*128 + j];
+                const float v1 = buf1[128*ei + ej];
+                const float v2 = out1[ei];
+                buf15[128*ei + ej] = v0*mlp_step_dl_stepf(v1 + v2);
+            }
         }
     }
 }
 
-/* kernel 12: matmul over [128, 784]: matmul (through permute) */
-DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf15, const float *restrict in4, float *restrict buf6) {
+/* kernel 10: matmul over [128, 784]: matmul (through permute) */
+DLGRAD_KERNEL void mlp_step_k10(const float *restrict buf15, const float *restrict in4, float *restrict buf6) {
     const float *restrict A = buf15 + (0);
     const float *restrict B = in4 + (0);
     float *restrict C = buf6 + (0);
@@ -337,8 +331,8 @@ DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf15, const float *restri
     }
 }
 
-/* kernel 13: elementwise over [128, 784]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf6, const float *restrict buf11, float *restrict out4, float *restrict out8, float *restrict out0) {
+/* kernel 11: elementwise over [128, 784]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k11(const float *restrict buf6, const float *restrict buf11, float *restrict out4, float *restrict out8, float *restrict out0) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 100352; ++i0) {
         const float v0 = out4[i0];
@@ -353,8 +347,8 @@ DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf6, const float *restric
     }
 }
 
-/* kernel 14: reduce over [128, 128]: sum */
-DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf15, float *restrict buf7) {
+/* kernel 12: reduce over [128, 128]: sum */
+DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf15, float *restrict buf7) {
     for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
         double acc = 0;
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -370,8 +364,8 @@ DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf15, float *restrict buf
     }
 }
 
-/* kernel 15: elementwise over [128, 1]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf7, const float *restrict buf11, float *restrict out5, float *restrict out9, float *restrict out1) {
+/* kernel 13: elementwise over [128, 1]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf7, const float *restrict buf11, float *restrict out5, float *restrict out9, float *restrict out1) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
         const float v0 = out5[i0];
@@ -386,8 +380,8 @@ DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf7, const float *restric
     }
 }
 
-/* kernel 16: matmul over [10, 128]: matmul (through permute) */
-DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf14, const float *restrict buf12, float *restrict buf8) {
+/* kernel 14: matmul over [10, 128]: matmul (through permute) */
+DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf14, const float *restrict buf12, float *restrict buf8) {
     const float *restrict A = buf14 + (0);
     const float *restrict B = buf12 + (0);
     float *restrict C = buf8 + (0);
@@ -471,8 +465,8 @@ DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf14, const float *restri
     }
 }
 
-/* kernel 17: elementwise over [10, 128]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k17(const float *restrict buf8, const float *restrict buf11, float *restrict out6, float *restrict out10, float *restrict out2) {
+/* kernel 15: elementwise over [10, 128]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf8, const float *restrict buf11, float *restrict out6, float *restrict out10, float *restrict out2) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 1280; ++i0) {
         const float v0 = out6[i0];
@@ -487,8 +481,8 @@ DLGRAD_KERNEL void mlp_step_k17(const float *restrict buf8, const float *restric
     }
 }
 
-/* kernel 18: reduce over [10, 128]: sum */
-DLGRAD_KERNEL void mlp_step_k18(const float *restrict buf14, float *restrict buf9) {
+/* kernel 16: reduce over [10, 128]: sum */
+DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf14, float *restrict buf9) {
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         double acc = 0;
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
@@ -504,8 +498,8 @@ DLGRAD_KERNEL void mlp_step_k18(const float *restrict buf14, float *restrict buf
     }
 }
 
-/* kernel 19: elementwise over [10, 1]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k19(const float *restrict buf9, const float *restrict buf11, float *restrict out7, float *restrict out11, float *restrict out3) {
+/* kernel 17: elementwise over [10, 1]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k17(const float *restrict buf9, const float *restrict buf11, float *restrict out7, float *restrict out11, float *restrict out3) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         const float v0 = out7[i0];
@@ -541,26 +535,24 @@ int mlp_step(const float *in0, const float *in1, const float *in2, const float *
     float *const buf15 = (float *)(ws + 209408);
     float *const buf16 = (float *)(ws + 138240);
     (void)in0; (void)in1; (void)in2; (void)in3; (void)in6; (void)in7; (void)in8; (void)in9; (void)in10; (void)in11; (void)in12; (void)in13;
-    mlp_step_k0(out0, in4, buf1);
-    mlp_step_k1(buf1, out1, buf12);
-    mlp_step_k2(out2, buf12, buf2);
-    mlp_step_k3(buf2, out3, buf3);
-    mlp_step_k4(in5, buf0);
-    mlp_step_k5(buf2, out3, buf3, buf4);
-    mlp_step_k6(buf0, buf4, buf13, buf16);
-    mlp_step_k7(in5, buf2, out3, buf3, buf16, buf10);
-    mlp_step_k8(in14, buf10, buf11, out12);
-    mlp_step_k9(in5, buf13, buf2, out3, buf3, buf14);
-    mlp_step_k10(out2, buf14, buf5);
-    mlp_step_k11(buf5, buf1, out1, buf15);
-    mlp_step_k12(buf15, in4, buf6);
-    mlp_step_k13(buf6, buf11, out4, out8, out0);
-    mlp_step_k14(buf15, buf7);
-    mlp_step_k15(buf7, buf11, out5, out9, out1);
-    mlp_step_k16(buf14, buf12, buf8);
-    mlp_step_k17(buf8, buf11, out6, out10, out2);
-    mlp_step_k18(buf14, buf9);
-    mlp_step_k19(buf9, buf11, out7, out11, out3);
+    mlp_step_k0(out0, in4, out1, buf1, buf12);
+    mlp_step_k1(out2, buf12, buf2);
+    mlp_step_k2(buf2, out3, buf3);
+    mlp_step_k3(in5, buf0);
+    mlp_step_k4(buf2, out3, buf3, buf4);
+    mlp_step_k5(buf0, buf4, buf13, buf16);
+    mlp_step_k6(in5, buf2, out3, buf3, buf16, buf10);
+    mlp_step_k7(in14, buf10, buf11, out12);
+    mlp_step_k8(in5, buf13, buf2, out3, buf3, buf14);
+    mlp_step_k9(out2, buf14, buf1, out1, buf5, buf15);
+    mlp_step_k10(buf15, in4, buf6);
+    mlp_step_k11(buf6, buf11, out4, out8, out0);
+    mlp_step_k12(buf15, buf7);
+    mlp_step_k13(buf7, buf11, out5, out9, out1);
+    mlp_step_k14(buf14, buf12, buf8);
+    mlp_step_k15(buf8, buf11, out6, out10, out2);
+    mlp_step_k16(buf14, buf9);
+    mlp_step_k17(buf9, buf11, out7, out11, out3);
     return 0;
 }
 
