@@ -127,3 +127,17 @@ def test_batched_products_take_their_epilogue_per_batch():
     assert len(kernel_heads(source)) == 1
     (got,) = run([out], inputs)
     assert_close(got, evaluate([out], inputs.arrays)[0], "float32", rtol=2e-5)
+
+
+@pytest.mark.parametrize("threads", ["1", "2"])
+def test_epilogues_of_products_split_between_threads(threads, monkeypatch):
+    """DLGRAD_NUM_THREADS=2 splits the row blocks, each with its epilogue, between threads."""
+    monkeypatch.setenv("DLGRAD_NUM_THREADS", threads)
+    rng = np.random.default_rng(8)
+    inputs = Inputs()
+    h, params = layer(inputs, 133, 300, 70, "float32", rng)
+    u = inputs.add(rng.standard_normal((133, 70)), "float32")
+    outputs = [h, *vjp_graph(h, list(params), u)]
+    assert "DLGRAD_PARALLEL_ROWS\n    for (ptrdiff_t i = 0; i < 128; i += 8)" in lower(outputs, inputs.specs).source
+    for got, want in zip(run(outputs, inputs), evaluate(outputs, inputs.arrays)):
+        assert_close(got, want, "float32", rtol=2e-5)
