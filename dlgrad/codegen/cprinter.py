@@ -40,6 +40,18 @@ class KernelPrinter(C99CodePrinter):
             return f"{c_name}{self.suffix}({args})"
         return super()._print_Function(expr)
 
+    def _print_Float(self, flt):
+        # sympy's own rule with the digits fixed: its Type.decimal_dig is computed symbolically
+        # on each literal, about 10 ms apiece (most of a small program's compile)
+        num = str(flt.evalf(9 if self.suffix else 17))
+        if "e" not in num and "." not in num:
+            num += ".0"
+        parts = num.split("e")
+        parts[0] = parts[0].rstrip("0")
+        if parts[0].endswith("."):
+            parts[0] += "0"
+        return "e".join(parts) + ("F" if self.suffix else "")
+
     def _print_Integer(self, expr):
         # beyond 2^53 an integer literal may overflow C's integer types: print it as a float
         if abs(int(expr)) >= 2**53:
