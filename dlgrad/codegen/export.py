@@ -133,6 +133,13 @@ def _comment(text):
     return str(text).replace("*/", "* /")
 
 
+def _panel_bytes(source: str) -> int:
+    """The largest packed GEMM panel a kernel declares on the stack (codegen/gemm.py), in bytes."""
+    sizes = {"float": 4, "double": 8}
+    return max((sizes[t] * int(n) for t, n in re.findall(r"\b(float|double) panel\[(\d+)\];", source)),
+               default=0)
+
+
 def header_source(program, input_names, output_names, signature=""):
     """NAME.h: include guard, C++ linkage, the documented prototypes and size macros."""
     name, upper = program.name, program.name.upper()
@@ -155,6 +162,9 @@ def header_source(program, input_names, output_names, signature=""):
             "  alignment; 64 bytes is best), or may be NULL when that is 0. Returns 0 on success.",
             "  The code allocates nothing and keeps no state: calls are reentrant, and threads",
             "  calling at the same time need a workspace each.",
+            *([f"Stack: matrix products pack panels of up to {_panel_bytes(program.source)} bytes on the stack",
+               "  (one per kernel call, per OpenMP thread when built with OpenMP)."]
+              if _panel_bytes(program.source) else []),
             *(["Vector math: compiled by gcc for x86-64 with glibc >= 2.35 and -DDLGRAD_VECTOR_MATH",
                "  -fopenmp-simd -fno-builtin-sin -fno-builtin-cos -fno-builtin-sinf -fno-builtin-cosf,",
                "  linked with -lmvec -lm, its loops call glibc's vector math (libmvec; see the comment",
