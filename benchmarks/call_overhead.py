@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from dlgrad import runtime
+from dlgrad import dlarray, runtime
 from dlgrad.runtime import trampoline
 
 SOURCE = r"""
@@ -23,7 +23,8 @@ int rosenbrock(const void *const *in, void *const *out, void *work) {
 }
 """
 PROGRAM = SimpleNamespace(source=SOURCE, entry="rosenbrock", inputs=(((2,), "float64"),),
-                          outputs=(((), "float64"), ((2,), "float64")), work_bytes=0)
+                          outputs=(((), "float64"), ((2,), "float64")), work_bytes=0, aliases=())
+SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt)
 
 
 def per_call(fn, number=200_000) -> float:
@@ -49,7 +50,10 @@ def main():
     full = per_call(lambda: f(x))
     call = per_call(lambda: f.call(x))
     into = per_call(lambda: f.call_into((x,), (f0, g)))
-    trampoline._module = None  # force the ABI-mode fallback
+    native = f.native(dlarray, SLOTS, (None,), (None, None), (2, ((0, 0), (0, 1))), None, print)
+    X = dlarray(x)
+    boxed = per_call(lambda: native(X)) if native is not None else float("nan")
+    trampoline._extension._module = None  # force the ABI-mode fallback
     fallback = runtime.CompiledFunction(PROGRAM, f.so_path)
     slow = per_call(lambda: fallback(x))
     print(f"bare trampoline call, prebuilt pointers: {bare:.2f} us")
@@ -59,6 +63,7 @@ def main():
     print(f"CompiledFunction.call(x):                {call:.2f} us")
     print(f"CompiledFunction.call_into:              {into:.2f} us")
     print(f"CompiledFunction(x), ABI-mode fallback:  {slow:.2f} us")
+    print(f"native Dispatcher(dlarray) -> dlarrays:  {boxed:.2f} us  (the dlaccelerate/dlfeval hit path)")
 
 
 if __name__ == "__main__":
