@@ -161,22 +161,8 @@ class _Scheduler:
 
     def join(self, kernel, index, node):
         """Add an elementwise root to a kernel unless that would read its own output or make a cycle."""
-        trial = kernel.body.fork()
-        saved = self.materialized.pop(id(node))   # compute the root, don't load it
-        try:
-            expr = trial.value(node, IndexMap.identity(node.shape))
-        finally:
-            self.materialized[id(node)] = saved
-        own = {id(r) for r in kernel.roots}
-        sources = {self.producer[r] for r in trial.reads if r in self.producer} - {index}
-        if trial.reads & own or any(self.depends(s, index) for s in sources):
-            return False
-        kernel.roots.append(node)
-        kernel.exprs[id(node)] = expr
-        trial.locals[id(node)] = expr
-        kernel.body = trial
-        kernel.deps |= sources
-        return True
+        trial, expr = self._trial(kernel.body, node, node.shape)
+        return self._admit(kernel, index, node, trial, expr, {id(r) for r in kernel.roots})
 
     def epilogue(self, kernel, index, node):
         """Add an elementwise root to a matmul kernel, computed from each block of the product
@@ -184,20 +170,29 @@ class _Scheduler:
         product, shape = kernel.roots[0], kernel.shape
         if kernel.packed:   # see gemm.matmul_block
             return False
-        trial = (kernel.body or Body(self.ctx, shape)).fork()
-        saved = self.materialized.pop(id(node))
-        try:
-            expr = trial.value(node, IndexMap.identity(shape))
-        finally:
-            self.materialized[id(node)] = saved
+        trial, expr = self._trial(kernel.body or Body(self.ctx, shape), node, shape)
         strides = c_strides(shape)
         if (id(product) not in trial.reads or trial.masks
                 or any(b is not None for load in trial.loads for b in load.bounds)
                 or any(load.offset != 0 or any(n > 1 and c != s for c, s, n in zip(load.coefs, strides, shape))
                        for load in trial.loads if load.buffer is product)):
             return False
+        return self._admit(kernel, index, node, trial, expr, {id(r) for r in kernel.roots[1:]})
+
+    def _trial(self, body, node, shape):
+        """(a fork of body, node's value in it), computing the root rather than loading it."""
+        trial = body.fork()
+        saved = self.materialized.pop(id(node))
+        try:
+            return trial, trial.value(node, IndexMap.identity(shape))
+        finally:
+            self.materialized[id(node)] = saved
+
+    def _admit(self, kernel, index, node, trial, expr, own):
+        """Make node a root of kernel with trial as its body, unless trial reads one of the
+        buffers `own` (the kernel's own outputs) or a source that depends on the kernel."""
         sources = {self.producer[r] for r in trial.reads if r in self.producer} - {index}
-        if trial.reads & {id(r) for r in kernel.roots[1:]} or any(self.depends(s, index) for s in sources):
+        if trial.reads & own or any(self.depends(s, index) for s in sources):
             return False
         kernel.roots.append(node)
         kernel.exprs[id(node)] = expr
