@@ -248,7 +248,7 @@ def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
     """Size, count, name and shape queries; every shape lives in one constant table."""
     dims = [int(d) for shape in list(in_shapes) + list(out_shapes) for d in shape]
     lines = ["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
-             f"static const int {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
+             f"static const ptrdiff_t {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
              f"size_t {name}_work_bytes(void) {{ return {int(work_bytes)}; }}",
              f"int {name}_n_in(void) {{ return {len(in_shapes)}; }}",
              f"int {name}_n_out(void) {{ return {len(out_shapes)}; }}"]
@@ -256,7 +256,7 @@ def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
     for role, shapes, labels in (("in", in_shapes, in_names), ("out", out_shapes, out_names)):
         cases = {"name": ("const char *", "NULL", [_c_string(s) for s in labels]),
                  "ndim": ("int ", "-1", [str(len(s)) for s in shapes]),
-                 "shape": ("const int *", "NULL", [])}
+                 "shape": ("const ptrdiff_t *", "NULL", [])}
         for shape in shapes:
             cases["shape"][2].append(f"{name}_dims + {start}")
             start += len(shape)

@@ -189,7 +189,7 @@ def header_source(program, input_names, output_names, signature=""):
               f"int {name}_n_in(void);", f"int {name}_n_out(void);"]
     for role in ("in", "out"):
         lines += [f"const char *{name}_{role}_name(int i);", f"int {name}_{role}_ndim(int i);",
-                  f"const int *{name}_{role}_shape(int i);"]
+                  f"const ptrdiff_t *{name}_{role}_shape(int i);"]
     lines += ["", "#ifdef __cplusplus", "}", "#endif", f"#endif /* DLGRAD_{upper}_H */", ""]
     return "\n".join(lines)
 

@@ -16,7 +16,7 @@
 #define CAT(a, b) CAT_(a, b)
 #define F(suffix) CAT(FN, suffix)
 
-static size_t bytes_of(int ndim, const int *shape, int itemsize) {
+static size_t bytes_of(int ndim, const ptrdiff_t *shape, int itemsize) {
     size_t n = (size_t)itemsize;
     for (int d = 0; d < ndim; d++) n *= (size_t)shape[d];
     return n;
@@ -61,14 +61,14 @@ int main(int argc, char **argv) {
         if (fread(buffer, 1, n, fin) != n) return 2;
         inputs[i] = buffer;
         printf("in %d %s %d", i, F(_in_name)(i), F(_in_ndim)(i));
-        for (int d = 0; d < F(_in_ndim)(i); d++) printf(" %d", F(_in_shape)(i)[d]);
+        for (int d = 0; d < F(_in_ndim)(i); d++) printf(" %td", F(_in_shape)(i)[d]);
         printf("\n");
     }
     fclose(fin);
     for (int i = 0; i < nout; i++) {
         out_bytes[i] = bytes_of(F(_out_ndim)(i), F(_out_shape)(i), sizes[nin + i] - '0');
         printf("out %d %s %d", i, F(_out_name)(i), F(_out_ndim)(i));
-        for (int d = 0; d < F(_out_ndim)(i); d++) printf(" %d", F(_out_shape)(i)[d]);
+        for (int d = 0; d < F(_out_ndim)(i); d++) printf(" %td", F(_out_shape)(i)[d]);
         printf("\n");
     }
     printf("work %lu\n", (unsigned long)F(_work_bytes)());

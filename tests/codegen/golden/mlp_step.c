@@ -562,7 +562,7 @@ int mlp_step_eval(const void *const *in, void *const *out, void *work) {
 }
 
 /* Interface: workspace size, counts, names and shapes of the inputs and outputs. */
-static const int mlp_step_dims[53] = {128, 784, 128, 1, 10, 128, 10, 1, 784, 128, 10, 128, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 0};
+static const ptrdiff_t mlp_step_dims[53] = {128, 784, 128, 1, 10, 128, 10, 1, 784, 128, 10, 128, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 128, 784, 128, 1, 10, 128, 10, 1, 0};
 size_t mlp_step_work_bytes(void) { return 676352; }
 int mlp_step_n_in(void) { return 15; }
 int mlp_step_n_out(void) { return 13; }
@@ -606,7 +606,7 @@ int mlp_step_in_ndim(int i) {
     default: return -1;
     }
 }
-const int *mlp_step_in_shape(int i) {
+const ptrdiff_t *mlp_step_in_shape(int i) {
     switch (i) {
     case 0: return mlp_step_dims + 0;
     case 1: return mlp_step_dims + 2;
@@ -662,7 +662,7 @@ int mlp_step_out_ndim(int i) {
     default: return -1;
     }
 }
-const int *mlp_step_out_shape(int i) {
+const ptrdiff_t *mlp_step_out_shape(int i) {
     switch (i) {
     case 0: return mlp_step_dims + 28;
     case 1: return mlp_step_dims + 30;

@@ -43,7 +43,7 @@ int rosenbrock_eval(const void *const *in, void *const *out, void *work) {
 }
 
 /* Interface: workspace size, counts, names and shapes of the inputs and outputs. */
-static const int rosenbrock_dims[3] = {2, 2, 0};
+static const ptrdiff_t rosenbrock_dims[3] = {2, 2, 0};
 size_t rosenbrock_work_bytes(void) { return 0; }
 int rosenbrock_n_in(void) { return 1; }
 int rosenbrock_n_out(void) { return 2; }
@@ -59,7 +59,7 @@ int rosenbrock_in_ndim(int i) {
     default: return -1;
     }
 }
-const int *rosenbrock_in_shape(int i) {
+const ptrdiff_t *rosenbrock_in_shape(int i) {
     switch (i) {
     case 0: return rosenbrock_dims + 0;
     default: return NULL;
@@ -79,7 +79,7 @@ int rosenbrock_out_ndim(int i) {
     default: return -1;
     }
 }
-const int *rosenbrock_out_shape(int i) {
+const ptrdiff_t *rosenbrock_out_shape(int i) {
     switch (i) {
     case 0: return rosenbrock_dims + 1;
     case 1: return rosenbrock_dims + 1;
