@@ -37,7 +37,7 @@ def test_size_count_name_and_shape_queries():
         name_of.restype = ctypes.c_char_p
         ndim_of = getattr(lib, f"probe_{role}_ndim")
         shape_of = getattr(lib, f"probe_{role}_shape")
-        shape_of.restype = ctypes.POINTER(ctypes.c_int)
+        shape_of.restype = ctypes.POINTER(ctypes.c_ssize_t)   # ptrdiff_t
         for i, ((shape, _), label) in enumerate(zip(specs_, names)):
             assert name_of(i).decode("utf-8") == label
             assert ndim_of(i) == len(shape)
