@@ -75,10 +75,14 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
         elif kernel.kind in ("reduce", "pad", "matmul"):
             fn, call = getattr(emitter, kernel.kind)(k, kernel)
         else:
-            table = f"{name}_index{k}"
+            # a gather and its adjoint scatter read one index table (conv's im2col tables are
+            # megabytes of C text: gcc's parsing dominated a CNN's compile)
             indices = kernel.roots[0].attr("indices").array.ravel()
-            statics.append(_static_array(table, "intp", indices))
-            fn, call = emitter.gather(k, kernel, table)
+            data = ("intp", indices.tobytes())
+            if data not in tables:
+                tables[data] = f"{name}_index{k}"
+                statics.append(_static_array(tables[data], "intp", indices))
+            fn, call = emitter.gather(k, kernel, tables[data])
         functions.append(fn)
         calls.append(call)
     work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
@@ -92,8 +96,9 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     if any(PARALLEL in text for text in kernel_texts):
         helpers = PARALLEL_MACRO + helpers
+    stdint = any(" int32_t " in text for text in statics)
     parts = [f"/* {header} */\n" if header else "",
-             "#include <math.h>\n#include <stddef.h>\n", KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
+             "#include <math.h>\n#include <stddef.h>\n" + ("#include <stdint.h>\n" if stdint else ""), KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
              helpers, "\n".join(consts + statics),
              *kernel_texts, *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
@@ -148,8 +153,11 @@ def _reads_in_place(kernel, source, ctx, root):
 
 def _static_array(cname, dtype, array):
     if dtype == "intp":
-        values = ", ".join(str(int(v)) for v in array.ravel())
-        return f"static const ptrdiff_t {cname}[{max(array.size, 1)}] = {{{values or '0'}}};"
+        # int32_t where every index fits (half the bytes a gather streams), else ptrdiff_t
+        small = array.size == 0 or (int(array.min()) >= -2 ** 31 and int(array.max()) < 2 ** 31)
+        values = ", ".join(map(str, array.ravel().tolist()))
+        return (f"static const {'int32_t' if small else 'ptrdiff_t'} {cname}[{max(array.size, 1)}] = "
+                f"{{{values or '0'}}};")
     values = ", ".join(repr(float(v)) if np.isfinite(v) else ("NAN" if np.isnan(v) else ("INFINITY" if v > 0 else "-INFINITY"))
                        for v in array.ravel())
     suffix = "f" if dtype == "float32" else ""
