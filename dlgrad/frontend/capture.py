@@ -329,14 +329,14 @@ def _native(run, captured, leaves, wrap, namespace):
     n = len(captured.outputs)
     formats = tuple(captured.formats[i] if i < len(captured.formats) else None for i in range(n))
     template = None if None in leaves else tree.template(captured.treedef, leaves)
-    build = None
-    if template is None:   # the result is built by the wrapping lines, in Python
-        outs = "".join(f"o{i}, " for i in range(n))
-        source = "\n".join([f"def build({outs}):", *(f"    {line}" for line in wrap)])
-        scope = {k: v for k, v in namespace.items() if k != "run"}
-        exec(compile(source, "<dlgrad native result>", "exec"), scope)
-        build = scope["build"]
 
     def native(in_formats, counter, miss):
+        build = None
+        if template is None:   # the result is built by the wrapping lines, in Python
+            outs = "".join(f"o{i}, " for i in range(n))
+            source = "\n".join([f"def build({outs}):", *(f"    {line}" for line in wrap)])
+            scope = {k: v for k, v in namespace.items() if k != "run"}
+            exec(compile(source, "<dlgrad native result>", "exec"), scope)
+            build = scope["build"]
         return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter)
     return native
