@@ -10,7 +10,8 @@ import numpy as np
 from ..graph.node import toposort
 from .cast import CTYPE, Block, Function
 from .gemm import PARALLEL, PARALLEL_MACRO
-from .kernels import KernelEmitter, c_strides
+from .indexmap import c_strides
+from .kernels import KernelEmitter
 from .lower import Program
 from .memory import plan_workspace
 from .vecmath import vector_math_block

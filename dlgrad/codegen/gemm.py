@@ -20,8 +20,7 @@ OpenMP (PARALLEL_MACRO; off by default, see DLGRAD_NUM_THREADS).
 from __future__ import annotations
 
 from .cast import CTYPE, Block, Stmt, index_expr, loop_nest
-from .indexmap import linear
-from .kernels import c_strides
+from .indexmap import c_strides, linear
 
 # measured with gcc 12 -O3 -march=native (AVX-512 host, 256-bit vectors preferred): 8 x 16 blocks
 # beat the row loop 2.2x for float (128x784 @ 784x128); narrower blocks defeat the vectoriser
@@ -267,7 +266,7 @@ def _epilogue(emitter, kernel, stored, bnames):
     5.7 us for dH and relu'); inside the loop storing the accumulators it kept them out of
     registers (the product 20 % slower); row by row after each row block of 8 rows it is
     5.4 against 5.7 us, and bias + relu 241-250 against 250 us with the product."""
-    from .kernels import KernelEmitter, _prune
+    from .kernels import _prune
     product, body, shape = kernel.roots[0], kernel.body, kernel.shape
     exprs = [kernel.exprs[id(r)] for r in stored]
     _prune(body, exprs)

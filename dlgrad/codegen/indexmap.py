@@ -10,6 +10,7 @@ materialised first.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 
@@ -135,3 +136,36 @@ def linear(imap: IndexMap, shape):
         if p is not None and b != 0:
             coefs[p] += b * s
     return offset, tuple(coefs)
+
+
+def c_strides(shape):
+    stride, strides = 1, [0] * len(shape)
+    for d in range(len(shape) - 1, -1, -1):
+        strides[d] = stride
+        stride *= shape[d]
+    return tuple(strides)
+
+
+def coalesce(extents, accesses, masked, classes=None):
+    """Merge adjacent loop dims that every access walks contiguously.
+
+    Returns (extents, accesses, dim_of) where dim_of maps an old dim to its new loop
+    (None for a dropped extent-1 dim). Masked dims and dims of different `classes`
+    (kept vs reduced) are never merged.
+    """
+    classes = classes or [0] * len(extents)
+    groups = []   # [dims]
+    for d, n in enumerate(extents):
+        if n == 1 and d not in masked:
+            continue
+        if groups:
+            last = groups[-1][-1]
+            if (d not in masked and last not in masked and classes[d] == classes[last]
+                    and all(a[last] == a[d] * n for a in accesses)):
+                groups[-1].append(d)
+                continue
+        groups.append([d])
+    new_extents = [int(math.prod(extents[d] for d in g)) for g in groups]
+    new_accesses = [tuple(a[g[-1]] for g in groups) for a in accesses]
+    dim_of = {d: i for i, g in enumerate(groups) for d in g}
+    return new_extents, new_accesses, dim_of, [classes[g[0]] for g in groups]

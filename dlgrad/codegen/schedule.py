@@ -17,8 +17,7 @@ from ..graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE
 from .cast import CTYPE
 from .gemm import packs
 from .body import DUP_COST, Body, Context, NeedMaterialize, cost
-from .indexmap import IndexMap, NotAffine, linear, movement_map
-from .kernels import c_strides
+from .indexmap import IndexMap, NotAffine, c_strides, linear, movement_map
 
 
 JOIN_CANDIDATES = 4  # same-shape kernels a root may try to join (keeps scheduling near-linear)
