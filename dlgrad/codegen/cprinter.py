@@ -62,8 +62,7 @@ class KernelPrinter(C99CodePrinter):
     def _print_Pow(self, expr):
         base, exp = expr.args
         if exp.is_Integer and 2 <= abs(int(exp)) <= 4:
-            b = self.parenthesize(base, 0)  # always parenthesised
-            product = "*".join([f"({self._print(base)})"] * abs(int(exp)))
+            product = "*".join([f"({self._print(base)})"] * abs(int(exp)))   # base always parenthesised
             return f"({product})" if exp > 0 else f"(1{self._one_suffix()}/({product}))"
         if exp == -1:
             return f"(1{self._one_suffix()}/({self._print(base)}))"
