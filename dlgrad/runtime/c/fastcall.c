@@ -82,7 +82,7 @@ slot_offset(PyTypeObject *box, PyObject *descr, Py_ssize_t *offset)
 
 /* One (shape, typenum, fmt[, alias]) item of `inputs` or `outputs` into `spec`. */
 static int
-parse_spec(Dispatcher *self, PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t nin)
+parse_spec(PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t nin)
 {
     PyObject *shape;
     Py_ssize_t alias = -1;
@@ -131,7 +131,6 @@ parse_spec(Dispatcher *self, PyObject *item, Spec *spec, npy_intp **dims, int ou
         }
     }
     spec->alias = alias;
-    (void)self;
     return 0;
 }
 
@@ -209,7 +208,7 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     npy_intp *dims = self->dims;
     for (Py_ssize_t i = 0; i < nin + nout; i++) {
         PyObject *item = i < nin ? PyTuple_GET_ITEM(inputs, i) : PyTuple_GET_ITEM(outputs, i - nin);
-        if (parse_spec(self, item, &self->specs[i], &dims, i >= nin, nin) < 0) {
+        if (parse_spec(item, &self->specs[i], &dims, i >= nin, nin) < 0) {
             Py_DECREF(self);
             return NULL;
         }
