@@ -53,18 +53,16 @@ def build(outputs, specs, donate=()):
 
 
 def numpy_run(outputs, donate=()):
-    """The reference backend: the simplified graph evaluated by the numpy interpreter."""
+    """The reference backend: the simplified graph evaluated by the numpy interpreter.
+
+    It ignores `donate` (a permission, not a promise): its results are always new arrays, so
+    that donation never changes memory another dlarray or a numpy array of the caller can see.
+    """
     simplified = simplify(list(outputs))
 
     def run(*arrays):
-        # fresh C-contiguous arrays: a result never aliases an input or another result ...
-        results = [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
-        for out, inp in donate:   # ... unless donated, as the C backend would do it
-            target = arrays[inp]
-            if target.flags.writeable and target.shape == results[out].shape and target.dtype == results[out].dtype:
-                np.copyto(target, results[out])
-                results[out] = target
-        return results
+        # fresh C-contiguous arrays: a result never aliases an input or another result
+        return [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
     return run
 
 

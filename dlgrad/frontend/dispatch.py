@@ -12,7 +12,7 @@ import numpy as np
 from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
 from ..graph.registry import apply as apply_node
 from . import formats
-from .dlarray import F32, F64, dlarray, float_dtype, to_data, wrap, wrap_traced
+from .dlarray import F32, F64, dlarray, float_dtype, rebox, to_data, wrap, wrap_traced
 from .trace import check_usable
 
 _DTYPE = {"float64": F64, "float32": F32}
@@ -135,4 +135,4 @@ def cast(x: dlarray, dtype) -> dlarray:
     if dtype not in (F64, F32):
         raise TypeError(f"dlarray dtype must be float64 or float32, got {dtype}")
     x = asdlarray(x)
-    return x if x.dtype == dtype else apply("cast", x, dtype=dtype.name)
+    return rebox(x) if x.dtype == dtype else apply("cast", x, dtype=dtype.name)

@@ -25,10 +25,16 @@ def float_dtype(dtype) -> np.dtype:
                     f"got data of dtype {dtype}")
 
 
-def to_data(value, copy: bool = False) -> np.ndarray:
-    """`value` as a C-contiguous float64/float32 ndarray (copied if `copy`)."""
+def to_data(value, copy: bool = False, what: str = "dlarray data") -> np.ndarray:
+    """`value` as a C-contiguous float64/float32 ndarray (copied if `copy`).
+
+    Masked arrays are refused: their mask would be dropped silently (MATLAB has none).
+    """
     if isinstance(value, dlarray):
         return value.__array__()
+    if isinstance(value, np.ma.MaskedArray):
+        raise TypeError(f"{what}: expected an array without a mask, got a numpy masked array (a dlarray "
+                        f"cannot hold its mask); pass value.filled(fill) or value.compressed()")
     array = np.asarray(value)
     dtype = float_dtype(array.dtype)
     if copy:
@@ -39,7 +45,9 @@ def to_data(value, copy: bool = False) -> np.ndarray:
 class dlarray:
     """A deep-learning array (MATLAB's dlarray) holding float64 or float32 data.
 
-    dlarray(x) copies x (a numpy array, list or number; bool and integer data become float64).
+    dlarray(x) copies x (a numpy array, list or number; bool and integer data become float64);
+    dlarray(y) of a dlarray y shares y's data, which no operation changes: dlaccelerate's
+    donation overwrites an array only where no other dlarray (or numpy view) can see it.
     dlarray(x, fmt) labels x's axes with the data format fmt (letters S, C, B, T, U; C, B
     and T at most once) and permutes them into the canonical order S..., C, B, T, U...
     """
@@ -132,12 +140,13 @@ class dlarray:
         raise TypeError("a dlarray holds floats and cannot be used as an index; "
                         "use int(x) for a scalar or a numpy integer array")
 
-    # dlarrays are immutable: copies are the array itself; pickles hold the data
+    # dlarrays are immutable: copies share the data (a new object, since donation changes the
+    # donated dlarray itself); pickles hold the data
     def __copy__(self):
-        return self
+        return rebox(self)
 
     def __deepcopy__(self, memo):
-        return self
+        return rebox(self)
 
     def __reduce__(self):
         if self._node is not None:
@@ -164,7 +173,7 @@ class dlarray:
     def __matmul__(self, other): return functions.matmul(self, other)
     def __rmatmul__(self, other): return functions.matmul(other, self)
     def __neg__(self): return dispatch.apply("neg", self)
-    def __pos__(self): return self
+    def __pos__(self): return rebox(self)
     def __abs__(self): return dispatch.apply("abs", self)
 
     def __round__(self, ndigits=None):
@@ -216,6 +225,17 @@ def wrap(data: np.ndarray) -> dlarray:
     x._data = data
     x._node = x._trace = x._fmt = None
     return x
+
+
+def rebox(x: dlarray) -> dlarray:
+    """A new dlarray object holding x's value (its data shared, not copied).
+
+    What an operation that changes nothing returns instead of x itself: dlaccelerate's donation
+    makes the donated dlarray object hold the new values, which must not reach other results.
+    """
+    y = _new(dlarray)
+    y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, x._fmt
+    return y
 
 
 def wrap_traced(node, trace) -> dlarray:

@@ -63,9 +63,7 @@ def stripdims(x):
     from .dispatch import asdlarray
     from .dlarray import dlarray
     x = asdlarray(x)
-    if x._fmt is None:
-        return x
-    y = dlarray.__new__(dlarray)
+    y = dlarray.__new__(dlarray)   # a new object even when x has no format (see dlarray.rebox)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, None
     return y
 

@@ -13,7 +13,7 @@ import numpy as np
 from ..errors import ShapeError
 from ..graph.registry import normalize_axes
 from .dispatch import apply, asdlarray, cast, strong_dtype
-from .dlarray import dlarray
+from .dlarray import dlarray, rebox
 
 
 def _elementwise(name, public, doc):
@@ -71,7 +71,7 @@ def _reduce(name, x, axis, keepdims):
     x = asdlarray(x)
     axes = normalize_axes(axis, x.ndim)
     if not axes:
-        return x
+        return rebox(x)
     if name in ("max", "min") and any(x.shape[a] == 0 for a in axes):
         raise ValueError(f"zero-size array to reduction operation {name} which has no identity")
     return apply(name, x, axes=axes, keepdims=bool(keepdims))
@@ -128,7 +128,7 @@ def reshape(x, shape) -> dlarray:
                              f"into shape {shape}")
         shape = shape[:unknown[0]] + (x.size // known,) + shape[unknown[0] + 1:]
     if shape == x.shape:
-        return x
+        return rebox(x)
     return apply("reshape", x, shape=shape)
 
 
@@ -142,7 +142,7 @@ def transpose(x, axes=None) -> dlarray:
         raise ShapeError(f"axes {axes} are not a permutation of the {x.ndim} axes of shape {x.shape}")
     axes = tuple(a % x.ndim for a in axes)
     if axes == tuple(range(x.ndim)):
-        return x
+        return rebox(x)
     return apply("permute", x, axes=axes)
 
 

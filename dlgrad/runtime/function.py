@@ -1,5 +1,6 @@
 """CompiledFunction: a compiled C program called with numpy arrays."""
 import re
+import sys
 import threading
 
 import numpy as np
@@ -54,13 +55,32 @@ def conflicts(arrays, donated) -> list:
     return bad
 
 
+def _own_references() -> int:
+    """The references sys.getrefcount(a0) counts beyond those held elsewhere, called as the
+    generated calls call it on a local a0: 1 on CPython 3.11 (its argument), 0 where the
+    interpreter passes a local without a new reference."""
+    namespace = {"getrefcount": sys.getrefcount}
+    exec("def probe(held):\n    a0 = held[0]\n    return getrefcount(a0)", namespace)
+    return namespace["probe"]([object()]) - 2   # held by the list and by the local a0
+
+
+# A donated dlarray's array is overwritten only if it owns its memory (no base: a view holds a
+# reference to its base) and getrefcount sees no more than: the dlarray's data slot, the call's
+# local a0 and sys.getrefcount's own (3 on CPython 3.11), plus the caller's list of arrays where
+# the call takes one. Another dlarray sharing the array, a numpy view of it or a variable holding
+# it adds one: then the call copies it first. (ndarrays are never immortal, Python 3.12+.)
+_DONATED_REFS = 2 + _own_references()
+
+
 def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, aliases=(),
                 result=None, head=None) -> str:
     """Python source of a call unrolled for one signature: only comparisons, allocations and the call.
 
     For each (output, input) of `aliases` the program writes the output over the input: the
-    input array itself is returned (a copy of it when it may not be overwritten), or, with
-    preallocated outputs, the input is copied into the output first. With `result` (lines
+    input array itself is returned (a copy of it when it may not be overwritten: read-only,
+    sharing memory with another input, or, with `result`, where the inputs are dlarrays' arrays,
+    seen by anything but its dlarray), or, with preallocated outputs, the input is copied into
+    the output first. With `result` (lines
     ending in a return, over the outputs o0, o1, ...) the function takes the list of inputs
     and returns what those lines build. With `head` = (parameters, lines) as well, those lines
     bind the inputs a0, a1, ... from the parameters after checking their shapes and dtypes, so
@@ -90,7 +110,12 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
     if aliases and not into:
         donated = tuple(i for _, i in aliases)
         lines.append(f"    bad = conflicts(({''.join(a + ', ' for a in ins)}), {donated!r})")
-        lines += [f"    if bad and {i} in bad: a{i} = a{i}.copy()" for i in donated]
+        if result is None:   # plain arrays: the caller gave them to be overwritten
+            lines += [f"    if bad and {i} in bad: a{i} = a{i}.copy()" for i in donated]
+        else:   # arrays of dlarrays: overwritten only where nothing else can see them
+            limit = _DONATED_REFS + (0 if head else 1)
+            lines += [f"    if bad and {i} in bad or getrefcount(a{i}) > {limit} or a{i}.base is not None"
+                      f" or not a{i}.flags.owndata: a{i} = a{i}.copy()" for i in donated]
     for i, o in enumerate(outs):
         if into:
             lines.append(f"    if {o}.__class__ is not ndarray or {o}.shape != os{i} or {o}.dtype is not od{i}"
@@ -138,6 +163,7 @@ class CompiledFunction:
         module = trampoline.get()
         direct = module is not None and 0 < nin + nout <= trampoline.MAX_DIRECT
         namespace = dict(ndarray=np.ndarray, empty=np.empty, copyto=np.copyto, conflicts=conflicts,
+                         getrefcount=sys.getrefcount,
                          check=check, inspec=self._inputs,
                          outspec=self._outputs, local=self._local, new_workspace=self._new_workspace,
                          failed=self._failed)

@@ -42,6 +42,13 @@ def parameters(net):
     return [dl.extractdata(p) for p in net.Learnables.Value]
 
 
+def addresses(*structures):
+    """Where the arrays of the dlarrays in `structures` live (holding no reference to them: a
+    held array is one that donation must not overwrite)."""
+    return [p._data.__array_interface__["data"][0] for s in structures for p in dl.frontend.tree.flatten(
+        s.Learnables if isinstance(s, dl.dlnetwork) else s)[0]]
+
+
 @pytest.mark.parametrize("donate", [(), (0, 3, 4)], ids=["copying", "in place"])
 def test_fused_step_follows_the_separate_optimizer(donate):
     steps = 4
@@ -50,18 +57,19 @@ def test_fused_step_follows_the_separate_optimizer(donate):
     net, (X, T) = dl.dlnetwork(layers(), seed=1), data()
     m = dl.dlupdate(lambda p: dl.dlarray(np.zeros_like(dl.extractdata(p))), net.Learnables)
     v = dl.dlupdate(lambda p: dl.dlarray(np.zeros_like(dl.extractdata(p))), net.Learnables)
-    before = parameters(net)
-    losses = []
+    losses, in_place = [], []
     for it in range(1, steps + 1):
+        before = addresses(net, m, v)
         net, m, v, loss = dl.dlfeval(step, net, X, T, m, v, dl.dlarray(float(it)))
+        in_place += [a == b for a, b in zip(addresses(net, m, v), before)]
         losses.append(float(dl.extractdata(loss)))
     assert step.misses == 1   # the iteration is an input: one trace for every step
     # float32 parameters: constants folded into the fused loop round differently by an ulp
     np.testing.assert_allclose(losses, want_losses, rtol=1e-6)
     for got, want in zip(parameters(net), parameters(want_net)):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    in_place = [a is b for a, b in zip(parameters(net), before)]
-    assert all(in_place) if donate else not any(in_place)
+    assert len(in_place) == steps * 3 * len(net.Learnables.Value)
+    assert all(in_place) if donate else not any(in_place)   # parameters and moments, every step
 
 
 def test_donated_arguments_are_checked():
@@ -75,11 +83,12 @@ def test_donated_arguments_are_checked():
 def test_donating_a_plain_update_overwrites_the_argument():
     step = dl.dlaccelerate(lambda x, g: x - 0.5 * g, donate=0)
     x = dl.dlarray(np.arange(3.0))
-    data_before = dl.extractdata(x)
     for calls in range(1, 4):   # the later calls take the generated call path
+        address = addresses([x])
         y = step(x, dl.dlarray(np.ones(3)))
-        assert dl.extractdata(y) is data_before
+        assert addresses([y]) == address and dl.extractdata(y) is dl.extractdata(x)
         np.testing.assert_array_equal(dl.extractdata(x), np.arange(3.0) - 0.5 * calls)
+        del y   # else y, a second dlarray, sees x's array: the next call could not overwrite it
     frozen = np.arange(3.0)
     frozen.flags.writeable = False
     y = step(dl.dlarray(frozen), dl.dlarray(np.ones(3)))   # dlarray copies its data: still in place

@@ -116,12 +116,15 @@ int step(const void *const *in, void *const *out, void *work) {
 """, "step", (((3,), "float64"), ((3,), "float64")), (((3,), "float64"),), aliases=((0, 0),))
     d = native(program, (OUT, 0), formats=(None, None))
     p, g = box([1.0, 2.0, 3.0]), box([1.0, 1.0, 1.0])
-    data = p._data
     q = d(p, g)
-    assert q._data is data and data.tolist() == [0.0, 1.0, 2.0]       # in place
-    data.flags.writeable = False
+    assert q._data is p._data and p._data.tolist() == [0.0, 1.0, 2.0]  # in place: p holds the result
+    q = d(p, g)                                                        # p's array is q's too: copied
+    assert q._data is not p._data and q._data.tolist() == [-1.0, 0.0, 1.0] and p._data.tolist() == [0.0, 1.0, 2.0]
+    p = q
+    del q
+    p._data.flags.writeable = False
     q = d(p, g)
-    assert q._data is not data and q._data.tolist() == [-1.0, 0.0, 1.0] and data.tolist() == [0.0, 1.0, 2.0]
+    assert q._data is not p._data and q._data.tolist() == [-2.0, -1.0, 0.0] and p._data.tolist() == [-1.0, 0.0, 1.0]
     both = box([5.0, 5.0, 5.0])
     q = d(both, both)                                                  # the same memory twice: copied
     assert q._data.tolist() == [0.0] * 3 and both._data.tolist() == [5.0] * 3

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import tree
 from ..dispatch import asdlarray
-from ..dlarray import dlarray
+from ..dlarray import dlarray, rebox
 from .layers import Layer
 
 Row = namedtuple("Row", "Layer Parameter Value")
@@ -199,5 +199,7 @@ def dlupdate(fn, params, *more):
     leaves, treedef = tree.flatten(target)
     leaves = [asdlarray(v) for v in leaves]
     other_leaves = [[asdlarray(v) for v in tree.flatten(o)[0]] for o in others]
-    new = tree.unflatten(treedef, [fn(v, *(o[i] for o in other_leaves)) for i, v in enumerate(leaves)])
+    results = [fn(v, *(o[i] for o in other_leaves)) for i, v in enumerate(leaves)]
+    # new dlarray objects even where fn returns its argument (see dlarray.rebox)
+    new = tree.unflatten(treedef, [rebox(r) if type(r) is dlarray else r for r in results])
     return params.with_learnables(new) if isinstance(params, dlnetwork) else new

@@ -4,9 +4,10 @@
  * arguments, it checks that each is exactly the box type (dlarray) with no graph node, the
  * expected format and, in its data slot, a native-endian C-contiguous ndarray of the expected
  * dtype and shape. Anything else goes to `miss`, which runs the Python path (and raises the
- * error that says what is wrong). Outputs are allocated, or are the donated inputs themselves;
- * the program runs with the GIL released; the result is built from a template of tuples,
- * lists, boxed outputs and constants, or by calling `build` with the output arrays.
+ * error that says what is wrong). Outputs are allocated, or are the donated inputs themselves
+ * where nothing else can see their memory (else copies of them); the program runs with the GIL
+ * released; the result is built from a template of tuples, lists, boxed outputs and constants,
+ * or by calling `build` with the output arrays.
  *
  * The Python side (runtime/fastcall.py) builds this file once per Python and numpy and caches it.
  */
@@ -361,11 +362,18 @@ fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
     return 1;
 }
 
-/* Whether donated input i may not be overwritten: read-only, or overlapping another input. */
+/* Whether donated input i may not be overwritten: read-only, overlapping another input, or
+ * memory that something besides the donated dlarray can see. Its array must own its memory
+ * (no base: a view keeps its base alive, so a base with views has more references) and be
+ * referenced exactly twice: by the dlarray's data slot and by held[i] (this call). Another
+ * dlarray sharing the array, a numpy view of it or a variable of the caller holding it adds
+ * one; an input passed twice is held twice. (ndarrays are never immortal, Python 3.12+.) */
+#define DONATED_REFS 2
 static int
 unsafe_to_donate(Dispatcher *self, PyArrayObject **ins, Py_ssize_t i)
 {
-    if (!PyArray_ISWRITEABLE(ins[i]))
+    if (Py_REFCNT(ins[i]) != DONATED_REFS || PyArray_BASE(ins[i]) != NULL
+        || !PyArray_CHKFLAGS(ins[i], NPY_ARRAY_OWNDATA | NPY_ARRAY_WRITEABLE))
         return 1;
     const char *lo = PyArray_BYTES(ins[i]), *hi = lo + self->specs[i].nbytes;
     for (Py_ssize_t j = 0; j < self->nin; j++) {
