@@ -27,12 +27,13 @@ class KeyRecorder:
 
 
 def key_of(value, dtype="float64"):
-    x = input_node(0, (2,), "float64")
     c = const(np.asarray(value, dtype=dtype), dtype)
+    shape = c.shape or (2,)
+    x = input_node(0, shape, "float64")
     if dtype != "float64":
         c = apply("cast", c, dtype="float64")
     store = KeyRecorder()
-    lower([apply("mul", x, c)], [((2,), "float64")], store=store)
+    lower([apply("mul", x, c)], [(shape, "float64")], store=store)
     return store.keys[0]
 
 
@@ -47,7 +48,7 @@ PAIRS = {
     "scalar, signed zero": (0.0, -0.0),
     "small array, signed zero": ([0.0, 1.0], [-0.0, 1.0]),
     "scalar, NaN payload": (nan_with_payload(1), nan_with_payload(2)),
-    "six elements, 9th digit": ([1.0, 2, 3, 4, 5, 6], [1.0, 2, 3, 4, 5, 6 + 1e-8]),
+    "six elements, 11th digit": ([1.0, 2, 3, 4, 5, 6], [1.0, 2, 3, 4, 5, 6 + 1e-10]),
     "large array, last bit": (np.linspace(0.0, 1.0, 50), np.append(np.linspace(0.0, 1.0, 50)[:-1],
                                                                   np.nextafter(1.0, 2.0))),
 }
