@@ -30,8 +30,6 @@ def _usable(path: str) -> str | None:
         os.makedirs(path, mode=0o700, exist_ok=True)
     except OSError as exc:
         return str(exc)
-    if not os.path.isdir(path):
-        return "not a directory"
     if not os.access(path, os.W_OK | os.X_OK):
         return "not writable"
     if hasattr(os, "geteuid"):   # code is loaded from here: nobody else may write into it
@@ -76,8 +74,6 @@ def cache_dir(sub: str = "") -> str:
 def _subdir(root: str, sub: str) -> str:
     path = os.path.join(root, sub)
     os.makedirs(path, mode=0o700, exist_ok=True)
-    if not os.path.isdir(path):   # makedirs accepts a symbolic link to a file
-        raise NotADirectoryError(f"{path} is not a directory")
     return path
 
 

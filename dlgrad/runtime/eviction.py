@@ -10,6 +10,7 @@ lock held) is kept, and a lookup that finds half an entry treats it as a miss an
 """
 import json
 import os
+import re
 import threading
 import time
 
@@ -31,15 +32,11 @@ def max_bytes() -> int | None:
     text = os.environ.get(VARIABLE, "").strip()
     if not text:
         return DEFAULT
-    number, unit = text.rstrip("KMGTkmgtiBb"), text[len(text.rstrip("KMGTkmgtiBb")):].upper()
-    unit = unit.removesuffix("B").removesuffix("I")
-    try:
-        value = int(number) * _UNITS[unit]
-    except (ValueError, KeyError):
-        value = -1
-    if value < 0:
+    match = re.fullmatch(r"(\d+)\s*([KMGT]?)(?:I?B)?", text.upper())
+    if match is None:
         raise ValueError(f"{VARIABLE} must be a size in bytes such as 500000000 or 2G (0: no bound), "
                          f"got {text!r}")
+    value = int(match[1]) * _UNITS[match[2]]
     return value or None
 
 
