@@ -69,6 +69,7 @@ def test_a_directory_others_can_write_to_is_not_used(tmp_path, monkeypatch):
     shared.mkdir()
     os.chmod(shared, 0o777)
     monkeypatch.setenv("DLGRAD_CACHE_DIR", str(shared))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))   # where the fallback goes
     with pytest.warns(RuntimeWarning, match="writable by other users"):
         root = cache.cache_dir()
     assert root != str(shared) and stat.S_IMODE(os.stat(root).st_mode) == 0o700
