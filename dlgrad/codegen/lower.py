@@ -9,6 +9,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     pass one array as both.
     """
     _check_inputs(outputs, inputs)
-    roots, graph_text = _prepare(outputs)
+    roots, graph_text, exact_text = _prepare(outputs)
     provenance = dict(provenance or {})
     for before, after in zip(outputs, roots):   # an output rewritten by simplify keeps its origin
         if id(before) in provenance:
@@ -66,11 +67,13 @@ def lower(outputs, inputs, name="dlgrad_fn", header="", store=None, provenance=N
     key = None
     if store is not None:
         places = tuple((i, provenance[id(n)]) for i, n in enumerate(toposort(roots)) if id(n) in provenance)
-        key = hashlib.sha256(repr((code_fingerprint(), graph_text, tuple(inputs), name, header, labels, places,
+        key = hashlib.sha256(repr((code_fingerprint(), exact_text, tuple(inputs), name, header, labels, places,
                                    donate)).encode()).hexdigest()
         text = store.get(key)
         if text is not None:
-            return Program.from_json(text)
+            program = _stored(text, inputs, roots, name, donate)
+            if program is not None:
+                return program
     import sympy
     from ..graph import scalar as S
     from .emit import emit
@@ -95,6 +98,37 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+def _stored(text: str, inputs, roots, name: str, donate):
+    """The Program in `text`, or None (with a warning) when it cannot be what was asked for:
+    unreadable, or describing other inputs, outputs or entry point. It is then generated again."""
+    try:
+        program = Program.from_json(text)
+        problem = _mismatch(program, inputs, roots, name, donate)
+    except (ValueError, TypeError, KeyError, AttributeError) as exc:   # JSONDecodeError is a ValueError
+        problem = f"unreadable ({type(exc).__name__}: {exc})"
+    if problem is None:
+        return program
+    warnings.warn(f"dlgrad: a stored program for {name} is {problem}; it is generated again",
+                  RuntimeWarning, stacklevel=4)
+    return None
+
+
+def _mismatch(program: Program, inputs, roots, name: str, donate) -> str | None:
+    want_in = tuple((tuple(int(d) for d in shape), str(dtype)) for shape, dtype in inputs)
+    want_out = tuple((node.shape, node.dtype) for node in roots)
+    if program.inputs != want_in:
+        return f"for inputs {program.inputs}, not {want_in}"
+    if program.outputs != want_out:
+        return f"for outputs {program.outputs}, not {want_out}"
+    if program.name != name or not isinstance(program.entry, str) or not isinstance(program.source, str):
+        return f"for the entry point {program.entry!r}, not one of {name!r}"
+    if not isinstance(program.work_bytes, int) or program.work_bytes < 0:
+        return f"using a workspace of {program.work_bytes!r} bytes"
+    if not set(program.aliases) <= {tuple(pair) for pair in donate}:
+        return f"writing outputs over inputs {program.aliases} not donated ({donate})"
+    return None
+
+
 def _check_inputs(outputs, inputs):
     """Every input node must match its spec, or the C would read the wrong bytes."""
     for node in toposort(outputs):
@@ -111,11 +145,12 @@ def _check_inputs(outputs, inputs):
 
 
 def _prepare(outputs):
-    """Simplified outputs (copies where an output owns no kernel) and the IR text."""
+    """Simplified outputs (copies where an output owns no kernel), the IR text and the exact IR
+    text (every constant bit for bit) that the stored-program key hashes."""
     before = len(toposort(outputs))
     simplified = simplify(list(outputs))
-    graph_text = (f"// {before} nodes before simplification, {len(toposort(simplified))} after\n"
-                  + pretty(simplified))
+    head = f"// {before} nodes before simplification, {len(toposort(simplified))} after\n"
+    graph_text, exact_text = head + pretty(simplified), head + pretty(simplified, exact=True)
     # outputs that own no kernel (inputs, constants, views, repeats) are copied by an identity kernel
     roots, seen = [], set()
     for index, node in enumerate(simplified):
@@ -123,7 +158,7 @@ def _prepare(outputs):
             node = _copy(node, index)
         seen.add(id(node))
         roots.append(node)
-    return roots, graph_text
+    return roots, graph_text, exact_text
 
 
 def _copy(node, index):

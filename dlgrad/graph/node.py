@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import struct
 import weakref
 
 import numpy as np
@@ -13,7 +14,7 @@ DTYPES = ("float64", "float32")
 class Const:
     """A constant array as a hashable attribute value (compared by dtype, shape and bytes)."""
 
-    __slots__ = ("array", "_key")
+    __slots__ = ("array", "_key", "_exact")
 
     def __init__(self, array):
         array = np.array(array, order="C", copy=True)
@@ -21,6 +22,7 @@ class Const:
         self.array = array
         digest = hashlib.sha1(array.tobytes()).hexdigest() if array.size > 8 else array.tobytes()
         self._key = (array.dtype.str, array.shape, digest)
+        self._exact = None
 
     def __eq__(self, other):
         return isinstance(other, Const) and self._key == other._key
@@ -34,6 +36,15 @@ class Const:
         if self.array.size <= 6:
             return np.array2string(self.array, separator=",").replace("\n", "")
         return f"<{self.array.dtype}{list(self.array.shape)} sha1:{self._key[2]}>"
+
+    def exact(self) -> str:
+        """Dtype, shape and every bit (-0.0, NaN payloads): the text cache keys are built from,
+        where repr rounds. Arrays over 64 bytes are named by the sha256 of their bytes."""
+        if self._exact is None:
+            data = self.array.tobytes()
+            body = data.hex() if len(data) <= 64 else "sha256:" + hashlib.sha256(data).hexdigest()
+            self._exact = f"{self.array.dtype.str}{list(self.array.shape)}:{body}"
+        return self._exact
 
 
 _interned: "weakref.WeakValueDictionary[tuple, Node]" = weakref.WeakValueDictionary()
@@ -132,14 +143,33 @@ def _format_attr(value):
     return str(value).replace(" ", "")
 
 
-def pretty(outputs, names=None) -> str:
-    """One line per node: `%7 = mul %3 %5 : float64[3,4]`, then the outputs."""
+def _exact_attr(value) -> str:
+    """An attribute as text that differs whenever the value's bits do (see Const.exact)."""
+    if isinstance(value, Const):
+        return value.exact()
+    if isinstance(value, np.ndarray):
+        return Const(value).exact()
+    if isinstance(value, float):   # struct keeps -0.0 and NaN payloads that repr and float.hex lose
+        return "f8:" + struct.pack("<d", value).hex()
+    if isinstance(value, (np.generic, complex)):
+        return Const(np.asarray(value)).exact()
+    if isinstance(value, (tuple, list)):
+        inner = ",".join(map(_exact_attr, value))
+        return f"({inner})" if isinstance(value, tuple) else f"[{inner}]"
+    return repr(value).replace(" ", "")
+
+
+def pretty(outputs, names=None, exact=False) -> str:
+    """One line per node: `%7 = mul %3 %5 : float64[3,4]`, then the outputs.
+
+    With `exact`, constants and numbers are printed bit for bit (for cache keys), not rounded."""
     order = toposort(outputs)
     index = {id(n): i for i, n in enumerate(order)}
+    form = _exact_attr if exact else _format_attr
     lines = []
     for i, node in enumerate(order):
         args = " ".join(f"%{index[id(c)]}" for c in node.inputs)
-        attrs = " ".join(f"{k}={_format_attr(v)}" for k, v in node.attrs)
+        attrs = " ".join(f"{k}={form(v)}" for k, v in node.attrs)
         text = " ".join(part for part in (node.op, args, attrs) if part)
         lines.append(f"%{i} = {text} : {node.dtype}{list(node.shape)}".replace(", ", ","))
     outs = ", ".join(f"%{index[id(n)]}" for n in outputs)

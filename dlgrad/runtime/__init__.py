@@ -1,4 +1,7 @@
 """Compiling generated C, caching it on disk, and calling it with numpy arrays."""
+import os
+
+from ..errors import DlgradError
 from .build import shared_object
 from .cache import cache_dir
 from .compiler import find_compiler
@@ -7,7 +10,14 @@ from .function import CompiledFunction
 
 def load(program) -> CompiledFunction:
     """Compile `program` (or find it in the disk cache) and return it as a callable."""
-    return CompiledFunction(program, shared_object(program.source))
+    path = shared_object(program.source)
+    try:
+        return CompiledFunction(program, path)
+    except (DlgradError, OSError):
+        if os.path.exists(path):
+            raise
+        # evicted by another process between the lookup and loading: build it again
+        return CompiledFunction(program, shared_object(program.source))
 
 
 __all__ = ["CompiledFunction", "cache_dir", "find_compiler", "load", "shared_object"]

@@ -7,8 +7,8 @@ import threading
 import warnings
 
 from ..errors import CompilerNotFoundError
-from . import compiler
-from .cache import atomic_write, cache_dir, temp_name
+from . import compiler, eviction
+from .cache import atomic_write, cache_dir, file_hash, intact, temp_name, touch
 
 _FORMAT = 3  # bump when the layout of the cache or the meaning of a key changes
 
@@ -47,7 +47,9 @@ def shared_object(source: str) -> str:
         return found
     key = _digest([_FORMAT, _version(), tc.identity, tc.flags, tc.libs, tc.target, source])
     path = os.path.join(directory, key + ".so")
-    if intact(path) is not True:
+    if intact(path) is True:
+        touch(path)
+    else:
         with locked(path):   # one builder per key; the others wait and find its result
             state = intact(path)
             if state is not True:
@@ -60,33 +62,27 @@ def shared_object(source: str) -> str:
     return path
 
 
-def file_hash(path: str) -> str:
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def intact(path: str):
-    """True if `path` exists with the content hash recorded next to it when it was built; None if
-    there is no such file (or no record); False if it differs from the record."""
-    try:
-        with open(path + ".sha256", encoding="ascii") as f:
-            recorded = f.read().strip()
-        actual = file_hash(path)
-    except (OSError, UnicodeDecodeError):
-        return None if not os.path.exists(path) or not os.path.exists(path + ".sha256") else False
-    return actual == recorded or False
-
-
 @contextlib.contextmanager
 def locked(path: str):
-    """An exclusive lock on `path` across processes (a no-op where fcntl is missing)."""
+    """An exclusive lock on `path` across processes (a no-op where fcntl is missing).
+
+    The lock file may be removed by eviction while we wait for it: then the lock is taken again
+    on the file now at that name, so that two processes never both hold "the" lock."""
     try:
         import fcntl
     except ImportError:
         yield
         return
-    with open(path + ".lock", "a") as handle:
+    while True:
+        handle = open(path + ".lock", "a")
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            if os.stat(path + ".lock").st_ino == os.fstat(handle.fileno()).st_ino:
+                break
+        except FileNotFoundError:
+            pass
+        handle.close()
+    with handle:
         try:
             yield
         finally:
@@ -145,19 +141,25 @@ def _import(name: str, path: str):
 
 
 def _built_earlier(source: str, directory: str) -> str | None:
-    try:
-        with open(_alias(source, directory), encoding="ascii") as f:
-            key = f.read().strip()
-    except OSError:
-        return None
-    path = os.path.join(directory, key + ".so")
-    if not key or not os.path.exists(path):
+    key = recorded_key(source, directory)
+    path = os.path.join(directory, f"{key}.so")
+    if key is None or not os.path.exists(path):
         return None
     if intact(path) is not True:
         warnings.warn(f"dlgrad: the cached shared object {path} does not match the hash recorded "
                       f"when it was built; it is not loaded", RuntimeWarning, stacklevel=3)
         return None
     return path
+
+
+def recorded_key(source: str, directory: str) -> str | None:
+    """The key of the last build of `source` on this host, if one is recorded (and is a key)."""
+    try:
+        with open(_alias(source, directory), "rb") as f:
+            key = f.read().strip().decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return key if len(key) == 64 and all(c in "0123456789abcdef" for c in key) else None
 
 
 def _build(tc: compiler.Toolchain, source: str, path: str) -> None:
@@ -172,3 +174,4 @@ def _build(tc: compiler.Toolchain, source: str, path: str) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+    eviction.written(os.path.getsize(path) + len(source))

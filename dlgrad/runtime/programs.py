@@ -1,7 +1,13 @@
-"""Generated programs on disk, keyed by their simplified graph: a hit skips sympy and the emitter."""
-import os
+"""Generated programs on disk, keyed by their simplified graph: a hit skips sympy and the emitter.
 
-from .cache import atomic_write, cache_dir
+Each is stored with the hash of its text (cache.write_verified); one that no longer matches it,
+or is not UTF-8, is reported and treated as missing, so the caller generates it again.
+"""
+import os
+import warnings
+
+from . import eviction
+from .cache import Damaged, cache_dir, read_verified, touch, write_verified
 
 
 class ProgramStore:
@@ -11,17 +17,25 @@ class ProgramStore:
         return os.path.join(cache_dir("programs"), key + ".json")
 
     def get(self, key: str):
+        path = self._path(key)
         try:
-            with open(self._path(key), encoding="utf-8") as handle:
-                return handle.read()
-        except OSError:
+            data = read_verified(path)
+            if data is None:
+                return None
+            text = data.decode("utf-8")
+        except (Damaged, UnicodeDecodeError) as exc:
+            warnings.warn(f"dlgrad: the stored program {path} is damaged ({exc}); it is discarded and "
+                          f"generated again", RuntimeWarning, stacklevel=3)
             return None
+        touch(path)
+        return text
 
     def put(self, key: str, text: str) -> None:
         try:
-            atomic_write(self._path(key), text)
+            write_verified(self._path(key), text)
         except OSError:
-            pass   # a cache that cannot be written only costs time
+            return   # a cache that cannot be written only costs time
+        eviction.written(len(text.encode()))
 
 
 programs = ProgramStore()

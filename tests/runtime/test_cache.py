@@ -1,5 +1,6 @@
 import os
 import stat
+import tempfile
 
 import pytest
 
@@ -28,6 +29,7 @@ def test_unusable_directory_falls_back_with_a_warning(tmp_path, monkeypatch):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     monkeypatch.setenv("DLGRAD_CACHE_DIR", str(blocker / "cache"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     with pytest.warns(RuntimeWarning, match="cannot use the cache directory"):
         root = cache.cache_dir()
     assert os.path.basename(root).startswith("dlgrad-cache-") and os.access(root, os.W_OK)
