@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ..graph.node import toposort
-from .cast import CTYPE, Block, Function
+from .csyntax import CTYPE, Block, Function
 from .gemm import PARALLEL, PARALLEL_MACRO
 from .indexmap import c_strides
 from .kernels import KernelEmitter
+from .kinds import KINDS
 from .lower import Program
 from .memory import plan_workspace
 from .vecmath import vector_math_block
@@ -68,22 +69,19 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     for out, inp in aliases:   # the donated input is read through the output pointer it becomes
         if inp in input_nodes:
             names[id(input_nodes[inp])] = f"out{out}"
-    emitter = KernelEmitter(name, names, ctx, provenance)
+    def index_table(k, indices):
+        # a gather and its adjoint scatter read one index table (conv's im2col tables are
+        # megabytes of C text: gcc's parsing dominated a CNN's compile)
+        indices = indices.ravel()
+        data = ("intp", indices.tobytes())
+        if data not in tables:
+            tables[data] = f"{name}_index{k}"
+            statics.append(_static_array(tables[data], "intp", indices))
+        return tables[data]
+    emitter = KernelEmitter(name, names, ctx, provenance, index_table)
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
-        if kernel.kind == "elementwise":
-            fn, call = emitter.elementwise(k, kernel, [r for r in kernel.roots if id(r) in stored])
-        elif kernel.kind in ("reduce", "pad", "matmul"):
-            fn, call = getattr(emitter, kernel.kind)(k, kernel)
-        else:
-            # a gather and its adjoint scatter read one index table (conv's im2col tables are
-            # megabytes of C text: gcc's parsing dominated a CNN's compile)
-            indices = kernel.roots[0].attr("indices").array.ravel()
-            data = ("intp", indices.tobytes())
-            if data not in tables:
-                tables[data] = f"{name}_index{k}"
-                statics.append(_static_array(tables[data], "intp", indices))
-            fn, call = emitter.gather(k, kernel, tables[data])
+        fn, call = KINDS[kernel.kind].emit(emitter, k, kernel)
         functions.append(fn)
         calls.append(call)
     work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
@@ -137,14 +135,14 @@ def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, l
 def _reads_in_place(kernel, source, ctx, root):
     """Whether `kernel` reads `source` only at the positions where it writes `root` (or not at
     all). A matmul kernel's epilogue qualifies (it runs on each element once, after the product
-    is computed), unless `root` is the product itself: that is written before its epilogue reads."""
+    is computed), unless `root` is the product itself: that is written before its epilogue reads
+    (the kind's `in_place` roots are those written where they are read)."""
     if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
         return False
     loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
     if not loads:
         return True
-    if (kernel.kind not in ("elementwise", "matmul") or kernel.shape != source.shape
-            or (kernel.kind == "matmul" and root is kernel.roots[0])):
+    if kernel.shape != source.shape or not any(r is root for r in KINDS[kernel.kind].in_place(kernel)):
         return False
     strides = c_strides(source.shape)
     return all(load.offset == 0 and all(b is None for b in load.bounds)
