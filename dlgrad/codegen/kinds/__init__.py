@@ -7,32 +7,52 @@ emitting). The modules are imported, and so registered, when this package is.
 
 Adding a kind (window loops for convolution, a runtime gather, a scan for cumsum)
 -------------------------------------------------------------------------------
-Write one module here, say `scan.py`, with two functions, and register them:
+Write one module here, say `scan.py` (this one runs: a cumsum along `axis`, each element
+added to the one before it); nothing else in codegen changes, and the C of the other kinds
+stays byte-identical:
 
-    def place(scheduler, node) -> int:
-        # Put `node` into a Kernel and return the kernel's index. Kernel(kind, shape, roots,
-        # ...) is the record; `scheduler.over_input("scan", node)` makes one iterating over
-        # node's input with a body computing it (what a reduction or a scan wants);
-        # `scheduler.operand(x, contiguous)` gives (owner, IndexMap) for an input read
-        # through strides (a GEMM's); `scheduler.add(kernel, reads)` appends a kernel.
+    from ..csyntax import index_expr, loop_nest
+    from ..indexmap import c_strides
+    from ..kernels import body_reads
+    from . import Kind, register
+
+    def place(scheduler, node):
+        # a kernel over the input's shape whose body computes the input; returns its index
         return scheduler.over_input("scan", node)
 
     def emit(emitter, index, kernel):
-        # Return (Function, call) from the C syntax tree (csyntax.py): build a Block of For
-        # loops; `emitter.body_statements(...)` declares the loads and cse temporaries of a
-        # body and returns its printed values (see kinds/reduce.py for a loop over a body);
-        # `emitter.function(index, kernel, reads, writes, block)` wraps it in a kernel.
-        ...
+        (root,) = kernel.roots
+        shape, expr = kernel.shape, kernel.exprs[id(root)]
+        loads, _ = emitter.access_table(kernel.body, [], [expr])
+        names = [f"i{d}" for d in range(len(shape))]
+        ctype, printer = emitter.numeric([root, *(load.buffer for load in loads)])
+        nest, inner = loop_nest(shape, names)
+        access_of = {load: (load.offset, load.coefs) for load in loads}
+        (value,) = emitter.body_statements(kernel.body, [expr], {d: d for d in range(len(shape))},
+                                           names, access_of, ctype, printer, inner)
+        axis, strides = root.attr("axis"), c_strides(shape)
+        out, at = emitter.names[id(root)], index_expr(0, strides, names)
+        inner.add(f"{out}[{at}] = ({names[axis]} ? {out}[{at} - {strides[axis]}] : 0) + {value};")
+        return emitter.function(index, kernel, body_reads(kernel), [root], nest)
 
     register(Kind("scan", place, emit), ops=("cumsum",))
 
-`ops=` claims graph ops by name, `op_kinds=` by their registry kind (graph/registry.py
-ELEMENTWISE, REDUCE, ...); a name wins over a kind. A node whose kind always writes its
-whole result to memory (reductions, products, scans) leaves `needs_memory` at `always`.
-Nothing else in codegen changes, and the C of the other kinds stays byte-identical.
-Optional hooks: `join` lets a kernel of this kind take elementwise roots of its shape (as
-a GEMM takes its epilogue), and `in_place` names the roots it writes at the very position
-it reads them (donation, emit._grant_aliases).
+The kind's name heads each of its kernels' comments ("kernel 3: scan over [4, 5]: cumsum").
+The services a kind uses:
+- scheduler: `over_input(kind, node)`; `operand(x, contiguous)` -> (owner, IndexMap) of an
+  input read through strides (a GEMM's operands); `add(Kernel(...), reads)` -> index;
+  `ctx`, `kernels`, `forced`; `join(kernel, index, node)` (elementwise roots).
+- emitter (kernels.KernelEmitter): `names` (C variable of each buffer), `owner(x)`,
+  `access_table`, `numeric`, `body_statements`, `stored(roots)`, `index_table(k, array)`,
+  `function(index, kernel, reads, writes, block)` -> (Function, call).
+- C: the tree of csyntax.py (For with start/step/pragma, Block, Scope, Stmt); see
+  reduce.py for a body reduced along axes, gather.py for a kernel reading a buffer.
+
+`ops=` claims graph ops by name, `op_kinds=` by registry kind (graph/registry.py ELEMENTWISE,
+REDUCE, ...); a name wins over a kind. `needs_memory` defaults to `always` (the kind writes
+the whole result). Optional hooks: `join` lets a kernel of the kind take elementwise roots
+of its shape (as a GEMM takes its epilogue), and `in_place` names the roots it writes at
+the very position it reads them (donation, emit._grant_aliases).
 """
 from __future__ import annotations
 
