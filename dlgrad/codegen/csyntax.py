@@ -81,13 +81,31 @@ class For:
 
 
 @dataclass
+class Switch:
+    """switch (subject) { case label: statement ... default: statement }, one line per case."""
+    subject: str
+    cases: list            # [(label, statement)]
+    default: str
+
+    def lines(self, indent):
+        return ([f"{indent}switch ({self.subject}) {{"]
+                + [f"{indent}case {label}: {statement}" for label, statement in self.cases]
+                + [f"{indent}default: {self.default}", indent + "}"])
+
+
+@dataclass
 class Function:
+    """A function definition; a body of one single-line statement may stay on one line (`short`)."""
     signature: str
     body: Block = field(default_factory=Block)
     comment: str = ""
+    short: bool = False
 
     def lines(self, indent=""):
         head = [f"/* {line} */" for line in self.comment.split("\n")] if self.comment else []
+        if self.short:
+            (inner,) = self.body.lines("")
+            return head + [f"{self.signature} {{ {inner} }}"]
         return head + [self.signature + " {"] + self.body.lines("    ") + ["}"]
 
     def text(self):

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ..graph.node import toposort
-from .csyntax import CTYPE, Block, Function
+from .csyntax import CTYPE, Block, Function, Switch
 from .gemm import PARALLEL, PARALLEL_MACRO
 from .indexmap import c_strides
 from .kernels import KernelEmitter
@@ -254,11 +254,11 @@ def _entry_points(name, in_types, out_types, work, calls):
 def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
     """Size, count, name and shape queries; every shape lives in one constant table."""
     dims = [int(d) for shape in list(in_shapes) + list(out_shapes) for d in shape]
-    lines = ["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
-             f"static const ptrdiff_t {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
-             f"size_t {name}_work_bytes(void) {{ return {int(work_bytes)}; }}",
-             f"int {name}_n_in(void) {{ return {len(in_shapes)}; }}",
-             f"int {name}_n_out(void) {{ return {len(out_shapes)}; }}"]
+    unit = Block(["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
+                  f"static const ptrdiff_t {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};"])
+    for signature, value in ((f"size_t {name}_work_bytes(void)", int(work_bytes)),
+                             (f"int {name}_n_in(void)", len(in_shapes)), (f"int {name}_n_out(void)", len(out_shapes))):
+        unit.add(Function(signature, Block([f"return {value};"]), short=True))
     start = 0
     for role, shapes, labels in (("in", in_shapes, in_names), ("out", out_shapes, out_names)):
         cases = {"name": ("const char *", "NULL", [_c_string(s) for s in labels]),
@@ -268,11 +268,9 @@ def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
             cases["shape"][2].append(f"{name}_dims + {start}")
             start += len(shape)
         for what, (ctype, default, values) in cases.items():
-            lines.append(f"{ctype}{name}_{role}_{what}(int i) {{")
-            lines.append("    switch (i) {")
-            lines += [f"    case {i}: return {v};" for i, v in enumerate(values)]
-            lines += [f"    default: return {default};", "    }", "}"]
-    return "\n".join(lines) + "\n"
+            switch = Switch("i", [(i, f"return {v};") for i, v in enumerate(values)], f"return {default};")
+            unit.add(Function(f"{ctype}{name}_{role}_{what}(int i)", Block([switch])))
+    return "\n".join(unit.lines("")) + "\n"
 
 
 def _c_string(text):
