@@ -202,8 +202,8 @@ class _Product:
         else:
             c = [f"C[({i} + {r})*{self.n} + j0 + j]" for r in rs]
             stores = For("j", width)
-            stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];"
-                               for r in rs)
+            stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
+                               f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
         return [self.accumulators(), over_k, stores]
 
     def finish_rows(self, i, rows, width):
