@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 
 from ..graph.node import toposort
-from .cast import CTYPE, Block, Function
+from .csyntax import CTYPE, Block, Function, Switch
 from .gemm import PARALLEL, PARALLEL_MACRO
 from .indexmap import c_strides
 from .kernels import KernelEmitter
+from .kinds import KINDS
 from .lower import Program
 from .memory import plan_workspace
 from .vecmath import vector_math_block
@@ -68,22 +69,19 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     for out, inp in aliases:   # the donated input is read through the output pointer it becomes
         if inp in input_nodes:
             names[id(input_nodes[inp])] = f"out{out}"
-    emitter = KernelEmitter(name, names, ctx, provenance)
+    def index_table(k, indices):
+        # a gather and its adjoint scatter read one index table (conv's im2col tables are
+        # megabytes of C text: gcc's parsing dominated a CNN's compile)
+        indices = indices.ravel()
+        data = ("intp", indices.tobytes())
+        if data not in tables:
+            tables[data] = f"{name}_index{k}"
+            statics.append(_static_array(tables[data], "intp", indices))
+        return tables[data]
+    emitter = KernelEmitter(name, names, ctx, provenance, index_table)
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
-        if kernel.kind == "elementwise":
-            fn, call = emitter.elementwise(k, kernel, [r for r in kernel.roots if id(r) in stored])
-        elif kernel.kind in ("reduce", "pad", "matmul"):
-            fn, call = getattr(emitter, kernel.kind)(k, kernel)
-        else:
-            # a gather and its adjoint scatter read one index table (conv's im2col tables are
-            # megabytes of C text: gcc's parsing dominated a CNN's compile)
-            indices = kernel.roots[0].attr("indices").array.ravel()
-            data = ("intp", indices.tobytes())
-            if data not in tables:
-                tables[data] = f"{name}_index{k}"
-                statics.append(_static_array(tables[data], "intp", indices))
-            fn, call = emitter.gather(k, kernel, tables[data])
+        fn, call = KINDS[kernel.kind].emit(emitter, k, kernel)
         functions.append(fn)
         calls.append(call)
     work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
@@ -137,14 +135,14 @@ def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, l
 def _reads_in_place(kernel, source, ctx, root):
     """Whether `kernel` reads `source` only at the positions where it writes `root` (or not at
     all). A matmul kernel's epilogue qualifies (it runs on each element once, after the product
-    is computed), unless `root` is the product itself: that is written before its epilogue reads."""
+    is computed), unless `root` is the product itself: that is written before its epilogue reads
+    (the kind's `in_place` roots are those written where they are read)."""
     if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
         return False
     loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
     if not loads:
         return True
-    if (kernel.kind not in ("elementwise", "matmul") or kernel.shape != source.shape
-            or (kernel.kind == "matmul" and root is kernel.roots[0])):
+    if kernel.shape != source.shape or not any(r is root for r in KINDS[kernel.kind].in_place(kernel)):
         return False
     strides = c_strides(source.shape)
     return all(load.offset == 0 and all(b is None for b in load.bounds)
@@ -256,11 +254,11 @@ def _entry_points(name, in_types, out_types, work, calls):
 def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
     """Size, count, name and shape queries; every shape lives in one constant table."""
     dims = [int(d) for shape in list(in_shapes) + list(out_shapes) for d in shape]
-    lines = ["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
-             f"static const ptrdiff_t {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};",
-             f"size_t {name}_work_bytes(void) {{ return {int(work_bytes)}; }}",
-             f"int {name}_n_in(void) {{ return {len(in_shapes)}; }}",
-             f"int {name}_n_out(void) {{ return {len(out_shapes)}; }}"]
+    unit = Block(["/* Interface: workspace size, counts, names and shapes of the inputs and outputs. */",
+                  f"static const ptrdiff_t {name}_dims[{len(dims) + 1}] = {{{', '.join(map(str, dims + [0]))}}};"])
+    for signature, value in ((f"size_t {name}_work_bytes(void)", int(work_bytes)),
+                             (f"int {name}_n_in(void)", len(in_shapes)), (f"int {name}_n_out(void)", len(out_shapes))):
+        unit.add(Function(signature, Block([f"return {value};"]), short=True))
     start = 0
     for role, shapes, labels in (("in", in_shapes, in_names), ("out", out_shapes, out_names)):
         cases = {"name": ("const char *", "NULL", [_c_string(s) for s in labels]),
@@ -270,11 +268,9 @@ def _interface(name, in_shapes, out_shapes, work_bytes, in_names, out_names):
             cases["shape"][2].append(f"{name}_dims + {start}")
             start += len(shape)
         for what, (ctype, default, values) in cases.items():
-            lines.append(f"{ctype}{name}_{role}_{what}(int i) {{")
-            lines.append("    switch (i) {")
-            lines += [f"    case {i}: return {v};" for i, v in enumerate(values)]
-            lines += [f"    default: return {default};", "    }", "}"]
-    return "\n".join(lines) + "\n"
+            switch = Switch("i", [(i, f"return {v};") for i, v in enumerate(values)], f"return {default};")
+            unit.add(Function(f"{ctype}{name}_{role}_{what}(int i)", Block([switch])))
+    return "\n".join(unit.lines("")) + "\n"
 
 
 def _c_string(text):

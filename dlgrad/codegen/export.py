@@ -10,7 +10,7 @@ import re
 
 import numpy as np
 
-from .cast import CTYPE
+from .csyntax import CTYPE
 from .emit import _c_string
 from .lower import lower
 

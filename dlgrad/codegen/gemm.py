@@ -13,14 +13,13 @@ passes over it: a transposed B is read along its contiguous axis, and the last p
 padded with zeros so that edge columns run through the same blocks (see `packs`).
 
 Elementwise consumers of C that the scheduler fused (bias, activation) run as an epilogue
-on each finished row block. Products of at least PARALLEL_MIN multiply-adds split their
+on each finished row block (kinds/matmul.py builds it). Products of at least PARALLEL_MIN multiply-adds split their
 row blocks (or panels, when packing) between threads when the program is built with
 OpenMP (PARALLEL_MACRO; off by default, see DLGRAD_NUM_THREADS).
 """
 from __future__ import annotations
 
-from .cast import CTYPE, Block, Stmt, index_expr, loop_nest
-from .indexmap import c_strides, linear
+from .csyntax import Block, For, Scope
 
 # measured with gcc 12 -O3 -march=native (AVX-512 host, 256-bit vectors preferred): 8 x 16 blocks
 # beat the row loop 2.2x for float (128x784 @ 784x128); narrower blocks defeat the vectoriser
@@ -59,77 +58,80 @@ def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n, pack=None, epilogue=None) -
     """Statements computing C (row stride n) from pointers A and B; `pack` forces packing B
     on or off (for measurements), instead of `packs`.
 
-    `epilogue(i, r, j, value)`, if given, returns the C lines run on C's element at row i + r,
+    `epilogue(i, r, j, value)`, if given, returns the Block run on C's element at row i + r,
     column j (C expressions) once it holds its final value `value` (C's element), each element
     exactly once: after each row block of C, over its rows (a row-major pass over 8 rows in
     L1), and after each row of the row loop.
     """
     block = Block()
-    g = _Product(ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue or (lambda *_: []))
+    g = _Product(ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue or (lambda *_: None))
     if packs(ctype, m, n, k, b_k, b_n) if pack is None else pack:
         # the scheduler fuses no epilogue here: it would walk its operands down column strips
         # of the panel (W3's Adam step on dW1 = dH @ X^T: 300 us fused, 290 us after it)
         assert epilogue is None, "no epilogue on a packed product"
-        block.add(Stmt("\n".join(g.packed())))
+        block.extend(g.packed())
         return block
     if b_n == 1 and m >= ROWS and n >= g.cols:
         m_blocked, n_blocked = m - m % ROWS, n - n % g.cols
-        block.add(Stmt("\n".join(g.register_blocks(m_blocked, n_blocked))))
+        block.add(g.register_blocks(m_blocked, n_blocked))
         if n_blocked < n:
-            block.add(Stmt("\n".join(g.axpy_rows(0, m_blocked, n_blocked, n))))
+            block.add(g.axpy_rows(0, m_blocked, n_blocked, n))
         if m_blocked < m:
-            block.add(Stmt("\n".join(g.axpy_rows(m_blocked, m, 0, n))))
+            block.add(g.axpy_rows(m_blocked, m, 0, n))
         return block
-    block.add(Stmt("\n".join(g.axpy_rows(0, m, 0, n))))
+    block.add(g.axpy_rows(0, m, 0, n))
     return block
 
 
 class _Product:
-    """The loop nests of one product, as lists of C lines."""
+    """The loop nests of one product, as C syntax trees."""
 
     def __init__(self, ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue):
         self.ctype, self.m, self.n, self.k = ctype, m, n, k
         self.a_m, self.a_k, self.b_k, self.b_n = a_m, a_k, b_k, b_n
         self.cols, self.epilogue = COLS[ctype], epilogue
         # below PARALLEL_MIN multiply-adds, starting a thread team costs more than it saves
-        self.par = [PARALLEL] if m * n * k >= PARALLEL_MIN else []
+        self.par = PARALLEL if m * n * k >= PARALLEL_MIN else ""
 
     def register_blocks(self, m, n_blocked):
         """Rows 0..m, columns 0..n_blocked in ROWS x cols blocks reading B in place."""
-        ctype, cols, rows = self.ctype, self.cols, range(ROWS)
-        return [
-            *self.par,
-            f"for (ptrdiff_t i = 0; i < {m}; i += {ROWS}) {{",
-            f"    for (ptrdiff_t j0 = 0; j0 < {n_blocked}; j0 += {cols}) {{",
-            f"        {ctype} " + ", ".join(f"acc{r}[{cols}] = {{0}}" for r in rows) + ";",
-            f"        for (ptrdiff_t kk = 0; kk < {self.k}; ++kk) {{",
-            *(f"            const {ctype} a{r} = A[(i + {r})*{self.a_m} + kk*{self.a_k}];" for r in rows),
-            f"            const {ctype} *restrict b = B + kk*{self.b_k} + j0;",
-            f"            for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
-            f"                const {ctype} bj = b[j];",
-            *(f"                acc{r}[j] += a{r} * bj;" for r in rows),
-            "            }",
-            "        }",
-            f"        for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
-            *(f"            C[(i + {r})*{self.n} + j0 + j] = acc{r}[j];" for r in rows),
-            "        }",
-            "    }",
-            *_indent(self.finish_rows("i", ROWS, n_blocked)),
-            "}"]
+        ctype, cols = self.ctype, self.cols
+        rows = For("i", m, step=ROWS, pragma=self.par)
+        columns = rows.add(For("j0", n_blocked, step=cols))
+        columns.add(self.accumulators())
+        over_k = columns.add(For("kk", self.k))
+        over_k.body.extend(f"const {ctype} a{r} = A[(i + {r})*{self.a_m} + kk*{self.a_k}];" for r in range(ROWS))
+        over_k.add(f"const {ctype} *restrict b = B + kk*{self.b_k} + j0;")
+        over_k.add(self.multiply_add())
+        store = columns.add(For("j", cols))
+        store.body.extend(f"C[(i + {r})*{self.n} + j0 + j] = acc{r}[j];" for r in range(ROWS))
+        rows.body.extend(self.finish_rows("i", ROWS, n_blocked))
+        return rows
+
+    def accumulators(self):
+        """The ROWS x cols accumulators of a block, zeroed."""
+        return f"{self.ctype} " + ", ".join(f"acc{r}[{self.cols}] = {{0}}" for r in range(ROWS)) + ";"
+
+    def multiply_add(self):
+        """acc_r[j] += a_r * b[j] over a row of the block: each element of b feeds ROWS sums."""
+        loop = For("j", self.cols)
+        loop.add(f"const {self.ctype} bj = b[j];")
+        loop.body.extend(f"acc{r}[j] += a{r} * bj;" for r in range(ROWS))
+        return loop
 
     def axpy_rows(self, i0, i1, j0, j1):
         """C[i, j0:j1] = sum_k A[i, k] * B[k, j0:j1] for rows i0..i1, streaming B's rows."""
-        n, ctype = self.n, self.ctype
-        return [*self.par, f"for (ptrdiff_t i = {i0}; i < {i1}; ++i) {{",
-                f"    for (ptrdiff_t j = {j0}; j < {j1}; ++j) C[i*{n} + j] = 0;",
-                f"    for (ptrdiff_t kk = 0; kk < {self.k}; ++kk) {{",
-                f"        const {ctype} a = A[i*{self.a_m} + kk*{self.a_k}];",
-                f"        for (ptrdiff_t j = {j0}; j < {j1}; ++j) "
-                f"C[i*{n} + j] += a * B[kk*{self.b_k} + j*{self.b_n}];",
-                "    }",
-                *(_indent([f"for (ptrdiff_t j = {j0}; j < {j1}; ++j) {{", *_indent(epilogue), "}"])
-                  if (epilogue := self.epilogue("i", 0, "j", f"C[i*{n} + j]")) else []),
-                "}"]
+        n = self.n
+        rows = For("i", i1, start=i0, pragma=self.par)
+        rows.add(For("j", j1, Block([f"C[i*{n} + j] = 0;"]), start=j0, braces=False))
+        over_k = rows.add(For("kk", self.k))
+        over_k.add(f"const {self.ctype} a = A[i*{self.a_m} + kk*{self.a_k}];")
+        over_k.add(For("j", j1, Block([f"C[i*{n} + j] += a * B[kk*{self.b_k} + j*{self.b_n}];"]),
+                       start=j0, braces=False))
+        epilogue = self.epilogue("i", 0, "j", f"C[i*{n} + j]")
+        if epilogue is not None:
+            rows.add(For("j", j1, epilogue, start=j0))
+        return rows
 
     def packed(self):
         """C by panels of B (up to KC x cols) packed into `panel`, each swept by every row
@@ -137,13 +139,12 @@ class _Product:
         assert self.m >= ROWS, "the last row block overlaps the one before"
         n, cols = self.n, self.cols
         n_full = n - n % cols
-        lines = []
+        items = []
         if n_full:
-            lines += [*self.par, f"for (ptrdiff_t j0 = 0; j0 < {n_full}; j0 += {cols}) {{",
-                      *_indent(self.panel(cols)), "}"]
+            items.append(For("j0", n_full, Block(self.panel(cols)), step=cols, pragma=self.par))
         if n_full < n:
-            lines += ["{", f"    const ptrdiff_t j0 = {n_full};", *_indent(self.panel(n - n_full)), "}"]
-        return lines
+            items.append(Scope([f"const ptrdiff_t j0 = {n_full};", *self.panel(n - n_full)]))
+        return items
 
     def panel(self, width):
         """Columns j0 .. j0+width of C: pack B's panel (zeros past `width`), then the row blocks.
@@ -160,137 +161,54 @@ class _Product:
         m_blocked, rest = m - m % ROWS, m % ROWS
         # one row of the panel at a time: contiguous stores, and (measured) 2.5x faster than
         # walking down a transposed B's contiguous columns
-        pad = [f"    for (ptrdiff_t j = {width}; j < {cols}; ++j) panel[kk*{cols} + j] = 0;"] if width < cols else []
-        pack = ["for (ptrdiff_t kk = 0; kk < kn; ++kk) {",
-                f"    const {ctype} *restrict src = B + (k0 + kk)*{self.b_k} + j0*{self.b_n};",
-                f"    for (ptrdiff_t j = 0; j < {width}; ++j) panel[kk*{cols} + j] = src[j*{self.b_n}];",
-                *pad,
-                "}",
-                f"for (ptrdiff_t i = 0; i < {m_blocked}; i += {ROWS}) {{",
-                *_indent(self.micro("i", width, "=" if one_block else "+=")), "}"]
-        lines = [f"{ctype} panel[{kc * cols}];"]
+        pack = For("kk", "kn")
+        pack.add(f"const {ctype} *restrict src = B + (k0 + kk)*{self.b_k} + j0*{self.b_n};")
+        pack.add(For("j", width, Block([f"panel[kk*{cols} + j] = src[j*{self.b_n}];"]), braces=False))
+        if width < cols:
+            pack.add(For("j", cols, Block([f"panel[kk*{cols} + j] = 0;"]), start=width, braces=False))
+        blocks = [pack, For("i", m_blocked, Block(self.micro("i", width, "=" if one_block else "+=")), step=ROWS)]
+        items = [f"{ctype} panel[{kc * cols}];"]
         if one_block:
-            lines.append(f"const ptrdiff_t k0 = 0, kn = {k};")
+            items.append(f"const ptrdiff_t k0 = 0, kn = {k};")
             if rest:
-                pack += ["{", *_indent(self.micro(str(m - ROWS), width, "=")), "}"]
-            return lines + pack
+                blocks.append(Scope(self.micro(str(m - ROWS), width, "=")))
+            return items + blocks
         if rest:
-            lines.append(f"{ctype} last[{ROWS * cols}];")
-            pack += ["{", *_indent(self.micro(str(m - ROWS), width, "last")), "}"]
-        lines += [f"for (ptrdiff_t k0 = 0; k0 < {k}; k0 += {kc}) {{",
-                  f"    const ptrdiff_t kn = {k} - k0 < {kc} ? {k} - k0 : {kc};", *_indent(pack), "}"]
+            items.append(f"{ctype} last[{ROWS * cols}];")
+            blocks.append(Scope(self.micro(str(m - ROWS), width, "last")))
+        over_k = For("k0", k, step=kc)
+        over_k.add(f"const ptrdiff_t kn = {k} - k0 < {kc} ? {k} - k0 : {kc};")
+        over_k.body.extend(blocks)
+        items.append(over_k)
         if rest:
-            lines += [f"for (ptrdiff_t j = 0; j < {width}; ++j) {{",
-                      *(f"    C[{m - ROWS + r}*{self.n} + j0 + j] = last[{r * cols} + j];"
-                        for r in range(ROWS - rest, ROWS)),
-                      "}"]
-        return lines
+            store = For("j", width)
+            store.body.extend(f"C[{m - ROWS + r}*{self.n} + j0 + j] = last[{r * cols} + j];"
+                              for r in range(ROWS - rest, ROWS))
+            items.append(store)
+        return items
 
     def micro(self, i, width, store):
         """A ROWS x cols block of C at rows i.. and columns j0.. over the panel's kn rows:
         `store` "=" writes C, "+=" adds to what earlier k blocks wrote, "last" sums into `last`."""
         ctype, cols, rs = self.ctype, self.cols, range(ROWS)
-        lines = [f"{ctype} " + ", ".join(f"acc{r}[{cols}] = {{0}}" for r in rs) + ";",
-                 "for (ptrdiff_t kk = 0; kk < kn; ++kk) {",
-                 *(f"    const {ctype} a{r} = A[({i} + {r})*{self.a_m} + (k0 + kk)*{self.a_k}];" for r in rs),
-                 f"    const {ctype} *restrict b = panel + kk*{cols};",
-                 f"    for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
-                 f"        const {ctype} bj = b[j];",
-                 *(f"        acc{r}[j] += a{r} * bj;" for r in rs),
-                 "    }",
-                 "}"]
+        over_k = For("kk", "kn")
+        over_k.body.extend(f"const {ctype} a{r} = A[({i} + {r})*{self.a_m} + (k0 + kk)*{self.a_k}];" for r in rs)
+        over_k.add(f"const {ctype} *restrict b = panel + kk*{cols};")
+        over_k.add(self.multiply_add())
         if store == "last":
-            return lines + [f"for (ptrdiff_t j = 0; j < {cols}; ++j) {{",
-                            *(f"    last[{r * cols} + j] = k0 ? last[{r * cols} + j] + acc{r}[j] : acc{r}[j];"
-                              for r in rs),
-                            "}"]
-        c = [f"C[({i} + {r})*{self.n} + j0 + j]" for r in rs]
-        lines.append(f"for (ptrdiff_t j = 0; j < {width}; ++j) {{")
-        if store == "=":
-            return lines + [f"    {c[r]} = acc{r}[j];" for r in rs] + ["}"]
-        return lines + [f"    {c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs] + ["}"]
+            stores = For("j", cols)
+            stores.body.extend(f"last[{r * cols} + j] = k0 ? last[{r * cols} + j] + acc{r}[j] : acc{r}[j];"
+                               for r in rs)
+        else:
+            c = [f"C[({i} + {r})*{self.n} + j0 + j]" for r in rs]
+            stores = For("j", width)
+            stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
+                               f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
+        return [self.accumulators(), over_k, stores]
 
     def finish_rows(self, i, rows, width):
         """The epilogue on rows i..i+rows, columns 0..width of C, once they are final."""
         epilogue = self.epilogue(i, "r", "j", f"C[({i} + r)*{self.n} + j]")
-        if not epilogue:
+        if epilogue is None:
             return []
-        return [f"for (ptrdiff_t r = 0; r < {rows}; ++r) {{", f"    for (ptrdiff_t j = 0; j < {width}; ++j) {{",
-                *_indent(epilogue, 2), "    }", "}"]
-
-
-def _indent(lines, levels=1):
-    return ["    " * levels + line for line in lines]
-
-
-# --- the matmul kernel: batch loops around matmul_block, and the elementwise epilogue ---------
-
-def emit_matmul(emitter, index, kernel):
-    """KernelEmitter.matmul: kernel.roots[0] is the product; the other roots (elementwise over
-    its shape, scheduled as its epilogue) are computed from each finished block of it."""
-    from .kernels import _unique
-    root = kernel.roots[0]
-    (a, amap), (b, bmap) = kernel.operands
-    owner_a, owner_b = emitter.owner(a), emitter.owner(b)
-    a_off, a_co = linear(amap, emitter.storage_shape(a))
-    b_off, b_co = linear(bmap, emitter.storage_shape(b))
-    m, k = root.inputs[0].shape[-2:]
-    n = root.shape[-1]
-    batch = root.shape[:-2]
-    nb = len(batch)
-    # batch coefficients: operand batch axes are right-aligned and may be broadcast
-    a_batch = _batch_coefs(a_co, root.inputs[0].shape, batch)
-    b_batch = _batch_coefs(b_co, root.inputs[1].shape, batch)
-    bnames = [f"b{d}" for d in range(nb)]
-    ctype = CTYPE[root.dtype]
-    A, B, C = emitter.names[id(owner_a)], emitter.names[id(owner_b)], emitter.names[id(root)]
-    outer, body = loop_nest(batch, bnames)
-    body.add(f"const {CTYPE[owner_a.dtype]} *restrict A = {A} + ({index_expr(a_off, a_batch, bnames)});")
-    body.add(f"const {CTYPE[owner_b.dtype]} *restrict B = {B} + ({index_expr(b_off, b_batch, bnames)});")
-    body.add(f"{ctype} *restrict C = {C} + ({index_expr(0, c_strides(root.shape)[:nb], bnames)});")
-    stored = [r for r in kernel.roots[1:] if id(r) in emitter.names]
-    epilogue = _epilogue(emitter, kernel, stored, bnames) if stored else None
-    body.body.extend(matmul_block(ctype, m, n, k, a_co[-2], a_co[-1], b_co[-2], b_co[-1],
-                                  epilogue=epilogue).body)
-    reads = _unique([owner_a, owner_b] + ([load.buffer for load in kernel.body.loads if load.buffer is not root]
-                                          if stored else []))
-    return emitter._function(index, kernel, reads, [root, *stored], outer)
-
-
-def _epilogue(emitter, kernel, stored, bnames):
-    """epilogue(i, r, j, value) for matmul_block: the stored roots at one element of the
-    product, given its value.
-
-    Measured on W3 (float32, 128x128 products, bias + relu forward, relu' backward): run on
-    each 8 x 16 block after its stores it was slower than a kernel of its own (7.1 against
-    5.7 us for dH and relu'); inside the loop storing the accumulators it kept them out of
-    registers (the product 20 % slower); row by row after each row block of 8 rows it is
-    5.4 against 5.7 us, and bias + relu 241-250 against 250 us with the product."""
-    from .kernels import _prune
-    product, body, shape = kernel.roots[0], kernel.body, kernel.shape
-    exprs = [kernel.exprs[id(r)] for r in stored]
-    _prune(body, exprs)
-    names = [*bnames, "ei", "ej"]
-    ctype, printer = emitter._numeric(stored + [load.buffer for load in body.loads])
-    out = index_expr(0, c_strides(shape), names)
-    dims = {d: d for d in range(len(shape))}
-
-    def lines(i, r, j, value):
-        access_of = {load: value if load.buffer is product else (load.offset, load.coefs) for load in body.loads}
-        block = Block([Stmt(f"const ptrdiff_t ei = {i} + {r}, ej = {j};")])
-        values = emitter._body_statements(body, exprs, dims, names, access_of, ctype, printer, block)
-        for root, expr in zip(stored, values):
-            block.add(f"{emitter.names[id(root)]}[{out}] = {expr};")
-        return block.lines("")
-    return lines
-
-
-def _batch_coefs(coefs, operand_shape, batch):
-    """Coefficients of the result's batch loops in an operand's index (0 where broadcast)."""
-    nb_op = len(operand_shape) - 2
-    lead = len(batch) - nb_op
-    result = []
-    for d in range(len(batch)):
-        od = d - lead
-        result.append(coefs[od] if od >= 0 and operand_shape[od] == batch[d] else 0)
-    return tuple(result)
+        return [For("r", rows, Block([For("j", width, epilogue)]))]

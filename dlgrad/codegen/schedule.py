@@ -1,38 +1,22 @@
 """Scheduling: which nodes get memory, which kernels compute them, in what order.
 
-Materialised: outputs, reductions, matmuls, gathers/scatters, elementwise nodes used
-more than once unless cheap to recompute, and anything a kernel could not express
-(NeedMaterialize restarts the plan with that node added). Elementwise roots of one
-shape share a kernel when no dependency forbids it, so a function's value and its
-gradient share one loop where they can; those that read a matrix product only where it
-is stored (a bias, an activation, an optimizer step) join the product's kernel as an
-epilogue, run on each block of the product as it is computed (gemm.py).
+Materialised: outputs, what a kernel kind writes whole (reductions, matmuls, gathers/scatters:
+kinds/), elementwise nodes used more than once unless cheap to recompute, and anything a
+kernel could not express (NeedMaterialize restarts the plan with that node added). Each
+materialised node is placed by its kind (kinds.kind_of). Elementwise roots of one shape
+share a kernel when no dependency forbids it, so a function's value and its gradient share
+one loop where they can; those that read a matrix product only where it is stored (a bias,
+an activation, an optimizer step) join the product's kernel as an epilogue (kinds/matmul.py).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ..graph.node import toposort, users
-from ..graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE
-from .cast import CTYPE
-from .gemm import packs
-from .body import DUP_COST, Body, Context, NeedMaterialize, cost
-from .indexmap import IndexMap, NotAffine, c_strides, linear, movement_map
-
-
-JOIN_CANDIDATES = 4  # same-shape kernels a root may try to join (keeps scheduling near-linear)
-
-
-@dataclass
-class Kernel:
-    kind: str                  # "elementwise", "reduce", "matmul", "gather", "scatter", "pad"
-    shape: tuple               # iteration shape
-    roots: list                # nodes written by the kernel
-    body: Body = None
-    exprs: dict = field(default_factory=dict)     # id(root) -> expression
-    operands: list = field(default_factory=list)  # matmul/gather/scatter: (node, imap) per input
-    deps: set = field(default_factory=set)        # indices of kernels this one reads from
-    packed: bool = False                          # matmul: the GEMM packs B (gemm.packs)
+from ..graph.registry import MOVEMENT, OPS
+from .body import Body, Context, NeedMaterialize
+from .indexmap import IndexMap, NotAffine, movement_map
+from .kinds import Kernel, kind_of
 
 
 @dataclass
@@ -90,11 +74,10 @@ class _Scheduler:
         uses, output_ids = _uses(self.order), {id(o) for o in outputs}
         self.output_ids = output_ids
         for node in self.order:
-            kind = OPS[node.op].kind
             if node.op in ("input", "const"):
                 continue
-            if (id(node) in forced or id(node) in output_ids or kind in (REDUCE, MATMUL, GATHER)
-                    or (kind == ELEMENTWISE and uses[id(node)] > 1 and cost(node, self.ctx) > DUP_COST)):
+            if (id(node) in forced or id(node) in output_ids
+                    or kind_of(node).needs_memory(self, node, uses[id(node)])):
                 self.materialized[id(node)] = node
 
     def run(self):
@@ -120,63 +103,20 @@ class _Scheduler:
         return live
 
     def place(self, node):
-        kind = OPS[node.op].kind
-        if kind in (MATMUL, GATHER):
-            operands = [self.operand(x, contiguous=kind == GATHER) for x in node.inputs]
-            if kind == MATMUL:
-                # a GEMM that packs B reads it through any strides; the others stream B's
-                # rows, so a transposed B is copied first (O(k n) against the product's O(m k n))
-                b, (owner, imap) = node.inputs[1], operands[1]
-                b_k, b_n = linear(imap, self.ctx.storage(owner)[1])[1][-2:]
-                (m, k), n = node.inputs[0].shape[-2:], node.shape[-1]
-                packed = packs(CTYPE[node.dtype], m, n, k, b_k, b_n)
-                if n > 1 and b_n != 1 and not packed:
-                    raise NeedMaterialize(b, "transposed right operand")
-            reads = {id(self.ctx.storage(x)[0]) for x, _ in operands}
-            return self.add(Kernel(node.op, node.shape, [node], operands=operands,
-                                   packed=kind == MATMUL and packed), reads)
-        # a forced pad (strided, or read backwards through its window: see body.BACKWARDS) is
-        # computed by zeroing its buffer and storing its input, read forwards, into it
-        if kind == REDUCE or (node.op == "pad" and (not _affine(node) or id(node) in self.forced)):
-            x = node.inputs[0]
-            kernel = Kernel("reduce" if kind == REDUCE else "pad", x.shape, [node], Body(self.ctx, x.shape))
-            kernel.exprs[id(node)] = kernel.body.value(x, IndexMap.identity(x.shape))
-            return self.add(kernel, kernel.body.reads)
-        tried = 0
-        for index in range(len(self.kernels) - 1, -1, -1):
-            kernel = self.kernels[index]
-            if kernel.kind in ("elementwise", "matmul") and kernel.shape == node.shape:
-                join = self.join if kernel.kind == "elementwise" else self.epilogue
-                if join(kernel, index, node):
-                    return index
-                tried += 1
-                if tried == JOIN_CANDIDATES:
-                    break
-        kernel = Kernel("elementwise", node.shape, [], Body(self.ctx, node.shape))
-        index = self.add(kernel, set())
-        if not self.join(kernel, index, node):
-            raise AssertionError(f"{node!r} cannot start a kernel")
-        return index
+        return kind_of(node).place(self, node)
+
+    def over_input(self, kind, node):
+        """A kernel of `kind` over the shape of node's input, whose body computes that input
+        (read forwards): the kind's loop writes node from it (a reduction, a strided pad)."""
+        x = node.inputs[0]
+        kernel = Kernel(kind, x.shape, [node], Body(self.ctx, x.shape))
+        kernel.exprs[id(node)] = kernel.body.value(x, IndexMap.identity(x.shape))
+        return self.add(kernel, kernel.body.reads)
 
     def join(self, kernel, index, node):
         """Add an elementwise root to a kernel unless that would read its own output or make a cycle."""
         trial, expr = self._trial(kernel.body, node, node.shape)
         return self._admit(kernel, index, node, trial, expr, {id(r) for r in kernel.roots})
-
-    def epilogue(self, kernel, index, node):
-        """Add an elementwise root to a matmul kernel, computed from each block of the product
-        as it is stored (gemm.py): it must read the product, and only where it is stored."""
-        product, shape = kernel.roots[0], kernel.shape
-        if kernel.packed:   # see gemm.matmul_block
-            return False
-        trial, expr = self._trial(kernel.body or Body(self.ctx, shape), node, shape)
-        strides = c_strides(shape)
-        if (id(product) not in trial.reads or trial.masks
-                or any(b is not None for load in trial.loads for b in load.bounds)
-                or any(load.offset != 0 or any(n > 1 and c != s for c, s, n in zip(load.coefs, strides, shape))
-                       for load in trial.loads if load.buffer is product)):
-            return False
-        return self._admit(kernel, index, node, trial, expr, {id(r) for r in kernel.roots[1:]})
 
     def _trial(self, body, node, shape):
         """(a fork of body, node's value in it), computing the root rather than loading it."""
@@ -244,11 +184,3 @@ class _Scheduler:
         for k in range(len(self.kernels)):
             visit(k)
         return result
-
-
-def _affine(node):
-    try:
-        movement_map(node)
-        return True
-    except NotAffine:
-        return False

@@ -1,4 +1,4 @@
-"""Elementwise epilogues of matrix products (schedule.py `epilogue`, gemm.py): a bias, an
+"""Elementwise epilogues of matrix products (kinds/matmul.py `epilogue`, gemm.py): a bias, an
 activation or an update that reads a product where it is stored is computed by the
 product's kernel. Values and gradients against the reference interpreter; the generated C
 for the fusion; donation through an epilogue."""

@@ -9,7 +9,7 @@ import pytest
 
 import dlgrad as dl
 from dlgrad import dlaccelerate, dlarray, dlfeval, dlgradient, extractdata, lower
-from dlgrad.codegen.cast import index_expr
+from dlgrad.codegen.csyntax import index_expr
 from dlgrad.errors import ShapeError
 from dlgrad.frontend.backend import backend_name
 from dlgrad.frontend.cache import cache_for, clear_caches
