@@ -8,6 +8,7 @@ it is still writing.
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..graph.registry import ELEMENTWISE, MOVEMENT, OPS, const_value
@@ -64,13 +65,12 @@ class Context:
 
     def storage(self, node):
         """(owner, shape) of memory holding node's value in C order, or None."""
-        if self.is_buffer(node):
-            return node, node.shape
-        if node.op == "reshape":
-            inner = self.storage(node.inputs[0])
-            if inner is not None:
-                return inner[0], node.shape
-        return None
+        owner = node
+        while not self.is_buffer(owner):   # a chain of reshapes views its first input's memory
+            if owner.op != "reshape":
+                return None
+            owner = owner.inputs[0]
+        return owner, node.shape
 
 
 class Body:
@@ -178,7 +178,7 @@ class Body:
         if kind == ELEMENTWISE:
             if self._recomputes(node, imap):
                 raise NeedMaterialize(node, "broadcast would recompute it")
-            children = [_keyed((x, imap.then(broadcast_map(x.shape, node.shape)), pad)) for x in node.inputs]
+            children = [_keyed((x, imap.then(_broadcast(x.shape, node.shape)), pad)) for x in node.inputs]
 
             def finish(args):
                 self.size += 1
@@ -236,6 +236,9 @@ class _Pending:
 
     def __init__(self, children, finish):
         self.children, self.finish = children, finish
+
+
+_broadcast = functools.lru_cache(maxsize=1024)(broadcast_map)   # IndexMaps are immutable
 
 
 def _keyed(request):
