@@ -263,5 +263,82 @@ def apply(op: str, attrs: tuple, args):
     return expr.xreplace(dict(zip(symbols, args)))
 
 
+@functools.lru_cache(maxsize=None)
+def op_depth(op: str, attrs: tuple, arity: int):
+    """How many levels applying elementwise op `op` adds to a body's nesting."""
+    if op == "stop_gradient":
+        return 0
+    if op in _DIRECT:
+        return 1
+    return depth(template(op, attrs, arity)[0])
+
+
+# ---- whole bodies, as DAGs: each distinct subexpression visited once, without recursion ----
+
+def postorder(exprs):
+    """Every distinct (by identity) subexpression of `exprs`, arguments before their users."""
+    order, seen = [], set()
+    stack = [(e, False) for e in reversed(list(exprs))]
+    while stack:
+        expr, expanded = stack.pop()
+        if expanded:
+            order.append(expr)
+            continue
+        if id(expr) in seen:
+            continue
+        seen.add(id(expr))
+        stack.append((expr, True))
+        stack.extend((arg, False) for arg in reversed(getattr(expr, "args", ())) if id(arg) not in seen)
+    return order
+
+
+def free_symbols(exprs):
+    """The symbols `exprs` read (sympy's free_symbols walks a DAG as a tree: exponential)."""
+    return {e for e in postorder(exprs) if getattr(e, "is_Symbol", False)}
+
+
+def hoist(expr, invariant, declare):
+    """expr with each largest compound part that reads symbols, all of them in `invariant`,
+    replaced by declare(part) (a symbol computed before the loop), in printing order."""
+    variant, reads = {}, {}
+    for e in postorder([expr]):
+        if e.is_Atom:
+            reads[id(e)] = bool(e.is_Symbol)
+            variant[id(e)] = reads[id(e)] and e not in invariant
+        else:
+            reads[id(e)] = any(reads[id(a)] for a in e.args)
+            variant[id(e)] = any(variant[id(a)] for a in e.args)
+
+    def settled(e):   # hoist(e) when found without looking inside e, else None
+        if e.is_Atom:
+            return e
+        return declare(e) if reads[id(e)] and not variant[id(e)] else None
+    result = settled(expr)
+    stack = [(expr, [])] if result is None else []
+    while stack:
+        e, args = stack[-1]
+        if len(args) < len(e.args):
+            arg = e.args[len(args)]
+            value = settled(arg)
+            if value is None:
+                stack.append((arg, []))
+            else:
+                args.append(value)
+            continue
+        stack.pop()
+        result = e.func(*args)
+        if stack:
+            stack[-1][1].append(result)
+    return result
+
+
+def depth(expr):
+    """Nesting depth of `expr` (0 for an atom)."""
+    levels = {}
+    for e in postorder([expr]):
+        levels[id(e)] = 1 + max((levels[id(a)] for a in e.args), default=-1) if getattr(e, "args", ()) else 0
+    return levels[id(expr)]
+
+
 _DIRECT = {"add": IEEEAdd, "sub": IEEESub, "mul": IEEEMul, "div": IEEEDiv, "neg": IEEENeg, "pow": IEEEPow,
            "stop_gradient": lambda x: x}

@@ -42,6 +42,8 @@ class KernelEmitter:
         `unmasked`, the loop runs where every mask holds: no conditions are written.
         """
         import sympy as sp
+
+        from . import ieee
         invariant = set()
         for bounds, symbol in body.masks.items():
             block.add(f"const int {symbol} = {'1' if unmasked else _condition(bounds, dim_of, loop_names)};")
@@ -62,18 +64,17 @@ class KernelEmitter:
         temps, reduced = sp.cse(list(exprs), symbols=sp.numbered_symbols("t"), order="none")
         hoisted = sp.numbered_symbols("h")
 
+        def declare(expr):
+            symbol = next(hoisted)
+            pre.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
+            return symbol
+
         def hoist(expr):
             """expr with its loop-invariant compound parts computed once, before the loop."""
-            if pre is None or expr.is_Atom:
-                return expr
-            if expr.free_symbols and expr.free_symbols <= invariant:
-                symbol = next(hoisted)
-                pre.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
-                return symbol
-            return expr.func(*(hoist(arg) for arg in expr.args))
+            return expr if pre is None else ieee.hoist(expr, invariant, declare)
 
         for symbol, expr in temps:
-            if pre is not None and expr.free_symbols <= invariant:
+            if pre is not None and ieee.free_symbols([expr]) <= invariant:
                 pre.add(f"const {ctype} {symbol} = {printer.doprint(expr)};")
                 invariant.add(symbol)
             else:
@@ -149,7 +150,8 @@ def fill(out, size, value):
 
 def prune(body, exprs):
     """Drop the loads and masks no expression uses (a body may simplify to a constant)."""
-    used = set().union(*(getattr(e, "free_symbols", set()) for e in exprs))
+    from .ieee import free_symbols   # sympy's own walks a DAG as a tree
+    used = free_symbols(exprs)
     body.loads = {load: s for load, s in body.loads.items() if s in used}
     body.masks = {bounds: s for bounds, s in body.masks.items() if s in used}
 

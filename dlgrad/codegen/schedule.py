@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from ..graph.node import toposort, users
 from ..graph.registry import MOVEMENT, OPS
-from .body import Body, Context, NeedMaterialize
+from .body import Body, Context, NeedMaterialize, deep_chains
 from .indexmap import IndexMap, NotAffine, movement_map
 from .kinds import Kernel, kind_of
 
@@ -27,7 +27,8 @@ class Schedule:
 
 
 def schedule(outputs, sympy_module, scalar_module) -> Schedule:
-    forced = _predictable(toposort(outputs))
+    order = toposort(outputs)
+    forced = _predictable(order) | deep_chains(order)
     while True:
         try:
             return _Scheduler(outputs, forced, sympy_module, scalar_module).run()
@@ -114,7 +115,10 @@ class _Scheduler:
         return self.add(kernel, kernel.body.reads)
 
     def join(self, kernel, index, node):
-        """Add an elementwise root to a kernel unless that would read its own output or make a cycle."""
+        """Add an elementwise root to a kernel unless that would read its own output or make a cycle,
+        or the kernel's body is at its size budget."""
+        if kernel.body.full():
+            return False
         trial, expr = self._trial(kernel.body, node, node.shape)
         return self._admit(kernel, index, node, trial, expr, {id(r) for r in kernel.roots})
 
@@ -172,15 +176,20 @@ class _Scheduler:
         return False
 
     def topological(self):
+        """Kernel indices, each after the kernels it reads (depth-first, dependencies in order)."""
         done, result = set(), []
-
-        def visit(k):
-            if k in done:
-                return
-            done.add(k)
-            for d in sorted(self.kernels[k].deps):
-                visit(d)
-            result.append(k)
-        for k in range(len(self.kernels)):
-            visit(k)
+        for start in range(len(self.kernels)):
+            if start in done:
+                continue
+            done.add(start)
+            stack = [(start, iter(sorted(self.kernels[start].deps)))]
+            while stack:
+                k, pending = stack[-1]
+                d = next((d for d in pending if d not in done), None)
+                if d is None:
+                    stack.pop()
+                    result.append(k)
+                else:
+                    done.add(d)
+                    stack.append((d, iter(sorted(self.kernels[d].deps))))
         return result
