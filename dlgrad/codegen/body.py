@@ -148,17 +148,9 @@ def _within(inner, outer):
     return all(o is None or (i is not None and o[0] <= i[0] and i[1] <= o[1]) for i, o in zip(inner, outer))
 
 
-_COST = {"add": 1, "sub": 1, "mul": 1, "neg": 0, "cast": 0, "where": 1, "relu": 1, "abs": 1,
-         "maximum": 1, "minimum": 1, "gt": 1, "ge": 1, "lt": 1, "le": 1, "eq": 1, "ne": 1,
-         "stop_gradient": 0, "sign": 1, "div": 4, "sqrt": 4, "floor": 2, "ceil": 2, "round": 2}
-
-
 def cost(node, ctx):
-    """Rough flop cost of computing node inline (materialised inputs cost nothing)."""
+    """Rough flop cost of computing node inline (materialised inputs cost nothing; each op
+    states its own cost in the registry)."""
     if node.op in ("const", "input") or ctx.is_buffer(node):
         return 0
-    kind = OPS[node.op].kind
-    own = 0 if kind == MOVEMENT else _COST.get(node.op, 20)
-    if node.op == "pow":
-        own = 2
-    return own + sum(cost(x, ctx) for x in node.inputs)
+    return OPS[node.op].cost + sum(cost(x, ctx) for x in node.inputs)

@@ -21,6 +21,10 @@ class Op:
     numpy(*arrays, **attrs) -> ndarray        the reference implementation.
     vjp(g, out, inputs, **attrs) -> [Node|None] one cotangent per input (None: no gradient).
     scalar(S, *symbols) -> sympy expression   elementwise ops only; S is graph.scalar.
+
+    The rules other layers read, all optional:
+    cost                                      rough flops to compute one element inline (codegen
+                                              recomputes a cheap elementwise subtree instead of storing it).
     """
     name: str
     kind: str
@@ -29,6 +33,7 @@ class Op:
     vjp: Optional[Callable] = None
     scalar: Optional[Callable] = None
     differentiable: bool = True
+    cost: int = 20
 
     def __repr__(self):
         return f"<Op {self.name}>"

@@ -40,11 +40,11 @@ def _partial_vjp(g, out, inputs, **attrs):
     return [fit(mul(g, partial(of, wrt + (i,), inputs)), x) for i, x in enumerate(inputs)]
 
 
-def elementwise(name, numpy, scalar, vjp=None, differentiable=True):
+def elementwise(name, numpy, scalar, vjp=None, differentiable=True, cost=20):
     """Register an elementwise op; without `vjp` its adjoint comes from `scalar` by sympy.diff."""
     if vjp is None and differentiable:
         vjp = _partial_vjp
-    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable))
+    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable, cost=cost))
 
 
 def _erf_np(x):
@@ -97,29 +97,34 @@ _NONDIFF = {
 }
 
 
+# rough flops of one element where it differs from the default 20 (a call of a libm function)
+_COST = {"relu": 1, "abs": 1, "maximum": 1, "minimum": 1, "gt": 1, "ge": 1, "lt": 1, "le": 1,
+         "eq": 1, "ne": 1, "sign": 1, "sqrt": 4, "floor": 2, "ceil": 2, "round": 2}
+
+
 def _scalar_module():
     from .. import scalar
     return scalar
 
 
 for _name, (_np, _scalar) in _UNARY.items():
-    elementwise(_name, _np, _scalar)
+    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20))
 for _name, (_np, _scalar) in _BINARY.items():
-    elementwise(_name, _np, _scalar)
+    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20))
 for _name, (_np, _scalar) in _NONDIFF.items():
-    elementwise(_name, _np, _scalar, differentiable=False)
+    elementwise(_name, _np, _scalar, differentiable=False, cost=_COST.get(_name, 20))
 
 elementwise("add", np.add, lambda S, a, b: a + b,
-            vjp=lambda g, out, inputs: [fit(g, x) for x in inputs])
+            vjp=lambda g, out, inputs: [fit(g, x) for x in inputs], cost=1)
 elementwise("sub", np.subtract, lambda S, a, b: a - b,
-            vjp=lambda g, out, inputs: [fit(g, inputs[0]), fit(neg(g), inputs[1])])
+            vjp=lambda g, out, inputs: [fit(g, inputs[0]), fit(neg(g), inputs[1])], cost=1)
 elementwise("mul", np.multiply, lambda S, a, b: a * b,
             vjp=lambda g, out, inputs: [fit(mul(g, inputs[1]), inputs[0]),
-                                        fit(mul(g, inputs[0]), inputs[1])])
+                                        fit(mul(g, inputs[0]), inputs[1])], cost=1)
 elementwise("div", np.divide, lambda S, a, b: a / b,
             vjp=lambda g, out, inputs: [fit(div(g, inputs[1]), inputs[0]),
-                                        fit(neg(div(mul(g, out), inputs[1])), inputs[1])])
-elementwise("neg", np.negative, lambda S, x: -x, vjp=lambda g, out, inputs: [neg(g)])
+                                        fit(neg(div(mul(g, out), inputs[1])), inputs[1])], cost=4)
+elementwise("neg", np.negative, lambda S, x: -x, vjp=lambda g, out, inputs: [neg(g)], cost=0)
 
 
 def _pow_vjp(g, out, inputs):
@@ -151,11 +156,11 @@ def _pow_vjp(g, out, inputs):
     return [fit(mul(g, da), a), fit(mul(g, db), b)]
 
 
-elementwise("pow", np.power, lambda S, a, b: a ** b, vjp=_pow_vjp)
+elementwise("pow", np.power, lambda S, a, b: a ** b, vjp=_pow_vjp, cost=2)
 elementwise("where", lambda c, a, b: np.where(np.asarray(c) != 0, a, b).astype(np.result_type(a, b)),
             lambda S, c, a, b: S.select(c, a, b),
             vjp=lambda g, out, inputs: [None, fit(where(inputs[0], g, 0), inputs[1]),
-                                        fit(where(inputs[0], 0, g), inputs[2])])
+                                        fit(where(inputs[0], 0, g), inputs[2])], cost=1)
 
 
 def _cast_infer(inputs, dtype):
@@ -164,11 +169,11 @@ def _cast_infer(inputs, dtype):
 
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
             lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
-            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x))
+            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0))
 
 
 register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x, **_: np.array(x), None, lambda S, x, **_: x,
-            differentiable=False))
+            differentiable=False, cost=0))
 
 
 def stop_gradient(x):

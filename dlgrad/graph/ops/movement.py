@@ -21,7 +21,7 @@ def _reshape_infer(inputs, shape):
 
 
 register(Op("reshape", MOVEMENT, _reshape_infer, lambda x, shape: np.reshape(x, shape),
-            lambda g, out, inputs, shape: [reshape(g, inputs[0].shape)]))
+            lambda g, out, inputs, shape: [reshape(g, inputs[0].shape)], cost=0))
 
 
 def _permute_infer(inputs, axes):
@@ -32,7 +32,7 @@ def _permute_infer(inputs, axes):
 
 
 register(Op("permute", MOVEMENT, _permute_infer, lambda x, axes: np.transpose(x, axes),
-            lambda g, out, inputs, axes: [permute(g, tuple(int(i) for i in np.argsort(axes)))]))
+            lambda g, out, inputs, axes: [permute(g, tuple(int(i) for i in np.argsort(axes)))], cost=0))
 
 
 def _broadcast_infer(inputs, shape):
@@ -44,7 +44,7 @@ def _broadcast_infer(inputs, shape):
 
 register(Op("broadcast_to", MOVEMENT, _broadcast_infer,
             lambda x, shape: np.array(np.broadcast_to(x, shape)),
-            lambda g, out, inputs, shape: [R.unbroadcast(g, inputs[0].shape)]))
+            lambda g, out, inputs, shape: [R.unbroadcast(g, inputs[0].shape)], cost=0))
 
 
 def _slice_shape(shape, index):
@@ -79,7 +79,7 @@ def _as_slices(index):
 
 
 register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_slices(index)]),
-            lambda g, out, inputs, index: [pad(g, inputs[0].shape, index)]))
+            lambda g, out, inputs, index: [pad(g, inputs[0].shape, index)], cost=0))
 
 
 def _pad_infer(inputs, shape, index):
@@ -98,7 +98,7 @@ def _pad_numpy(x, shape, index):
 
 
 register(Op("pad", MOVEMENT, _pad_infer, _pad_numpy,
-            lambda g, out, inputs, shape, index: [slice_(g, index)]))
+            lambda g, out, inputs, shape, index: [slice_(g, index)], cost=0))
 
 
 def _gather_infer(inputs, indices):
