@@ -25,6 +25,8 @@ class Op:
     The rules other layers read, all optional:
     cost                                      rough flops to compute one element inline (codegen
                                               recomputes a cheap elementwise subtree instead of storing it).
+    index_map(node) -> affine.Affine          movement ops: the input coordinates an output coordinate
+                                              reads (raises affine.NotAffine where it is not affine).
     """
     name: str
     kind: str
@@ -34,6 +36,7 @@ class Op:
     scalar: Optional[Callable] = None
     differentiable: bool = True
     cost: int = 20
+    index_map: Optional[Callable] = None
 
     def __repr__(self):
         return f"<Op {self.name}>"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from ..affine import Affine, NotAffine, broadcast_affine
 from ..node import Const
 from ..registry import GATHER, MOVEMENT, Op, apply, register
 from . import reduce as R
@@ -20,8 +21,21 @@ def _reshape_infer(inputs, shape):
     return shape, x.dtype
 
 
+def _reshape_map(node):
+    """Affine only when the reshape adds or drops unit axes (merging axes is not)."""
+    x = node.inputs[0]
+    kept_in = [d for d, n in enumerate(x.shape) if n != 1]
+    kept_out = [d for d, n in enumerate(node.shape) if n != 1]
+    if [x.shape[d] for d in kept_in] != [node.shape[d] for d in kept_out]:
+        raise NotAffine("reshape that merges or splits axes")
+    where = dict(zip(kept_in, kept_out))
+    return Affine(tuple((where[d], 0, 1) if d in where else (None, 0, 0) for d in range(x.ndim)),
+                  (None,) * node.ndim)
+
+
 register(Op("reshape", MOVEMENT, _reshape_infer, lambda x, shape: np.reshape(x, shape),
-            lambda g, out, inputs, shape: [reshape(g, inputs[0].shape)], cost=0))
+            lambda g, out, inputs, shape: [reshape(g, inputs[0].shape)], cost=0,
+            index_map=_reshape_map))
 
 
 def _permute_infer(inputs, axes):
@@ -31,8 +45,14 @@ def _permute_infer(inputs, axes):
     return tuple(x.shape[a] for a in axes), x.dtype
 
 
+def _permute_map(node):
+    where = {d: i for i, d in enumerate(node.attr("axes"))}
+    return Affine(tuple((where[d], 0, 1) for d in range(node.ndim)), (None,) * node.ndim)
+
+
 register(Op("permute", MOVEMENT, _permute_infer, lambda x, axes: np.transpose(x, axes),
-            lambda g, out, inputs, axes: [permute(g, tuple(int(i) for i in np.argsort(axes)))], cost=0))
+            lambda g, out, inputs, axes: [permute(g, tuple(int(i) for i in np.argsort(axes)))], cost=0,
+            index_map=_permute_map))
 
 
 def _broadcast_infer(inputs, shape):
@@ -44,7 +64,8 @@ def _broadcast_infer(inputs, shape):
 
 register(Op("broadcast_to", MOVEMENT, _broadcast_infer,
             lambda x, shape: np.array(np.broadcast_to(x, shape)),
-            lambda g, out, inputs, shape: [R.unbroadcast(g, inputs[0].shape)], cost=0))
+            lambda g, out, inputs, shape: [R.unbroadcast(g, inputs[0].shape)], cost=0,
+            index_map=lambda node: broadcast_affine(node.inputs[0].shape, node.shape)))
 
 
 def _slice_shape(shape, index):
@@ -78,8 +99,14 @@ def _as_slices(index):
                  else slice(0, 0, 1) for start, stop, step in index)
 
 
+def _slice_map(node):
+    return Affine(tuple((d, start, step) for d, (start, _, step) in enumerate(node.attr("index"))),
+                  (None,) * node.ndim)
+
+
 register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_slices(index)]),
-            lambda g, out, inputs, index: [pad(g, inputs[0].shape, index)], cost=0))
+            lambda g, out, inputs, index: [pad(g, inputs[0].shape, index)], cost=0,
+            index_map=_slice_map))
 
 
 def _pad_infer(inputs, shape, index):
@@ -97,8 +124,23 @@ def _pad_numpy(x, shape, index):
     return out
 
 
+def _pad_map(node):
+    """A window of the output reads the input; outside it (the bounds) the pad is zero."""
+    axes, bounds = [], []
+    for d, ((start, _, step), n) in enumerate(zip(node.attr("index"), node.inputs[0].shape)):
+        if step == 1:
+            axes.append((d, -start, 1))
+            bounds.append(None if (start == 0 and n == node.shape[d]) else (start, start + n))
+        elif step == -1:
+            axes.append((d, start, -1))
+            bounds.append((start - n + 1, start + 1))
+        else:
+            raise NotAffine("strided pad")
+    return Affine(tuple(axes), tuple(bounds))
+
+
 register(Op("pad", MOVEMENT, _pad_infer, _pad_numpy,
-            lambda g, out, inputs, shape, index: [slice_(g, index)], cost=0))
+            lambda g, out, inputs, shape, index: [slice_(g, index)], cost=0, index_map=_pad_map))
 
 
 def _gather_infer(inputs, indices):
