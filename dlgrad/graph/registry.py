@@ -27,6 +27,8 @@ class Op:
                                               recomputes a cheap elementwise subtree instead of storing it).
     index_map(node) -> affine.Affine          movement ops: the input coordinates an output coordinate
                                               reads (raises affine.NotAffine where it is not affine).
+    batch(node, inputs, batched, size) -> Node  node replayed with a leading batch axis (graph/batching.py).
+    layout(node, layouts) -> layout           which observations of x node's axes index (graph/layout.py).
     """
     name: str
     kind: str
@@ -37,6 +39,8 @@ class Op:
     differentiable: bool = True
     cost: int = 20
     index_map: Optional[Callable] = None
+    batch: Optional[Callable] = None
+    layout: Optional[Callable] = None
 
     def __repr__(self):
         return f"<Op {self.name}>"

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import batching, layout
 from ..registry import (ELEMENTWISE, OPS, Op, apply, broadcast_shapes, const, const_value, register,
                         result_dtype)
 from . import reduce as R
@@ -44,7 +45,8 @@ def elementwise(name, numpy, scalar, vjp=None, differentiable=True, cost=20):
     """Register an elementwise op; without `vjp` its adjoint comes from `scalar` by sympy.diff."""
     if vjp is None and differentiable:
         vjp = _partial_vjp
-    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable, cost=cost))
+    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable, cost=cost,
+                       batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 def _erf_np(x):
@@ -169,11 +171,12 @@ def _cast_infer(inputs, dtype):
 
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
             lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
-            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0))
+            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0,
+            batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x, **_: np.array(x), None, lambda S, x, **_: x,
-            differentiable=False, cost=0))
+            differentiable=False, cost=0, batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 def stop_gradient(x):
@@ -207,7 +210,8 @@ def _partial_numpy(*arrays, of, wrt):
 
 register(Op("partial", ELEMENTWISE, lambda inputs, of, wrt: _infer(inputs), _partial_numpy,
             _partial_vjp,
-            lambda S, *xs, of, wrt: _partial_expr(S, xs, of, wrt)))
+            lambda S, *xs, of, wrt: _partial_expr(S, xs, of, wrt),
+            batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 def _partial_expr(S, xs, of, wrt):
