@@ -29,6 +29,9 @@ class Op:
                                               reads (raises affine.NotAffine where it is not affine).
     batch(node, inputs, batched, size) -> Node  node replayed with a leading batch axis (graph/batching.py).
     layout(node, layouts) -> layout           which observations of x node's axes index (graph/layout.py).
+    derivative(out, x) -> Node                unary elementwise ops: the derivative as graph ops that may
+                                              read the op's own output (exp' = out), so the backward pass
+                                              reuses the forward value instead of recomputing it.
     """
     name: str
     kind: str
@@ -41,6 +44,7 @@ class Op:
     index_map: Optional[Callable] = None
     batch: Optional[Callable] = None
     layout: Optional[Callable] = None
+    derivative: Optional[Callable] = None
 
     def __repr__(self):
         return f"<Op {self.name}>"

@@ -41,12 +41,17 @@ def _partial_vjp(g, out, inputs, **attrs):
     return [fit(mul(g, partial(of, wrt + (i,), inputs)), x) for i, x in enumerate(inputs)]
 
 
-def elementwise(name, numpy, scalar, vjp=None, differentiable=True, cost=20):
-    """Register an elementwise op; without `vjp` its adjoint comes from `scalar` by sympy.diff."""
+def _derivative_vjp(g, out, inputs, **attrs):
+    return [fit(mul(g, OPS[out.op].derivative(out, inputs[0])), inputs[0])]
+
+
+def elementwise(name, numpy, scalar, vjp=None, differentiable=True, cost=20, derivative=None):
+    """Register an elementwise op; without `vjp` its adjoint comes from `derivative` (unary ops: the
+    derivative in terms of the output and the input) or else from `scalar` by sympy.diff."""
     if vjp is None and differentiable:
-        vjp = _partial_vjp
+        vjp = _partial_vjp if derivative is None else _derivative_vjp
     return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable, cost=cost,
-                       batch=batching.broadcasting, layout=layout.broadcasting))
+                       batch=batching.broadcasting, layout=layout.broadcasting, derivative=derivative))
 
 
 def _erf_np(x):
@@ -109,8 +114,16 @@ def _scalar_module():
     return scalar
 
 
+# derivatives that reuse the op's output y. Only exact rewrites of the scalar form's derivative
+# qualify: tanh' = 1 - y^2 and expm1' = y + 1 cancel where |y| nears 1 (docs/numerics.md).
+_FROM_OUTPUT = {
+    "exp": lambda y, x: y,
+    "sqrt": lambda y, x: div(0.5, y),                          # 1/(2 sqrt x), scaled exactly
+    "sigmoid": lambda y, x: mul(y, unary("sigmoid", neg(x))),   # s(x) s(-x), as scalar.sigmoid
+}
+
 for _name, (_np, _scalar) in _UNARY.items():
-    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20))
+    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20), derivative=_FROM_OUTPUT.get(_name))
 for _name, (_np, _scalar) in _BINARY.items():
     elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20))
 for _name, (_np, _scalar) in _NONDIFF.items():
