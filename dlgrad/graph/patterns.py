@@ -38,8 +38,9 @@ class P:
         if self.inputs is not None:
             if len(self.inputs) != len(node.inputs):
                 return False
-            if not all(p.match(i, bound) for p, i in zip(self.inputs, node.inputs)):
-                return False
+            for p, i in zip(self.inputs, node.inputs):
+                if not p.match(i, bound):
+                    return False
         if self.where is not None and not self.where(node):
             return False
         if self.name is not None:
@@ -134,14 +135,21 @@ def rewrite_graph(outputs, rules: Rules, fired: Optional[list] = None, prepare=N
                 memo[id(node)] = node
                 stack.pop()
                 continue
-            pending = [i for i in node.inputs if id(i) not in memo]
-            if pending:
-                stack.extend((i, None, depth) for i in reversed(pending))
+            waiting = False
+            for i in reversed(node.inputs):
+                if id(i) not in memo:
+                    stack.append((i, None, depth))
+                    waiting = True
+            if waiting:
                 continue
             keep.append(node)
-            inputs = tuple(memo[id(i)] for i in node.inputs)
-            current = node if all(a is b for a, b in zip(inputs, node.inputs)) else \
-                apply(node.op, *inputs, **dict(node.attrs))
+            inputs = tuple([memo[id(i)] for i in node.inputs])
+            changed = False
+            for a, b in zip(inputs, node.inputs):
+                if a is not b:
+                    changed = True
+                    break
+            current = apply(node.op, *inputs, **dict(node.attrs)) if changed else node
             if prepare is not None:
                 replaced = prepare(current, inputs)
                 if replaced is not None:

@@ -54,7 +54,7 @@ def fold_constants(node):
 
 def _const(value):
     """Pattern of a constant equal to `value` everywhere (a signed zero matches only itself)."""
-    return P(where=lambda n: n.op == "const" and _is(n, value))
+    return P("const", where=lambda n: _is(n, value))
 
 
 _X, _Y = P(name="x"), P(name="y")
@@ -226,7 +226,10 @@ def permute_as_reshape(node):
 
 
 def _all_const(node):
-    return all(i.op == "const" for i in node.inputs)
+    for i in node.inputs:
+        if i.op != "const":
+            return False
+    return True
 
 
 CANONICAL = Rules(
