@@ -276,25 +276,12 @@ def _within(inner, outer):
     return all(o is None or (i is not None and o[0] <= i[0] and i[1] <= o[1]) for i, o in zip(inner, outer))
 
 
-_COST = {"add": 1, "sub": 1, "mul": 1, "neg": 0, "cast": 0, "where": 1, "relu": 1, "abs": 1,
-         "maximum": 1, "minimum": 1, "gt": 1, "ge": 1, "lt": 1, "le": 1, "eq": 1, "ne": 1,
-         "stop_gradient": 0, "sign": 1, "div": 4, "sqrt": 4, "floor": 2, "ceil": 2, "round": 2}
-
-
 COST_CAP = 10 ** 6   # a recurrence's tree cost doubles per step: only comparisons with DUP_COST matter
-
-
-def _own_cost(node):
-    """Rough flop cost of node's own operation."""
-    own = 0 if OPS[node.op].kind == MOVEMENT else _COST.get(node.op, 20)
-    if node.op == "pow":
-        own = 2
-    return own
 
 
 def cost(node, ctx):
     """Rough flop cost of computing node inline (materialised inputs cost nothing), counted
-    over the expression tree as before; memoised in ctx, so linear in the graph, and capped."""
+    over the expression tree as before (each op states its own cost in the registry); memoised in ctx, so linear in the graph, and capped."""
     if node.op in ("const", "input") or ctx.is_buffer(node):
         return 0
     known, stack = ctx.costs, [node]
@@ -309,7 +296,7 @@ def cost(node, ctx):
             stack.extend(inner)
             continue
         stack.pop()
-        total = _own_cost(current) + sum(known.get(id(x), 0) for x in current.inputs
+        total = OPS[current.op].cost + sum(known.get(id(x), 0) for x in current.inputs
                                          if x.op not in ("const", "input") and not ctx.is_buffer(x))
         known[id(current)] = min(total, COST_CAP)
     return known[id(node)]

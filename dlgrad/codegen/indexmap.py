@@ -3,8 +3,8 @@
 A map sends consumer coordinates c (the loop indices) to the coordinates k of a
 tensor: per tensor axis, k = a + b * c[p] (or the constant a when p is None), valid
 only where every c[p] lies in its interval. Movement ops (permute, broadcast,
-slice, pad, unit-axis reshape) and elementwise broadcasting compose exactly in
-this form, so kernels read through them without copies; anything else (a
+slice, pad, unit-axis reshape; each op states its map in graph terms, see
+graph/affine.py) and elementwise broadcasting compose exactly in this form, so kernels read through them without copies; anything else (a
 reshape that merges axes of a strided view) asks for the tensor to be
 materialised first.
 """
@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from ..graph.affine import NotAffine, broadcast_affine
+from ..graph.registry import OPS
 
-class NotAffine(Exception):
-    """The composed access is not affine: the tensor must be materialised."""
 
 
 @dataclass(frozen=True)
@@ -82,46 +82,19 @@ def _intersect(x, y):
 
 def broadcast_map(from_shape, to_shape):
     """Coordinates of an operand of shape from_shape inside a broadcast result of to_shape."""
-    lead = len(to_shape) - len(from_shape)
-    axes = tuple((lead + d, 0, 1) if n == to_shape[lead + d] else (None, 0, 0)
-                 for d, n in enumerate(from_shape))
-    return IndexMap(len(to_shape), axes, (None,) * len(to_shape))
+    return _from_affine(broadcast_affine(from_shape, to_shape))
 
 
 def movement_map(node):
-    """The map from a movement node's coordinates to its input's, or raise NotAffine."""
-    x = node.inputs[0]
-    op, rank = node.op, node.ndim
-    if op == "broadcast_to":
-        return broadcast_map(x.shape, node.shape)
-    if op == "permute":
-        axes = node.attr("axes")
-        where = {d: i for i, d in enumerate(axes)}
-        return IndexMap(rank, tuple((where[d], 0, 1) for d in range(x.ndim)), (None,) * rank)
-    if op == "slice":
-        return IndexMap(rank, tuple((d, start, step) for d, (start, _, step) in enumerate(node.attr("index"))),
-                        (None,) * rank)
-    if op == "pad":
-        axes, bounds = [], []
-        for d, ((start, _, step), n) in enumerate(zip(node.attr("index"), x.shape)):
-            if step == 1:
-                axes.append((d, -start, 1))
-                bounds.append(None if (start == 0 and n == node.shape[d]) else (start, start + n))
-            elif step == -1:
-                axes.append((d, start, -1))
-                bounds.append((start - n + 1, start + 1))
-            else:
-                raise NotAffine("strided pad")
-        return IndexMap(rank, tuple(axes), tuple(bounds))
-    if op == "reshape":
-        kept_in = [d for d, n in enumerate(x.shape) if n != 1]
-        kept_out = [d for d, n in enumerate(node.shape) if n != 1]
-        if [x.shape[d] for d in kept_in] != [node.shape[d] for d in kept_out]:
-            raise NotAffine("reshape that merges or splits axes")
-        where = dict(zip(kept_in, kept_out))
-        return IndexMap(rank, tuple((where[d], 0, 1) if d in where else (None, 0, 0)
-                                    for d in range(x.ndim)), (None,) * rank)
-    raise NotAffine(op)
+    """The map from a movement node's coordinates to its input's (the op's index_map), or raise NotAffine."""
+    rule = OPS[node.op].index_map
+    if rule is None:
+        raise NotAffine(node.op)
+    return _from_affine(rule(node))
+
+
+def _from_affine(affine):
+    return IndexMap(len(affine.bounds), tuple(affine.axes), tuple(affine.bounds))
 
 
 def linear(imap: IndexMap, shape):

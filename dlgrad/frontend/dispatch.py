@@ -1,5 +1,9 @@
 """`apply`: the one code path of every dlarray operation, traced (record a node) or eager (numpy).
 
+Both take the graph's stable forms (graph/stable.py): a traced node is stabilized as it is
+built, an eager op on results that remember their origin is evaluated through the same rules
+(frontend/eager.py).
+
 Both paths run the op's shape/dtype rule first, so they accept the same arguments and
 raise the same errors (eager elementwise ops on operands of one shape, or 0-d, skip only
 the rule's broadcast check, which cannot fail for them). Python numbers are weak (numpy's rule): they take the dtype of
@@ -11,7 +15,8 @@ import numpy as np
 
 from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
 from ..graph.registry import apply as apply_node
-from . import formats
+from ..graph.stable import stabilize
+from . import eager, formats
 from .dlarray import F32, F64, dlarray, float_dtype, rebox, to_data, wrap, wrap_traced
 from .trace import check_usable
 
@@ -81,20 +86,24 @@ def _eager(name, args, attrs):
         for i in weak:
             values[i] = scalar(values[i])
     op = OPS[name]
+    stable = eager.stable_value(name, args, attrs, dlarray, to_data) if name in eager.ROOTS else None
     shape = _common_shape(values) if op.kind == ELEMENTWISE and not attrs else None
     if shape is None:
         shape, dtype = op.infer(values, **attrs)
     else:
         dtype = result_dtype(values)
     dtype = _DTYPE.get(dtype, dtype)
-    out = op.numpy(*values, **attrs)
+    out = op.numpy(*values, **attrs) if stable is None else stable
     if type(out) is not np.ndarray or out.dtype != dtype:
         out = np.asarray(out, dtype=dtype)
     if out.shape != shape:
         out = out.reshape(shape)
     if not out.flags.c_contiguous:
         out = np.ascontiguousarray(out)
-    return wrap(out)
+    result = wrap(out)
+    if name in eager.INNER:
+        eager.remember(result, name, args, attrs, dlarray, wrap)
+    return result
 
 
 def _common_shape(values):
@@ -126,7 +135,7 @@ def _traced(name, trace, args, attrs):
         strong = [n for n in nodes if not is_weak(n)]
         dtype = "float32" if strong and all(n.dtype == "float32" for n in strong) else "float64"
         nodes = [const(n, dtype) if is_weak(n) else n for n in nodes]
-    return wrap_traced(apply_node(name, *nodes, **attrs), trace)
+    return wrap_traced(stabilize(apply_node(name, *nodes, **attrs)), trace)
 
 
 def cast(x: dlarray, dtype) -> dlarray:

@@ -52,12 +52,14 @@ class dlarray:
     and T at most once) and permutes them into the canonical order S..., C, B, T, U...
     """
 
-    __slots__ = ("_data", "_node", "_trace", "_fmt")
+    __slots__ = ("_data", "_node", "_trace", "_fmt", "_origin")
     __hash__ = None
 
     def __init__(self, data, fmt=None):
+        self._origin = None   # eager: how the value was made (frontend/eager.py)
         if isinstance(data, dlarray):
             self._data, self._node, self._trace, self._fmt = data._data, data._node, data._trace, data._fmt
+            self._origin = data._origin
         else:
             self._data = to_data(data, copy=True)
             self._node = self._trace = self._fmt = None
@@ -223,7 +225,7 @@ def wrap(data: np.ndarray) -> dlarray:
     """An untraced dlarray around `data`, which must already be a C-contiguous float ndarray."""
     x = _new(dlarray)
     x._data = data
-    x._node = x._trace = x._fmt = None
+    x._node = x._trace = x._fmt = x._origin = None
     return x
 
 
@@ -235,13 +237,14 @@ def rebox(x: dlarray) -> dlarray:
     """
     y = _new(dlarray)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, x._fmt
+    y._origin = getattr(x, "_origin", None)   # unset on dlarrays the native call path builds
     return y
 
 
 def wrap_traced(node, trace) -> dlarray:
     """A traced dlarray standing for graph node `node` of `trace`."""
     x = _new(dlarray)
-    x._data = x._fmt = None
+    x._data = x._fmt = x._origin = None
     x._node = node
     x._trace = trace
     return x

@@ -65,6 +65,7 @@ def stripdims(x):
     x = asdlarray(x)
     y = dlarray.__new__(dlarray)   # a new object even when x has no format (see dlarray.rebox)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, None
+    y._origin = getattr(x, "_origin", None)
     return y
 
 
@@ -80,6 +81,7 @@ def labelled(x, fmt):
     x = functions.transpose(x, order)
     y = dlarray.__new__(dlarray)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, fmt or None
+    y._origin = getattr(x, "_origin", None)
     return y
 
 

@@ -16,7 +16,7 @@ in MATLAB). Differentiation sums u over the observations, so u at one observatio
 not depend on x at another: that is checked on the graph, with an error when it fails.
 
 The rows of a Jacobian come from one reverse sweep over a batched copy of u's graph
-(`batching.batch`) when every op on the way has a batching rule, else from one sweep per row.
+(`graph.batching.batch`) when every op on the way has a batching rule, else from one sweep per row.
 """
 from __future__ import annotations
 
@@ -24,13 +24,13 @@ import numpy as np
 
 from ..errors import GradientError, ShapeError
 from ..graph.autodiff import gradients
+from ..graph.batching import batch
+from ..graph.layout import mismatch
 from ..graph.ops import elementwise as E
 from ..graph.ops import movement as M
 from ..graph.ops import reduce as R
 from ..graph.registry import const
-from .batching import batch
 from .dlarray import dlarray, wrap_traced
-from .observations import mismatch
 from .trace import current
 
 _OPTIONS = {"enable_higher_derivatives": "enable_higher_derivatives",

@@ -21,6 +21,17 @@ class Op:
     numpy(*arrays, **attrs) -> ndarray        the reference implementation.
     vjp(g, out, inputs, **attrs) -> [Node|None] one cotangent per input (None: no gradient).
     scalar(S, *symbols) -> sympy expression   elementwise ops only; S is graph.scalar.
+
+    The rules other layers read, all optional:
+    cost                                      rough flops to compute one element inline (codegen
+                                              recomputes a cheap elementwise subtree instead of storing it).
+    index_map(node) -> affine.Affine          movement ops: the input coordinates an output coordinate
+                                              reads (raises affine.NotAffine where it is not affine).
+    batch(node, inputs, batched, size) -> Node  node replayed with a leading batch axis (graph/batching.py).
+    layout(node, layouts) -> layout           which observations of x node's axes index (graph/layout.py).
+    derivative(out, x) -> Node                unary elementwise ops: the derivative as graph ops that may
+                                              read the op's own output (exp' = out), so the backward pass
+                                              reuses the forward value instead of recomputing it.
     """
     name: str
     kind: str
@@ -29,6 +40,11 @@ class Op:
     vjp: Optional[Callable] = None
     scalar: Optional[Callable] = None
     differentiable: bool = True
+    cost: int = 20
+    index_map: Optional[Callable] = None
+    batch: Optional[Callable] = None
+    layout: Optional[Callable] = None
+    derivative: Optional[Callable] = None
 
     def __repr__(self):
         return f"<Op {self.name}>"

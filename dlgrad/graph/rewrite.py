@@ -1,22 +1,24 @@
-"""Graph simplification: rules that hold in IEEE arithmetic, applied bottom-up to a fixpoint.
+"""Graph simplification: named rewrite rules that hold in IEEE arithmetic (CANONICAL), and the
+stable forms of log/exp compositions (STABLE, in graph/stable.py), applied bottom-up to a fixpoint.
 
-Each rule takes a node (whose inputs are already simplified) and returns a
-replacement node or None. Passes build new nodes and never mutate.
+Each rule is a (pattern, rewrite) row of a table (graph/patterns.py); `simplify(outputs,
+fired=[])` lists the names of the rules that fired. Passes build new nodes and never mutate.
 
-A rule must give the numbers the unsimplified graph gives for every input, 0, -0, Inf and
-NaN included (up to rounding where it reassociates): x*1 -> x and x - 0 -> x hold, but
-x*0 -> 0 does not (Inf*0 and NaN*0 are NaN), nor x + 0 -> x (-0 + 0 is +0, and 1/(x + 0)
+A canonical rule must give the numbers the unsimplified graph gives for every input, 0, -0,
+Inf and NaN included (up to rounding where it reassociates): x*1 -> x and x - 0 -> x hold,
+but x*0 -> 0 does not (Inf*0 and NaN*0 are NaN), nor x + 0 -> x (-0 + 0 is +0, and 1/(x + 0)
 is +Inf where 1/x is -Inf).
 """
 from __future__ import annotations
 
 import numpy as np
 
-from .node import Node, toposort
 from .ops import elementwise as E
 from .ops import movement as M
 from .ops import reduce as R
-from .registry import OPS, apply, const, const_value, scalar_const_value
+from .patterns import P, Rule, Rules, rewrite_graph
+from .registry import ELEMENTWISE, OPS, apply, const, const_value, scalar_const_value
+from .stable import STABLE
 
 FOLD_LIMIT = 256  # largest constant produced by folding (elements)
 
@@ -37,9 +39,7 @@ def _fill(node, value):
 
 
 def fold_constants(node):
-    if node.op in ("const", "input", "stop_gradient") or not node.inputs:
-        return None
-    if node.op == "broadcast_to" or not all(i.op == "const" for i in node.inputs):
+    if node.op in ("stop_gradient", "broadcast_to") or not node.inputs:
         return None
     if node.size <= FOLD_LIMIT or all(i.size == 1 for i in node.inputs):
         args = [const_value(i) for i in node.inputs]
@@ -52,80 +52,74 @@ def fold_constants(node):
     return None
 
 
-def arithmetic_identities(node):
-    op, ins = node.op, node.inputs
-    if op == "mul":
-        a, b = ins
-        if _is(b, 1.0):
-            return _same(node, a)
-        if _is(a, 1.0):
-            return _same(node, b)
-        if _is(a, -1.0):
-            return _same(node, E.neg(b))
-        if _is(b, -1.0):
-            return _same(node, E.neg(a))
-        if a.op == "neg" and b.op == "neg":
-            return E.mul(a.inputs[0], b.inputs[0])
-    if op == "add":
-        a, b = ins
-        if _is(b, -0.0):    # x + -0 is x for every x; x + 0 is not (at x = -0)
-            return _same(node, a)
-        if _is(a, -0.0):
-            return _same(node, b)
-        if b.op == "neg":
-            return E.sub(a, b.inputs[0])
-        if a.op == "neg":
-            return E.sub(b, a.inputs[0])
-    if op == "sub":
-        a, b = ins
-        if _is(b, 0.0):     # x - 0 is x; x - (-0) is not (at x = -0)
-            return _same(node, a)
-        if _is(a, -0.0):    # -0 - x is -x; 0 - x is not (at x = 0)
-            return _same(node, E.neg(b))
-        if b.op == "neg":
-            return E.add(a, b.inputs[0])
-    if op == "div" and _is(ins[1], 1.0):
-        return _same(node, ins[0])
-    if op == "neg" and ins[0].op == "neg":
-        return ins[0].inputs[0]
-    if op == "pow" and _is(ins[1], 1.0):
-        return _same(node, ins[0])
-    if op == "pow" and scalar_const_value(ins[1]) == 0:   # pow(x, +-0) is 1, NaN included
-        return _fill(node, 1.0)
-    if op == "where" and ins[0].op == "const" and (const_value(ins[0]) != 0).all():
-        return _same(node, ins[1])
-    if op == "where" and ins[0].op == "const" and (const_value(ins[0]) == 0).all():
-        return _same(node, ins[2])
-    if op == "cast" and ins[0].op == "cast" and ins[0].dtype == "float64":
-        # composing through a widening inner cast is exact; through a narrowing one it is not
-        return E.cast(ins[0].inputs[0], node.dtype)
-    return None
+def _const(value):
+    """Pattern of a constant equal to `value` everywhere (a signed zero matches only itself)."""
+    return P("const", where=lambda n: _is(n, value))
 
 
-def movement_identities(node):
-    op = node.op
-    if op in ("reshape", "broadcast_to", "permute", "slice") and node.shape == node.inputs[0].shape \
-            and op != "permute" and op != "slice":
-        return node.inputs[0]
-    x = node.inputs[0] if node.inputs else None
-    if op == "reshape" and x.op == "reshape":
-        return M.reshape(x.inputs[0], node.shape)
-    if op == "permute" and x.op == "permute":
-        inner, outer = x.attr("axes"), node.attr("axes")
-        return M.permute(x.inputs[0], [inner[a] for a in outer])
-    if op == "broadcast_to" and x.op == "broadcast_to":
-        return M.broadcast_to(x.inputs[0], node.shape)
-    if op in ("reshape", "permute", "broadcast_to", "slice") and x.op == "broadcast_to" \
-            and x.inputs[0].size == 1:
-        # a broadcast scalar stays a broadcast scalar through any movement
-        return M.broadcast_to(M.reshape(x.inputs[0], ()), node.shape)
-    return None
+_X, _Y = P(name="x"), P(name="y")
+_ANY = P()
+_MOVES = ("reshape", "permute", "broadcast_to", "slice")
+
+
+def _inner_cast_widens(node):
+    return node.dtype == "float64"
+
+
+ARITHMETIC = (
+    Rule("mul_by_one", P("mul", _X, _const(1.0)), lambda node, x: _same(node, x)),
+    Rule("one_times", P("mul", _const(1.0), _X), lambda node, x: _same(node, x)),
+    Rule("minus_one_times", P("mul", _const(-1.0), _X), lambda node, x: _same(node, E.neg(x))),
+    Rule("mul_by_minus_one", P("mul", _X, _const(-1.0)), lambda node, x: _same(node, E.neg(x))),
+    Rule("neg_times_neg", P("mul", P("neg", _X), P("neg", _Y)), lambda node, x, y: E.mul(x, y)),
+    # x + -0 is x for every x; x + 0 is not (at x = -0)
+    Rule("add_minus_zero", P("add", _X, _const(-0.0)), lambda node, x: _same(node, x)),
+    Rule("minus_zero_add", P("add", _const(-0.0), _X), lambda node, x: _same(node, x)),
+    Rule("add_neg", P("add", _X, P("neg", _Y)), lambda node, x, y: E.sub(x, y)),
+    Rule("neg_add", P("add", P("neg", _Y), _X), lambda node, x, y: E.sub(x, y)),
+    # x - 0 is x; x - (-0) is not (at x = -0). -0 - x is -x; 0 - x is not (at x = 0)
+    Rule("sub_zero", P("sub", _X, _const(0.0)), lambda node, x: _same(node, x)),
+    Rule("minus_zero_sub", P("sub", _const(-0.0), _X), lambda node, x: _same(node, E.neg(x))),
+    Rule("sub_neg", P("sub", _X, P("neg", _Y)), lambda node, x, y: E.add(x, y)),
+    Rule("div_by_one", P("div", _X, _const(1.0)), lambda node, x: _same(node, x)),
+    Rule("neg_neg", P("neg", P("neg", _X)), lambda node, x: x),
+    Rule("pow_one", P("pow", _X, _const(1.0)), lambda node, x: _same(node, x)),
+    # pow(x, +-0) is 1, NaN included
+    Rule("pow_zero", P("pow", _ANY, P(where=lambda n: scalar_const_value(n) == 0)),
+         lambda node: _fill(node, 1.0)),
+    Rule("where_true", P("where", P("const", where=lambda c: (const_value(c) != 0).all()), _X, _ANY),
+         lambda node, x: _same(node, x)),
+    Rule("where_false", P("where", P("const", where=lambda c: (const_value(c) == 0).all()), _ANY, _X),
+         lambda node, x: _same(node, x)),
+    # composing through a widening inner cast is exact; through a narrowing one it is not
+    Rule("cast_of_widening_cast", P("cast", P("cast", _X, where=_inner_cast_widens)),
+         lambda node, x: E.cast(x, node.dtype)),
+)
+
+
+def _permute_of_permute(node, x):
+    inner, outer = node.inputs[0].attr("axes"), node.attr("axes")
+    return M.permute(x, [inner[a] for a in outer])
+
+
+def _is_broadcast_number(node):
+    return node.inputs[0].size == 1
+
+
+MOVEMENT = (
+    Rule("noop_movement", P(("reshape", "broadcast_to"), _X), lambda node, x: x if node.shape == x.shape else None),
+    Rule("reshape_of_reshape", P("reshape", P("reshape", _X)), lambda node, x: M.reshape(x, node.shape)),
+    Rule("permute_of_permute", P("permute", P("permute", _X)), _permute_of_permute),
+    Rule("broadcast_of_broadcast", P("broadcast_to", P("broadcast_to", _X)),
+         lambda node, x: M.broadcast_to(x, node.shape)),
+    # a broadcast scalar stays a broadcast scalar through any movement
+    Rule("movement_of_broadcast_number", P(_MOVES, P("broadcast_to", _X, where=_is_broadcast_number)),
+         lambda node, x: M.broadcast_to(M.reshape(x, ()), node.shape)),
+)
 
 
 def sum_of_broadcast(node):
     """sum(broadcast_to(x)) over stretched axes = x * (number of copies)."""
-    if node.op != "sum" or node.inputs[0].op != "broadcast_to":
-        return None
     b = node.inputs[0]
     x = b.inputs[0]
     lead = b.ndim - x.ndim
@@ -137,9 +131,6 @@ def sum_of_broadcast(node):
     kept = R.reduced_shape(padded, axes, node.attr("keepdims"))
     base = M.broadcast_to(M.reshape(x, kept), node.shape)
     return E.mul(base, float(count)) if count != 1 else base
-
-
-RULES = (fold_constants, arithmetic_identities, movement_identities, sum_of_broadcast)
 
 
 def _one_number(node):
@@ -156,7 +147,7 @@ def scalar_operands(node):
     if node.op == "broadcast_to" and node.inputs[0].op == "const" and node.inputs[0].size == 1 \
             and node.inputs[0].ndim:
         return M.broadcast_to(const(_one_number(node.inputs[0]), node.dtype), node.shape)
-    if node.op == "stop_gradient" or OPS[node.op].kind != "elementwise":
+    if node.op == "stop_gradient" or OPS[node.op].kind != ELEMENTWISE:
         return None
     inputs = [i if not i.ndim or i.op == "const" and i.size > 1 or _one_number(i) is None
               else const(_one_number(i), i.dtype) for i in node.inputs]
@@ -216,8 +207,6 @@ def matmul_by_a_number(node):
     """a @ (c spread over (k, n)) = c * (row sums of a) spread over n, and (c spread) @ b likewise:
     the cotangent of a sum reaching a matmul becomes a reduction (k == 1: just a broadcast).
     """
-    if node.op != "matmul":
-        return None
     a, b = node.inputs
     for number, other, axis in ((_one_number(b), a, a.ndim - 1), (_one_number(a), b, b.ndim - 2)):
         if number is None or not np.isfinite(number):   # a row [0, 1] @ Inf is NaN, not Inf
@@ -232,37 +221,33 @@ def matmul_by_a_number(node):
 
 def permute_as_reshape(node):
     """A permutation that only moves length-1 axes keeps the element order: a reshape."""
-    if node.op != "permute":
-        return None
     moved = [a for a in node.attr("axes") if node.inputs[0].shape[a] != 1]
     return M.reshape(node.inputs[0], node.shape) if moved == sorted(moved) else None
 
 
-RULES = RULES + (scalar_operands, constant_factors, matmul_by_a_number, permute_as_reshape)
+def _all_const(node):
+    for i in node.inputs:
+        if i.op != "const":
+            return False
+    return True
 
 
-def simplify(outputs, strip_stop_gradient=True):
-    """Simplified outputs (new nodes; the inputs graph is untouched)."""
-    memo = {}
-    for node in toposort(outputs):
-        if not node.inputs:
-            memo[id(node)] = node
-            continue
-        inputs = tuple(memo[id(i)] for i in node.inputs)
-        if strip_stop_gradient and node.op == "stop_gradient":
-            memo[id(node)] = inputs[0]
-            continue
-        current = node if inputs == node.inputs else apply(node.op, *inputs, **dict(node.attrs))
-        memo[id(node)] = _fixpoint(current)
-    return [memo[id(o)] for o in outputs]
+CANONICAL = Rules(
+    (Rule("fold_constants", P(where=_all_const), fold_constants),),
+    ARITHMETIC, MOVEMENT,
+    (Rule("sum_of_broadcast", P("sum", P("broadcast_to")), sum_of_broadcast),
+     Rule("scalar_operands", P(), scalar_operands),
+     Rule("constant_factors", P(("mul", "neg")), constant_factors),
+     Rule("matmul_by_a_number", P("matmul"), matmul_by_a_number),
+     Rule("permute_as_reshape", P("permute"), permute_as_reshape)))
+RULES = Rules(CANONICAL, STABLE)
 
 
-def _fixpoint(node: Node, depth=0):
-    for rule in RULES:
-        new = rule(node)
-        if new is not None and new is not node:
-            if depth > 50:
-                return new
-            # a rule may build nodes whose own inputs are simplifiable again
-            return _fixpoint(simplify([new], strip_stop_gradient=False)[0] if new.inputs else new, depth + 1)
-    return node
+def _strip_stop_gradient(node, inputs):
+    return inputs[0] if node.op == "stop_gradient" else None
+
+
+def simplify(outputs, strip_stop_gradient=True, fired=None, rules=RULES):
+    """Simplified outputs (new nodes; the input graph is untouched). `fired`, a list, receives the
+    name of each rule that fired."""
+    return rewrite_graph(list(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)

@@ -46,26 +46,3 @@ def softmax(X, DataFormat=None):
     axis = fmt.index("C")
     e = F.exp(x - stop(F.max(x, axis, keepdims=True)))
     return relabel(e / F.sum(e, axis, keepdims=True), fmt, keep)
-
-
-def softmax_logits(Y):
-    """For Y made by softmax in this trace: log(Y), computed from the logits; else None."""
-    node = getattr(Y, "_node", None)
-    if node is None or node.op != "div":
-        return None
-    e, s = node.inputs
-    if e.op != "exp" or s.op != "sum" or s.inputs[0] is not e:
-        return None
-    from ..dispatch import apply
-    from ..dlarray import wrap_traced
-    z, total = wrap_traced(e.inputs[0], Y._trace), wrap_traced(s, Y._trace)
-    return apply("sub", z, apply("log", total))
-
-
-def sigmoid_logits(Y):
-    """For Y made by sigmoid in this trace: its input (the logits); else None."""
-    node = getattr(Y, "_node", None)
-    if node is None or node.op != "sigmoid":
-        return None
-    from ..dlarray import wrap_traced
-    return wrap_traced(node.inputs[0], Y._trace)

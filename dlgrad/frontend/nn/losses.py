@@ -1,7 +1,10 @@
 """Losses with MATLAB's definitions and normalisations, stable for saturated predictions.
 
-crossentropy of a softmax (or sigmoid) computed in the same trace takes the log from
-the logits, so it stays finite (values and gradients) for logits of any magnitude.
+The log of a probability is clamped at the smallest normal number (a probability that
+underflowed to 0 gives a finite loss); where the probability is a softmax or a sigmoid, the
+graph's stable forms (graph/stable.py: log_of_clamped_probability, log_softmax, log_sigmoid,
+log_one_minus_sigmoid) take the log from the logits instead, traced or eager, so the loss
+stays exact (values and gradients) for logits of any magnitude.
 """
 from __future__ import annotations
 
@@ -11,7 +14,6 @@ from .. import functions as F
 from ..dispatch import apply, asdlarray
 from ..dlarray import F32
 from ..formats import FormatError, stripdims
-from .activations import sigmoid_logits, softmax_logits
 from .common import formatted_input, normalizer
 
 
@@ -44,18 +46,9 @@ def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="b
     _check_same(y, T, "crossentropy")
     n = normalizer(NormalizationFactor, fmt, y.shape, "crossentropy")
     if ClassificationMode == "single-label":
-        log_y = softmax_logits(Y)
-        if log_y is None:
-            log_y = _safe_log(y)
-        return -F.sum(T * stripdims(log_y)) / n
+        return -F.sum(T * _safe_log(y)) / n
     if ClassificationMode == "multilabel":
-        logits = sigmoid_logits(Y)
-        if logits is None:
-            log_y, log_1my = _safe_log(y), _safe_log(1 - y)
-        else:
-            logits = stripdims(logits)
-            log_y, log_1my = -F.softplus(-logits), -F.softplus(logits)
-        return -F.sum(T * log_y + (1 - T) * log_1my) / n
+        return -F.sum(T * _safe_log(y) + (1 - T) * _safe_log(1 - y)) / n
     raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
                      f"got {ClassificationMode!r}")
 
@@ -78,9 +71,7 @@ def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
     y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)
     mask = onehot(T, y, fmt.index("C"))
     n = normalizer(NormalizationFactor, fmt, y.shape, "indexcrossentropy")
-    log_y = softmax_logits(Y)
-    log_y = _safe_log(y) if log_y is None else stripdims(log_y)
-    return -F.sum(mask * log_y) / n
+    return -F.sum(mask * _safe_log(y)) / n
 
 
 def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):

@@ -13,6 +13,7 @@ import math
 
 import numpy as np
 
+from .. import batching, layout
 from ..registry import (ELEMENTWISE, OPS, Op, apply, broadcast_shapes, const, const_value, register,
                         result_dtype)
 from . import reduce as R
@@ -40,11 +41,17 @@ def _partial_vjp(g, out, inputs, **attrs):
     return [fit(mul(g, partial(of, wrt + (i,), inputs)), x) for i, x in enumerate(inputs)]
 
 
-def elementwise(name, numpy, scalar, vjp=None, differentiable=True):
-    """Register an elementwise op; without `vjp` its adjoint comes from `scalar` by sympy.diff."""
+def _derivative_vjp(g, out, inputs, **attrs):
+    return [fit(mul(g, OPS[out.op].derivative(out, inputs[0])), inputs[0])]
+
+
+def elementwise(name, numpy, scalar, vjp=None, differentiable=True, cost=20, derivative=None):
+    """Register an elementwise op; without `vjp` its adjoint comes from `derivative` (unary ops: the
+    derivative in terms of the output and the input) or else from `scalar` by sympy.diff."""
     if vjp is None and differentiable:
-        vjp = _partial_vjp
-    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable))
+        vjp = _partial_vjp if derivative is None else _derivative_vjp
+    return register(Op(name, ELEMENTWISE, _infer, numpy, vjp, scalar, differentiable, cost=cost,
+                       batch=batching.broadcasting, layout=layout.broadcasting, derivative=derivative))
 
 
 def _erf_np(x):
@@ -97,29 +104,42 @@ _NONDIFF = {
 }
 
 
+# rough flops of one element where it differs from the default 20 (a call of a libm function)
+_COST = {"relu": 1, "abs": 1, "maximum": 1, "minimum": 1, "gt": 1, "ge": 1, "lt": 1, "le": 1,
+         "eq": 1, "ne": 1, "sign": 1, "sqrt": 4, "floor": 2, "ceil": 2, "round": 2}
+
+
 def _scalar_module():
     from .. import scalar
     return scalar
 
 
+# derivatives that reuse the op's output y. Only exact rewrites of the scalar form's derivative
+# qualify: tanh' = 1 - y^2 and expm1' = y + 1 cancel where |y| nears 1 (docs/numerics.md).
+_FROM_OUTPUT = {
+    "exp": lambda y, x: y,
+    "sqrt": lambda y, x: div(0.5, y),                          # 1/(2 sqrt x), scaled exactly
+    "sigmoid": lambda y, x: mul(y, unary("sigmoid", neg(x))),   # s(x) s(-x), as scalar.sigmoid
+}
+
 for _name, (_np, _scalar) in _UNARY.items():
-    elementwise(_name, _np, _scalar)
+    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20), derivative=_FROM_OUTPUT.get(_name))
 for _name, (_np, _scalar) in _BINARY.items():
-    elementwise(_name, _np, _scalar)
+    elementwise(_name, _np, _scalar, cost=_COST.get(_name, 20))
 for _name, (_np, _scalar) in _NONDIFF.items():
-    elementwise(_name, _np, _scalar, differentiable=False)
+    elementwise(_name, _np, _scalar, differentiable=False, cost=_COST.get(_name, 20))
 
 elementwise("add", np.add, lambda S, a, b: a + b,
-            vjp=lambda g, out, inputs: [fit(g, x) for x in inputs])
+            vjp=lambda g, out, inputs: [fit(g, x) for x in inputs], cost=1)
 elementwise("sub", np.subtract, lambda S, a, b: a - b,
-            vjp=lambda g, out, inputs: [fit(g, inputs[0]), fit(neg(g), inputs[1])])
+            vjp=lambda g, out, inputs: [fit(g, inputs[0]), fit(neg(g), inputs[1])], cost=1)
 elementwise("mul", np.multiply, lambda S, a, b: a * b,
             vjp=lambda g, out, inputs: [fit(mul(g, inputs[1]), inputs[0]),
-                                        fit(mul(g, inputs[0]), inputs[1])])
+                                        fit(mul(g, inputs[0]), inputs[1])], cost=1)
 elementwise("div", np.divide, lambda S, a, b: a / b,
             vjp=lambda g, out, inputs: [fit(div(g, inputs[1]), inputs[0]),
-                                        fit(neg(div(mul(g, out), inputs[1])), inputs[1])])
-elementwise("neg", np.negative, lambda S, x: -x, vjp=lambda g, out, inputs: [neg(g)])
+                                        fit(neg(div(mul(g, out), inputs[1])), inputs[1])], cost=4)
+elementwise("neg", np.negative, lambda S, x: -x, vjp=lambda g, out, inputs: [neg(g)], cost=0)
 
 
 def _pow_vjp(g, out, inputs):
@@ -151,11 +171,11 @@ def _pow_vjp(g, out, inputs):
     return [fit(mul(g, da), a), fit(mul(g, db), b)]
 
 
-elementwise("pow", np.power, lambda S, a, b: a ** b, vjp=_pow_vjp)
+elementwise("pow", np.power, lambda S, a, b: a ** b, vjp=_pow_vjp, cost=2)
 elementwise("where", lambda c, a, b: np.where(np.asarray(c) != 0, a, b).astype(np.result_type(a, b)),
             lambda S, c, a, b: S.select(c, a, b),
             vjp=lambda g, out, inputs: [None, fit(where(inputs[0], g, 0), inputs[1]),
-                                        fit(where(inputs[0], 0, g), inputs[2])])
+                                        fit(where(inputs[0], 0, g), inputs[2])], cost=1)
 
 
 def _cast_infer(inputs, dtype):
@@ -164,11 +184,12 @@ def _cast_infer(inputs, dtype):
 
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
             lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
-            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x))
+            lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0,
+            batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 register(Op("stop_gradient", ELEMENTWISE, _infer, lambda x, **_: np.array(x), None, lambda S, x, **_: x,
-            differentiable=False))
+            differentiable=False, cost=0, batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 def stop_gradient(x):
@@ -202,7 +223,8 @@ def _partial_numpy(*arrays, of, wrt):
 
 register(Op("partial", ELEMENTWISE, lambda inputs, of, wrt: _infer(inputs), _partial_numpy,
             _partial_vjp,
-            lambda S, *xs, of, wrt: _partial_expr(S, xs, of, wrt)))
+            lambda S, *xs, of, wrt: _partial_expr(S, xs, of, wrt),
+            batch=batching.broadcasting, layout=layout.broadcasting))
 
 
 def _partial_expr(S, xs, of, wrt):

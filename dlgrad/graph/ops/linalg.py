@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from .. import batching, layout
 from ..registry import MATMUL, Op, apply, broadcast_shapes, register, result_dtype
 from . import elementwise as E
 from . import movement as M
@@ -32,7 +33,8 @@ def _vjp(g, out, inputs):
     return [E.fit(matmul(g, swap_last(b)), a), E.fit(matmul(swap_last(a), g), b)]
 
 
-register(Op("matmul", MATMUL, _infer, lambda a, b: np.asarray(np.matmul(a, b), dtype=np.result_type(a, b)), _vjp))
+register(Op("matmul", MATMUL, _infer, lambda a, b: np.asarray(np.matmul(a, b), dtype=np.result_type(a, b)), _vjp,
+            batch=batching.broadcasting, layout=layout.contraction))
 
 
 def matmul(a, b):

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import batching, layout
 from ..registry import REDUCE, Op, apply, normalize_axes, register
 from . import elementwise as E
 from . import movement as M
@@ -58,10 +59,11 @@ def _numpy(ufunc):
     return reference
 
 
-register(Op("sum", REDUCE, _infer, _numpy(np.sum), _sum_vjp))
-register(Op("prod", REDUCE, _infer, _numpy(np.prod), _prod_vjp))
-register(Op("max", REDUCE, _infer, _numpy(np.max), _extreme_vjp))
-register(Op("min", REDUCE, _infer, _numpy(np.min), _extreme_vjp))
+_RULES = {"batch": batching.shifted_axes, "layout": layout.reduction}
+register(Op("sum", REDUCE, _infer, _numpy(np.sum), _sum_vjp, **_RULES))
+register(Op("prod", REDUCE, _infer, _numpy(np.prod), _prod_vjp, **_RULES))
+register(Op("max", REDUCE, _infer, _numpy(np.max), _extreme_vjp, **_RULES))
+register(Op("min", REDUCE, _infer, _numpy(np.min), _extreme_vjp, **_RULES))
 
 
 def reduce(name, x, axes=None, keepdims=False):

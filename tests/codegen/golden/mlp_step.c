@@ -164,33 +164,43 @@ DLGRAD_KERNEL void mlp_step_k3(const float *restrict in5, float *restrict buf0) 
     }
 }
 
-/* kernel 4: reduce over [10, 128]: add, sub, exp, sum */
-DLGRAD_KERNEL void mlp_step_k4(const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf4) {
-    for (ptrdiff_t o = 0; o < 128; ++o) {
-        buf4[o] = 0;
-    }
+/* kernel 4: elementwise over [10, 128]: add, sub, exp */
+DLGRAD_KERNEL void mlp_step_k4(const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf13) {
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
             const float v0 = buf2[128*i0 + i1];
             const float v1 = out3[i0];
             const float v2 = buf3[i1];
-            buf4[i1] += expf(v0 + v1 - v2);
+            buf13[128*i0 + i1] = expf(v0 + v1 - v2);
         }
     }
 }
 
-/* kernel 5: elementwise over [1, 128]: partial(log), mul, log */
-DLGRAD_KERNEL void mlp_step_k5(const float *restrict buf0, const float *restrict buf4, float *restrict buf13, float *restrict buf16) {
-    for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
-        const float v0 = buf0[i0];
-        const float v1 = buf4[i0];
-        buf13[i0] = v0*(1.0F/v1);
-        buf16[i0] = logf(v1);
+/* kernel 5: reduce over [10, 128]: sum */
+DLGRAD_KERNEL void mlp_step_k5(const float *restrict buf13, float *restrict buf4) {
+    for (ptrdiff_t o = 0; o < 128; ++o) {
+        buf4[o] = 0;
+    }
+    for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
+        for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
+            const float v0 = buf13[128*i0 + i1];
+            buf4[i1] += v0;
+        }
     }
 }
 
-/* kernel 6: reduce over [10, 128]: add, 2 sub, mul, sum */
-DLGRAD_KERNEL void mlp_step_k6(const float *restrict in5, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, const float *restrict buf16, float *restrict buf10) {
+/* kernel 6: elementwise over [1, 128]: partial(log), mul, log */
+DLGRAD_KERNEL void mlp_step_k6(const float *restrict buf0, const float *restrict buf4, float *restrict buf14, float *restrict buf17) {
+    for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
+        const float v0 = buf0[i0];
+        const float v1 = buf4[i0];
+        buf14[i0] = v0*(1.0F/v1);
+        buf17[i0] = logf(v1);
+    }
+}
+
+/* kernel 7: reduce over [10, 128]: add, 2 sub, mul, sum */
+DLGRAD_KERNEL void mlp_step_k7(const float *restrict in5, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, const float *restrict buf17, float *restrict buf10) {
     double acc = 0;
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
@@ -198,39 +208,37 @@ DLGRAD_KERNEL void mlp_step_k6(const float *restrict in5, const float *restrict 
             const float v1 = buf2[128*i0 + i1];
             const float v2 = out3[i0];
             const float v3 = buf3[i1];
-            const float v4 = buf16[i1];
+            const float v4 = buf17[i1];
             acc += v0*(v1 + v2 - v3 - v4);
         }
     }
     buf10[0] = (float)acc;
 }
 
-/* kernel 7: elementwise over []: 2 pow, 2 sub, sqrt, mul, 2 div, cast, neg */
-DLGRAD_KERNEL void mlp_step_k7(const double *restrict in14, const float *restrict buf10, float *restrict buf11, float *restrict out12) {
+/* kernel 8: elementwise over []: 2 pow, 2 sub, sqrt, mul, 2 div, cast, neg */
+DLGRAD_KERNEL void mlp_step_k8(const double *restrict in14, const float *restrict buf10, float *restrict buf11, float *restrict out12) {
     const double v0 = in14[0];
     const float v1 = buf10[0];
     buf11[0] = mlp_step_dl_to_float32(0.001*sqrt(1.0 - pow(0.999, v0))/(1.0 - pow(0.90000000000000002, v0)));
     out12[0] = -v1/128.0;
 }
 
-/* kernel 8: elementwise over [10, 128]: 2 add, 2 mul, sub, partial(exp) (through broadcast_to) */
-DLGRAD_KERNEL void mlp_step_k8(const float *restrict in5, const float *restrict buf13, const float *restrict buf2, const float *restrict out3, const float *restrict buf3, float *restrict buf14) {
+/* kernel 9: elementwise over [10, 128]: 2 mul, add (through broadcast_to) */
+DLGRAD_KERNEL void mlp_step_k9(const float *restrict in5, const float *restrict buf14, const float *restrict buf13, float *restrict buf15) {
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         for (ptrdiff_t i1 = 0; i1 < 128; ++i1) {
             const float v0 = in5[128*i0 + i1];
-            const float v1 = buf13[i1];
-            const float v2 = buf2[128*i0 + i1];
-            const float v3 = out3[i0];
-            const float v4 = buf3[i1];
-            buf14[128*i0 + i1] = -0.0078125F*v0 + v1*expf(v2 + v3 - v4);
+            const float v1 = buf14[i1];
+            const float v2 = buf13[128*i0 + i1];
+            buf15[128*i0 + i1] = -0.0078125F*v0 + v1*v2;
         }
     }
 }
 
-/* kernel 9: matmul over [128, 128]: add, partial(relu), matmul, mul (through permute) */
-DLGRAD_KERNEL void mlp_step_k9(const float *restrict out2, const float *restrict buf14, const float *restrict buf1, const float *restrict out1, float *restrict buf5, float *restrict buf15) {
+/* kernel 10: matmul over [128, 128]: add, partial(relu), matmul, mul (through permute) */
+DLGRAD_KERNEL void mlp_step_k10(const float *restrict out2, const float *restrict buf15, const float *restrict buf1, const float *restrict out1, float *restrict buf5, float *restrict buf16) {
     const float *restrict A = out2 + (0);
-    const float *restrict B = buf14 + (0);
+    const float *restrict B = buf15 + (0);
     float *restrict C = buf5 + (0);
     for (ptrdiff_t i = 0; i < 128; i += 8) {
         for (ptrdiff_t j0 = 0; j0 < 128; j0 += 16) {
@@ -274,15 +282,15 @@ DLGRAD_KERNEL void mlp_step_k9(const float *restrict out2, const float *restrict
                 const float v0 = C[(i + r)*128 + j];
                 const float v1 = buf1[128*ei + ej];
                 const float v2 = out1[ei];
-                buf15[128*ei + ej] = v0*mlp_step_dl_stepf(v1 + v2);
+                buf16[128*ei + ej] = v0*mlp_step_dl_stepf(v1 + v2);
             }
         }
     }
 }
 
-/* kernel 10: matmul over [128, 784]: matmul (through permute) */
-DLGRAD_KERNEL void mlp_step_k10(const float *restrict buf15, const float *restrict in4, float *restrict buf6) {
-    const float *restrict A = buf15 + (0);
+/* kernel 11: matmul over [128, 784]: matmul (through permute) */
+DLGRAD_KERNEL void mlp_step_k11(const float *restrict buf16, const float *restrict in4, float *restrict buf6) {
+    const float *restrict A = buf16 + (0);
     const float *restrict B = in4 + (0);
     float *restrict C = buf6 + (0);
     DLGRAD_PARALLEL_ROWS
@@ -331,8 +339,8 @@ DLGRAD_KERNEL void mlp_step_k10(const float *restrict buf15, const float *restri
     }
 }
 
-/* kernel 11: elementwise over [128, 784]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k11(const float *restrict buf6, const float *restrict buf11, float *restrict out4, float *restrict out8, float *restrict out0) {
+/* kernel 12: elementwise over [128, 784]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf6, const float *restrict buf11, float *restrict out4, float *restrict out8, float *restrict out0) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 100352; ++i0) {
         const float v0 = out4[i0];
@@ -347,15 +355,15 @@ DLGRAD_KERNEL void mlp_step_k11(const float *restrict buf6, const float *restric
     }
 }
 
-/* kernel 12: reduce over [128, 128]: sum */
-DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf15, float *restrict buf7) {
+/* kernel 13: reduce over [128, 128]: sum */
+DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf16, float *restrict buf7) {
     for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
         double acc = 0;
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (ptrdiff_t lb = 0; lb < 16; ++lb) {
             for (ptrdiff_t l = 0; l < 8; ++l) {
                 const ptrdiff_t i1 = lb*8 + l;
-                const float v0 = buf15[128*i0 + i1];
+                const float v0 = buf16[128*i0 + i1];
                 lanes[l] += v0;
             }
         }
@@ -364,8 +372,8 @@ DLGRAD_KERNEL void mlp_step_k12(const float *restrict buf15, float *restrict buf
     }
 }
 
-/* kernel 13: elementwise over [128, 1]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf7, const float *restrict buf11, float *restrict out5, float *restrict out9, float *restrict out1) {
+/* kernel 14: elementwise over [128, 1]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf7, const float *restrict buf11, float *restrict out5, float *restrict out9, float *restrict out1) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 128; ++i0) {
         const float v0 = out5[i0];
@@ -380,9 +388,9 @@ DLGRAD_KERNEL void mlp_step_k13(const float *restrict buf7, const float *restric
     }
 }
 
-/* kernel 14: matmul over [10, 128]: matmul (through permute) */
-DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf14, const float *restrict buf12, float *restrict buf8) {
-    const float *restrict A = buf14 + (0);
+/* kernel 15: matmul over [10, 128]: matmul (through permute) */
+DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf15, const float *restrict buf12, float *restrict buf8) {
+    const float *restrict A = buf15 + (0);
     const float *restrict B = buf12 + (0);
     float *restrict C = buf8 + (0);
     for (ptrdiff_t j0 = 0; j0 < 128; j0 += 16) {
@@ -465,8 +473,8 @@ DLGRAD_KERNEL void mlp_step_k14(const float *restrict buf14, const float *restri
     }
 }
 
-/* kernel 15: elementwise over [10, 128]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf8, const float *restrict buf11, float *restrict out6, float *restrict out10, float *restrict out2) {
+/* kernel 16: elementwise over [10, 128]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf8, const float *restrict buf11, float *restrict out6, float *restrict out10, float *restrict out2) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 1280; ++i0) {
         const float v0 = out6[i0];
@@ -481,15 +489,15 @@ DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf8, const float *restric
     }
 }
 
-/* kernel 16: reduce over [10, 128]: sum */
-DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf14, float *restrict buf9) {
+/* kernel 17: reduce over [10, 128]: sum */
+DLGRAD_KERNEL void mlp_step_k17(const float *restrict buf15, float *restrict buf9) {
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         double acc = 0;
         double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
         for (ptrdiff_t lb = 0; lb < 16; ++lb) {
             for (ptrdiff_t l = 0; l < 8; ++l) {
                 const ptrdiff_t i1 = lb*8 + l;
-                const float v0 = buf14[128*i0 + i1];
+                const float v0 = buf15[128*i0 + i1];
                 lanes[l] += v0;
             }
         }
@@ -498,8 +506,8 @@ DLGRAD_KERNEL void mlp_step_k16(const float *restrict buf14, float *restrict buf
     }
 }
 
-/* kernel 17: elementwise over [10, 1]: 6 mul, 3 add, sqrt, div, sub */
-DLGRAD_KERNEL void mlp_step_k17(const float *restrict buf9, const float *restrict buf11, float *restrict out7, float *restrict out11, float *restrict out3) {
+/* kernel 18: elementwise over [10, 1]: 6 mul, 3 add, sqrt, div, sub */
+DLGRAD_KERNEL void mlp_step_k18(const float *restrict buf9, const float *restrict buf11, float *restrict out7, float *restrict out11, float *restrict out3) {
     const float v4 = buf11[0];
     for (ptrdiff_t i0 = 0; i0 < 10; ++i0) {
         const float v0 = out7[i0];
@@ -521,38 +529,40 @@ int mlp_step(const float *in0, const float *in1, const float *in2, const float *
     float *const buf1 = (float *)(ws + 0);
     float *const buf2 = (float *)(ws + 131072);
     float *const buf3 = (float *)(ws + 136192);
-    float *const buf4 = (float *)(ws + 137216);
+    float *const buf4 = (float *)(ws + 142336);
     float *const buf5 = (float *)(ws + 143872);
     float *const buf6 = (float *)(ws + 274944);
-    float *const buf7 = (float *)(ws + 137216);
-    float *const buf8 = (float *)(ws + 131072);
+    float *const buf7 = (float *)(ws + 142336);
+    float *const buf8 = (float *)(ws + 137216);
     float *const buf9 = (float *)(ws + 136704);
     float *const buf10 = (float *)(ws + 136704);
     float *const buf11 = (float *)(ws + 136768);
     float *const buf12 = (float *)(ws + 65536);
-    float *const buf13 = (float *)(ws + 137728);
-    float *const buf14 = (float *)(ws + 138752);
-    float *const buf15 = (float *)(ws + 209408);
-    float *const buf16 = (float *)(ws + 138240);
+    float *const buf13 = (float *)(ws + 137216);
+    float *const buf14 = (float *)(ws + 142848);
+    float *const buf15 = (float *)(ws + 131072);
+    float *const buf16 = (float *)(ws + 209408);
+    float *const buf17 = (float *)(ws + 143360);
     (void)in0; (void)in1; (void)in2; (void)in3; (void)in6; (void)in7; (void)in8; (void)in9; (void)in10; (void)in11; (void)in12; (void)in13;
     mlp_step_k0(out0, in4, out1, buf1, buf12);
     mlp_step_k1(out2, buf12, buf2);
     mlp_step_k2(buf2, out3, buf3);
     mlp_step_k3(in5, buf0);
-    mlp_step_k4(buf2, out3, buf3, buf4);
-    mlp_step_k5(buf0, buf4, buf13, buf16);
-    mlp_step_k6(in5, buf2, out3, buf3, buf16, buf10);
-    mlp_step_k7(in14, buf10, buf11, out12);
-    mlp_step_k8(in5, buf13, buf2, out3, buf3, buf14);
-    mlp_step_k9(out2, buf14, buf1, out1, buf5, buf15);
-    mlp_step_k10(buf15, in4, buf6);
-    mlp_step_k11(buf6, buf11, out4, out8, out0);
-    mlp_step_k12(buf15, buf7);
-    mlp_step_k13(buf7, buf11, out5, out9, out1);
-    mlp_step_k14(buf14, buf12, buf8);
-    mlp_step_k15(buf8, buf11, out6, out10, out2);
-    mlp_step_k16(buf14, buf9);
-    mlp_step_k17(buf9, buf11, out7, out11, out3);
+    mlp_step_k4(buf2, out3, buf3, buf13);
+    mlp_step_k5(buf13, buf4);
+    mlp_step_k6(buf0, buf4, buf14, buf17);
+    mlp_step_k7(in5, buf2, out3, buf3, buf17, buf10);
+    mlp_step_k8(in14, buf10, buf11, out12);
+    mlp_step_k9(in5, buf14, buf13, buf15);
+    mlp_step_k10(out2, buf15, buf1, out1, buf5, buf16);
+    mlp_step_k11(buf16, in4, buf6);
+    mlp_step_k12(buf6, buf11, out4, out8, out0);
+    mlp_step_k13(buf16, buf7);
+    mlp_step_k14(buf7, buf11, out5, out9, out1);
+    mlp_step_k15(buf15, buf12, buf8);
+    mlp_step_k16(buf8, buf11, out6, out10, out2);
+    mlp_step_k17(buf15, buf9);
+    mlp_step_k18(buf9, buf11, out7, out11, out3);
     return 0;
 }
 

@@ -9,13 +9,14 @@ x gets a *layout*, one entry per axis, either None (the axis indexes no observat
 x's axis a. A reduction, contraction or broadcast over an observation axis, or operands
 whose observations disagree (x[1:] - x[:-1]), make the dependence `Mixed`; an op this
 module cannot follow (a general reshape, gather) makes it UNKNOWN, and no error is raised.
+
+Each op carries its rule (`Op.layout`: (node, [(position, input, layout)]) -> layout),
+filled by its op family from the generic rules here.
 """
 from __future__ import annotations
 
-import numpy as np
-
-from ..graph.node import toposort
-from ..graph.registry import ELEMENTWISE, MATMUL, OPS, REDUCE
+from .node import toposort
+from .registry import OPS
 
 
 class Mixed:
@@ -33,7 +34,7 @@ def _carries_derivative(node):
     return op.differentiable and op.vjp is not None
 
 
-def _merge(node, parts):
+def merge(node, parts):
     """Output layout of a broadcasting op from (layout, input shape, axis offset) of its traced operands."""
     out = [None] * node.ndim
     for layout, shape, shift in parts:
@@ -53,73 +54,26 @@ def _merge(node, parts):
     return tuple(out)
 
 
-def _elementwise(node, layouts):
-    return _merge(node, [(lay, i.shape, node.ndim - i.ndim) for _, i, lay in layouts])
+def broadcasting(node, layouts):
+    return merge(node, [(lay, i.shape, node.ndim - i.ndim) for _, i, lay in layouts])
 
 
-def _matmul(node, layouts):
+def contraction(node, layouts):
     parts = []
     for position, i, lay in layouts:
         contracted = i.ndim - 1 if position == 0 else i.ndim - 2
         if lay[contracted] is not None:
             return Mixed("matmul sums over an observation axis")
         parts.append((lay, i.shape, node.ndim - i.ndim))
-    return _merge(node, parts)
+    return merge(node, parts)
 
 
-def _reduce(node, layouts):
+def reduction(node, layouts):
     ((_, x, lay),) = layouts
     axes, keep = node.attr("axes"), node.attr("keepdims")
     if any(lay[a] is not None for a in axes):
         return Mixed(f"{node.op} reduces an observation axis")
     return tuple(e for k, e in enumerate(lay) if keep or k not in axes)
-
-
-def _reshape(node, layouts):
-    ((_, x, lay),) = layouts
-    new = [None] * node.ndim
-    before_out = [int(np.prod(node.shape[:j], dtype=np.int64)) for j in range(node.ndim)]
-    for k, entry in enumerate(lay):
-        if entry is None:
-            continue
-        before = int(np.prod(x.shape[:k], dtype=np.int64))
-        match = [j for j in range(node.ndim) if before_out[j] == before and node.shape[j] == x.shape[k]]
-        if not match:
-            return UNKNOWN
-        new[match[0]] = entry
-    return tuple(new)
-
-
-def _permute(node, layouts):
-    ((_, x, lay),) = layouts
-    return tuple(lay[a] for a in node.attr("axes"))
-
-
-def _broadcast(node, layouts):
-    ((_, x, lay),) = layouts
-    return _merge(node, [(lay, x.shape, node.ndim - x.ndim)])
-
-
-def _shifted(sign):
-    """slice (sign +1) or pad (sign -1): contiguous ranges shift the observation index."""
-    def rule(node, layouts):
-        ((_, x, lay),) = layouts
-        full = x.shape if sign > 0 else node.shape
-        new = []
-        for entry, (start, stop, step), n in zip(lay, node.attr("index"), full):
-            if entry is None or (start, stop, step) == (0, n, 1):
-                new.append(entry)
-            elif step == 1 and entry[2] == 1:
-                new.append((entry[0], entry[1] + sign * start, 1))
-            else:
-                return UNKNOWN
-        return tuple(new)
-    return rule
-
-
-_BY_NAME = {"reshape": _reshape, "permute": _permute, "broadcast_to": _broadcast,
-            "slice": _shifted(+1), "pad": _shifted(-1)}
-_BY_KIND = {ELEMENTWISE: _elementwise, MATMUL: _matmul, REDUCE: _reduce}
 
 
 def _layout_of(node, layouts):
@@ -129,7 +83,7 @@ def _layout_of(node, layouts):
             return lay
     if any(lay is UNKNOWN for _, _, lay in layouts):
         return UNKNOWN
-    rule = _BY_NAME.get(node.op) or _BY_KIND.get(OPS[node.op].kind)
+    rule = OPS[node.op].layout
     return UNKNOWN if rule is None else rule(node, layouts)
 
 
