@@ -260,12 +260,20 @@ def make_call(captured: Captured, run):
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
     call.entry = call.native = None
     call.fast = call.fast_args = None   # generated calls, built on demand (False: none possible)
-    if returning is not None and not captured.guards:
-        def entry(head, names):
-            """The call as one frame taking the caller's own arguments (see CompiledFunction.returning)."""
-            return returning(wrap, {**{k: v for k, v in namespace.items() if k != "run"}, **names}, head)
+    if returning is not None and not feeds:
+        def entry(head, names, miss=None):
+            """The call as one frame taking the caller's own arguments (see CompiledFunction.returning);
+            with guards, a changed captured value runs `miss` (the caller's path for other arguments)."""
+            scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
+            if guards:
+                if miss is None:
+                    return None
+                checks, _ = guard_source(guards, (), scope, miss)
+                head = (head[0], [*checks, *head[1]])
+            return returning(wrap, {**scope, **names}, head)
         call.entry = entry
-        call.native = _native(run, captured, leaves, wrap, namespace)
+        if not guards:   # the native call path checks its arguments only
+            call.native = _native(run, captured, leaves, wrap, namespace)
     return call
 
 
@@ -284,7 +292,7 @@ def _native(run, captured, leaves, wrap, namespace):
         if template is None:   # the result is built by the wrapping lines, in Python
             outs = "".join(f"o{i}, " for i in range(n))
             source = "\n".join([f"def build({outs}):", *(f"    {line}" for line in wrap)])
-            scope = {k: v for k, v in namespace.items() if k != "run"}
+            scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
             exec(compile(source, "<dlgrad native result>", "exec"), scope)
             build = scope["build"]
         return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter)

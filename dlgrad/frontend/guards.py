@@ -15,7 +15,7 @@ import numpy as np
 
 from . import tree
 from .dlarray import dlarray, to_data
-from .sources import MISSING, Source
+from .sources import MISSING, STEPS, Source
 
 GUARD_MAX_ELEMENTS = 64   # arrays up to this size are compared by value
 WALK_MAX_NODES = 4096     # larger values are not guarded to their end (a warning says so)
@@ -135,34 +135,51 @@ def _plain(value) -> bool:
     return kind in (bool, int, str, bytes, type(None))
 
 
-def guard_source(guards, feeds, namespace):
+def _read_source(s, i, namespace) -> str:
+    """A Python expression reading source s now (MISSING where its path breaks)."""
+    namespace[f"_gw{i}"], namespace[f"_gn{i}"] = s.root, s.name
+    read = {"closure": f"_gw{i}.cell_contents", "object": f"_gw{i}"}.get(s.place, f"_gw{i}.get(_gn{i}, MISSING)")
+    for k, (kind, key) in enumerate(s.steps):
+        namespace[f"_gp{i}_{k}"] = key
+        read = f"_step_{kind}({read}, _gp{i}_{k})"
+    return read
+
+
+def guard_source(guards, feeds, namespace, fail="raise Stale"):
     """Lines of the generated call raising Stale when a guarded source changed, and the
-    expressions of the fed arrays; `feeds` lists (guard index, array index) in input order."""
-    lines, arrays = [], {}
-    fed = {g for g, _ in feeds}
-    namespace.update(walk=walk, MISSING=MISSING)
+    expressions of the fed arrays; `feeds` lists (guard index, array index) in input order.
+    Numbers, helpers and single dlarrays are checked inline; other values by their walk.
+    A failed check runs `fail`."""
+    lines, fed = [], {}
+    namespace.update(walk=walk, MISSING=MISSING, D=dlarray, **{f"_step_{k}": f for k, f in STEPS.items()})
+    feeding = {g for g, _ in feeds}
     for i, g in enumerate(guards):
-        s = g.source
-        namespace[f"_gs{i}"], namespace[f"_gt{i}"] = s, g.token[1]
         value = g.keep[0] if g.keep else MISSING
-        if not s.steps and s.place in ("closure", "global") and i not in fed and _plain(value):
-            namespace[f"_gw{i}"], namespace[f"_gn{i}"], namespace[f"_gv{i}"] = s.root, s.name, value
-            namespace[f"_gk{i}"] = type(value)
-            read = f"_gw{i}.cell_contents" if s.place == "closure" else f"_gw{i}.get(_gn{i}, MISSING)"
-            lines.append(f"if not ((x := {read}) is _gv{i} or (x.__class__ is _gk{i} and x == _gv{i})): "
-                         f"raise Stale")
+        read = _read_source(g.source, i, namespace)
+        namespace[f"_gv{i}"], namespace[f"_gk{i}"] = value, type(value)
+        if i not in feeding and _plain(value):
+            lines.append(f"if not ((x := {read}) is _gv{i} or (x.__class__ is _gk{i} and x == _gv{i})): {fail}")
+        elif i not in feeding and g.token[1] == (("is", value),):
+            lines.append(f"if {read} is not _gv{i}: {fail}")
+        elif type(value) is dlarray and g.lifted == {0}:
+            data = value._data
+            namespace[f"_gs{i}"], namespace[f"_gd{i}"], namespace[f"_gf{i}"] = data.shape, data.dtype, value._fmt
+            lines.append(f"if (x := {read}).__class__ is not D or x._node is not None or x._fmt != _gf{i} or "
+                         f"(a{i} := x._data).shape != _gs{i} or a{i}.dtype is not _gd{i}: {fail}")
+            fed[i] = f"a{i}"
         else:
-            namespace[f"_gl{i}"] = g.lifted
-            lines.append(f"t{i}, a{i} = walk(_gs{i}.read(), _gl{i})")
-            lines.append(f"if t{i} != _gt{i}: raise Stale")
-    return lines, [f"a{g}[{k}]" for g, k in feeds]
+            namespace[f"_gl{i}"], namespace[f"_gt{i}"] = g.lifted, g.token[1]
+            lines.append(f"t{i}, a{i} = walk({read}, _gl{i})")
+            lines.append(f"if t{i} != _gt{i}: {fail}")
+    return lines, [fed[g] if g in fed else f"a{g}[{k}]" for g, k in feeds]
 
 
 def feed_source(guards, feeds, namespace):
     """Lines computing the fed arrays without checks (right after a trace, or for a variant whose
     tokens matched), and their expressions."""
     lines = []
+    namespace["walk"] = walk
     for i in sorted({g for g, _ in feeds}):
-        namespace[f"_gs{i}"], namespace[f"_gl{i}"] = guards[i].source, guards[i].lifted
-        lines.append(f"a{i} = walk(_gs{i}.read(), _gl{i})[1]")
+        namespace[f"_fs{i}"], namespace[f"_fl{i}"] = guards[i].source, guards[i].lifted
+        lines.append(f"a{i} = walk(_fs{i}.read(), _fl{i})[1]")
     return lines, [f"a{g}[{k}]" for g, k in feeds]

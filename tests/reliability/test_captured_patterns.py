@@ -211,3 +211,19 @@ def test_a_value_too_large_to_guard_warns_with_its_name():
 
     with pytest.warns(FrozenCaptureWarning, match="'lookup'.*more than"):
         dlfeval(step, X)
+
+
+def test_guards_hold_on_the_unrolled_hit_path(backend):
+    """A signature hit twice in a row gets a generated call: its inline guards still see changes."""
+    def step(x):
+        return dl.sum(capture_helpers.scaled(x)) * CFG["lr"]
+
+    accelerated = dlaccelerate(step)
+    try:
+        for gain, lr in ((1.0, 0.5), (1.0, 0.5), (1.0, 0.5), (2.0, 0.5), (2.0, 0.5), (2.0, 0.25)):
+            capture_helpers.GAIN, CFG["lr"] = gain, lr
+            assert value(accelerated(X)) == 3 * gain * lr
+            assert value(dlfeval(step, X)) == 3 * gain * lr
+    finally:
+        capture_helpers.GAIN, CFG["lr"] = 1.0, 0.5
+    assert accelerated.misses == 3
