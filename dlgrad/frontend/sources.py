@@ -131,8 +131,8 @@ def _instructions(code):
             yield from _instructions(const)
 
 
-def _roots(f, this):
-    """Source of each variable an instruction of f may load: name -> Source (global, closure, self)."""
+def _scope(f, this):
+    """(f's closure cells by name, the name of its self argument or None)."""
     code = f.__code__
     cells = dict(zip(code.co_freevars, f.__closure__ or ()))
     first = code.co_varnames[0] if this is not None and code.co_argcount else None
@@ -153,7 +153,7 @@ def _root_of(ins, f, cells, first, this):
 def _chains(f, this):
     """(Source, calls_method) of each access path f's code reads; calls_method names a method
     called on the value at the end of the path."""
-    cells, first = _roots(f, this)
+    cells, first = _scope(f, this)
     found, chain = [], None
     instructions = list(_instructions(f.__code__))
     i = 0

@@ -1,7 +1,6 @@
 """Static values are compared to the bit: -0.0 and 0.0 are different signatures, NaN is itself."""
 
 import numpy as np
-import pytest
 
 from dlgrad import dlarray, dlfeval, extractdata
 from dlgrad.frontend.cache import cache_for
