@@ -79,7 +79,8 @@ MISS = object()   # what dlfeval's generated call returns for arguments of anoth
 
 def generated_call(call, args, counter, params="args", miss="return MISS", names=None):
     """`call` as one generated function taking `params` for the signature of `args`, or None
-    unless every argument is a plain dlarray (one array each) and call has no guards.
+    unless every argument is a plain dlarray (one array each) and call feeds no captured inputs
+    (its guards run `miss` when a captured value changed).
 
     The function checks each argument's class, format, shape and dtype (runs `miss` when one
     differs), counts the hit in counter.hits, and calls the C with the wrapping joined.
@@ -96,7 +97,7 @@ def generated_call(call, args, counter, params="args", miss="return MISS", names
                  f"a{i} = x{i}._data",
                  f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: {miss}"]
     head.append("_counter.hits += 1")
-    return call.entry((params, head), names)
+    return call.entry((params, head), names, miss)
 
 
 def native_call(call, args, counter, miss):

@@ -15,8 +15,13 @@ import numpy as np
 from ..errors import TraceError
 from ..graph.registry import const, input_node
 from . import tree
-from .dlarray import dlarray, float_dtype, wrap_traced
+from .dlarray import dlarray, float_dtype, to_data, wrap_traced
+from .guards import (GUARD_MAX_ELEMENTS, WALK_MAX_DEPTH, WALK_MAX_NODES, Truncated, _walkable,
+                     current_tokens, feed_source, guard_source, make_guard, walk)
+from .sources import MISSING, Source, find_sources, user_function
 from .trace import Trace
+
+__all__ = ["Captured", "FrozenCaptureWarning", "Stale", "capture", "current_tokens", "make_call"]
 
 
 @dataclass
@@ -28,19 +33,17 @@ class Captured:
     leaves: list        # per result leaf: ("array", i) for output i, ("static", value)
     formats: list = field(default_factory=list)  # data format (or None) of each output
     guards: list = field(default_factory=list)   # captured values checked on every hit
+    feeds: list = field(default_factory=list)    # per captured input (after the specs of the
+    # arguments' arrays): (guard, array) of the guard whose walk gives its data on each call
 
 
-# --- guards on values read from closures and globals --------------------------------------------
-# What the objective reads from its closure cells and from the globals its code names is frozen
-# into the trace. Scalars, short tuples of them and small arrays are guarded: the entry records
-# them (as they are after the trace) and a hit on which one changed raises Stale, and the caller
-# retraces. Larger arrays get a warning at trace time. Attributes read as `obj.attr` of such a
-# variable (or of a method's self) are guarded the same way, through obj's __dict__.
-
-GUARD_MAX_ELEMENTS = 64
-_SCALARS = (bool, int, float, complex, str, bytes, type(None))
-_SKIP_MODULES = ("dlgrad", "numpy", "scipy")
-_MISSING = object()
+# --- captured values -------------------------------------------------------------------------
+# What the objective reads from closures, globals, attributes and static arguments is frozen into
+# the trace unless it is guarded or an input. Before the trace, the dlarrays (and the numpy arrays
+# above GUARD_MAX_ELEMENTS) reachable from every Source fn reads are candidates: one that meets an
+# operation becomes an input node, and each call feeds the array its Source holds then. After the
+# trace, every Source becomes a Guard on its value (numbers by bits, small arrays by bytes,
+# containers and objects by contents, helpers by identity, inputs by shape and dtype).
 
 
 class Stale(Exception):
@@ -48,119 +51,105 @@ class Stale(Exception):
 
 
 class FrozenCaptureWarning(UserWarning):
-    """A large array read from a closure or a global is frozen into the compiled function."""
+    """A value read from a closure, a global or an attribute is frozen into the compiled function."""
 
 
-@dataclass(frozen=True)
-class Guard:
-    where: object   # a closure cell or a globals dict
-    name: str       # the variable
-    kind: str       # "scalar", "sequence", "array" or "dlarray"
-    token: object   # hashable description of the value at trace time
-    value: object   # the value (or a copy, for lists) compared against
+def _worth_guarding(value) -> bool:
+    if value is MISSING or isinstance(value, (types.ModuleType, type, types.BuiltinFunctionType)):
+        return False
+    if isinstance(value, types.FunctionType):
+        return user_function(value)
+    if isinstance(value, (types.MethodType, types.MethodWrapperType, types.MethodDescriptorType)):
+        return False
+    return True
 
 
-def _root_function(fn):
-    if isinstance(fn, types.MethodType):
-        fn = fn.__func__
-    if not isinstance(fn, types.FunctionType):
-        fn = getattr(type(fn), "__call__", None)
-    return fn if isinstance(fn, types.FunctionType) else None
+def _memory(x):
+    """The array holding x's value: candidates are known by it, not by the dlarray object, since
+    an operation that changes nothing returns a new dlarray sharing the data (dlarray.rebox)."""
+    return x._data if type(x) is dlarray else x
 
 
-def _code_names(code, names: set) -> None:
-    names.update(code.co_names)
-    for const in code.co_consts:
-        if isinstance(const, types.CodeType):
-            _code_names(const, names)
+class Capturing:
+    """A trace's candidates for captured inputs (by the identity of their memory) and the ones it
+    lifted to inputs."""
 
+    __slots__ = ("sources", "candidates", "lifted")
 
-def _attribute_reads(f, this):
-    """(object's __dict__, attribute, value) of each `obj.attr` f's own code reads where obj is a
-    global, a closure variable or (`this`, for a method) its first argument and attr is in
-    obj's own __dict__ (no properties run, no methods)."""
-    import dis
-    code, env = f.__code__, f.__globals__
-    cells = dict(zip(code.co_freevars, f.__closure__ or ()))
-    first = code.co_varnames[0] if this is not None and code.co_argcount else None
-    found, previous = [], None
-    for ins in dis.get_instructions(code):
-        if ins.opname == "LOAD_ATTR" and previous is not None:
-            owner = _MISSING
-            if previous.opname == "LOAD_GLOBAL":
-                owner = env.get(previous.argval, _MISSING)
-            elif previous.opname == "LOAD_DEREF" and previous.argval in cells:
-                try:
-                    owner = cells[previous.argval].cell_contents
-                except ValueError:
-                    pass
-            elif previous.opname == "LOAD_FAST" and previous.argval == first:
-                owner = this
-            namespace = getattr(owner, "__dict__", None)
-            library = isinstance(owner, types.ModuleType) and owner.__name__.startswith(_SKIP_MODULES)
-            if owner is not _MISSING and isinstance(namespace, dict) and ins.argval in namespace and not library:
-                found.append((namespace, ins.argval, namespace[ins.argval]))
-        previous = ins
-    return found
+    def __init__(self, sources):
+        self.sources, self.candidates, self.lifted = sources, {}, {}
+        for source in sources:
+            leaves = []
+            walk(source.read(), leaves=leaves)
+            for leaf in leaves:
+                memory = _memory(leaf)
+                if memory is not None and (type(leaf) is dlarray or
+                                           leaf.size > GUARD_MAX_ELEMENTS and leaf.dtype.kind in "biuf"):
+                    self.candidates[id(memory)] = memory
 
+    def has(self, x) -> bool:
+        memory = _memory(x)
+        return memory is not None and self.candidates.get(id(memory)) is memory
 
-def _reads(fn):
-    """(where, name, value, place) of each closure cell, named global and attribute of those (or
-    of a method's self) fn reads; follows the plain functions of fn's own module it names, a
-    few levels deep."""
-    root = _root_function(fn)
-    if root is None:
-        return []
-    this = fn.__self__ if isinstance(fn, types.MethodType) else None if isinstance(fn, types.FunctionType) else fn
-    module = root.__module__
-    found, seen, todo = {}, set(), [(root, 0)]
-    while todo:
-        f, depth = todo.pop()
-        if id(f) in seen:
-            continue
-        seen.add(id(f))
-        code, env = f.__code__, f.__globals__
-        items = []
-        for var, cell in zip(code.co_freevars, f.__closure__ or ()):
-            try:
-                items.append((cell, var, cell.cell_contents, "closure"))
-            except ValueError:   # an empty cell
-                pass
-        names = set()
-        _code_names(code, names)
-        items += [(env, n, env[n], "global") for n in sorted(names) if n in env]
-        items += [(where, n, value, "attribute") for where, n, value in
-                  _attribute_reads(f, this if f is root else None)]
-        for where, name, value, place in items:
-            if isinstance(value, types.FunctionType):
-                if depth < 4 and value.__module__ == module and not (value.__module__ or "").startswith(
-                        _SKIP_MODULES):
-                    todo.append((value, depth + 1))
+    def node(self, x, trace):
+        """The input node standing for candidate x (made at its first use), or None."""
+        if not self.has(x):
+            return None
+        found = self.lifted.get(id(_memory(x)))
+        if found is None:
+            data = x._data if type(x) is dlarray else to_data(x)
+            if data is None:
+                return None
+            index = len(trace.inputs)
+            node = input_node(index, data.shape, data.dtype.name)
+            trace.inputs.append(node)
+            found = self.lifted[id(_memory(x))] = (x, node, index)
+        return found[1]
+
+    def finish(self, fn, first_input):
+        """(guards, feeds) after the trace: a guard per source (what fn itself assigned during the
+        trace is not a change), and for each lifted input in order, (guard, array) feeding it."""
+        label = getattr(fn, "__qualname__", None) or type(fn).__name__
+        inputs = {id(_memory(x)): index - first_input for x, _, index in self.lifted.values()}
+        guards, feeds = [], [None] * len(inputs)
+        for source in self.sources:
+            value = source.read()
+            if not _worth_guarding(value):
                 continue
-            found.setdefault((id(where), name), (where, name, value, place))
-    return list(found.values())
+            leaves = []
+            token, _ = walk(value, leaves=leaves)
+            lifted = [p for p, leaf in enumerate(leaves) if _memory(leaf) is not None
+                      and _memory(self.lifted.get(id(_memory(leaf)), (None,))[0]) is _memory(leaf)]
+            for rank, p in enumerate(lifted):
+                k = inputs[id(_memory(leaves[p]))]
+                if feeds[k] is None:
+                    feeds[k] = (len(guards), rank)
+            _warn_frozen(label, source, value, token, bool(lifted))
+            guards.append(make_guard(source, frozenset(lifted)))
+        if None in feeds:   # fn dropped a value it read: no source holds it any more
+            raise TraceError(f"{label} removed a captured dlarray from where it read it during its trace; "
+                             "pass it as an argument instead")
+        return guards, feeds
 
 
-def _token(value):
-    """(kind, hashable token, value to compare) for a guardable value; (None, size) if too large."""
-    kind = type(value)
-    if kind in _SCALARS or isinstance(value, np.generic):
-        return "scalar", (kind, value), value
-    if kind is tuple and len(value) <= GUARD_MAX_ELEMENTS and all(type(v) in _SCALARS for v in value):
-        return "sequence", (kind, value), value   # lists are not guarded: they are often logs fn appends to
-    if isinstance(value, dlarray):
-        if value._node is not None:
-            return None, None, None
-        data, kind = value._data, "dlarray"
-    elif isinstance(value, np.ndarray):
-        data, kind = value, "array"
-    else:
-        return None, None, None
-    if data.dtype.kind not in "biufc":
-        return None, None, None
-    if data.size > GUARD_MAX_ELEMENTS:
-        return "large", data, None
-    return kind, (type(value), data.shape, data.dtype.str, data.tobytes()), data.copy()
+def _warn_frozen(label, source, value, token, lifted):
+    """Warn (at trace time) when a large array source is read by value, or a value is too large
+    to guard to its end."""
+    where = ("its attributes" if source.steps and source.steps[-1][0] == "attr" else
+             "an argument" if source.place == "object" else f"its {source.place}s")
+    if Truncated in token:
+        warnings.warn(f"dlgrad: {label} reads {source.label!r} from {where}, which holds more than "
+                      f"{WALK_MAX_NODES} values or nests deeper than {WALK_MAX_DEPTH}: later changes "
+                      f"to its deeper parts are not seen. Pass what it needs as arguments instead.",
+                      FrozenCaptureWarning, stacklevel=_user_level())
+        return
+    data = value._data if type(value) is dlarray else value if type(value) is np.ndarray else None
+    if data is not None and data.size > GUARD_MAX_ELEMENTS and not lifted:
+        warnings.warn(
+            f"dlgrad: {label} reads the {data.dtype} array {source.label!r} of shape {data.shape} from "
+            f"{where}; its value is frozen into the compiled function when it is traced, and "
+            f"later changes to it are not seen. Pass it to dlfeval as an argument instead.",
+            FrozenCaptureWarning, stacklevel=_user_level())
 
 
 def _user_level() -> int:
@@ -174,63 +163,18 @@ def _user_level() -> int:
     return level
 
 
-def guards_for(fn) -> list:
-    """The guards of fn's captured values; warns about the large arrays it reads."""
-    guards = []
-    for where, name, value, place in _reads(fn):
-        kind, token, compared = _token(value)
-        if kind is None:
-            continue
-        if kind == "large":
-            label = getattr(fn, "__qualname__", None) or type(fn).__name__
-            warnings.warn(
-                f"dlgrad: {label} reads the {token.dtype} array {name!r} of shape {token.shape} from "
-                f"its {place}s; its value is frozen into the compiled function when it is traced, and "
-                f"later changes to it are not seen. Pass it to dlfeval as an argument instead.",
-                FrozenCaptureWarning, stacklevel=_user_level())
-            continue
-        guards.append(Guard(where, name, kind, (id(where), name, token), compared))
-    return guards
+def _static_sources(leaves) -> list:
+    """Plain objects of the user's passed as static arguments: guarded by their contents."""
+    return [Source("object", leaf, None, (), f"argument of type {type(leaf).__name__}")
+            for leaf in leaves if _walkable(leaf)]
 
 
-def current_tokens(guards) -> tuple:
-    """The tokens the guarded variables have now (the key of the entry traced with them)."""
-    tokens = []
-    for g in guards:
-        try:
-            value = g.where.cell_contents if isinstance(g.where, types.CellType) else g.where.get(
-                g.name, _MISSING)
-        except ValueError:
-            value = _MISSING
-        kind, token, _ = _token(value)
-        tokens.append((id(g.where), g.name, token if kind not in (None, "large") else id(value)))
-    return tuple(tokens)
+def capture(fn, args, lift: bool = True) -> Captured:
+    """Run fn once with every array leaf of args replaced by a traced dlarray.
 
-
-def _guard_source(guards, namespace) -> list:
-    """Lines raising Stale when a guarded variable no longer holds its value."""
-    lines = []
-    for i, g in enumerate(guards):
-        where = f"_gw{i}"
-        namespace[where], namespace[f"_gn{i}"], namespace[f"_gv{i}"] = g.where, g.name, g.value
-        read = (f"{where}.cell_contents" if isinstance(g.where, types.CellType)
-                else f"{where}.get(_gn{i}, MISSING)")
-        if g.kind == "scalar" or g.kind == "sequence":
-            namespace[f"_gt{i}"] = type(g.value)
-            test = f"(x := {read}) is _gv{i} or (x.__class__ is _gt{i} and x == _gv{i})"
-        else:
-            namespace[f"_gt{i}"] = g.token[2][0]
-            namespace[f"_gs{i}"], namespace[f"_gd{i}"], namespace[f"_gb{i}"] = g.token[2][1:]
-            data = "x" if g.kind == "array" else "x._data"
-            pre = "" if g.kind == "array" else "x._node is None and "
-            test = (f"(x := {read}).__class__ is _gt{i} and {pre}{data}.shape == _gs{i} and "
-                    f"{data}.dtype.str == _gd{i} and {data}.tobytes() == _gb{i}")
-        lines.append(f"    if not ({test}): raise Stale")
-    return lines
-
-
-def capture(fn, args) -> Captured:
-    """Run fn once with every array leaf of args replaced by a traced dlarray."""
+    With `lift`, the dlarrays (and large numpy arrays) fn reaches through what it reads become
+    runtime inputs after those of args (Captured.feeds); without, they are constants.
+    """
     leaves, treedef = tree.flatten(args)
     trace = Trace()
     specs, proxies = [], []
@@ -248,15 +192,19 @@ def capture(fn, args) -> Captured:
         proxy = wrap_traced(node, trace)
         proxy._fmt = getattr(leaf, "_fmt", None)
         proxies.append(proxy)
+    capturing = Capturing(find_sources(fn) + _static_sources(leaves))
+    if lift and capturing.candidates:
+        trace.captures = capturing
     with trace:
         result = fn(*tree.unflatten(treedef, proxies))
-    guards = guards_for(fn)   # after the trace: what fn itself assigns (a call counter) is not a change
     out_leaves, out_def = tree.flatten(result)
     outputs, kinds, fmts = [], [], []
     for leaf in out_leaves:
         if isinstance(leaf, dlarray):
             if leaf._node is None:
-                node = const(leaf._data, leaf._data.dtype.name)
+                node = capturing.node(leaf, trace) if lift else None
+                if node is None:
+                    node = const(leaf._data, leaf._data.dtype.name)
             elif leaf._trace is not trace:
                 raise TraceError("the function returned a dlarray traced by another dlfeval; "
                                  "return only values computed from its own arguments")
@@ -267,7 +215,11 @@ def capture(fn, args) -> Captured:
             fmts.append(leaf._fmt)
         else:
             kinds.append(("static", leaf))
-    return Captured(specs, outputs, out_def, kinds, fmts, guards)
+    # after the trace: what fn itself assigns (a call counter) is not a change
+    guards, feeds = capturing.finish(fn, len(specs))
+    specs += [(tuple(x.shape), (x._data if type(x) is dlarray else to_data(x)).dtype.name)
+              for x, _, _ in capturing.lifted.values()]
+    return Captured(specs, outputs, out_def, kinds, fmts, guards, feeds)
 
 
 def make_call(captured: Captured, run):
@@ -276,8 +228,7 @@ def make_call(captured: Captured, run):
     With guards, call raises Stale when a captured value changed; call.unguarded skips the check
     and call.guards lists them.
     """
-    namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array,
-                 "Stale": Stale, "MISSING": _MISSING}
+    namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array, "Stale": Stale}
     # a compiled run names its outputs o0, o1, ... and takes the wrapping into its own frame
     returning = getattr(run, "returning", None)
     output = "o{}" if returning is not None else "o[{}]"
@@ -302,21 +253,38 @@ def make_call(captured: Captured, run):
     else:
         body = ["def unguarded(arrays):", "    o = run(*arrays)", *(f"    {line}" for line in wrap)]
         exec(compile("\n".join(body), "<dlgrad dlfeval result>", "exec"), namespace)
-    if not captured.guards:
+    guards, feeds = captured.guards, captured.feeds
+    if feeds:   # the captured inputs' arrays follow the arguments'
+        namespace["inner"] = namespace["unguarded"]
+        lines, fed = feed_source(guards, feeds, namespace)
+        source = ["def unguarded(arrays):", *(f"    {line}" for line in lines),
+                  f"    return inner([*arrays, {', '.join(fed)}])"]
+        exec(compile("\n".join(source), "<dlgrad dlfeval captured inputs>", "exec"), namespace)
+    if not guards:
         call = namespace["unguarded"]
     else:
-        checked = ["def call(arrays):", *_guard_source(captured.guards, namespace), "    return unguarded(arrays)"]
-        exec(compile("\n".join(checked), "<dlgrad dlfeval result>", "exec"), namespace)
+        lines, fed = guard_source(guards, feeds, namespace)
+        tail = f"inner([*arrays, {', '.join(fed)}])" if feeds else "unguarded(arrays)"
+        source = ["def call(arrays):", *(f"    {line}" for line in lines), f"    return {tail}"]
+        exec(compile("\n".join(source), "<dlgrad dlfeval guards>", "exec"), namespace)
         call = namespace["call"]
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
     call.entry = call.native = None
     call.fast = call.fast_args = None   # generated calls, built on demand (False: none possible)
-    if returning is not None and not captured.guards:
-        def entry(head, names):
-            """The call as one frame taking the caller's own arguments (see CompiledFunction.returning)."""
-            return returning(wrap, {**{k: v for k, v in namespace.items() if k != "run"}, **names}, head)
+    if returning is not None and not feeds:
+        def entry(head, names, miss=None):
+            """The call as one frame taking the caller's own arguments (see CompiledFunction.returning);
+            with guards, a changed captured value runs `miss` (the caller's path for other arguments)."""
+            scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
+            if guards:
+                if miss is None:
+                    return None
+                checks, _ = guard_source(guards, (), scope, miss)
+                head = (head[0], [*checks, *head[1]])
+            return returning(wrap, {**scope, **names}, head)
         call.entry = entry
-        call.native = _native(run, captured, leaves, wrap, namespace)
+        if not guards:   # the native call path checks its arguments only
+            call.native = _native(run, captured, leaves, wrap, namespace)
     return call
 
 
@@ -335,7 +303,7 @@ def _native(run, captured, leaves, wrap, namespace):
         if template is None:   # the result is built by the wrapping lines, in Python
             outs = "".join(f"o{i}, " for i in range(n))
             source = "\n".join([f"def build({outs}):", *(f"    {line}" for line in wrap)])
-            scope = {k: v for k, v in namespace.items() if k != "run"}
+            scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
             exec(compile(source, "<dlgrad native result>", "exec"), scope)
             build = scope["build"]
         return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter)

@@ -17,6 +17,7 @@ from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
 from ..graph.registry import apply as apply_node
 from ..graph.stable import stabilize
 from . import eager, formats
+from . import trace as tracing
 from .dlarray import F32, F64, dlarray, float_dtype, rebox, to_data, wrap, wrap_traced
 from .trace import check_usable
 
@@ -62,12 +63,25 @@ def strong_dtype(*args):
 def apply(name: str, *args, **attrs) -> dlarray:
     """Apply registry op `name` to dlarrays, numpy arrays, lists or Python numbers."""
     trace = trace_of(args)
+    if trace is None and tracing.capturing:
+        trace = _capturing_trace(args)
     out = _eager(name, args, attrs) if trace is None else _traced(name, trace, args, attrs)
     for a in args:
         if isinstance(a, dlarray) and a._fmt is not None:
             out._fmt = formats.propagate(name, args, attrs, out)
             break
     return out
+
+
+def _capturing_trace(args):
+    """The running trace if an operand is an array it captures (read from outside it), else None:
+    an operation on such an array inside dlfeval is recorded, with the array as an input."""
+    trace = tracing.current()
+    if trace is not None and trace.captures is not None:
+        for a in args:
+            if trace.captures.has(a):
+                return trace
+    return None
 
 
 def _eager(name, args, attrs):
@@ -121,16 +135,19 @@ def _common_shape(values):
 
 
 def _traced(name, trace, args, attrs):
-    nodes, weak = [], False
+    nodes, weak, captures = [], False, trace.captures
     for a in args:
-        if isinstance(a, dlarray):
-            nodes.append(a._node if a._node is not None else const(a._data, a._data.dtype.name))
+        if isinstance(a, dlarray) and a._node is not None:
+            nodes.append(a._node)
         elif is_weak(a):
             nodes.append(a)
             weak = True
-        else:
-            data = to_data(a)
-            nodes.append(const(data, data.dtype.name))
+        else:   # an untraced array: an input if the trace captures it, else a constant
+            node = captures.node(a, trace) if captures is not None else None
+            if node is None:
+                data = a._data if isinstance(a, dlarray) else to_data(a)
+                node = const(data, data.dtype.name)
+            nodes.append(node)
     if weak:
         strong = [n for n in nodes if not is_weak(n)]
         dtype = "float32" if strong and all(n.dtype == "float32" for n in strong) else "float64"

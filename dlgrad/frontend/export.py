@@ -39,7 +39,7 @@ def export_c(fn, *example_args, name=None, directory=".", self_test=False):
         raise TypeError(f"directory must be a path, got {type(directory).__name__}")
     provenance, keep = {}, []
     with _recording(provenance, keep):
-        captured = capture(fn, example_args)
+        captured = capture(fn, example_args, lift=False)
     if not captured.outputs:
         raise ValueError(f"{_qualname(fn)} returned no dlarray: there is nothing to export")
     in_names, baked, examples = _input_leaves(fn, example_args)

@@ -6,27 +6,36 @@ import threading
 from ..errors import TraceError
 
 _local = threading.local()
+capturing = 0   # active traces (in any thread) with captured-input candidates: eager ops look
 
 
 class Trace:
-    """One dlfeval's recording: its input nodes, and whether it is still running."""
+    """One dlfeval's recording: its input nodes, whether it is still running, and the arrays
+    read from outside it that become inputs when an operation meets them (capture.Capturing)."""
 
-    __slots__ = ("active", "inputs", "__weakref__")
+    __slots__ = ("active", "inputs", "captures", "__weakref__")
 
     def __init__(self):
         self.active = True
         self.inputs = []
+        self.captures = None
 
     def __enter__(self):
+        global capturing
         stack = getattr(_local, "stack", None)
         if stack is None:
             stack = _local.stack = []
         stack.append(self)
+        if self.captures is not None:
+            capturing += 1
         return self
 
     def __exit__(self, *exc):
+        global capturing
         _local.stack.pop()
         self.active = False
+        if self.captures is not None:
+            capturing -= 1
         return False
 
 

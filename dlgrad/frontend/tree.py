@@ -125,6 +125,21 @@ class TracedArgument(Exception):
 _STATIC = (int, float, bool, complex, str, bytes, type(None))
 
 
+def static_token(x):
+    """(type, value) of a number, string or None, exact to the bit: -0.0 and 0.0 differ, a NaN
+    equals itself (`==` says neither)."""
+    kind = type(x)
+    if kind is float:
+        return (kind, x) if x == x and x != 0.0 else (kind, x.hex())
+    if isinstance(x, np.generic):
+        return (kind, x.tobytes())
+    if kind is complex:
+        return (kind, x.real.hex(), x.imag.hex())
+    if isinstance(x, float):   # a subclass of float
+        return (kind, float(x).hex())
+    return (kind, x)
+
+
 def visit(x, tokens, arrays):
     """Append x's signature tokens to `tokens` and its runtime arrays to `arrays`."""
     kind = type(x)
@@ -152,7 +167,7 @@ def visit(x, tokens, arrays):
         tokens.append((kind, x.shape, x.dtype))
         arrays.append(np.asarray(x, float_dtype(x.dtype), order="C"))
     elif kind in _STATIC or isinstance(x, (np.generic, *_STATIC)):
-        tokens.append((kind, x))
+        tokens.append(static_token(x))
     elif isinstance(x, dlarray):
         raise TypeError("subclasses of dlarray cannot be passed to dlfeval")
     elif _is_namedtuple(x):

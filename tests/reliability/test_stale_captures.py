@@ -260,5 +260,5 @@ def test_large_array_attribute_warns_that_it_is_frozen():
 
         def loss(self, x):
             return dl.sum(x * self.weights[:2])
-    with pytest.warns(FrozenCaptureWarning, match="'weights'.*attributes"):
+    with pytest.warns(FrozenCaptureWarning, match="'self.weights'.*attributes"):
         dlfeval(Model().loss, dlarray(np.ones(2)))
