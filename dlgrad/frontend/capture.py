@@ -229,9 +229,9 @@ def _guard_source(guards, namespace) -> list:
     return lines
 
 
-def capture(fn, args) -> Captured:
-    """Run fn once with every array leaf of args replaced by a traced dlarray."""
-    leaves, treedef = tree.flatten(args)
+def capture(fn, args, kwargs=None) -> Captured:
+    """Run fn once with every array leaf of args (and kwargs) replaced by a traced dlarray."""
+    leaves, treedef = tree.flatten((args, kwargs) if kwargs else args)
     trace = Trace()
     specs, proxies = [], []
     for leaf in leaves:
@@ -249,7 +249,8 @@ def capture(fn, args) -> Captured:
         proxy._fmt = getattr(leaf, "_fmt", None)
         proxies.append(proxy)
     with trace:
-        result = fn(*tree.unflatten(treedef, proxies))
+        rebuilt = tree.unflatten(treedef, proxies)
+        result = fn(*rebuilt[0], **rebuilt[1]) if kwargs else fn(*rebuilt)
     guards = guards_for(fn)   # after the trace: what fn itself assigns (a call counter) is not a change
     out_leaves, out_def = tree.flatten(result)
     outputs, kinds, fmts = [], [], []
