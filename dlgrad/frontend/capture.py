@@ -169,13 +169,14 @@ def _static_sources(leaves) -> list:
             for leaf in leaves if _walkable(leaf)]
 
 
-def capture(fn, args, lift: bool = True) -> Captured:
-    """Run fn once with every array leaf of args replaced by a traced dlarray.
+def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
+    """Run fn once with every array leaf of args (and kwargs) replaced by a traced dlarray.
 
     With `lift`, the dlarrays (and large numpy arrays) fn reaches through what it reads become
     runtime inputs after those of args (Captured.feeds); without, they are constants.
+    Keyword arguments (kwargs) are traced like positional ones.
     """
-    leaves, treedef = tree.flatten(args)
+    leaves, treedef = tree.flatten((args, kwargs) if kwargs else args)
     trace = Trace()
     specs, proxies = [], []
     for leaf in leaves:
@@ -196,7 +197,8 @@ def capture(fn, args, lift: bool = True) -> Captured:
     if lift and capturing.candidates:
         trace.captures = capturing
     with trace:
-        result = fn(*tree.unflatten(treedef, proxies))
+        rebuilt = tree.unflatten(treedef, proxies)
+        result = fn(*rebuilt[0], **rebuilt[1]) if kwargs else fn(*rebuilt)
     out_leaves, out_def = tree.flatten(result)
     outputs, kinds, fmts = [], [], []
     for leaf in out_leaves:
@@ -270,7 +272,7 @@ def make_call(captured: Captured, run):
         call = namespace["call"]
     call.unguarded, call.guards = namespace["unguarded"], captured.guards
     call.entry = call.native = None
-    call.fast = call.fast_args = None   # generated calls, built on demand (False: none possible)
+    call.fast = None   # the generated or native call, built on demand (False: none possible)
     if returning is not None and not feeds:
         def entry(head, names, miss=None):
             """The call as one frame taking the caller's own arguments (see CompiledFunction.returning);

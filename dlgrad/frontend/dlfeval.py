@@ -8,58 +8,34 @@ from __future__ import annotations
 
 from . import backend
 from .accelerate import AcceleratedFunction
-from .cache import MISS, cache_for, compile_call, generated_call, native_call
-from .capture import Stale, capture
-from .tree import TracedArgument, signature
+from .cache import MISS, cache_for, sorted_keywords
+from .capture import capture
 
 
-def dlfeval(fn, *args):
-    """fn(*args) with every dlarray (and numpy array) leaf of args traced; returns untraced dlarrays.
+def dlfeval(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with every dlarray (and numpy array) leaf traced; returns untraced dlarrays.
 
     Call dlgradient inside fn to get gradients. The first call with a new signature traces fn
-    and compiles it; later calls with the same signature run only the compiled code. Scalars and
-    small arrays fn reads from closures or globals are guarded (a change retraces); larger arrays
-    are frozen at trace time, with a warning: pass changing values as arguments.
+    and compiles it; later calls with the same signature run only the compiled code. Keyword
+    arguments are part of the signature like positional ones (arrays traced, other values
+    static). Scalars and small arrays fn reads from closures or globals are guarded (a change
+    retraces); larger arrays are frozen at trace time, with a warning: pass changing values as
+    arguments. A new function object with the same code, closure cells and defaults (a lambda
+    written in a loop) uses the same cache.
     """
     if isinstance(fn, AcceleratedFunction):
-        return fn(*args)
+        return fn(*args, **kwargs)
     cache = cache_for(fn)
-    if cache is not None and cache.fast is not None:   # the signature hit last, unrolled
-        result = cache.fast(*args)
-        if result is not MISS:
-            return result
-    try:
-        key, arrays = signature(args)
-    except TracedArgument:
-        return fn(*args)  # inside another dlfeval: record into its trace
-    if cache is None:
-        return compile_call(fn, args).unguarded(arrays)
-    call = cache.entries.get(key)
-    if call is None:
-        call = cache.miss(fn, args, key)
-    else:
-        cache.hits += 1
-        if key == cache.last:
-            fast = call.fast_args
-            if fast is None:   # built once per entry; False when its arguments do not allow it
-                fast = call.fast_args = (native_call(call, args, cache, _missed)
-                                         or generated_call(call, args, cache, "*args") or False)
-            cache.fast = fast or None
-    cache.last = key
-    try:
-        return call(arrays)
-    except Stale:   # a scalar or small array fn reads from a closure or a global changed
-        cache.hits -= 1
-        return cache.stale(fn, args, key, call)(arrays)
+    fast = cache.__call__   # the fast slot (read directly: one lookup less than calling the cache)
+    result = fast(*args, **kwargs) if kwargs else fast(*args)
+    if result is MISS:
+        return cache.dispatch(fn, args, kwargs)
+    return result
 
 
-def _missed(*args):
-    return MISS
-
-
-def lower(fn, *args) -> backend.Lowered:
+def lower(fn, *args, **kwargs) -> backend.Lowered:
     """Trace fn on args like dlfeval and return what it compiles to (.graph_text, .c_source)."""
     if isinstance(fn, AcceleratedFunction):
         fn = fn.function
-    captured = capture(fn, args)
+    captured = capture(fn, args, sorted_keywords(kwargs)) if kwargs else capture(fn, args)
     return backend.lower_outputs(captured.outputs, captured.specs)

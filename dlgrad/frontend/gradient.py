@@ -6,7 +6,7 @@ from ..graph.autodiff import gradients
 from ..graph.ops.elementwise import stop_gradient
 from . import tree
 from .dlarray import dlarray, wrap_traced
-from .trace import check_usable, current
+from .trace import check_usable, current, in_accelerated
 
 _OPTIONS = {"retain_data": "retain_data", "RetainData": "retain_data",
             "enable_higher_derivatives": "enable_higher_derivatives",
@@ -23,10 +23,14 @@ def _not_traced(what: str) -> GradientError:
 def dlgradient(y, *xs, **options):
     """Gradients of scalar y with respect to each x (same shape and dtype; nested structures allowed).
 
-    Options: retain_data (accepted; graphs are static, so data are always retained) and
-    enable_higher_derivatives (default False: the gradients are constants to a later dlgradient).
+    Options, as keywords or MATLAB name-value pairs after the x's (dlgradient(y, x,
+    "EnableHigherDerivatives", True)): retain_data (accepted; graphs are static, so data are
+    always retained) and enable_higher_derivatives: whether the gradients can be differentiated
+    again. Its default is MATLAB's: true inside a function accelerated by dlaccelerate, false
+    elsewhere; differentiating a gradient taken without it raises an error.
     """
-    settings = {"retain_data": False, "enable_higher_derivatives": False}
+    xs, options = _split_pairs(xs, options)
+    settings = {"retain_data": False, "enable_higher_derivatives": in_accelerated()}
     for name, value in options.items():
         if name not in _OPTIONS:
             raise TypeError(f"dlgradient got an unknown option {name!r}; valid options are "
@@ -43,6 +47,13 @@ def dlgradient(y, *xs, **options):
     if y.size != 1:
         raise GradientError(f"Value to differentiate is non-scalar: y has shape {y.shape}; dlgradient "
                             "needs a scalar (sum it, or index one element)")
+    if not reaches_input(y._node):
+        raise GradientError(
+            "dlgradient: the value to differentiate is not traced: y depends on the traced inputs only "
+            "through values gradients do not flow through. A gradient computed with "
+            "EnableHigherDerivatives=false cannot be differentiated again (pass "
+            "enable_higher_derivatives=True, or 'EnableHigherDerivatives', true, to the dlgradient "
+            "that computes it), and the result of extractdata is a constant.")
     structures, nodes = [], []
     for number, x in enumerate(xs, 1):
         leaves, treedef = tree.flatten(x)
@@ -60,6 +71,41 @@ def dlgradient(y, *xs, **options):
     results = tuple(tree.unflatten(treedef, [next(grads) for _ in range(count)])
                     for treedef, count in structures)
     return results[0] if len(results) == 1 else results
+
+
+def _split_pairs(xs, options):
+    """(xs, options) with MATLAB's trailing name-value pairs moved from xs into options."""
+    for i, x in enumerate(xs):
+        if isinstance(x, str):
+            pairs = xs[i:]
+            if len(pairs) % 2:
+                raise TypeError(f"dlgradient: name-value options come in pairs; {pairs[-1]!r} has no value")
+            for name, value in zip(pairs[::2], pairs[1::2]):
+                if not isinstance(name, str) or name not in _OPTIONS:
+                    raise TypeError(f"dlgradient got an unknown option {name!r}; valid options are "
+                                    f"{', '.join(_OPTIONS)}")
+                if name in options:
+                    raise TypeError(f"dlgradient got the option {name!r} twice")
+                options = {**options, name: value}
+            return xs[:i], options
+    return xs, options
+
+
+def reaches_input(node) -> bool:
+    """Whether a path from node to a runtime input avoids stop_gradient (extractdata, and the
+    gradients taken without EnableHigherDerivatives)."""
+    seen, todo = {id(node)}, [node]
+    while todo:
+        n = todo.pop()
+        if n.op == "input":
+            return True
+        if n.op == "stop_gradient":
+            continue
+        for i in n.inputs:
+            if id(i) not in seen:
+                seen.add(id(i))
+                todo.append(i)
+    return False
 
 
 def _formatted(x, fmt):

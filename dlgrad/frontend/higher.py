@@ -31,13 +31,14 @@ from ..graph.ops import movement as M
 from ..graph.ops import reduce as R
 from ..graph.registry import const
 from .dlarray import dlarray, wrap_traced
+from .gradient import reaches_input
 from .trace import current
 
 _OPTIONS = {"enable_higher_derivatives": "enable_higher_derivatives",
             "EnableHigherDerivatives": "enable_higher_derivatives"}
 
 
-def dljacobian(u, x, dim, **options):
+def dljacobian(u, x, dim, *pairs, **options):
     """Jacobian of u with respect to x along operation axis `dim`, per observation.
 
     For x of shape (..., N, ...) with N at `dim` and u of shape (..., M, ...), the result has
@@ -45,7 +46,7 @@ def dljacobian(u, x, dim, **options):
     the same observation. For a 1-D x and a vector u this is the plain Jacobian; the Jacobian
     of a gradient (dlgradient(..., enable_higher_derivatives=True)) is a Hessian.
     """
-    higher, trace, u_node, x_node, d = _arguments("dljacobian", u, x, dim, options)
+    higher, trace, u_node, x_node, d = _arguments("dljacobian", u, x, dim, pairs, options)
     scalar = u_node.ndim == 0
     if scalar:
         u_node = M.reshape(u_node, (1,) * x_node.ndim)
@@ -58,12 +59,12 @@ def dljacobian(u, x, dim, **options):
     return _result(result, trace, higher)
 
 
-def dldivergence(u, x, dim, **options):
+def dldivergence(u, x, dim, *pairs, **options):
     """Divergence sum_i d u_i / d x_i along operation axis `dim`, per observation.
 
     u must have x's shape; the result has x's shape with length 1 along `dim`.
     """
-    higher, trace, u_node, x_node, d = _arguments("dldivergence", u, x, dim, options)
+    higher, trace, u_node, x_node, d = _arguments("dldivergence", u, x, dim, pairs, options)
     if u_node.shape != x_node.shape and not (u_node.ndim == 0 and x_node.size == 1):
         raise ShapeError(f"dldivergence: u must have the shape of x {x_node.shape} (one component "
                          f"of u per component of x along dim={d}), got shape {u_node.shape}")
@@ -71,12 +72,12 @@ def dldivergence(u, x, dim, **options):
     return _result(M.reshape(result, u_node.shape if u_node.ndim == 0 else result.shape), trace, higher)
 
 
-def dllaplacian(u, x, dim, **options):
+def dllaplacian(u, x, dim, *pairs, **options):
     """Laplacian sum_j d^2 u / d x_j^2 along operation axis `dim`, per observation and component.
 
     u has x's shape except along `dim` (any number M of components); the result has u's shape.
     """
-    higher, trace, u_node, x_node, d = _arguments("dllaplacian", u, x, dim, options)
+    higher, trace, u_node, x_node, d = _arguments("dllaplacian", u, x, dim, pairs, options)
     scalar = u_node.ndim == 0
     node = M.reshape(u_node, (1,) * x_node.ndim) if scalar else u_node
     count = node.shape[d]
@@ -148,8 +149,15 @@ def _result(node, trace, higher):
 # --- arguments ---------------------------------------------------------------------------
 
 
-def _arguments(name, u, x, dim, options):
-    """(enable_higher_derivatives, trace, u node, x node, dim), or a clear error."""
+def _arguments(name, u, x, dim, pairs, options):
+    """(enable_higher_derivatives, trace, u node, x node, dim), or a clear error. Options come as
+    keywords or as MATLAB name-value pairs."""
+    if len(pairs) % 2:
+        raise TypeError(f"{name}: name-value options come in pairs; {pairs[-1]!r} has no value")
+    for key, value in zip(pairs[::2], pairs[1::2]):
+        if not isinstance(key, str) or key in options:
+            raise TypeError(f"{name}: option names are strings, each given once; got {key!r}")
+        options = {**options, key: value}
     higher = True
     for key, value in options.items():
         if key not in _OPTIONS:
@@ -167,6 +175,10 @@ def _arguments(name, u, x, dim, options):
                 "function dlfeval evaluates, or a value computed from one (x: the data to "
                 "differentiate by; u: the output computed from it)")
     u_node, x_node = u._node, x._node
+    if not reaches_input(u_node):
+        raise GradientError(f"{name}: u is not traced: it depends on x only through values gradients do not "
+                            "flow through (a gradient computed with EnableHigherDerivatives=false, or "
+                            "the result of extractdata)")
     if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)):
         raise TypeError(f"{name}: dim must be an int (the 0-based operation axis of x), got {dim!r}")
     if x_node.ndim == 0 or not -x_node.ndim <= dim < x_node.ndim:

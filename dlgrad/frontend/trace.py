@@ -39,6 +39,29 @@ class Trace:
         return False
 
 
+class accelerating:
+    """`with accelerating(flag):` traces begun inside are (or are not) of an accelerated function,
+    where dlgradient's EnableHigherDerivatives defaults to true, as in MATLAB."""
+
+    __slots__ = ("flag", "before")
+
+    def __init__(self, flag: bool):
+        self.flag = flag
+
+    def __enter__(self):
+        self.before = getattr(_local, "accelerated", False)
+        _local.accelerated = self.flag
+
+    def __exit__(self, *exc):
+        _local.accelerated = self.before
+        return False
+
+
+def in_accelerated() -> bool:
+    """Whether the function being traced now is an accelerated one (dlaccelerate)."""
+    return getattr(_local, "accelerated", False)
+
+
 def current():
     """The innermost active trace of this thread, or None outside dlfeval."""
     stack = getattr(_local, "stack", None)
@@ -58,6 +81,12 @@ def check_usable(trace: Trace) -> None:
 
 def control_flow_error(what: str) -> TraceError:
     """The error for Python control flow (`if`, bool(), float(), ...) on a traced value."""
+    if current() is None:   # no dlfeval runs: the value escaped the one that traced it
+        return TraceError(
+            f"{what} of a traced dlarray that escaped a finished dlfeval: traced values live only while "
+            "the function dlfeval evaluates runs (one was kept in a global, a closure or an attribute "
+            "and used after dlfeval returned). Return the value from the function instead; dlfeval "
+            "then gives it as an ordinary dlarray.")
     return TraceError(
         f"{what} of a traced dlarray: inside dlfeval values are symbolic (the function is traced once "
         "and compiled), so Python control flow cannot depend on them. Use dlgrad.where(cond, a, b), "

@@ -79,15 +79,13 @@ def test_signature_called_twice_in_a_row_gets_a_generated_call(backend):
         y = dl.sum(x * w) ** 2
         return y, dlgradient(y, x)
     accfun = dlaccelerate(f)
-    base_call = type(accfun).__call__
     x, w = dlarray(np.array([1.0, 2.0])), dlarray(np.array([3.0, -1.0]))
     for _ in range(4):
         y, g = accfun(x, w)
         assert float(y) == 1.0 and extractdata(g).tolist() == [6.0, -2.0]
-    fast = type(accfun).__call__ is not base_call
-    assert fast == (backend == "c")   # the numpy backend has no compiled call to join
+    assert _promoted(accfun) == (backend == "c")   # the numpy backend has no compiled call to join
     assert (accfun.hits, accfun.misses) == (3, 1)
-    assert type(dlaccelerate(f)).__call__ is base_call   # one class per AcceleratedFunction
+    assert type(accfun) is AcceleratedFunction and not _promoted(dlaccelerate(f))
     # other shapes, formats, dtypes, structures and traced values leave the generated path
     y, g = accfun(dlarray(np.ones(3)), dlarray(np.ones(3)))
     assert float(y) == 9.0 and extractdata(g).tolist() == [6.0] * 3
@@ -101,16 +99,18 @@ def test_signature_called_twice_in_a_row_gets_a_generated_call(backend):
     accfun(x, w)
     assert accfun.hits == 4 and float(accfun(x, w)[0]) == 1.0
     accfun.enabled = False
-    assert type(accfun).__call__ is base_call
+    assert not _promoted(accfun)
     accfun.enabled = True
     accfun.clear_cache()
-    assert type(accfun).__call__ is base_call and accfun.hits == 0
+    assert not _promoted(accfun) and accfun.hits == 0
+
+
+def _promoted(accfun):
+    return accfun.__call__ != accfun.slow
 
 
 def _hit_path(accfun):
-    call = type(accfun).__call__
-    return "python" if call is AcceleratedFunction.__call__ or callable(getattr(call, "__get__", None)) \
-        else "native"
+    return "native" if type(accfun.__call__).__name__ == "Dispatcher" else "python"
 
 
 def test_both_hit_paths_give_the_same_results(call_path):
@@ -152,3 +152,13 @@ def test_donation_on_the_hit_path(call_path):
     assert q._data is not data and q._data.tolist() == [-3.0, -2.0, -1.0] and data.tolist() == [-2.0, -1.0, 0.0]
     q = step(g, g)   # the same array twice: not overwritten
     assert q._data.tolist() == [1.0] * 3 and g._data.tolist() == [2.0] * 3
+
+
+def test_keyword_arguments_on_the_promoted_path(backend, call_path):
+    x, w = dlarray(np.array([1.0, 2.0])), dlarray(np.array([0.5, -1.0]))
+    accfun = dlaccelerate(lambda x, w=None: dl.sum(x * (1.0 if w is None else w)))
+    for _ in range(3):
+        assert float(accfun(x, w)) == -1.5
+    assert float(accfun(x, w=w)) == -1.5 and float(accfun(x)) == 3.0
+    with pytest.raises(TypeError, match="unexpected keyword argument 'v'"):
+        accfun(x, v=w)

@@ -50,9 +50,8 @@ def test_higher_derivatives_option(spelling):
         return g, dlgradient(dl.sum(g), x)
 
     x = dlarray(np.array([1.0, 2.0]))
-    g, gg = dlfeval(f, x, False)
-    np.testing.assert_array_equal(extractdata(g), [3.0, 12.0])
-    np.testing.assert_array_equal(extractdata(gg), [0.0, 0.0])   # g is a constant
+    with pytest.raises(GradientError, match="not traced.*EnableHigherDerivatives=false cannot be differentiated"):
+        dlfeval(f, x, False)   # g is a constant: MATLAB's error, not a silent zero
     g, gg = dlfeval(f, x, True)
     np.testing.assert_array_equal(extractdata(gg), [6.0, 12.0])
 
@@ -130,3 +129,40 @@ def test_option_errors():
         dlfeval(lambda x: dlgradient(x, x, Retain=True), dlarray(1.0))
     with pytest.raises(TypeError, match="at least one"):
         dlfeval(lambda x: dlgradient(x), dlarray(1.0))
+
+
+def _second_derivative(x, *options):
+    g = dlgradient(x ** 3, x, *options)
+    return dlgradient(g, x)
+
+
+def test_inside_dlaccelerate_higher_derivatives_are_on_by_default(backend):
+    # MATLAB: EnableHigherDerivatives defaults to true inside an accelerated function
+    assert float(dl.dlaccelerate(_second_derivative)(dlarray(2.0))) == 12.0
+    assert float(dlfeval(dl.dlaccelerate(_second_derivative), dlarray(2.0))) == 12.0
+    assert float(dlfeval(lambda x: dl.dlaccelerate(_second_derivative)(x) * 1.0, dlarray(2.0))) == 12.0
+    with pytest.raises(GradientError, match="EnableHigherDerivatives=false cannot be differentiated"):
+        dl.dlaccelerate(_second_derivative)(dlarray(2.0), "EnableHigherDerivatives", False)
+
+
+def test_a_second_derivative_without_the_option_is_an_error_not_zero():
+    with pytest.raises(GradientError, match="value to differentiate is not traced.*EnableHigherDerivatives=false"):
+        dlfeval(_second_derivative, dlarray(2.0))
+    with pytest.raises(GradientError, match="not traced.*extractdata"):
+        dlfeval(lambda x: dlgradient(dl.sum(extractdata(x) * 2.0), x), dlarray(np.ones(2)))
+    # a y traced through another path is fine: the gradient-as-constant part contributes nothing
+    g = dlfeval(lambda x: dlgradient(dlgradient(x ** 3, x) + x, x), dlarray(2.0))
+    assert float(g) == 1.0
+
+
+def test_matlab_name_value_options():
+    assert float(dlfeval(_second_derivative, dlarray(2.0), "EnableHigherDerivatives", True)) == 12.0
+    assert float(dlfeval(_second_derivative, dlarray(2.0), "EnableHigherDerivatives", True, "RetainData",
+                         False)) == 12.0
+    with pytest.raises(TypeError, match="no value"):
+        dlfeval(_second_derivative, dlarray(2.0), "EnableHigherDerivatives")
+    with pytest.raises(TypeError, match="unknown option 'Bogus'"):
+        dlfeval(_second_derivative, dlarray(2.0), "Bogus", 1)
+    hessian = dlfeval(lambda x: dl.dljacobian(dlgradient(dl.sum(x ** 3), x, "EnableHigherDerivatives", 1),
+                                              x, 0, "EnableHigherDerivatives", False), dlarray(np.array([1.0, 2.0])))
+    np.testing.assert_array_equal(extractdata(hessian), [[6.0, 0.0], [0.0, 12.0]])

@@ -104,6 +104,16 @@ def test_a_donated_numpy_array_is_never_overwritten(dtype, call_path):
         np.testing.assert_array_equal(np.asarray(q), np.full(4, 2.0))
 
 
+def test_a_numpy_array_held_only_by_a_donated_container_is_not_overwritten(call_path):
+    """The caller still holds the container, so its numpy leaves are the caller's too."""
+    step = dl.dlaccelerate(lambda params: {"w": params["w"] * 2.0}, donate=0)
+    params = {"w": np.ones(3)}
+    for _ in range(3):
+        new = step(params)
+        np.testing.assert_array_equal(params["w"], np.ones(3))
+        np.testing.assert_array_equal(np.asarray(new["w"]), np.full(3, 2.0))
+
+
 def test_a_masked_array_is_refused():
     data = np.ma.masked_array([1.0, 2.0, 3.0], mask=[False, True, False])
     with pytest.raises(TypeError, match="masked array.*filled"):
