@@ -247,7 +247,12 @@ def _strip_stop_gradient(node, inputs):
     return inputs[0] if node.op == "stop_gradient" else None
 
 
-def simplify(outputs, strip_stop_gradient=True, fired=None, rules=RULES):
+def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL):
     """Simplified outputs (new nodes; the input graph is untouched). `fired`, a list, receives the
-    name of each rule that fired."""
+    name of each rule that fired.
+
+    The default rules keep the graph's numbers to rounding. The stable forms (RULES adds them)
+    are applied where the frontend builds a node, traced and eager alike, not here: they are more
+    accurate than the naive graph (log1p against log(1 + y) at a tiny y), and a compiled graph
+    must give the reference interpreter's numbers for the graph it was given."""
     return rewrite_graph(list(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)
