@@ -108,7 +108,7 @@ def propagate(name, args, attrs, out):
             return fmt
         axes = attrs["axes"]
         return "".join(c for i, c in enumerate(fmt) if i not in axes) or None
-    if name == "slice":
+    if name in ("slice", "cumsum"):
         return fmt
     return None
 

@@ -105,6 +105,19 @@ def mean(x, axis=None, keepdims=False) -> dlarray:
     return _reduce("sum", x, axes, keepdims) / count
 
 
+def cumsum(x, axis=None) -> dlarray:
+    """Running sum along axis (an int); None sums x flattened, as numpy does. Keeps x's format."""
+    x = asdlarray(x)
+    if axis is None:
+        x, axis = reshape(x, (-1,)), 0
+    elif isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"cumsum axis must be an int or None, got {axis!r}")
+    if x.ndim == 0:
+        raise ShapeError("cumsum along an axis needs an array with at least 1 dimension, got a 0-d array")
+    (axis,) = normalize_axes(axis, x.ndim)
+    return apply("cumsum", x, axis=axis)
+
+
 # --- shapes -------------------------------------------------------------------------
 
 def _shape_arg(shape) -> tuple:

@@ -14,7 +14,7 @@ from .dispatch import apply, asdlarray
 from .dlarray import dlarray
 
 FUNCTIONS = ("abs sign sqrt exp log log1p expm1 sin cos tan sinh cosh tanh asin acos atan atan2 "
-             "sigmoid relu softplus erf maximum minimum where floor ceil round sum mean prod max min "
+             "sigmoid relu softplus erf maximum minimum where floor ceil round sum mean prod max min cumsum "
              "matmul transpose permute reshape concatenate stack").split()
 
 
@@ -71,6 +71,11 @@ def _max_like(function, name):
         _reject(name, out=out, initial=initial, where=where)
         return function(a, axis, keepdims is not np._NoValue and bool(keepdims))
     return adapter
+
+
+def _cumsum(a, axis=None, dtype=None, out=None):
+    _reject("cumsum", dtype=dtype, out=out)
+    return F.cumsum(a, axis)
 
 
 def _reshape(a, shape=None, order="C", *, newshape=None, copy=None):
@@ -140,7 +145,7 @@ def _clip(a, a_min=None, a_max=None, out=None, **extra):
 
 _FUNCTIONS = {
     np.sum: _sum_like(F.sum, "sum"), np.prod: _sum_like(F.prod, "prod"),
-    np.mean: _sum_like(F.mean, "mean"),
+    np.mean: _sum_like(F.mean, "mean"), np.cumsum: _cumsum,
     np.max: _max_like(F.max, "max"), np.min: _max_like(F.min, "min"),
     np.amax: _max_like(F.max, "amax"), np.amin: _max_like(F.min, "amin"),
     np.transpose: F.transpose, np.reshape: _reshape, np.ravel: _ravel,

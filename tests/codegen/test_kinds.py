@@ -70,9 +70,9 @@ def test_registrations_that_clash_are_named(table):
     noop = kinds.Kind("reduce", _place_backwards, _emit_backwards)
     with pytest.raises(ValueError, match="kernel kind 'reduce' registered twice"):
         kinds.register(noop)
-    with pytest.raises(ValueError, match="'pad' is placed by kernel kind 'pad' already, not 'scan'"):
-        kinds.register(kinds.Kind("scan", _place_backwards, _emit_backwards), ops=("pad",))
-    assert "scan" not in kinds.KINDS
+    with pytest.raises(ValueError, match="'pad' is placed by kernel kind 'pad' already, not 'window'"):
+        kinds.register(kinds.Kind("window", _place_backwards, _emit_backwards), ops=("pad",))
+    assert "window" not in kinds.KINDS
 
 
 def test_an_op_of_no_kind_is_a_clear_error(table):

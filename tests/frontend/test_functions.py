@@ -79,6 +79,22 @@ def test_reductions(backend):
     check_cases(REDUCTIONS, [Y])
 
 
+CUMSUMS = [(f"cumsum axis={axis}", (lambda x, a=axis: dl.cumsum(x, a)), (lambda x, a=axis: np.cumsum(x, a)))
+           for axis in (0, 1, -1, None)]
+
+
+def test_cumsum(backend):
+    """dl.cumsum and np.cumsum on dlarrays: numpy's values, gradients, the format kept, bad axes named."""
+    check_cases(CUMSUMS, [Y])
+    x = dlarray(Y[:, :, 0], "CB")
+    assert dl.dims(dl.cumsum(x, 1)) == "CB" and dl.dims(np.cumsum(x, 0)) == "CB"
+    np.testing.assert_array_equal(extractdata(np.cumsum(x, 1)), np.cumsum(Y[:, :, 0], 1))
+    with pytest.raises(dl.ShapeError, match="axis 2 is out of range"):
+        dl.cumsum(x, 2)
+    with pytest.raises(TypeError, match="cumsum axis must be an int or None, got 1.5"):
+        dl.cumsum(x, 1.5)
+
+
 MATMUL_SHAPES = [((3,), (3,)), ((3,), (3, 2)), ((2, 3), (3,)), ((2, 3), (3, 4)),
                  ((2, 1, 2, 3), (5, 3, 2)), ((3,), (4, 3, 2)), ((4, 2, 3), (3,))]
 
