@@ -24,6 +24,7 @@ import struct
 import sympy as sp
 from sympy.codegen.ast import real
 
+from ..graph.node import postorder as graph_postorder
 from ..graph.registry import OPS
 
 ADD, MUL, UNARY, ATOM = 1, 2, 3, 4   # C precedence levels used for parenthesising
@@ -277,19 +278,11 @@ def op_depth(op: str, attrs: tuple, arity: int):
 
 def postorder(exprs):
     """Every distinct (by identity) subexpression of `exprs`, arguments before their users."""
-    order, seen = [], set()
-    stack = [(e, False) for e in reversed(list(exprs))]
-    while stack:
-        expr, expanded = stack.pop()
-        if expanded:
-            order.append(expr)
-            continue
-        if id(expr) in seen:
-            continue
-        seen.add(id(expr))
-        stack.append((expr, True))
-        stack.extend((arg, False) for arg in reversed(getattr(expr, "args", ())) if id(arg) not in seen)
-    return order
+    return graph_postorder(list(exprs), _arguments)
+
+
+def _arguments(expr):
+    return getattr(expr, "args", ())
 
 
 def free_symbols(exprs):

@@ -106,26 +106,36 @@ def freeze_attrs(attrs: dict) -> tuple:
     return tuple(sorted(attrs.items()))
 
 
-def toposort(outputs) -> list:
-    """Every node the outputs depend on, inputs before users, in a deterministic order."""
+def postorder(roots, children) -> list:
+    """Every distinct (by identity) item reachable from `roots` through `children(item)`, each
+    after its children, in a deterministic order; an explicit stack, so depth is unbounded."""
     order, seen = [], set()
-    for root in outputs:
+    for root in roots:
         if id(root) in seen:
             continue
         stack = [(root, False)]
         while stack:
-            node, expanded = stack.pop()
+            item, expanded = stack.pop()
             if expanded:
-                order.append(node)
+                order.append(item)
                 continue
-            if id(node) in seen:
+            if id(item) in seen:
                 continue
-            seen.add(id(node))
-            stack.append((node, True))
-            for child in reversed(node.inputs):
+            seen.add(id(item))
+            stack.append((item, True))
+            for child in reversed(children(item)):
                 if id(child) not in seen:
                     stack.append((child, False))
     return order
+
+
+def _inputs(node):
+    return node.inputs
+
+
+def toposort(outputs) -> list:
+    """Every node the outputs depend on, inputs before users, in a deterministic order."""
+    return postorder(outputs, _inputs)
 
 
 def users(order) -> dict:
