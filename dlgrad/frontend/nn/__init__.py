@@ -9,7 +9,10 @@ from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution
                      eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
                      imageInputLayer, layerNormalizationLayer, leakyReluLayer, maxPooling2dLayer,
                      reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
-from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, predict
+from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, initialize, predict, resetState
+from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLayer, connectLayers,
+                         depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
+from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .lbfgs import lbfgsState, lbfgsupdate
 from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
@@ -20,4 +23,7 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
-           "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]
+           "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",
+           "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
+           "disconnectLayers", "removeLayers", "additionLayer", "multiplicationLayer", "concatenationLayer",
+           "depthConcatenationLayer", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor"]

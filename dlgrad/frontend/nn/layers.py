@@ -35,6 +35,12 @@ class Layer:
     def initialize(self, x, rng):
         return {}, {}
 
+    def num_inputs(self):
+        return 1
+
+    def input_names(self):
+        return ["in"]
+
     def apply(self, params, state, x, training, mask=None):
         return self.forward(params, x), {}
 
