@@ -12,6 +12,8 @@ from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution
 from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, initialize, predict, resetState
 from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLayer, connectLayers,
                          depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
+from .attention import attention
+from .sequence_layers import attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer
 from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .lbfgs import lbfgsState, lbfgsupdate
@@ -26,4 +28,5 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",
            "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "additionLayer", "multiplicationLayer", "concatenationLayer",
-           "depthConcatenationLayer", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor"]
+           "depthConcatenationLayer", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
+           "attention", "attentionLayer", "positionEmbeddingLayer", "selfAttentionLayer", "sequenceInputLayer"]
