@@ -140,3 +140,12 @@ def test_transformer_encoder_block_builds_and_trains():
     x2[:, :, 5:] += 1
     np.testing.assert_allclose(dl.extractdata(dl.predict(net, dl.dlarray(x2, "CBT")))[:, :, :5],
                                dl.extractdata(y)[:, :, :5], rtol=1e-5, atol=1e-6)
+
+
+def test_word_embedding_layer_looks_up_columns():
+    net = dl.dlnetwork([dl.sequenceInputLayer(1), dl.wordEmbeddingLayer(4, 9)], seed=0, dtype=np.float64)
+    words = RNG.integers(0, 9, (1, 2, 5)).astype(np.float64)
+    y = dl.predict(net, dl.dlarray(words, "CBT"))
+    W = dl.extractdata(net.Learnables["embedding", "Weights"])
+    assert dl.dims(y) == "CBT" and y.shape == (4, 2, 5)
+    np.testing.assert_array_equal(dl.extractdata(y), W[:, words[0].astype(int)])

@@ -13,7 +13,8 @@ from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, in
 from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLayer, connectLayers,
                          depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
 from .attention import attention
-from .sequence_layers import attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer
+from .sequence_layers import (attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer,
+                              wordEmbeddingLayer)
 from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .lbfgs import lbfgsState, lbfgsupdate
@@ -29,4 +30,5 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "additionLayer", "multiplicationLayer", "concatenationLayer",
            "depthConcatenationLayer", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
-           "attention", "attentionLayer", "positionEmbeddingLayer", "selfAttentionLayer", "sequenceInputLayer"]
+           "attention", "attentionLayer", "positionEmbeddingLayer", "selfAttentionLayer", "sequenceInputLayer",
+           "wordEmbeddingLayer"]

@@ -9,7 +9,7 @@ from .. import functions as F
 from ..dispatch import apply
 from .attention import attention
 from .layers import Layer, _layer, glorot
-from .linear import fullyconnect
+from .linear import embed, fullyconnect
 
 
 def _positive(value, what, layer):
@@ -62,6 +62,25 @@ class positionEmbeddingLayer(Layer):
         batch = x.shape[fmt.index("B")] if "B" in fmt else 1
         w = F.reshape(p["Weights"][:, :steps], (self.outputSize, 1, steps))
         return labelled(apply("broadcast_to", w, shape=(self.outputSize, batch, steps)), "CBT")
+
+
+@_layer("embedding")
+class wordEmbeddingLayer(Layer):
+    """Word vectors: Weights (dimension, numWords); input "CBT" word indices (C of size 1,
+    0-based: MATLAB's 1-based indices minus one), output (dimension, B, T)."""
+    dimension: int
+    numWords: int
+    name: str = ""
+
+    def __post_init__(self):
+        _positive(self.dimension, "dimension", "wordEmbeddingLayer")
+        _positive(self.numWords, "numWords", "wordEmbeddingLayer")
+
+    def initialize(self, x, rng):   # MATLAB's default "narrow-normal": N(0, 0.01^2)
+        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self.numWords))).astype(x.dtype)}, {}
+
+    def forward(self, p, x):
+        return embed(x, p["Weights"])
 
 
 def _mode(mask, layer):
@@ -141,4 +160,4 @@ class attentionLayer(Layer):
         return attention(*xs, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)[0], {}
 
 
-SEQUENCE_LAYERS = [sequenceInputLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
+SEQUENCE_LAYERS = [sequenceInputLayer, wordEmbeddingLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
