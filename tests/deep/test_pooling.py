@@ -262,3 +262,23 @@ def test_global_pooling_network_gradients():
     eager = dl.crossentropy(dl.forward(net, x), t)
     assert float(value) == pytest.approx(float(eager), rel=1e-10)
     assert dl.extractdata(grads["conv", "Weights"]).any()
+
+
+def _pooled_sum(z):
+    return (dl.maxpool(z, 2, Padding=(0, 1), DataFormat="SCB")
+            + dl.avgpool(z, 3, Padding=1, DataFormat="SCB"))
+
+
+def test_jacobian_along_the_pooled_axis_through_the_batching_rules():
+    """dljacobian replays the pooling ops with a leading batch axis (their batching rules);
+    pooling along an observation axis is refused by their layout rule."""
+    x = np.random.default_rng(9).standard_normal((6, 2, 3))
+    jacobian = dl.extractdata(dl.dlfeval(lambda z: dl.dljacobian(_pooled_sum(z), z, 0), dl.dlarray(x)))
+    eps, numeric = 1e-6, np.zeros((6, 6, 2, 3))
+    for j in range(6):
+        step = np.zeros_like(x)
+        step[j] = eps
+        numeric[:, j] = (dl.extractdata(_pooled_sum(x + step)) - dl.extractdata(_pooled_sum(x - step))) / (2 * eps)
+    np.testing.assert_allclose(jacobian, numeric, atol=1e-8)
+    with pytest.raises(dl.GradientError, match="maxpool pools along an observation axis"):
+        dl.dlfeval(lambda z: dl.dljacobian(_pooled_sum(z), z, 1), dl.dlarray(x))
