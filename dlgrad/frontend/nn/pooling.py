@@ -14,7 +14,7 @@ import numpy as np
 from ...graph.node import Const
 from ...graph.ops.pool import geometry
 from ..dispatch import apply, asdlarray
-from ..dlarray import wrap_traced
+from ..dlarray import dlarray, wrap_traced
 from ..formats import FormatError, dims
 from .common import formatted_input, relabel
 
@@ -28,12 +28,21 @@ def _pooled_axes(fmt, op):
     return axes[0], len(axes)
 
 
+def _integers(value):
+    """value's entries as a flat list if they are all integral numbers, else None."""
+    try:
+        values = np.asarray(value).ravel().tolist()
+        return values if all(not isinstance(v, bool) and float(v).is_integer() for v in values) else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _ints(value, d, what, op, low=1):
     """An int or d ints (each >= low) as a d-tuple."""
-    values = np.asarray(value).ravel().tolist() if not isinstance(value, (int, np.integer)) else [value]
-    if len(values) == 1:
+    values = _integers(value)
+    if values is not None and len(values) == 1:
         values = values * d
-    if len(values) != d or any(isinstance(v, bool) or not float(v).is_integer() or v < low for v in values):
+    if values is None or len(values) != d or any(v < low for v in values):
         raise ValueError(f"{op}: {what} must be an integer >= {low} or {d} of them (one per pooled "
                          f"dimension), got {value!r}")
     return tuple(int(v) for v in values)
@@ -52,12 +61,11 @@ def _padding(padding, d, size, window, stride, op):
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             pads.append((total // 2, total - total // 2))
         return tuple(pads)
-    array = np.asarray(padding)
-    flat = array.ravel().tolist()
-    if any(isinstance(v, bool) or not float(v).is_integer() or v < 0 for v in flat):
+    flat = _integers(padding)
+    if flat is None or any(v < 0 for v in flat):
         raise ValueError(f"{op}: Padding must hold non-negative integers, got {padding!r}")
-    flat = [int(v) for v in flat]
-    if array.ndim == 2 and array.shape == (2, d):
+    flat, shape = [int(v) for v in flat], np.shape(padding)
+    if shape == (2, d):
         return tuple((flat[i], flat[d + i]) for i in range(d))
     if len(flat) == 1 or (len(flat) == d and d > 1):
         return tuple((p, p) for p in (flat * d)[:d])
@@ -97,8 +105,8 @@ def _geometry(X, poolsize, Stride, Padding, DataFormat, op, ndims=None):
     return x, fmt, keep, geometry(axis, window, stride, pads)
 
 
-def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None, return_indices: bool = False, *,
-            _ndims=None):
+def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat: str | None = None, return_indices: bool = False,
+            *, _ndims: int | None = None) -> dlarray | tuple:
     """Largest value of each window over the "S" (or "T") dimensions; padding never wins.
 
     poolsize: integers or "global" (the whole spatial extent). Stride, Padding (an int, one
@@ -116,7 +124,8 @@ def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None, return_indices: b
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
 
-def avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0, DataFormat=None, *, _ndims=None):
+def avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0, DataFormat: str | None = None,
+            *, _ndims: int | None = None) -> dlarray:
     """Mean of each window over the "S" (or "T") dimensions.
 
     Padding counts as PaddingValue (0 by default, like MATLAB), or, with PaddingValue="mean",
@@ -138,7 +147,7 @@ def avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0, DataFormat=None, *
     return relabel(y, fmt, keep)
 
 
-def maxunpool(X, indx, outputSize, DataFormat=None):
+def maxunpool(X, indx, outputSize, DataFormat: str | None = None) -> dlarray:
     """MATLAB's maxunpool: zeros of outputSize with each element of X at its position in indx.
 
     indx and outputSize are what maxpool(..., return_indices=True) returned (0-based flat

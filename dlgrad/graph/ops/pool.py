@@ -171,10 +171,6 @@ def _infer_gather(inputs, **attrs):
 
 
 # --- VJPs, batching and layout rules ---------------------------------------------------------
-def _geometry(node):
-    return {k: node.attr(k) for k in ("axis", "window", "stride", "padding")}
-
-
 def _vjp_max(g, out, inputs, **attrs):
     return [apply("maxpool_scatter", inputs[0], g, **attrs)]
 
@@ -206,9 +202,9 @@ def _batch(node, inputs, batched, size):
 
 
 def _layout(node, layouts):
-    (_, _, lay) = layouts[-1]
+    ((_, _, lay),) = layouts   # single-input ops: the other axes keep their observations
     axis, d = node.attr("axis"), len(node.attr("window"))
-    if len(layouts) > 1 or any(entry is not None for entry in lay[axis:axis + d]):
+    if any(entry is not None for entry in lay[axis:axis + d]):
         return layout.Mixed(f"{node.op} pools along an observation axis")
     return lay
 
@@ -231,12 +227,3 @@ def geometry(axis, window, stride, padding) -> dict:
             "stride": tuple(int(s) for s in stride),
             "padding": tuple((int(lo), int(hi)) for lo, hi in padding)}
 
-
-def pool(kind, x, **attrs):
-    """maxpool / avgpool / maxpool_index of x over the window described by `geometry`."""
-    return apply(kind, x, **attrs)
-
-
-def maxpool_scatter(x, g, **attrs):
-    """g added at the argmax of each window of x (zero elsewhere): maxpool's adjoint, and maxunpool."""
-    return apply("maxpool_scatter", x, g, **attrs)
