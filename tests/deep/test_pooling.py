@@ -284,3 +284,15 @@ def test_jacobian_along_the_pooled_axis_through_the_batching_rules():
     np.testing.assert_allclose(jacobian, numeric, atol=1e-8)
     with pytest.raises(dl.GradientError, match="maxpool pools along an observation axis"):
         dl.dlfeval(lambda z: dl.dljacobian(_pooled_sum(z), z, 1), dl.dlarray(x))
+
+
+def test_data_format_may_name_time_first_as_in_matlab():
+    """DataFormat="TCB" on an unformatted (T, C, B) array pools along T and keeps that order,
+    the same numbers as dlarray(X, "TCB") (stored as "CBT")."""
+    x = np.random.default_rng(10).standard_normal((7, 3, 2))
+    plain = dl.dlfeval(lambda z: dl.maxpool(z, 3, Stride=2, Padding="same", DataFormat="TCB"), dl.dlarray(x))
+    assert plain.shape == (4, 3, 2) and dl.dims(plain) == ""
+    labelled = dl.maxpool(dl.dlarray(x, "TCB"), 3, Stride=2, Padding="same")
+    np.testing.assert_array_equal(dl.extractdata(plain), np.transpose(dl.extractdata(labelled), (2, 0, 1)))
+    with pytest.raises(dl.FormatError, match="must be adjacent"):
+        dl.avgpool(dl.dlarray(np.ones((3, 2, 3, 1))), 2, DataFormat="SCSB")

@@ -15,8 +15,26 @@ from ...graph.node import Const
 from ...graph.ops.pool import geometry
 from ..dispatch import apply, asdlarray
 from ..dlarray import dlarray, wrap_traced
-from ..formats import FormatError, dims
+from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
+
+
+def _input(X, DataFormat, op):
+    """(x without its format, its format, whether the result is labelled). Unlike most functions,
+    DataFormat may name the axes in any order ("TCB"): pooling finds its axes wherever they are,
+    and the result keeps X's order, unformatted, as in MATLAB."""
+    if DataFormat is None:
+        if not dims(X):
+            raise FormatError(f"{op} needs a formatted dlarray, for example dlarray(X, 'SSCB'), or DataFormat=")
+        return formatted_input(X, "", op)
+    x = asdlarray(X)
+    if dims(x):
+        raise FormatError(f"{op}: DataFormat is only for unformatted input, but the input has data "
+                          f"format {dims(x)!r}")
+    fmt = check(DataFormat, x.ndim)
+    if len(fmt) != x.ndim:
+        raise FormatError(f"{op}: DataFormat {fmt!r} does not match the {x.ndim} dimensions of the input")
+    return x, fmt, False
 
 
 def _pooled_axes(fmt, op):
@@ -25,6 +43,8 @@ def _pooled_axes(fmt, op):
     if not axes:
         raise FormatError(f"{op} pools over 'S' (spatial) or 'T' (time) dimensions, but the data "
                           f"format {fmt!r} has neither")
+    if axes != list(range(axes[0], axes[0] + len(axes))):
+        raise FormatError(f"{op}: the 'S' dimensions of the data format {fmt!r} must be adjacent")
     return axes[0], len(axes)
 
 
@@ -77,10 +97,7 @@ def _padding(padding, d, size, window, stride, op):
 
 def _geometry(X, poolsize, Stride, Padding, DataFormat, op, ndims=None):
     """(x without format, its format, keep the format?, the pooling attributes)."""
-    if DataFormat is None and not dims(X):
-        raise FormatError(f"{op} needs a formatted dlarray with 'S' or 'T' dimensions, for example "
-                          f"dlarray(X, 'SSCB'), or DataFormat=")
-    x, fmt, keep = formatted_input(X, "", op, DataFormat)
+    x, fmt, keep = _input(X, DataFormat, op)
     axis, d = _pooled_axes(fmt, op)
     if ndims is not None and d != ndims:
         raise FormatError(f"{op} pools over {ndims} spatial dimension(s), but the data format {fmt!r} "
@@ -156,9 +173,7 @@ def maxunpool(X, indx, outputSize, DataFormat: str | None = None) -> dlarray:
     as a table) or be a constant array.
     """
     op = "maxunpool"
-    if DataFormat is None and not dims(X):
-        raise FormatError(f"{op} needs a formatted dlarray, for example dlarray(X, 'SSCB'), or DataFormat=")
-    y, fmt, keep = formatted_input(X, "", op, DataFormat)
+    y, fmt, keep = _input(X, DataFormat, op)
     shape = _ints(outputSize, len(outputSize) if not isinstance(outputSize, (int, np.integer)) else 1,
                   "outputSize", op)
     indx = asdlarray(indx)
