@@ -27,53 +27,57 @@ def place(scheduler, node):
 
 def emit(emitter, index, kernel):
     (root,) = kernel.roots
-    op = root.op
     buffers = [emitter.owner(x) for x, _ in kernel.operands]
-    names = [emitter.names[id(b)] for b in buffers]
-    out = emitter.names[id(root)]
-    adjoint = op in ("avgpool_spread", "maxpool_scatter")   # x's shape out, the pooled shape in
+    names, out = [emitter.names[id(b)] for b in buffers], emitter.names[id(root)]
+    adjoint = root.op in ("avgpool_spread", "maxpool_scatter")   # x's shape out, the pooled shape in
     full, pooled = (root.shape, root.inputs[-1].shape) if adjoint else (root.inputs[0].shape, root.shape)
     g = _Geometry(root, full, pooled)
-    ctype = CTYPE[root.inputs[0].dtype]
-    block = Block()
-    if adjoint:
-        block.add(fill(out, root.size, "0"))
-    work = math.prod(pooled) * math.prod(g.window)
-    tasks = For("t", g.outer * g.chunks, pragma=PARALLEL if work >= PARALLEL_MIN and g.outer * g.chunks > 1 else "")
+    block = Block([fill(out, root.size, "0")] if adjoint else [])
+    body, window, each = _loops(g, block, parallel=math.prod(pooled) * math.prod(g.window) >= PARALLEL_MIN)
+    fill_in = _average if root.op in ("avgpool", "avgpool_spread") else _maximum
+    fill_in(root.op, CTYPE[root.inputs[0].dtype], g, names, out, body, window, each)
+    return emitter.function(index, kernel, buffers, [root], block)
+
+
+def _loops(g, block, parallel):
+    """The tasks (outer x inner chunks), the output loops and the clipped window loops, in block.
+    Returns (the output loops' body, the window loops (a Scope), the inner loop `each` at p)."""
+    tasks = For("t", g.outer * g.chunks, pragma=PARALLEL if parallel and g.outer * g.chunks > 1 else "")
     block.add(tasks)
     tasks.add(f"const ptrdiff_t n = t / {g.chunks}, c0 = t % {g.chunks} * {g.chunk};")
-    tasks.add(f"const ptrdiff_t cn = {g.chunk if g.inner % g.chunk == 0 else f'c0 + {g.chunk} < {g.inner} ? {g.chunk} : {g.inner} - c0'};")
+    last = g.chunk if g.inner % g.chunk == 0 else f"c0 + {g.chunk} < {g.inner} ? {g.chunk} : {g.inner} - c0"
+    tasks.add(f"const ptrdiff_t cn = {last};")
     body = tasks.body
     for i, extent in enumerate(g.out):
-        loop = For(f"o{i}", extent)
-        body.add(loop)
-        body = loop.body
-    for statement in g.clip():
-        body.add(statement)
-    window = Scope()
-    inner = window
+        body = body.add(For(f"o{i}", extent)).body
+    body.extend(g.clip())
+    window = inner = Scope()
     for i in range(g.d):
-        loop = For(f"w{i}", f"b{i}", start=f"a{i}")
-        inner.add(loop)
-        inner = loop.body
+        inner = inner.add(For(f"w{i}", f"b{i}", start=f"a{i}")).body
     inner.add(f"const ptrdiff_t p = xb + {' + '.join(f'w{i} * {s}' for i, s in enumerate(g.x_strides))};")
-    each = For("c", "cn")
-    if op in ("avgpool", "avgpool_spread"):
-        count = f"({ctype}){math.prod(g.window)}"
-        if op == "avgpool":
-            body.add(f"{ctype} acc[{g.chunk}];")
-            body.add(For("c", "cn", Block(["acc[c] = 0;"]), braces=False))
-            each.add(f"acc[c] += {names[0]}[p + c];")
-            inner.add(each)
-            body.add(window)
-            body.add(For("c", "cn", Block([f"{out}[yo + c] = acc[c] / {count};"]), braces=False))
-        else:
-            each.add(f"{out}[p + c] += {names[0]}[yo + c] / {count};")
-            inner.add(each)
-            body.add(window)
-        return emitter.function(index, kernel, buffers, [root], block)
-    x = names[0]
-    track = op != "maxpool"   # the others need the position of the maximum
+    each = inner.add(For("c", "cn"))
+    return body, window, each
+
+
+def _average(op, ctype, g, names, out, body, window, each):
+    """avgpool: a sum per inner element, divided by the window's size; avgpool_spread: each
+    cotangent divided by it, added over its window."""
+    count = f"({ctype}){math.prod(g.window)}"
+    if op == "avgpool_spread":
+        each.add(f"{out}[p + c] += {names[0]}[yo + c] / {count};")
+        body.add(window)
+        return
+    body.add(f"{ctype} acc[{g.chunk}];")
+    body.add(For("c", "cn", Block(["acc[c] = 0;"]), braces=False))
+    each.add(f"acc[c] += {names[0]}[p + c];")
+    body.add(window)
+    body.add(For("c", "cn", Block([f"{out}[yo + c] = acc[c] / {count};"]), braces=False))
+
+
+def _maximum(op, ctype, g, names, out, body, window, each):
+    """The running maximum per inner element from the window's first element inside x, and
+    (but for maxpool) its position, which the op then reads, writes or adds at."""
+    x, track = names[0], op != "maxpool"
     body.add(f"{ctype} best[{g.chunk}];" + (f" ptrdiff_t at[{g.chunk}];" if track else ""))
     body.add(f"const ptrdiff_t p0 = xb + {' + '.join(f'a{i} * {s}' for i, s in enumerate(g.x_strides))};")
     body.add(For("c", "cn", Block([f"best[c] = {x}[p0 + c];" + (" at[c] = p0;" if track else "")]),
@@ -81,18 +85,13 @@ def emit(emitter, index, kernel):
     each.add(f"const {ctype} v = {x}[p + c];")
     # the first maximum in window order wins; a NaN is a maximum (the first NaN wins)
     better = "v > best[c] || (v != v && best[c] == best[c])"
-    if track:
-        each.add(f"if ({better}) {{ best[c] = v; at[c] = p; }}")
-    else:
-        each.add(f"best[c] = ({better}) ? v : best[c];")
-    inner.add(each)
+    each.add(f"if ({better}) {{ best[c] = v; at[c] = p; }}" if track else f"best[c] = ({better}) ? v : best[c];")
     body.add(window)
     final = {"maxpool": f"{out}[yo + c] = best[c];",
              "maxpool_index": f"{out}[yo + c] = (double)(at[c] + c);",
              "maxpool_gather": f"{out}[yo + c] = {names[-1]}[at[c] + c];",
              "maxpool_scatter": f"{out}[at[c] + c] += {names[-1]}[yo + c];"}[op]
     body.add(For("c", "cn", Block([final]), braces=False))
-    return emitter.function(index, kernel, buffers, [root], block)
 
 
 class _Geometry:
