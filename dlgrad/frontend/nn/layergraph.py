@@ -10,7 +10,7 @@ import numpy as np
 
 from ..formats import FormatError, labelled, stripdims
 from ..join import concatenate
-from .layers import Layer, _layer
+from .layers import LAYERS, Layer, _layer
 
 
 class LayerGraph:
@@ -252,3 +252,4 @@ class depthConcatenationLayer(_Concat):
 
 
 MERGE_LAYERS = [additionLayer, multiplicationLayer, concatenationLayer, depthConcatenationLayer]
+LAYERS.extend(MERGE_LAYERS)

@@ -8,7 +8,7 @@ from ..formats import labelled
 from .. import functions as F
 from ..dispatch import apply
 from .attention import attention
-from .layers import Layer, _layer, glorot
+from .layers import LAYERS, Layer, _layer, glorot
 from .linear import embed, fullyconnect
 
 
@@ -161,3 +161,4 @@ class attentionLayer(Layer):
 
 
 SEQUENCE_LAYERS = [sequenceInputLayer, wordEmbeddingLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
+LAYERS.extend(SEQUENCE_LAYERS)
