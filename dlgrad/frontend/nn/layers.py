@@ -221,7 +221,7 @@ class batchNormalizationLayer(Layer):
     def apply(self, p, s, x, training, mask=None):
         if not training:
             return batchnorm(x, p["Offset"], p["Scale"], s["TrainedMean"], s["TrainedVariance"],
-                             Epsilon=self.Epsilon), {}
+                             training=False, Epsilon=self.Epsilon), {}
         y, mean, var = batchnorm(x, p["Offset"], p["Scale"], s["TrainedMean"], s["TrainedVariance"],
                                  training=True, MeanDecay=self.MeanDecay,
                                  VarianceDecay=self.VarianceDecay, Epsilon=self.Epsilon)

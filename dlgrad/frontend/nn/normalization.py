@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .. import functions as F
+from ..nargout import requested_outputs
 from .common import formatted_input, per_axis, relabel, stop
 
 
@@ -26,13 +27,17 @@ def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
 
 def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, MeanDecay=0.1,
               VarianceDecay=0.1, Epsilon=1e-5, DataFormat=None):
-    """Batch normalisation over every axis but C.
+    """Batch normalisation over every axis but C, with MATLAB's three forms.
 
-    batchnorm(X, offset, scale)                      -> (Y, batch mean, batch variance)
-    batchnorm(X, offset, scale, mean, var)           -> Y  (inference with the given statistics)
-    batchnorm(X, offset, scale, mean, var, training=True)
-        -> (Y, running mean, running variance): MATLAB's s_n = decay * s_batch + (1 - decay) * s_old.
-    Statistics are vectors with one value per channel.
+    Y, mu, sigmaSq = batchnorm(X, offset, scale)      batch statistics (always three results)
+    Y = batchnorm(X, offset, scale, mu, sigmaSq)      inference with the given statistics
+    Y, mu, sigmaSq = batchnorm(X, offset, scale, mu, sigmaSq)
+        training: Y from the batch statistics, and the running statistics updated as MATLAB's
+        s_n = decay * s_batch + (1 - decay) * s_old (MeanDecay, VarianceDecay).
+    As MATLAB chooses between the last two by its number of outputs, so does dlgrad: unpacking the
+    result into three names is the training form. training=True / False chooses explicitly (for
+    code that does not unpack the result where it calls batchnorm). Statistics are vectors with
+    one value per channel.
 
     Variance convention: Y is always normalised with the population (biased, divide by m)
     variance of the batch, and the three-output form returns that population variance
@@ -41,14 +46,21 @@ def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, M
     so that TrainedVariance estimates the variance of the data rather than of a batch; the
     same convention as cuDNN and PyTorch. With m = 1 no correction is applied.
     """
+    if (mean is None) != (variance is None):
+        raise TypeError("batchnorm: give both the mean and the variance statistics, or neither")
+    if training is None:
+        training = mean is None or requested_outputs() == 3
+    elif not training and mean is None:
+        raise TypeError("batchnorm: the inference form (training=False) needs the mean and variance")
+    for name, decay in (("MeanDecay", MeanDecay), ("VarianceDecay", VarianceDecay)):
+        if not 0 <= decay <= 1:
+            raise ValueError(f"batchnorm: {name} must be in [0, 1], got {decay!r}")
     x, fmt, keep = formatted_input(X, "C", "batchnorm", DataFormat)
     c = fmt.index("C")
     axes = tuple(i for i in range(x.ndim) if i != c)
     channels = x.shape[c]
     scale = per_axis(scaleFactor, x.shape, c, "scaleFactor", "batchnorm")
     shift = per_axis(offset, x.shape, c, "offset", "batchnorm")
-    if training is None:
-        training = mean is None
     if not training:
         mu = per_axis(mean, x.shape, c, "mean", "batchnorm")
         var = per_axis(variance, x.shape, c, "variance", "batchnorm")
