@@ -2,7 +2,8 @@
 from .activations import elu, gelu, leakyrelu, logsoftmax, relu, sigmoid, softmax, tanh
 from .conv import avgpool, dlconv, maxpool
 from .linear import dropout, dropout_mask, embed, fullyconnect
-from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
+from .losses import crossentropy, indexcrossentropy
+from .regression import huber, l1loss, l2loss, mse
 from .normalization import batchnorm, layernorm
 from .layers import LAYERS
 from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .. import functions as F
 from ..dispatch import apply, asdlarray
+from ..dlarray import dlarray
 from ..formats import FormatError, labelled, require, stripdims
 
 
@@ -18,6 +21,14 @@ def formatted_input(x, labels, op, data_format=None):
 def relabel(y, fmt, keep):
     """y labelled with fmt when the input was formatted (not when DataFormat named its axes)."""
     return labelled(y, fmt) if keep and fmt else y
+
+
+def as_data_of(value, y):
+    """value as a dlarray; numpy data and lists take y's dtype (a single-precision loss stays single,
+    as MATLAB's targets do), dlarrays keep theirs."""
+    if isinstance(value, dlarray):
+        return value
+    return asdlarray(np.asarray(value, y.dtype))
 
 
 def stop(x):
