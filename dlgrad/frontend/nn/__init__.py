@@ -5,6 +5,7 @@ from .linear import dropout, dropout_mask, embed, fullyconnect
 from .losses import crossentropy, indexcrossentropy
 from .regression import huber, l1loss, l2loss, mse
 from .normalization import batchnorm, layernorm
+from .normalization import crosschannelnorm, groupnorm, instancenorm
 from .layers import LAYERS
 from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
                      eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
@@ -18,7 +19,8 @@ from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "avgpool", "dlconv", "maxpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
-           "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
+           "batchnorm", "layernorm", "crosschannelnorm", "groupnorm", "instancenorm",
+           *(layer.__name__ for layer in LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]
