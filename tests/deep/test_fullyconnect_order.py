@@ -48,3 +48,12 @@ def test_gradient(name):
 def test_bad_feature_order():
     with pytest.raises(ValueError, match="FeatureOrder must be"):
         dl.fullyconnect(dl.dlarray(X, "SSCB"), WEIGHTS, FeatureOrder="F")
+
+
+def test_fully_connected_layer_with_matlab_weights():
+    net = dl.dlnetwork([dl.imageInputLayer((H, W, C), Normalization="none"),
+                        dl.fullyConnectedLayer(6, FeatureOrder="column-major")], dtype=np.float64)
+    values = iter([WEIGHTS, BIAS[:, None]])
+    net = net.with_learnables(dl.dlupdate(lambda p: dl.dlarray(next(values)), net.Learnables))
+    got = dl.extractdata(dl.predict(net, dl.dlarray(X, "SSCB")))
+    np.testing.assert_allclose(got, WEIGHTS @ X.reshape((H * W * C, N), order="F") + BIAS[:, None], rtol=1e-12)

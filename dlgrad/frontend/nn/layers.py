@@ -41,8 +41,11 @@ class Layer:
     def forward(self, params, x):
         raise NotImplementedError
 
+    quiet = ()   # options shown only when they differ from their default
+
     def describe(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "name")
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                           if k != "name" and not (k in self.quiet and v == getattr(type(self), k)))
         return f"{type(self).__name__}({fields})"
 
 
@@ -164,8 +167,12 @@ class imageInputLayer(Layer):
 
 @_layer("fc")
 class fullyConnectedLayer(Layer):
+    """Weights @ flattened features + Bias; FeatureOrder="column-major" for weights from MATLAB
+    (see fullyconnect)."""
     outputSize: int
     name: str = ""
+    FeatureOrder: str = "row-major"
+    quiet = ("FeatureOrder",)
 
     def initialize(self, x, rng):
         n = x.size // x.shape[x._fmt.index("B")]
@@ -173,7 +180,7 @@ class fullyConnectedLayer(Layer):
                 "Bias": np.zeros((self.outputSize, 1), x.dtype)}, {}
 
     def forward(self, p, x):
-        return fullyconnect(x, p["Weights"], p["Bias"])
+        return fullyconnect(x, p["Weights"], p["Bias"], FeatureOrder=self.FeatureOrder)
 
 
 @_layer("conv")
