@@ -11,7 +11,7 @@ from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
 
 
-def fullyconnect(X, weights, bias=None, DataFormat=None, FeatureOrder="row-major"):
+def fullyconnect(X, weights, bias=None, DataFormat: str | None = None, FeatureOrder: str = "row-major"):
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
 
     X is formatted with a C label (S..., C, B, T, U...); weights has shape (outputSize, inputSize)

@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import functions as F
 from ..dispatch import apply, asdlarray
-from ..dlarray import F32
+from ..dlarray import F32, dlarray
 from ..formats import FormatError, stripdims
 from .common import as_data_of, formatted_input, normalizer, relabel
 from .reduction import reduce_loss
@@ -28,9 +28,9 @@ def _safe_log(Y):
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode="single-label",
-                 NormalizationFactor="batch-size", Reduction="sum", DataFormat=None, WeightsFormat=None,
-                 TargetCategories=None):
+def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode: str = "single-label",
+                 NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
+                 WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
     """MATLAB's cross-entropy of probabilities Y against targets: sum(m .* w .* l) / N with
     l = -T log Y ('single-label', TargetCategories 'exclusive') or
     l = -(T log Y + (1 - T) log(1 - Y)) ('multilabel', 'independent'); weights, Mask,

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import functions as F
 from ..dispatch import apply
+from ..dlarray import dlarray
 from ..formats import FormatError
 from ..nargout import requested_outputs
 from .common import formatted_input, per_axis, relabel, stop
@@ -26,7 +27,8 @@ def _scaled(y, x, fmt, offset, scaleFactor, op):
     return y * per_axis(scaleFactor, x.shape, c, "scaleFactor", op) + per_axis(offset, x.shape, c, "offset", op)
 
 
-def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None, OperationDimension="auto"):
+def layernorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None,
+              OperationDimension: str = "auto") -> dlarray:
     """Normalise each observation over the axes OperationDimension names, then scale and shift
     per channel: "auto" (C for data with a T axis, else S, C and U), "channel-only" (C),
     "spatial-channel" (S and C) or "batch-excluded" (every axis but B)."""
@@ -42,7 +44,7 @@ def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None, OperationDi
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "layernorm"), fmt, keep)
 
 
-def instancenorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
+def instancenorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
     """MATLAB's instance normalisation: each channel of each observation normalised over its S, T
     and U axes, then scaled and shifted per channel."""
     x, fmt, keep = formatted_input(X, "C", "instancenorm", DataFormat)
@@ -53,7 +55,8 @@ def instancenorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "instancenorm"), fmt, keep)
 
 
-def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
+def groupnorm(X, numGroups: int | str, offset, scaleFactor, Epsilon: float = 1e-5,
+              DataFormat: str | None = None) -> dlarray:
     """MATLAB's group normalisation: the channels split into numGroups contiguous groups (an int
     dividing the channel count, "all-channels" for one group, "channel-wise" for one per channel),
     each group of each observation normalised over its channels and S, T, U axes."""
@@ -71,7 +74,8 @@ def groupnorm(X, numGroups, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
     return relabel(_scaled(F.reshape(y, x.shape), x, fmt, offset, scaleFactor, "groupnorm"), fmt, keep)
 
 
-def crosschannelnorm(X, windowSize, Alpha=1e-4, Beta=0.75, K=2.0, DataFormat=None):
+def crosschannelnorm(X, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75, K: float = 2.0,
+                     DataFormat: str | None = None) -> dlarray:
     """MATLAB's local response (cross-channel) normalisation: x / (K + Alpha * ss / windowSize)^Beta,
     ss the sum of squares over a window of channels, the floor((w-1)/2) before and floor(w/2) after."""
     x, fmt, keep = formatted_input(X, "C", "crosschannelnorm", DataFormat)

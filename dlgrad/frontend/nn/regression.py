@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from .. import functions as F
 from ..dispatch import asdlarray
+from ..dlarray import dlarray
 from ..formats import FormatError, stripdims
 from .common import as_data_of, relabel
 from .reduction import reduce_loss
@@ -24,24 +25,25 @@ def _regression(op, Y, T, elementwise, weights, options):
     return loss if loss.ndim == 0 else relabel(loss, Y._fmt, True)
 
 
-def l1loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor="batch-size", Reduction="sum",
-           DataFormat=None, WeightsFormat=None):
+def l1loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "batch-size",
+           Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L1 loss: sum(m .* w .* |Y - T|) / N (the mean absolute error with the defaults)."""
     return _regression("l1loss", Y, targets, F.abs, weights, dict(
         Mask=Mask, NormalizationFactor=NormalizationFactor, Reduction=Reduction, DataFormat=DataFormat,
         WeightsFormat=WeightsFormat))
 
 
-def l2loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor="batch-size", Reduction="sum",
-           DataFormat=None, WeightsFormat=None):
+def l2loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "batch-size",
+           Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L2 loss: sum(m .* w .* (Y - T).^2) / N (the mean squared error with the defaults)."""
     return _regression("l2loss", Y, targets, lambda d: d * d, weights, dict(
         Mask=Mask, NormalizationFactor=NormalizationFactor, Reduction=Reduction, DataFormat=DataFormat,
         WeightsFormat=WeightsFormat))
 
 
-def huber(Y, targets, weights=None, *, TransitionPoint=1.0, Mask=None, NormalizationFactor="batch-size",
-          Reduction="sum", DataFormat=None, WeightsFormat=None):
+def huber(Y, targets, weights=None, *, TransitionPoint: float = 1.0, Mask=None,
+          NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
+          WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere (d = Y - T,
     delta the TransitionPoint), weighted, masked, summed and divided by N."""
     delta = float(TransitionPoint)
@@ -58,7 +60,7 @@ def huber(Y, targets, weights=None, *, TransitionPoint=1.0, Mask=None, Normaliza
         WeightsFormat=WeightsFormat))
 
 
-def mse(Y, targets, *, NormalizationFactor="batch-size", DataFormat=None):
+def mse(Y, targets, *, NormalizationFactor: str = "batch-size", DataFormat: str | None = None) -> dlarray:
     """MATLAB's half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
     return _regression("mse", Y, targets, lambda d: d * d, None, dict(
         NormalizationFactor=NormalizationFactor, DataFormat=DataFormat)) / 2
