@@ -98,3 +98,17 @@ def test_errors():
         dl.layernorm(x, OFF, SCALE, OperationDimension="channel")
     with pytest.raises(FormatError, match="S, T or U axes"):
         dl.instancenorm(dl.dlarray(np.ones((4, 2)), "CB"), OFF, SCALE)
+
+
+def test_normalization_layers_apply_their_functions():
+    layers = [dl.imageInputLayer((3, 2, 4), Normalization="none"), dl.instanceNormalizationLayer(),
+              dl.groupNormalizationLayer(2), dl.crossChannelNormalizationLayer(3, K=1.0),
+              dl.layerNormalizationLayer(OperationDimension="channel-only")]
+    net = dl.dlnetwork(layers, dtype=np.float64)
+    assert [r.Layer for r in net.Learnables][::2] == ["instancenorm", "groupnorm", "layernorm"]
+    y = dl.extractdata(dl.predict(net, dl.dlarray(IMG, "SSCB")))
+    ones, zeros = np.ones(4), np.zeros(4)
+    want = _affine(_norm(_lrn_ref(_group_ref(_affine(_norm(IMG, (0, 1)), zeros, ones, 2, 4), 2, zeros, ones),
+                                  3, k=1.0), (2,)), zeros, ones, 2, 4)
+    np.testing.assert_allclose(y, want, rtol=1e-10, atol=1e-12)
+    assert "layerNormalizationLayer(Epsilon=1e-05, OperationDimension='channel-only')" in net.summary()

@@ -11,6 +11,8 @@ from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution
                      eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
                      imageInputLayer, layerNormalizationLayer, leakyReluLayer, maxPooling2dLayer,
                      reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
+from .normlayers import (NORMALIZATION_LAYERS, crossChannelNormalizationLayer, groupNormalizationLayer,
+                         instanceNormalizationLayer)
 from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, predict
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .lbfgs import lbfgsState, lbfgsupdate
@@ -20,7 +22,7 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "avgpool", "dlconv", "maxpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
            "batchnorm", "layernorm", "crosschannelnorm", "groupnorm", "instancenorm",
-           *(layer.__name__ for layer in LAYERS),
+           *(layer.__name__ for layer in LAYERS), *(layer.__name__ for layer in NORMALIZATION_LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]

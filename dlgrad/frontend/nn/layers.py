@@ -239,13 +239,16 @@ class batchNormalizationLayer(Layer):
 class layerNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
+    OperationDimension: str = "auto"
+    quiet = ("OperationDimension",)
 
     def initialize(self, x, rng):
         c = x.shape[x._fmt.index("C")]
         return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
 
     def forward(self, p, x):
-        return layernorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
+        return layernorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon,
+                         OperationDimension=self.OperationDimension)
 
 
 def _activation(cls_name, prefix, fn, **defaults):
