@@ -116,3 +116,23 @@ def test_option_errors():
         dl.crossentropy(dl.softmax(y), T, CLASS_W, WeightsFormat="B")
     with pytest.raises(ValueError, match="TransitionPoint must be positive"):
         dl.huber(y, T, TransitionPoint=0)
+
+
+TARGETS = np.zeros((10, 12))         # float64, read from outside the function: a runtime input
+
+
+def _global_target_loss(y):
+    return dl.l2loss(y, TARGETS, Mask=MASK_BIG)
+
+
+MASK_BIG = np.ones((10, 12))
+
+
+def test_targets_captured_from_outside_stay_runtime_inputs():
+    global TARGETS
+    y = dl.dlarray(np.ones((10, 12), np.float32), "CB")
+    first = dl.dlfeval(_global_target_loss, y)
+    TARGETS = np.full((10, 12), 3.0)
+    second = dl.dlfeval(_global_target_loss, y)
+    assert first.dtype == np.float32
+    assert float(first) == pytest.approx(10.0) and float(second) == pytest.approx(40.0)

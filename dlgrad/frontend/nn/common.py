@@ -3,10 +3,8 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import functions as F
-from ..dispatch import apply, asdlarray
+from ..dispatch import apply, asdlarray, cast
 from ..dlarray import dlarray
 from ..formats import FormatError, labelled, require, stripdims
 
@@ -23,12 +21,13 @@ def relabel(y, fmt, keep):
     return labelled(y, fmt) if keep and fmt else y
 
 
-def as_data_of(value, y):
-    """value as a dlarray; numpy data and lists take y's dtype (a single-precision loss stays single,
-    as MATLAB's targets do), dlarrays keep theirs."""
+def as_data_of(value, dtype):
+    """value as a dlarray; numpy data and lists take `dtype` (a single-precision loss stays single,
+    as MATLAB's targets do), dlarrays keep theirs. The conversion is an op on the array itself, so
+    a large array captured from outside the function stays a runtime input."""
     if isinstance(value, dlarray):
         return value
-    return asdlarray(np.asarray(value, y.dtype))
+    return cast(asdlarray(value), dtype)
 
 
 def stop(x):

@@ -44,7 +44,7 @@ def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode: str
         ClassificationMode = modes[TargetCategories]
     Y = asdlarray(Y)
     y, fmt, keep = formatted_input(Y, "C", "crossentropy", DataFormat)
-    T = stripdims(as_data_of(targets, y))
+    T = stripdims(as_data_of(targets, y.dtype))
     _check_same(y, T, "crossentropy")
     if ClassificationMode == "single-label":
         values = T * _safe_log(y)

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
-
 from .. import functions as F
 from ..dlarray import dlarray
 from ..formats import FormatError, stripdims
-from .common import batch_size, stop
+from .common import as_data_of, batch_size, stop
 
 NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
 
@@ -27,7 +25,7 @@ def broadcast_to_loss(W, fmt, shape, dtype, what, op, W_format=None):
     weights), and is aligned with the loss values by its labels. Data that is not a dlarray
     takes the loss values' dtype (single stays single, as in MATLAB).
     """
-    W = W if isinstance(W, dlarray) else dlarray(np.asarray(W, dtype))
+    W = W if isinstance(W, dlarray) else as_data_of(W, dtype)
     if W_format and not W._fmt:
         W = dlarray(W, W_format)       # permuted into the canonical label order
     labels = W._fmt

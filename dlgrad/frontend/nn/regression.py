@@ -18,7 +18,7 @@ def _regression(op, Y, T, elementwise, weights, options):
     data_format = options.pop("DataFormat", None)
     fmt = Y._fmt or data_format or ""
     y = stripdims(Y)
-    T = stripdims(as_data_of(T, y))
+    T = stripdims(as_data_of(T, y.dtype))
     if T.shape != y.shape:
         raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {y.shape}")
     loss = reduce_loss(elementwise(y - T), fmt, op, weights, **options)
