@@ -156,10 +156,8 @@ class dlarray:
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
     def __setitem__(self, key, value):
-        from ..errors import UnsupportedOperationError
-        raise UnsupportedOperationError(
-            "dlarray does not support item assignment (it has value semantics); build the new "
-            "array with dlgrad.where, dlgrad.concatenate or dlgrad.stack instead")
+        """X[key] = v rebinds X to the updated value, as MATLAB's X(idx) = v (frontend/assignment.py)."""
+        assignment.setitem(self, key, value)
 
     # --- arithmetic ----------------------------------------------------------------
     def __add__(self, other): return dispatch.apply("add", self, other)
@@ -262,4 +260,4 @@ def isdlarray(x) -> bool:
     return isinstance(x, dlarray)
 
 
-from . import dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)
+from . import assignment, dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)

@@ -37,7 +37,22 @@ relu = _unary("relu", "max(x, 0); its gradient at 0 is 0.")
 sign = _unary("sign", "Elementwise sign (-1, 0 or 1); gradient zero.")
 floor = _unary("floor", "Elementwise floor; gradient zero.")
 ceil = _unary("ceil", "Elementwise ceil; gradient zero.")
-round = _unary("round", "Round to the nearest integer, halves to even (like numpy); gradient zero.")
+
+
+def round(x) -> dlarray:
+    """MATLAB's round: the nearest integer, halves away from zero (round(-2.5) is -3); gradient zero.
+
+    numpy's np.round / np.rint on a dlarray keep numpy's halves-to-even.
+    """
+    x = asdlarray(x)
+    whole = _toward_zero(x)
+    small = where(less(abs(x), 2.0 ** 52), x, 0.0)      # larger values (and inf, nan) are whole
+    half = greater_equal(abs(small - _toward_zero(small)), 0.5)   # exact: no double rounding
+    return where(half, whole + sign(x), whole)
+
+
+def _toward_zero(x):
+    return where(less(x, 0), ceil(x), floor(x))
 
 atan2 = _elementwise("atan2", "atan2", "Elementwise atan2(y, x), the angle of (x, y).")
 maximum = _elementwise("maximum", "maximum", "Elementwise maximum (ties share the gradient equally).")

@@ -62,8 +62,10 @@ def _expand(key, ndim):
     return key + fill
 
 
-def _basic(x, key):
-    index, shape, axis = [], [], 0
+def _basic_specs(x, key):
+    """(per-axis (start, stop, step) of x, the selection's shape with every axis of x kept,
+    the shape of x[key]) for a basic key."""
+    index, kept, shape, axis = [], [], [], 0
     for k in _expand(key, x.ndim):
         if k is None:
             shape.append(1)
@@ -82,10 +84,16 @@ def _basic(x, key):
             i %= n
             spec = (i, i + 1, 1)
         index.append(spec)
+        kept.append(len(range(*spec)))
         axis += 1
+    return tuple(index), tuple(kept), tuple(shape)
+
+
+def _basic(x, key):
+    index, _, shape = _basic_specs(x, key)
     if any(spec != (0, n, 1) for spec, n in zip(index, x.shape)):
-        x = apply("slice", x, index=tuple(index))
-    return reshape(x, tuple(shape))
+        x = apply("slice", x, index=index)
+    return reshape(x, shape)
 
 
 def _gather(x, key):

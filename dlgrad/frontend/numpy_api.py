@@ -34,7 +34,7 @@ _UFUNCS = {
     np.sin: F.sin, np.cos: F.cos, np.tan: F.tan, np.sinh: F.sinh, np.cosh: F.cosh, np.tanh: F.tanh,
     np.arcsin: F.asin, np.arccos: F.acos, np.arctan: F.atan, np.arctan2: F.atan2,
     np.maximum: F.maximum, np.minimum: F.minimum,
-    np.floor: F.floor, np.ceil: F.ceil, np.rint: F.round,
+    np.floor: F.floor, np.ceil: F.ceil, np.rint: lambda x: apply("round", x),
     np.greater: F.greater, np.greater_equal: F.greater_equal, np.less: F.less,
     np.less_equal: F.less_equal, np.equal: F.equal, np.not_equal: F.not_equal,
     np.matmul: F.matmul,
@@ -111,7 +111,7 @@ def _round(a, decimals=0, out=None):
     _reject("round", out=out)
     if decimals != 0:
         raise UnsupportedOperationError("numpy.round on a dlarray supports only decimals=0")
-    return F.round(a)
+    return apply("round", a)   # numpy's halves-to-even (dlgrad.round is MATLAB's halves away)
 
 
 def _squeeze(a, axis=None):

@@ -3,13 +3,17 @@ from .activations import elu, gelu, leakyrelu, logsoftmax, relu, sigmoid, softma
 from .conv import dlconv
 from .pooling import avgpool, maxpool, maxunpool
 from .linear import dropout, dropout_mask, embed, fullyconnect
-from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
+from .losses import crossentropy, indexcrossentropy
+from .regression import huber, l1loss, l2loss, mse
 from .normalization import batchnorm, layernorm
+from .normalization import crosschannelnorm, groupnorm, instancenorm
 from .layers import LAYERS
 from .layers import (batchNormalizationLayer, convolution2dLayer, dropoutLayer,
                      eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
                      imageInputLayer, layerNormalizationLayer, leakyReluLayer,
                      reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
+from .normlayers import (crossChannelNormalizationLayer, groupNormalizationLayer,
+                         instanceNormalizationLayer)
 from .pooling_layers import (averagePooling1dLayer, averagePooling2dLayer, averagePooling3dLayer,
                              globalAveragePooling1dLayer, globalAveragePooling2dLayer,
                              globalAveragePooling3dLayer, globalMaxPooling1dLayer, globalMaxPooling2dLayer,
@@ -28,7 +32,8 @@ from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "avgpool", "dlconv", "maxpool", "maxunpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
-           "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
+           "batchnorm", "layernorm", "crosschannelnorm", "groupnorm", "instancenorm",
+           *(layer.__name__ for layer in LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",

@@ -4,7 +4,8 @@ from __future__ import annotations
 import math
 
 from .. import functions as F
-from ..dispatch import apply, asdlarray
+from ..dispatch import apply, asdlarray, cast
+from ..dlarray import dlarray
 from ..formats import FormatError, labelled, require, stripdims
 
 
@@ -18,6 +19,15 @@ def formatted_input(x, labels, op, data_format=None):
 def relabel(y, fmt, keep):
     """y labelled with fmt when the input was formatted (not when DataFormat named its axes)."""
     return labelled(y, fmt) if keep and fmt else y
+
+
+def as_data_of(value, dtype):
+    """value as a dlarray; numpy data and lists take `dtype` (a single-precision loss stays single,
+    as MATLAB's targets do), dlarrays keep theirs. The conversion is an op on the array itself, so
+    a large array captured from outside the function stays a runtime input."""
+    if isinstance(value, dlarray):
+        return value
+    return cast(asdlarray(value), dtype)
 
 
 def stop(x):

@@ -47,8 +47,11 @@ class Layer:
     def forward(self, params, x):
         raise NotImplementedError
 
+    quiet = ()   # options shown only when they differ from their default
+
     def describe(self):
-        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if k != "name")
+        fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
+                           if k != "name" and not (k in self.quiet and v == getattr(type(self), k)))
         return f"{type(self).__name__}({fields})"
 
 
@@ -170,8 +173,12 @@ class imageInputLayer(Layer):
 
 @_layer("fc")
 class fullyConnectedLayer(Layer):
+    """Weights @ flattened features + Bias; FeatureOrder="column-major" for weights from MATLAB
+    (see fullyconnect)."""
     outputSize: int
     name: str = ""
+    FeatureOrder: str = "row-major"
+    quiet = ("FeatureOrder",)
 
     def initialize(self, x, rng):
         n = x.size // x.shape[x._fmt.index("B")]
@@ -179,7 +186,7 @@ class fullyConnectedLayer(Layer):
                 "Bias": np.zeros((self.outputSize, 1), x.dtype)}, {}
 
     def forward(self, p, x):
-        return fullyconnect(x, p["Weights"], p["Bias"])
+        return fullyconnect(x, p["Weights"], p["Bias"], FeatureOrder=self.FeatureOrder)
 
 
 @_layer("conv")
@@ -227,7 +234,7 @@ class batchNormalizationLayer(Layer):
     def apply(self, p, s, x, training, mask=None):
         if not training:
             return batchnorm(x, p["Offset"], p["Scale"], s["TrainedMean"], s["TrainedVariance"],
-                             Epsilon=self.Epsilon), {}
+                             training=False, Epsilon=self.Epsilon), {}
         y, mean, var = batchnorm(x, p["Offset"], p["Scale"], s["TrainedMean"], s["TrainedVariance"],
                                  training=True, MeanDecay=self.MeanDecay,
                                  VarianceDecay=self.VarianceDecay, Epsilon=self.Epsilon)
@@ -238,13 +245,16 @@ class batchNormalizationLayer(Layer):
 class layerNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
+    OperationDimension: str = "auto"
+    quiet = ("OperationDimension",)
 
     def initialize(self, x, rng):
         c = x.shape[x._fmt.index("C")]
         return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
 
     def forward(self, p, x):
-        return layernorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
+        return layernorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon,
+                         OperationDimension=self.OperationDimension)
 
 
 def _activation(cls_name, prefix, fn, **defaults):

@@ -11,17 +11,28 @@ from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
 
 
-def fullyconnect(X, weights, bias=None, DataFormat=None):
+def fullyconnect(X, weights, bias=None, DataFormat: str | None = None, FeatureOrder: str = "row-major"):
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
 
     X is formatted with a C label (S..., C, B, T, U...); weights has shape (outputSize, inputSize)
     and bias outputSize values. Like MATLAB, the S, C and U axes are all features: inputSize is
-    the product of their sizes, taken in the order S..., C, U... (row-major). The result is
-    formatted "C" followed by X's B and T labels.
+    the product of their sizes. FeatureOrder says how they are flattened: "row-major" (default,
+    numpy's order: the last of S..., C, U... varies fastest, so for "SSCB" data of shape
+    (H, W, C, N) feature (h, w, c) is column (h * W + w) * C + c) or "column-major" (MATLAB's: the
+    first varies fastest, column h + H * (w + W * c)), for weights brought from MATLAB.
+    The result is formatted "C" followed by X's B and T labels.
     """
+    if FeatureOrder not in ("row-major", "column-major"):
+        raise ValueError(f"fullyconnect: FeatureOrder must be 'row-major' or 'column-major', got {FeatureOrder!r}")
     x, fmt, keep = formatted_input(X, "C", "fullyconnect", DataFormat)
     given, given_shape = fmt, x.shape
-    if "U" in fmt:   # bring the U axes (last in canonical order) next to C, then flatten as usual
+    if FeatureOrder == "column-major":   # MATLAB's: reversed feature axes flattened row-major
+        features = [i for i, c in enumerate(fmt) if c in "SCU"][::-1]
+        others = [i for i, c in enumerate(fmt) if c not in "SCU"]
+        x = F.transpose(x, tuple(features + others))
+        x = F.reshape(x, (math.prod(x.shape[:len(features)]),) + x.shape[len(features):])
+        fmt = "C" + "".join(fmt[i] for i in others)
+    elif "U" in fmt:   # bring the U axes (last in canonical order) next to C, then flatten as usual
         u = [i for i, c in enumerate(fmt) if c == "U"]
         k = fmt.index("C") + 1
         order = list(range(k)) + u + [i for i in range(k, len(fmt)) if fmt[i] != "U"]

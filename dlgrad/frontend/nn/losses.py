@@ -12,9 +12,10 @@ import numpy as np
 
 from .. import functions as F
 from ..dispatch import apply, asdlarray
-from ..dlarray import F32
+from ..dlarray import F32, dlarray
 from ..formats import FormatError, stripdims
-from .common import formatted_input, normalizer
+from .common import as_data_of, formatted_input, normalizer, relabel
+from .reduction import reduce_loss
 
 
 def _check_same(Y, T, op):
@@ -27,12 +28,13 @@ def _safe_log(Y):
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="batch-size",
-                 DataFormat=None, TargetCategories=None):
-    """Cross-entropy of probabilities Y against targets T, summed and divided by the batch size.
-
-    ClassificationMode 'single-label' (TargetCategories 'exclusive'): -sum(T log Y) / N;
-    'multilabel' ('independent'): -sum(T log Y + (1 - T) log(1 - Y)) / N.
+def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode: str = "single-label",
+                 NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
+                 WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
+    """MATLAB's cross-entropy of probabilities Y against targets: sum(m .* w .* l) / N with
+    l = -T log Y ('single-label', TargetCategories 'exclusive') or
+    l = -(T log Y + (1 - T) log(1 - Y)) ('multilabel', 'independent'); weights, Mask,
+    NormalizationFactor and Reduction as in reduction.py (class weights: a vector labelled "C").
     """
     if TargetCategories is not None:
         modes = {"exclusive": "single-label", "independent": "multilabel"}
@@ -41,16 +43,19 @@ def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="b
                              f"got {TargetCategories!r}")
         ClassificationMode = modes[TargetCategories]
     Y = asdlarray(Y)
-    y, fmt, _ = formatted_input(Y, "C", "crossentropy", DataFormat)
-    T = stripdims(asdlarray(T))
+    y, fmt, keep = formatted_input(Y, "C", "crossentropy", DataFormat)
+    T = stripdims(as_data_of(targets, y.dtype))
     _check_same(y, T, "crossentropy")
-    n = normalizer(NormalizationFactor, fmt, y.shape, "crossentropy")
     if ClassificationMode == "single-label":
-        return -F.sum(T * _safe_log(y)) / n
-    if ClassificationMode == "multilabel":
-        return -F.sum(T * _safe_log(y) + (1 - T) * _safe_log(1 - y)) / n
-    raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
-                     f"got {ClassificationMode!r}")
+        values = T * _safe_log(y)
+    elif ClassificationMode == "multilabel":
+        values = T * _safe_log(y) + (1 - T) * _safe_log(1 - y)
+    else:
+        raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
+                         f"got {ClassificationMode!r}")
+    loss = reduce_loss(values, fmt, "crossentropy", weights, Mask, NormalizationFactor, Reduction,
+                       WeightsFormat, negate=True)
+    return loss if loss.ndim == 0 else relabel(loss, fmt, keep)
 
 
 def onehot(T, Y, axis):
@@ -72,38 +77,3 @@ def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
     mask = onehot(T, y, fmt.index("C"))
     n = normalizer(NormalizationFactor, fmt, y.shape, "indexcrossentropy")
     return -F.sum(mask * _safe_log(y)) / n
-
-
-def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):
-    Y = asdlarray(Y)
-    fmt = Y._fmt or DataFormat or ""
-    y, T = stripdims(Y), stripdims(asdlarray(T))
-    _check_same(y, T, op)
-    return F.sum(elementwise(y - T)) / normalizer(NormalizationFactor, fmt, y.shape, op)
-
-
-def mse(Y, T, NormalizationFactor="batch-size", DataFormat=None):
-    """Half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
-    return _regression("mse", Y, T, NormalizationFactor, DataFormat, lambda d: d * d) / 2
-
-
-def l2loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
-    """sum((Y - T)^2) / N."""
-    return _regression("l2loss", Y, T, NormalizationFactor, DataFormat, lambda d: d * d)
-
-
-def l1loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
-    """sum(|Y - T|) / N."""
-    return _regression("l1loss", Y, T, NormalizationFactor, DataFormat, F.abs)
-
-
-def huber(Y, T, TransitionPoint=1.0, NormalizationFactor="batch-size", DataFormat=None):
-    """Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere; summed, divided by N."""
-    delta = float(TransitionPoint)
-
-    def piece(d):
-        a = F.abs(d)
-        small = F.minimum(a, delta)
-        return small * (a - small * 0.5) if delta else a * 0
-
-    return _regression("huber", Y, T, NormalizationFactor, DataFormat, piece)

@@ -1,7 +1,14 @@
-"""layernorm and batchnorm (training statistics, running statistics, inference)."""
+"""Normalisations: layernorm, instancenorm, groupnorm, crosschannelnorm and batchnorm (training
+statistics, running statistics, inference)."""
 from __future__ import annotations
 
+import numpy as np
+
 from .. import functions as F
+from ..dispatch import apply
+from ..dlarray import dlarray
+from ..formats import FormatError
+from ..nargout import requested_outputs
 from .common import formatted_input, per_axis, relabel, stop
 
 
@@ -12,27 +19,93 @@ def _normalize(x, axes, epsilon):
     return d / F.sqrt(var + epsilon), mu, var
 
 
-def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
-    """Normalise each observation over its S, C and U axes (only C when there is a T axis),
-    then scale and shift per channel."""
-    x, fmt, keep = formatted_input(X, "C", "layernorm", DataFormat)
-    axes = (fmt.index("C"),) if "T" in fmt else tuple(i for i, c in enumerate(fmt) if c in "SCU")
-    y, _, _ = _normalize(x, axes, Epsilon)
+_LAYERNORM_DIMENSIONS = {"channel-only": "C", "spatial-channel": "SC", "batch-excluded": "SCTU"}
+
+
+def _scaled(y, x, fmt, offset, scaleFactor, op):
     c = fmt.index("C")
-    y = y * per_axis(scaleFactor, x.shape, c, "scaleFactor", "layernorm") + \
-        per_axis(offset, x.shape, c, "offset", "layernorm")
-    return relabel(y, fmt, keep)
+    return y * per_axis(scaleFactor, x.shape, c, "scaleFactor", op) + per_axis(offset, x.shape, c, "offset", op)
+
+
+def layernorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None,
+              OperationDimension: str = "auto") -> dlarray:
+    """Normalise each observation over the axes OperationDimension names, then scale and shift
+    per channel: "auto" (C for data with a T axis, else S, C and U), "channel-only" (C),
+    "spatial-channel" (S and C) or "batch-excluded" (every axis but B)."""
+    x, fmt, keep = formatted_input(X, "C", "layernorm", DataFormat)
+    if OperationDimension == "auto":
+        labels = "C" if "T" in fmt else "SCU"
+    elif OperationDimension in _LAYERNORM_DIMENSIONS:
+        labels = _LAYERNORM_DIMENSIONS[OperationDimension]
+    else:
+        raise ValueError(f"layernorm: OperationDimension must be 'auto', "
+                         f"{', '.join(map(repr, _LAYERNORM_DIMENSIONS))}, got {OperationDimension!r}")
+    y, _, _ = _normalize(x, tuple(i for i, c in enumerate(fmt) if c in labels), Epsilon)
+    return relabel(_scaled(y, x, fmt, offset, scaleFactor, "layernorm"), fmt, keep)
+
+
+def instancenorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
+    """MATLAB's instance normalisation: each channel of each observation normalised over its S, T
+    and U axes, then scaled and shifted per channel."""
+    x, fmt, keep = formatted_input(X, "C", "instancenorm", DataFormat)
+    axes = tuple(i for i, c in enumerate(fmt) if c in "STU")
+    if not axes:
+        raise FormatError(f"instancenorm needs S, T or U axes to normalise over, got data format {fmt!r}")
+    y, _, _ = _normalize(x, axes, Epsilon)
+    return relabel(_scaled(y, x, fmt, offset, scaleFactor, "instancenorm"), fmt, keep)
+
+
+def groupnorm(X, numGroups: int | str, offset, scaleFactor, Epsilon: float = 1e-5,
+              DataFormat: str | None = None) -> dlarray:
+    """MATLAB's group normalisation: the channels split into numGroups contiguous groups (an int
+    dividing the channel count, "all-channels" for one group, "channel-wise" for one per channel),
+    each group of each observation normalised over its channels and S, T, U axes."""
+    x, fmt, keep = formatted_input(X, "C", "groupnorm", DataFormat)
+    c, channels = fmt.index("C"), x.shape[fmt.index("C")]
+    groups = {"all-channels": 1, "channel-wise": channels}.get(numGroups, numGroups)
+    if isinstance(groups, str) or not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) \
+            or groups < 1 or channels % groups:
+        raise ValueError(f"groupnorm: numGroups must be 'all-channels', 'channel-wise' or a positive "
+                         f"integer dividing the {channels} channels, got {numGroups!r}")
+    # the channel axis split into (groups, channels per group); statistics over all but B and groups
+    grouped = F.reshape(x, x.shape[:c] + (int(groups), channels // int(groups)) + x.shape[c + 1:])
+    axes = tuple(i + (i > c) for i, label in enumerate(fmt) if label in "STU") + (c + 1,)
+    y, _, _ = _normalize(grouped, axes, Epsilon)
+    return relabel(_scaled(F.reshape(y, x.shape), x, fmt, offset, scaleFactor, "groupnorm"), fmt, keep)
+
+
+def crosschannelnorm(X, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75, K: float = 2.0,
+                     DataFormat: str | None = None) -> dlarray:
+    """MATLAB's local response (cross-channel) normalisation: x / (K + Alpha * ss / windowSize)^Beta,
+    ss the sum of squares over a window of channels, the floor((w-1)/2) before and floor(w/2) after."""
+    x, fmt, keep = formatted_input(X, "C", "crosschannelnorm", DataFormat)
+    if isinstance(windowSize, bool) or not isinstance(windowSize, (int, np.integer)) or windowSize < 1:
+        raise ValueError(f"crosschannelnorm: windowSize must be a positive integer, got {windowSize!r}")
+    c, channels = fmt.index("C"), x.shape[fmt.index("C")]
+    before, after = (windowSize - 1) // 2, windowSize // 2
+    padded_shape = x.shape[:c] + (channels + before + after,) + x.shape[c + 1:]
+    index = tuple((before, before + channels, 1) if i == c else (0, n, 1) for i, n in enumerate(x.shape))
+    squares = apply("pad", x * x, shape=padded_shape, index=index)
+    ss = None
+    for shift in range(windowSize):
+        part = squares[(slice(None),) * c + (slice(shift, shift + channels),)]
+        ss = part if ss is None else ss + part
+    return relabel(x / (K + (Alpha / windowSize) * ss) ** Beta, fmt, keep)
 
 
 def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, MeanDecay=0.1,
               VarianceDecay=0.1, Epsilon=1e-5, DataFormat=None):
-    """Batch normalisation over every axis but C.
+    """Batch normalisation over every axis but C, with MATLAB's three forms.
 
-    batchnorm(X, offset, scale)                      -> (Y, batch mean, batch variance)
-    batchnorm(X, offset, scale, mean, var)           -> Y  (inference with the given statistics)
-    batchnorm(X, offset, scale, mean, var, training=True)
-        -> (Y, running mean, running variance): MATLAB's s_n = decay * s_batch + (1 - decay) * s_old.
-    Statistics are vectors with one value per channel.
+    Y, mu, sigmaSq = batchnorm(X, offset, scale)      batch statistics (always three results)
+    Y = batchnorm(X, offset, scale, mu, sigmaSq)      inference with the given statistics
+    Y, mu, sigmaSq = batchnorm(X, offset, scale, mu, sigmaSq)
+        training: Y from the batch statistics, and the running statistics updated as MATLAB's
+        s_n = decay * s_batch + (1 - decay) * s_old (MeanDecay, VarianceDecay).
+    As MATLAB chooses between the last two by its number of outputs, so does dlgrad: unpacking the
+    result into three names is the training form. training=True / False chooses explicitly (for
+    code that does not unpack the result where it calls batchnorm). Statistics are vectors with
+    one value per channel.
 
     Variance convention: Y is always normalised with the population (biased, divide by m)
     variance of the batch, and the three-output form returns that population variance
@@ -41,14 +114,21 @@ def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, M
     so that TrainedVariance estimates the variance of the data rather than of a batch; the
     same convention as cuDNN and PyTorch. With m = 1 no correction is applied.
     """
+    if (mean is None) != (variance is None):
+        raise TypeError("batchnorm: give both the mean and the variance statistics, or neither")
+    if training is None:
+        training = mean is None or requested_outputs() == 3
+    elif not training and mean is None:
+        raise TypeError("batchnorm: the inference form (training=False) needs the mean and variance")
+    for name, decay in (("MeanDecay", MeanDecay), ("VarianceDecay", VarianceDecay)):
+        if not 0 <= decay <= 1:
+            raise ValueError(f"batchnorm: {name} must be in [0, 1], got {decay!r}")
     x, fmt, keep = formatted_input(X, "C", "batchnorm", DataFormat)
     c = fmt.index("C")
     axes = tuple(i for i in range(x.ndim) if i != c)
     channels = x.shape[c]
     scale = per_axis(scaleFactor, x.shape, c, "scaleFactor", "batchnorm")
     shift = per_axis(offset, x.shape, c, "offset", "batchnorm")
-    if training is None:
-        training = mean is None
     if not training:
         mu = per_axis(mean, x.shape, c, "mean", "batchnorm")
         var = per_axis(variance, x.shape, c, "variance", "batchnorm")

@@ -1,0 +1,56 @@
+"""Normalisation layers beyond batch and layer normalisation: instance, group and cross-channel."""
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import LAYERS, Layer, _layer
+from .normalization import crosschannelnorm, groupnorm, instancenorm
+
+
+def _per_channel(x):
+    c = x.shape[x._fmt.index("C")]
+    return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
+
+
+@_layer("instancenorm")
+class instanceNormalizationLayer(Layer):
+    """instancenorm with learnable per-channel Offset (zeros) and Scale (ones)."""
+    Epsilon: float = 1e-5
+    name: str = ""
+
+    def initialize(self, x, rng):
+        return _per_channel(x)
+
+    def forward(self, p, x):
+        return instancenorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
+
+
+@_layer("groupnorm")
+class groupNormalizationLayer(Layer):
+    """groupnorm over numGroups groups of channels, learnable per-channel Offset and Scale."""
+    numGroups: object
+    Epsilon: float = 1e-5
+    name: str = ""
+
+    def initialize(self, x, rng):
+        return _per_channel(x)
+
+    def forward(self, p, x):
+        return groupnorm(x, self.numGroups, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
+
+
+@_layer("crossnorm")
+class crossChannelNormalizationLayer(Layer):
+    """crosschannelnorm (local response normalisation) over windowChannelSize channels."""
+    windowChannelSize: int
+    Alpha: float = 1e-4
+    Beta: float = 0.75
+    K: float = 2.0
+    name: str = ""
+
+    def forward(self, p, x):
+        return crosschannelnorm(x, self.windowChannelSize, Alpha=self.Alpha, Beta=self.Beta, K=self.K)
+
+
+NORMALIZATION_LAYERS = [instanceNormalizationLayer, groupNormalizationLayer, crossChannelNormalizationLayer]
+LAYERS.extend(NORMALIZATION_LAYERS)
