@@ -98,10 +98,12 @@ def test_two_processes_compiling_the_same_new_source_both_succeed(tmp_path):
 def test_no_compiler_names_what_was_looked_for(monkeypatch):
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(compiler, "zig_cc", lambda: None)
     with pytest.raises(CompilerNotFoundError) as info:
         load(rosenbrock(fresh()))
     message = str(info.value)
     assert "CC" in message and "cc, gcc, clang" in message and "DLGRAD_BACKEND=numpy" in message
+    assert 'pip install "dlgrad[zig]"' in message
 
 
 def test_missing_cc_is_named(monkeypatch):
