@@ -1,6 +1,8 @@
 """dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable
+
 from . import persist
 from .cache import MAX_ENTRIES, SignatureCache, check_capacity
 
@@ -20,14 +22,15 @@ class AcceleratedFunction(SignatureCache):
 
     __slots__ = ("function",)
 
-    def __init__(self, fn, max_cache_size: int = MAX_ENTRIES, donate=()):
+    def __init__(self, fn: Callable[..., Any], max_cache_size: int = MAX_ENTRIES,
+                 donate: int | Iterable[int] = ()) -> None:
         if not callable(fn):
             raise TypeError(f"dlaccelerate needs a function, got {type(fn).__name__}")
         super().__init__(check_capacity(max_cache_size), _check_donate(donate), self._dispatch)
         self.function = fn
         self.accelerated = True
 
-    def _dispatch(self, *args, **kwargs):
+    def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
         return self.dispatch(self.function, args, kwargs)
 
     @property
@@ -35,7 +38,7 @@ class AcceleratedFunction(SignatureCache):
         return self.active
 
     @enabled.setter
-    def enabled(self, value: bool):
+    def enabled(self, value: bool) -> None:
         self.active = bool(value)
         self.forget_fast()
 
@@ -66,25 +69,25 @@ class AcceleratedFunction(SignatureCache):
     CacheSize = max_cache_size
     clearCache = clear_cache
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = getattr(self.function, "__qualname__", repr(self.function))
         return (f"<AcceleratedFunction {name}: {self.cache_size} signatures cached, "
                 f"{self.hits} hits, {self.misses} misses>")
 
     # copies and pickles: a new cache holding the same compiled programs
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return persist.restore, (persist.state(self),)
 
-    def __copy__(self):
+    def __copy__(self) -> AcceleratedFunction:
         return self.__deepcopy__({})
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> AcceleratedFunction:
         copy = AcceleratedFunction(self.function, self.max_entries, self.donate)
         persist.copy_entries(self, copy)
         return copy
 
 
-def _check_donate(donate) -> tuple:
+def _check_donate(donate: Any) -> tuple[int, ...]:
     if isinstance(donate, int) and not isinstance(donate, bool):
         donate = (donate,)
     try:
@@ -96,7 +99,8 @@ def _check_donate(donate) -> tuple:
     return donate
 
 
-def dlaccelerate(fn, max_cache_size: int = MAX_ENTRIES, *, donate=()) -> AcceleratedFunction:
+def dlaccelerate(fn: Callable[..., Any], max_cache_size: int = MAX_ENTRIES, *,
+                 donate: int | Iterable[int] = ()) -> AcceleratedFunction:
     """An AcceleratedFunction for fn (MATLAB's dlaccelerate).
 
     `max_cache_size` (a positive int) is how many traced signatures are kept. `donate`

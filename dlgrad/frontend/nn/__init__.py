@@ -17,7 +17,12 @@ from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "avgpool", "dlconv", "maxpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
-           "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
+           "batchnorm", "layernorm",
+           # the layers (written out, so that type checkers see them; a test checks it is LAYERS)
+           "featureInputLayer", "imageInputLayer", "fullyConnectedLayer", "convolution2dLayer",
+           "batchNormalizationLayer", "layerNormalizationLayer", "reluLayer", "leakyReluLayer", "eluLayer",
+           "geluLayer", "sigmoidLayer", "tanhLayer", "softmaxLayer", "dropoutLayer", "maxPooling2dLayer",
+           "averagePooling2dLayer", "flattenLayer",
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]

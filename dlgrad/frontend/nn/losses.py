@@ -8,27 +8,32 @@ stays exact (values and gradients) for logits of any magnitude.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .. import functions as F
+from ..dlarray import dlarray
+from ..types import ArrayLike
 from ..dispatch import apply, asdlarray
 from ..dlarray import F32
 from ..formats import FormatError, stripdims
 from .common import formatted_input, normalizer
 
 
-def _check_same(Y, T, op):
+def _check_same(Y: dlarray, T: dlarray, op: str) -> None:
     if T.shape != Y.shape:
         raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {Y.shape}")
 
 
-def _safe_log(Y):
+def _safe_log(Y: dlarray) -> dlarray:
     tiny = np.finfo(np.float32 if Y.dtype == F32 else np.float64).tiny
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="batch-size",
-                 DataFormat=None, TargetCategories=None):
+def crossentropy(Y: ArrayLike, T: ArrayLike, ClassificationMode: str = "single-label",
+                 NormalizationFactor: str = "batch-size", DataFormat: str | None = None,
+                 TargetCategories: str | None = None) -> dlarray:
     """Cross-entropy of probabilities Y against targets T, summed and divided by the batch size.
 
     ClassificationMode 'single-label' (TargetCategories 'exclusive'): -sum(T log Y) / N;
@@ -53,7 +58,7 @@ def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="b
                      f"got {ClassificationMode!r}")
 
 
-def onehot(T, Y, axis):
+def onehot(T: Any, Y: dlarray, axis: int) -> dlarray:
     """0/1 mask with Y's shape: 1 where the index along `axis` equals T (integer class indices)."""
     T = stripdims(asdlarray(T))
     shape = tuple(1 if i == axis else d for i, d in enumerate(Y.shape))
@@ -65,7 +70,8 @@ def onehot(T, Y, axis):
     return apply("eq", F.reshape(T, shape), classes)
 
 
-def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+def indexcrossentropy(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
+                      DataFormat: str | None = None) -> dlarray:
     """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets."""
     Y = asdlarray(Y)
     y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)
@@ -74,7 +80,8 @@ def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
     return -F.sum(mask * _safe_log(y)) / n
 
 
-def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):
+def _regression(op: str, Y: ArrayLike, T: ArrayLike, NormalizationFactor: str, DataFormat: str | None,
+                elementwise: Callable[[dlarray], dlarray]) -> dlarray:
     Y = asdlarray(Y)
     fmt = Y._fmt or DataFormat or ""
     y, T = stripdims(Y), stripdims(asdlarray(T))
@@ -82,26 +89,30 @@ def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):
     return F.sum(elementwise(y - T)) / normalizer(NormalizationFactor, fmt, y.shape, op)
 
 
-def mse(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+def mse(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
+        DataFormat: str | None = None) -> dlarray:
     """Half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
     return _regression("mse", Y, T, NormalizationFactor, DataFormat, lambda d: d * d) / 2
 
 
-def l2loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+def l2loss(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
+           DataFormat: str | None = None) -> dlarray:
     """sum((Y - T)^2) / N."""
     return _regression("l2loss", Y, T, NormalizationFactor, DataFormat, lambda d: d * d)
 
 
-def l1loss(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+def l1loss(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
+           DataFormat: str | None = None) -> dlarray:
     """sum(|Y - T|) / N."""
     return _regression("l1loss", Y, T, NormalizationFactor, DataFormat, F.abs)
 
 
-def huber(Y, T, TransitionPoint=1.0, NormalizationFactor="batch-size", DataFormat=None):
+def huber(Y: ArrayLike, T: ArrayLike, TransitionPoint: float = 1.0, NormalizationFactor: str = "batch-size",
+          DataFormat: str | None = None) -> dlarray:
     """Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere; summed, divided by N."""
     delta = float(TransitionPoint)
 
-    def piece(d):
+    def piece(d: dlarray) -> dlarray:
         a = F.abs(d)
         small = F.minimum(a, delta)
         return small * (a - small * 0.5) if delta else a * 0

@@ -7,13 +7,16 @@ one architecture share one compiled function.
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import tree
 from ..dispatch import asdlarray
 from ..dlarray import dlarray, rebox
 from .layers import Layer
+from ..types import ArrayLike
 
 Row = namedtuple("Row", "Layer Parameter Value")
 
@@ -23,14 +26,16 @@ class Learnables:
     (layer, parameter); dlgradient and the optimizers answer with the same structure."""
 
     __slots__ = ("_keys", "_values")
+    _keys: tuple[tuple[str, str], ...]
+    _values: list[dlarray]
 
-    def __init__(self, rows=()):
+    def __init__(self, rows: Iterable[tuple[str, str, ArrayLike]] = ()) -> None:
         rows = list(rows)
         self._keys = tuple((str(r[0]), str(r[1])) for r in rows)
         self._values = [r[2] if isinstance(r[2], dlarray) else dlarray(r[2]) for r in rows]
 
     @classmethod
-    def _make(cls, keys, values):
+    def _make(cls, keys: tuple[tuple[str, str], ...], values: Iterable[dlarray]) -> Learnables:
         table = cls.__new__(cls)
         table._keys, table._values = keys, list(values)
         return table
@@ -39,13 +44,13 @@ class Learnables:
     Parameter = property(lambda self: [k[1] for k in self._keys])
     Value = property(lambda self: list(self._values))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._keys)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return (Row(k[0], k[1], v) for k, v in zip(self._keys, self._values))
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | tuple[str, str]) -> Any:
         if isinstance(key, tuple):
             try:
                 return self._values[self._keys.index(key)]
@@ -55,16 +60,16 @@ class Learnables:
         return Row(row[0], row[1], self._values[key])
 
     @staticmethod
-    def _path_labels(keys):
+    def _path_labels(keys: Iterable[tuple[str, str]]) -> list[str]:
         """How export_c names the rows of a table: table['layer', 'parameter']."""
         return [f"[{layer!r}, {parameter!r}]" for layer, parameter in keys]
 
-    def map(self, fn, *others):
+    def map(self, fn: Callable[..., Any], *others: Learnables) -> Learnables:
         """A table of fn(value, other values...) row by row."""
         return Learnables._make(self._keys, [fn(v, *(o._values[i] for o in others))
                                              for i, v in enumerate(self._values)])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{len(self)}x3 Learnables"]
         for (layer, parameter), value in zip(self._keys, self._values):
             lines.append(f"  {layer:<14} {parameter:<16} {value.dtype}{list(value.shape)}")
@@ -77,7 +82,7 @@ tree.register_node(Learnables, lambda t: (t._values, t._keys), Learnables._make)
 class dlnetwork:
     """A network of `layers` applied in sequence; dlnetwork(layers, seed=0, dtype=np.float32)."""
 
-    def __init__(self, layers, seed=0, dtype=np.float32):
+    def __init__(self, layers: Iterable[Layer], seed: int | None = 0, dtype: npt.DTypeLike = np.float32) -> None:
         layers = list(layers)
         if not layers or not hasattr(layers[0], "example"):
             raise ValueError("a dlnetwork's first layer must be an input layer "
@@ -101,7 +106,7 @@ class dlnetwork:
         self._masks = tuple(masks)
 
     @classmethod
-    def _make(cls, aux, children):
+    def _make(cls, aux: tuple[Any, Any], children: list[Learnables]) -> dlnetwork:
         net = cls.__new__(cls)
         net._layers, net._masks = aux
         net.Learnables, net.State = children
@@ -110,10 +115,10 @@ class dlnetwork:
     Layers = property(lambda self: list(self._layers))
     _path_labels = staticmethod(lambda aux: [".Learnables", ".State"])   # export_c's leaf names
 
-    def with_learnables(self, learnables):
+    def with_learnables(self, learnables: Learnables) -> dlnetwork:
         return dlnetwork._make((self._layers, self._masks), [learnables, self.State])
 
-    def run(self, X, training, masks=None):
+    def run(self, X: ArrayLike, training: bool, masks: dict[str, Any] | None = None) -> tuple[Any, Learnables]:
         params = _by_layer(self.Learnables)
         states = _by_layer(self.State)
         x, new_state = asdlarray(X), []
@@ -136,15 +141,16 @@ class dlnetwork:
             lines.append(f"  {i:>2}  {layer.name:<12} {layer.describe():<48} {', '.join(params)}")
         return "\n".join(lines)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.summary()
 
 
 tree.register_node(dlnetwork, lambda n: ([n.Learnables, n.State], (n._layers, n._masks)), dlnetwork._make)
 
 
-def _named(layers):
-    counts, named = {}, []
+def _named(layers: list[Layer]) -> tuple[Any, ...]:   # Layer subclasses (input layers add .example)
+    counts: dict[str, int] = {}
+    named = []
     taken = {layer.name for layer in layers if layer.name}
     for layer in layers:
         if not layer.name:
@@ -160,26 +166,28 @@ def _named(layers):
     return tuple(named)
 
 
-def _by_layer(table):
-    out = {}
+def _by_layer(table: Learnables) -> dict[str, dict[str, dlarray]]:
+    out: dict[str, dict[str, dlarray]] = {}
     for layer, parameter, value in table:
         out.setdefault(layer, {})[parameter] = value
     return out
 
 
-def forward(net, X, return_state=False, DropoutMasks=None):
+def forward(net: dlnetwork, X: ArrayLike, return_state: bool = False,
+            DropoutMasks: dict[str, Any] | None = None) -> Any:
     """The network's output in training behaviour (batch statistics, dropout with the given masks);
     with return_state=True, (output, updated State)."""
     y, state = net.run(X, True, DropoutMasks)
     return (y, state) if return_state else y
 
 
-def predict(net, X):
+def predict(net: dlnetwork, X: ArrayLike) -> Any:
     """The network's output in inference behaviour (trained statistics, no dropout)."""
     return net.run(X, False)[0]
 
 
-def dropout_masks(net, batch_size, rng=None):
+def dropout_masks(net: dlnetwork, batch_size: int,
+                  rng: np.random.Generator | int | None = None) -> dict[str, npt.NDArray[Any]]:
     """{dropout layer name: random 0/1 mask} for a batch of batch_size (pass to forward)."""
     rng = np.random.default_rng(rng)
     masks = {}
@@ -191,7 +199,7 @@ def dropout_masks(net, batch_size, rng=None):
     return masks
 
 
-def dlupdate(fn, params, *more):
+def dlupdate(fn: Callable[..., Any], params: Any, *more: Any) -> Any:
     """fn applied to every learnable value (of a dlnetwork, Learnables table or nested structure),
     with the matching values of `more`; returns the same kind of structure."""
     target = params.Learnables if isinstance(params, dlnetwork) else params

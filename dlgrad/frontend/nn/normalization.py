@@ -1,18 +1,23 @@
 """layernorm and batchnorm (training statistics, running statistics, inference)."""
 from __future__ import annotations
 
+from typing import Any
+
 from .. import functions as F
+from ..dlarray import dlarray
+from ..types import ArrayLike
 from .common import formatted_input, per_axis, relabel, stop
 
 
-def _normalize(x, axes, epsilon):
+def _normalize(x: dlarray, axes: tuple[int, ...], epsilon: float) -> tuple[dlarray, dlarray, dlarray]:
     mu = F.mean(x, axes, keepdims=True)
     d = x - mu
     var = F.mean(d * d, axes, keepdims=True)
     return d / F.sqrt(var + epsilon), mu, var
 
 
-def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
+def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5,
+              DataFormat: str | None = None) -> dlarray:
     """Normalise each observation over its S, C and U axes (only C when there is a T axis),
     then scale and shift per channel."""
     x, fmt, keep = formatted_input(X, "C", "layernorm", DataFormat)
@@ -24,8 +29,9 @@ def layernorm(X, offset, scaleFactor, Epsilon=1e-5, DataFormat=None):
     return relabel(y, fmt, keep)
 
 
-def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, MeanDecay=0.1,
-              VarianceDecay=0.1, Epsilon=1e-5, DataFormat=None):
+def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: ArrayLike | None = None,
+              variance: ArrayLike | None = None, training: bool | None = None, MeanDecay: float = 0.1,
+              VarianceDecay: float = 0.1, Epsilon: float = 1e-5, DataFormat: str | None = None) -> Any:
     """Batch normalisation over every axis but C.
 
     batchnorm(X, offset, scale)                      -> (Y, batch mean, batch variance)

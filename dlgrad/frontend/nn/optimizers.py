@@ -10,8 +10,10 @@ given to dlfeval, they are traced into it instead.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import tree
 from ..accelerate import dlaccelerate
@@ -21,8 +23,10 @@ from ..functions import sqrt
 from ..formats import FormatError
 from .network import dlnetwork
 
+Leaves = list[dlarray]
 
-def _leaves(x, what):
+
+def _leaves(x: Any, what: str) -> tuple[Leaves, Any]:
     leaves, treedef = tree.flatten(x)
     for leaf in leaves:
         if not isinstance(leaf, (dlarray, np.ndarray)):
@@ -30,7 +34,7 @@ def _leaves(x, what):
     return [asdlarray(leaf) for leaf in leaves], treedef  # one signature for numpy and dlarray leaves
 
 
-def _prepare(params, grad, *states):
+def _prepare(params: Any, grad: Any, *states: Any) -> list[Any]:
     """(parameter leaves, their structure, gradient leaves, state leaves (zeros for None))."""
     target = params.Learnables if isinstance(params, dlnetwork) else params
     grad = grad.Learnables if isinstance(grad, dlnetwork) else grad
@@ -55,21 +59,21 @@ def _prepare(params, grad, *states):
     return out
 
 
-def _finish(params, treedef, new_params, *states):
+def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> tuple[Any, ...]:
     new = tree.unflatten(treedef, new_params)
     result = params.with_learnables(new) if isinstance(params, dlnetwork) else new
     return (result, *(tree.unflatten(treedef, s) for s in states))
 
 
-def _hyper(*values):
+def _hyper(*values: float) -> npt.NDArray[np.float64]:
     return np.array(values, dtype=np.float64)
 
 
-def _scalars(h, like):
+def _scalars(h: Any, like: dlarray) -> Leaves:
     return [cast(h[i], like.dtype) for i in range(len(h))]
 
 
-def _adam_step(p, g, m, v, h):
+def _adam_step(p: Leaves, g: Leaves, m: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leaves, Leaves]:
     new_p, new_m, new_v = [], [], []
     for pi, gi, mi, vi in zip(p, g, m, v):
         step, b1, b2, eps = _scalars(h, pi)
@@ -81,7 +85,7 @@ def _adam_step(p, g, m, v, h):
     return new_p, new_m, new_v
 
 
-def _sgdm_step(p, g, vel, h):
+def _sgdm_step(p: Leaves, g: Leaves, vel: Leaves, h: Any) -> tuple[Leaves, Leaves]:
     new_p, new_vel = [], []
     for pi, gi, vi in zip(p, g, vel):
         lr, momentum = _scalars(h, pi)
@@ -91,7 +95,7 @@ def _sgdm_step(p, g, vel, h):
     return new_p, new_vel
 
 
-def _rmsprop_step(p, g, v, h):
+def _rmsprop_step(p: Leaves, g: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leaves]:
     new_p, new_v = [], []
     for pi, gi, vi in zip(p, g, v):
         lr, b2, eps = _scalars(h, pi)
@@ -104,8 +108,9 @@ def _rmsprop_step(p, g, v, h):
 _adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dlaccelerate(_rmsprop_step)
 
 
-def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001,
-               gradDecay=0.9, sqGradDecay=0.999, epsilon=1e-8):
+def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: float | dlarray,
+               learnRate: float = 0.001, gradDecay: float = 0.9, sqGradDecay: float = 0.999,
+               epsilon: float = 1e-8) -> tuple[Any, ...]:
     """Adam: (updated net, averageGrad, averageSqGrad).
 
     m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
@@ -133,14 +138,15 @@ def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001
     return _finish(net, treedef, new_p, new_m, new_v)
 
 
-def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9):
+def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: float = 0.01, momentum: float = 0.9) -> tuple[Any, ...]:
     """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel)."""
     p, treedef, g, v = _prepare(net, grad, vel)
     new_p, new_v = _sgdm(p, g, v, _hyper(learnRate, momentum))
     return _finish(net, treedef, new_p, new_v)
 
 
-def rmspropupdate(net, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
+def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001, sqGradDecay: float = 0.9,
+                  epsilon: float = 1e-8) -> tuple[Any, ...]:
     """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon)."""
     p, treedef, g, v = _prepare(net, grad, averageSqGrad)
     new_p, new_v = _rmsprop(p, g, v, _hyper(learnRate, sqGradDecay, epsilon))
