@@ -1,4 +1,5 @@
 import os
+import shlex
 import subprocess
 import sys
 
@@ -126,7 +127,7 @@ def test_compile_error_shows_stderr_and_keeps_source():
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake compiler is a shell script")
 def test_compiler_rejecting_march_native_is_used_without_it(tmp_path, monkeypatch):
-    real = compiler.find_compiler()[0]
+    real = shlex.join(compiler.find_compiler())   # the whole command: `zig cc` is two words
     fake = tmp_path / "fakecc"
     fake.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = -march=native ] && exit 1; done\n'
                     f'exec {real} "$@"\n')
