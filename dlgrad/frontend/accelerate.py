@@ -1,6 +1,8 @@
 """dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
 from __future__ import annotations
 
+from typing import Any, Callable, Iterable
+
 from . import checkmode, persist
 from .cache import MAX_ENTRIES, SignatureCache, check_capacity
 
@@ -20,7 +22,8 @@ class AcceleratedFunction(SignatureCache):
 
     __slots__ = ("function", "_check_mode", "_check_tolerance")
 
-    def __init__(self, fn, max_cache_size: int = MAX_ENTRIES, donate=()):
+    def __init__(self, fn: Callable[..., Any], max_cache_size: int = MAX_ENTRIES,
+                 donate: int | Iterable[int] = ()) -> None:
         if not callable(fn):
             raise TypeError(f"dlaccelerate needs a function, got {type(fn).__name__}")
         super().__init__(check_capacity(max_cache_size), _check_donate(donate), self._dispatch)
@@ -60,7 +63,7 @@ class AcceleratedFunction(SignatureCache):
         return self.active
 
     @enabled.setter
-    def enabled(self, value: bool):
+    def enabled(self, value: bool) -> None:
         self.active = bool(value)
         self.forget_fast()
 
@@ -93,26 +96,26 @@ class AcceleratedFunction(SignatureCache):
     CacheSize = max_cache_size
     clearCache = clear_cache
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         name = getattr(self.function, "__qualname__", repr(self.function))
         return (f"<AcceleratedFunction {name}: {self.cache_size} signatures cached, "
                 f"{self.hits} hits, {self.misses} misses>")
 
     # copies and pickles: a new cache holding the same compiled programs
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         return persist.restore, (persist.state(self),)
 
-    def __copy__(self):
+    def __copy__(self) -> AcceleratedFunction:
         return self.__deepcopy__({})
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> AcceleratedFunction:
         copy = AcceleratedFunction(self.function, self.max_entries, self.donate)
         copy._check_mode, copy._check_tolerance = self._check_mode, self._check_tolerance
         persist.copy_entries(self, copy)
         return copy
 
 
-def _check_donate(donate) -> tuple:
+def _check_donate(donate: Any) -> tuple[int, ...]:
     if isinstance(donate, int) and not isinstance(donate, bool):
         donate = (donate,)
     try:
@@ -124,7 +127,8 @@ def _check_donate(donate) -> tuple:
     return donate
 
 
-def dlaccelerate(fn, max_cache_size: int = MAX_ENTRIES, *, donate=()) -> AcceleratedFunction:
+def dlaccelerate(fn: Callable[..., Any], max_cache_size: int = MAX_ENTRIES, *,
+                 donate: int | Iterable[int] = ()) -> AcceleratedFunction:
     """An AcceleratedFunction for fn (MATLAB's dlaccelerate).
 
     `max_cache_size` (a positive int) is how many traced signatures are kept. `donate`

@@ -6,15 +6,21 @@ traced and computes with the op's numpy reference otherwise.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
 import numpy as np
+import numpy.typing as npt
 
 from .trace import control_flow_error
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
-_DTYPES = {"float64": F64, "float32": F32}
+_DTYPES: dict[str, np.dtype[Any]] = {"float64": F64, "float32": F32}
+
+if TYPE_CHECKING:
+    from .types import ArrayLike, Axis
 
 
-def float_dtype(dtype) -> np.dtype:
+def float_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     """The dlarray dtype for numpy data of `dtype`: float32 stays, float64, bool and integers -> float64."""
     dtype = np.dtype(dtype)
     if dtype.kind == "f" and dtype.itemsize in (2, 4, 8):
@@ -25,7 +31,7 @@ def float_dtype(dtype) -> np.dtype:
                     f"got data of dtype {dtype}")
 
 
-def to_data(value, copy: bool = False, what: str = "dlarray data") -> np.ndarray:
+def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") -> npt.NDArray[Any]:
     """`value` as a C-contiguous float64/float32 ndarray (copied if `copy`).
 
     Masked arrays are refused: their mask would be dropped silently (MATLAB has none).
@@ -53,9 +59,14 @@ class dlarray:
     """
 
     __slots__ = ("_data", "_node", "_trace", "_fmt", "_origin")
-    __hash__ = None
+    __hash__ = None  # type: ignore[assignment]  # == is elementwise, as in numpy
+    _data: Any
+    _node: Any
+    _trace: Any
+    _fmt: Any   # the data format (str), or None
+    _origin: Any
 
-    def __init__(self, data, fmt=None):
+    def __init__(self, data: ArrayLike, fmt: str | None = None) -> None:
         self._origin = None   # eager: how the value was made (frontend/eager.py)
         if isinstance(data, dlarray):
             self._data, self._node, self._trace, self._fmt = data._data, data._node, data._trace, data._fmt
@@ -69,11 +80,11 @@ class dlarray:
 
     # --- what it is --------------------------------------------------------------
     @property
-    def shape(self) -> tuple:
+    def shape(self) -> tuple[int, ...]:
         return self._data.shape if self._node is None else self._node.shape
 
     @property
-    def dtype(self) -> np.dtype:
+    def dtype(self) -> np.dtype[Any]:
         return self._data.dtype if self._node is None else _DTYPES[self._node.dtype]
 
     @property
@@ -88,17 +99,17 @@ class dlarray:
     def T(self) -> "dlarray":
         return functions.transpose(self)
 
-    def __len__(self):
+    def __len__(self) -> int:
         shape = self.shape
         if not shape:
             raise TypeError("len() of a 0-d dlarray")
         return shape[0]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[dlarray]:
         for i in range(len(self)):
             yield self[i]
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         if self._node is not None:
             state = "traced" if self._trace.active else "traced by a finished dlfeval"
             fmt = f", fmt={self._fmt!r}" if self._fmt else ""
@@ -106,13 +117,13 @@ class dlarray:
         text = "dl" + repr(self._data).replace("\n", "\n  ")
         return text[:-1] + f", fmt={self._fmt!r})" if self._fmt else text
 
-    def __format__(self, spec):
+    def __format__(self, spec: str) -> str:
         if self._node is None and spec:
             return format(self._data.item() if self._data.size == 1 else self._data, spec)
         return repr(self)
 
     # --- leaving the array world: only for untraced values -------------------------
-    def __array__(self, dtype=None, copy=None):
+    def __array__(self, dtype: npt.DTypeLike | None = None, copy: bool | None = None) -> npt.NDArray[Any]:
         if self._node is not None:
             raise control_flow_error("numpy conversion (np.asarray, np.array, a numpy function "
                                      "without a dlgrad counterpart)")
@@ -121,22 +132,22 @@ class dlarray:
             return data.astype(dtype)
         return data.copy() if copy else data
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         if self._node is not None:
             raise control_flow_error("bool() (an `if`, `while`, `and`/`or` or `not`)")
         return bool(self._data)
 
-    def __float__(self):
+    def __float__(self) -> float:
         if self._node is not None:
             raise control_flow_error("float()")
         return float(self._data)
 
-    def __int__(self):
+    def __int__(self) -> int:
         if self._node is not None:
             raise control_flow_error("int()")
         return int(self._data)
 
-    def __index__(self):
+    def __index__(self) -> int:
         if self._node is not None:
             raise control_flow_error("use as an index (__index__)")
         raise TypeError("a dlarray holds floats and cannot be used as an index; "
@@ -144,13 +155,13 @@ class dlarray:
 
     # dlarrays are immutable: copies share the data (a new object, since donation changes the
     # donated dlarray itself); pickles hold the data
-    def __copy__(self):
+    def __copy__(self) -> dlarray:
         return rebox(self)
 
-    def __deepcopy__(self, memo):
+    def __deepcopy__(self, memo: dict[int, Any]) -> dlarray:
         return rebox(self)
 
-    def __reduce__(self):
+    def __reduce__(self) -> tuple[Any, ...]:
         if self._node is not None:
             raise control_flow_error("pickling")
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
@@ -160,59 +171,59 @@ class dlarray:
         assignment.setitem(self, key, value)
 
     # --- arithmetic ----------------------------------------------------------------
-    def __add__(self, other): return dispatch.apply("add", self, other)
-    def __radd__(self, other): return dispatch.apply("add", other, self)
-    def __sub__(self, other): return dispatch.apply("sub", self, other)
-    def __rsub__(self, other): return dispatch.apply("sub", other, self)
-    def __mul__(self, other): return dispatch.apply("mul", self, other)
-    def __rmul__(self, other): return dispatch.apply("mul", other, self)
-    def __truediv__(self, other): return dispatch.apply("div", self, other)
-    def __rtruediv__(self, other): return dispatch.apply("div", other, self)
-    def __pow__(self, other): return dispatch.apply("pow", self, other)
-    def __rpow__(self, other): return dispatch.apply("pow", other, self)
-    def __matmul__(self, other): return functions.matmul(self, other)
-    def __rmatmul__(self, other): return functions.matmul(other, self)
-    def __neg__(self): return dispatch.apply("neg", self)
-    def __pos__(self): return rebox(self)
-    def __abs__(self): return dispatch.apply("abs", self)
+    def __add__(self, other: ArrayLike) -> dlarray: return dispatch.apply("add", self, other)
+    def __radd__(self, other: ArrayLike) -> dlarray: return dispatch.apply("add", other, self)
+    def __sub__(self, other: ArrayLike) -> dlarray: return dispatch.apply("sub", self, other)
+    def __rsub__(self, other: ArrayLike) -> dlarray: return dispatch.apply("sub", other, self)
+    def __mul__(self, other: ArrayLike) -> dlarray: return dispatch.apply("mul", self, other)
+    def __rmul__(self, other: ArrayLike) -> dlarray: return dispatch.apply("mul", other, self)
+    def __truediv__(self, other: ArrayLike) -> dlarray: return dispatch.apply("div", self, other)
+    def __rtruediv__(self, other: ArrayLike) -> dlarray: return dispatch.apply("div", other, self)
+    def __pow__(self, other: ArrayLike) -> dlarray: return dispatch.apply("pow", self, other)
+    def __rpow__(self, other: ArrayLike) -> dlarray: return dispatch.apply("pow", other, self)
+    def __matmul__(self, other: ArrayLike) -> dlarray: return functions.matmul(self, other)
+    def __rmatmul__(self, other: ArrayLike) -> dlarray: return functions.matmul(other, self)
+    def __neg__(self) -> dlarray: return dispatch.apply("neg", self)
+    def __pos__(self) -> dlarray: return rebox(self)
+    def __abs__(self) -> dlarray: return dispatch.apply("abs", self)
 
-    def __round__(self, ndigits=None):
+    def __round__(self, ndigits: int | None = None) -> dlarray:
         if ndigits not in (None, 0):
             raise TypeError("round() of a dlarray supports no ndigits (it rounds halves to even)")
         return dispatch.apply("round", self)
 
     # comparisons give float 0/1 masks of the operands' dtype (not differentiable)
-    def __lt__(self, other): return dispatch.apply("lt", self, other)
-    def __le__(self, other): return dispatch.apply("le", self, other)
-    def __gt__(self, other): return dispatch.apply("gt", self, other)
-    def __ge__(self, other): return dispatch.apply("ge", self, other)
-    def __eq__(self, other): return dispatch.apply("eq", self, other)
-    def __ne__(self, other): return dispatch.apply("ne", self, other)
+    def __lt__(self, other: ArrayLike) -> dlarray: return dispatch.apply("lt", self, other)
+    def __le__(self, other: ArrayLike) -> dlarray: return dispatch.apply("le", self, other)
+    def __gt__(self, other: ArrayLike) -> dlarray: return dispatch.apply("gt", self, other)
+    def __ge__(self, other: ArrayLike) -> dlarray: return dispatch.apply("ge", self, other)
+    def __eq__(self, other: object) -> dlarray: return dispatch.apply("eq", self, other)  # type: ignore[override]
+    def __ne__(self, other: object) -> dlarray: return dispatch.apply("ne", self, other)  # type: ignore[override]
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: Any) -> dlarray:
         return indexing.getitem(self, key)
 
     # --- methods (numpy names, plus MATLAB's permute) --------------------------------
-    def sum(self, axis=None, keepdims=False): return functions.sum(self, axis, keepdims)
-    def mean(self, axis=None, keepdims=False): return functions.mean(self, axis, keepdims)
-    def prod(self, axis=None, keepdims=False): return functions.prod(self, axis, keepdims)
-    def max(self, axis=None, keepdims=False): return functions.max(self, axis, keepdims)
-    def min(self, axis=None, keepdims=False): return functions.min(self, axis, keepdims)
+    def sum(self, axis: Axis = None, keepdims: bool = False) -> dlarray: return functions.sum(self, axis, keepdims)
+    def mean(self, axis: Axis = None, keepdims: bool = False) -> dlarray: return functions.mean(self, axis, keepdims)
+    def prod(self, axis: Axis = None, keepdims: bool = False) -> dlarray: return functions.prod(self, axis, keepdims)
+    def max(self, axis: Axis = None, keepdims: bool = False) -> dlarray: return functions.max(self, axis, keepdims)
+    def min(self, axis: Axis = None, keepdims: bool = False) -> dlarray: return functions.min(self, axis, keepdims)
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: Any) -> dlarray:
         return functions.reshape(self, shape[0] if len(shape) == 1 else shape)
 
-    def transpose(self, *axes):
+    def transpose(self, *axes: Any) -> dlarray:
         return functions.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
 
-    def permute(self, order):
+    def permute(self, order: Sequence[int]) -> dlarray:
         return functions.permute(self, order)
 
     # --- numpy's protocols -----------------------------------------------------------
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
         return numpy_api.array_ufunc(ufunc, method, inputs, kwargs)
 
-    def __array_function__(self, func, types, args, kwargs):
+    def __array_function__(self, func: Any, types: Any, args: Any, kwargs: Any) -> Any:
         return numpy_api.array_function(func, types, args, kwargs)
 
 
@@ -239,7 +250,7 @@ def rebox(x: dlarray) -> dlarray:
     return y
 
 
-def wrap_traced(node, trace) -> dlarray:
+def wrap_traced(node: Any, trace: Any) -> dlarray:
     """A traced dlarray standing for graph node `node` of `trace`."""
     x = _new(dlarray)
     x._data = x._fmt = x._origin = None
@@ -248,14 +259,14 @@ def wrap_traced(node, trace) -> dlarray:
     return x
 
 
-def _relabel(data, fmt):
+def _relabel(data: npt.NDArray[Any], fmt: str) -> dlarray:
     """Unpickle a formatted dlarray (its data already in canonical order)."""
     x = dlarray(data)
     x._fmt = fmt
     return x
 
 
-def isdlarray(x) -> bool:
+def isdlarray(x: object) -> bool:
     """True if x is a dlarray."""
     return isinstance(x, dlarray)
 

@@ -6,13 +6,17 @@ leaves (numbers, strings, None: static). On a hit the Python body never runs aga
 """
 from __future__ import annotations
 
+from typing import Any, Callable, TypeVar
+
 from . import backend
 from .accelerate import AcceleratedFunction
 from .cache import MISS, cache_for, sorted_keywords
 from .capture import capture
 
+Result = TypeVar("Result")
 
-def dlfeval(fn, *args, **kwargs):
+
+def dlfeval(fn: Callable[..., Result], *args: Any, **kwargs: Any) -> Result:
     """fn(*args, **kwargs) with every dlarray (and numpy array) leaf traced; returns untraced dlarrays.
 
     Call dlgradient inside fn to get gradients. The first call with a new signature traces fn
@@ -33,7 +37,7 @@ def dlfeval(fn, *args, **kwargs):
     return result
 
 
-def lower(fn, *args, **kwargs) -> backend.Lowered:
+def lower(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> backend.Lowered:
     """Trace fn on args like dlfeval and return what it compiles to (.graph_text, .c_source)."""
     if isinstance(fn, AcceleratedFunction):
         fn = fn.function

@@ -6,6 +6,8 @@ import inspect
 import os
 import sys
 import textwrap
+from types import FrameType
+from typing import Any, Callable, Iterator, Literal
 
 import numpy as np
 
@@ -17,7 +19,8 @@ from .dlarray import dlarray, float_dtype
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def export_c(fn, *example_args, name=None, directory=".", self_test=False):
+def export_c(fn: Callable[..., Any], *example_args: Any, name: str | None = None,
+             directory: str | os.PathLike[str] = ".", self_test: bool = False) -> dict[str, str]:
     """Write fn, traced on example_args as dlfeval would, as NAME.h and NAME.c in `directory`.
 
     Array leaves of example_args (dlarrays, numpy arrays) become the C function's inputs, in
@@ -37,7 +40,8 @@ def export_c(fn, *example_args, name=None, directory=".", self_test=False):
     check_name(name, "export name")
     if not isinstance(directory, (str, os.PathLike)):
         raise TypeError(f"directory must be a path, got {type(directory).__name__}")
-    provenance, keep = {}, []
+    provenance: dict[int, str] = {}
+    keep: list[Any] = []
     with _recording(provenance, keep):
         captured = capture(fn, example_args, lift=False)
     if not captured.outputs:
@@ -60,18 +64,18 @@ class _recording:
     is the line. Nodes made along the way (adjoints inside dlgradient) get the same line.
     """
 
-    def __init__(self, provenance, keep):
+    def __init__(self, provenance: dict[int, str], keep: list[Any]) -> None:
         self.provenance, self.keep = provenance, keep   # `keep` holds the nodes: ids stay unique
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         self.previous = sys.getprofile()
         sys.setprofile(self._hook)
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> Literal[False]:
         sys.setprofile(self.previous)
         return False
 
-    def _hook(self, frame, event, value):
+    def _hook(self, frame: FrameType, event: str, value: Any) -> None:
         if event != "return" or value is None:
             return
         leaves = [value] if isinstance(value, dlarray) else \
@@ -81,7 +85,7 @@ class _recording:
             if node is not None and id(node) not in self.provenance:
                 self._attribute(node, _user_line(frame))
 
-    def _attribute(self, node, where):
+    def _attribute(self, node: Any, where: str | None) -> None:
         if where is None:
             return
         stack = [node]
@@ -93,7 +97,7 @@ class _recording:
                 stack.extend(node.inputs)
 
 
-def _user_line(frame):
+def _user_line(frame: FrameType | None) -> str | None:
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
     if frame is None:
@@ -103,18 +107,18 @@ def _user_line(frame):
 
 # --- names and descriptions of the leaves ---------------------------------------------------------
 
-def _qualname(fn):
+def _qualname(fn: Any) -> str:
     return f"{getattr(fn, '__module__', None) or '?'}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
-def _signature(fn):
+def _signature(fn: Callable[..., Any]) -> str:
     try:
         return str(inspect.signature(fn))
     except (TypeError, ValueError):
         return "(...)"
 
 
-def _paths(treedef, prefix):
+def _paths(treedef: Any, prefix: str) -> list[str]:
     """The path of every leaf of `treedef` (prefix, prefix[0], prefix['key'], ...) in leaf order."""
     if treedef is tree.LEAF:
         return [prefix]
@@ -129,7 +133,7 @@ def _paths(treedef, prefix):
             for p in _paths(child, f"{prefix}.{fields[i]}" if fields else f"{prefix}[{i}]")]
 
 
-def _parameter_names(fn, count):
+def _parameter_names(fn: Callable[..., Any], count: int) -> list[str]:
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -146,7 +150,7 @@ def _parameter_names(fn, count):
     return names
 
 
-def _input_leaves(fn, args):
+def _input_leaves(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[list[str], list[tuple[str, Any]], list[Any]]:
     """(names of the array leaves, [(name, value)] of baked-in leaves, example arrays)."""
     names, baked, examples = [], [], []
     for arg, parameter in zip(args, _parameter_names(fn, len(args))):
@@ -163,7 +167,7 @@ def _input_leaves(fn, args):
     return names, baked, examples
 
 
-def _return_expression(fn):
+def _return_expression(fn: Callable[..., Any]) -> ast.expr | None:
     """The expression of fn's only `return`, or None when there is no such single return."""
     try:
         source = textwrap.dedent(inspect.getsource(fn))
@@ -178,9 +182,9 @@ def _return_expression(fn):
     return returns[0].value if len(returns) == 1 else None
 
 
-def _own_nodes(function):
+def _own_nodes(function: ast.FunctionDef | ast.AsyncFunctionDef) -> Iterator[ast.AST]:
     """The AST nodes of a function body, not descending into nested functions and classes."""
-    stack = list(function.body)
+    stack: list[ast.AST] = list(function.body)
     while stack:
         node = stack.pop()
         yield node
@@ -189,24 +193,24 @@ def _own_nodes(function):
                                                ast.Lambda)))
 
 
-def _returns(fn):
+def _returns(fn: Callable[..., Any]) -> str:
     expression = _return_expression(fn)
     return "" if expression is None else f" -> {ast.unparse(expression)}"
 
 
-def _label(expression, index):
+def _label(expression: ast.expr | None, index: int) -> str:
     """`y` for a returned variable, `dy_dx` for a returned dlgradient(y, x), else out<index>."""
     if isinstance(expression, ast.Name):
         return expression.id
     if isinstance(expression, ast.Call) and len(expression.args) == 2 and \
             all(isinstance(a, ast.Name) for a in expression.args) and \
             getattr(expression.func, "id", getattr(expression.func, "attr", None)) == "dlgradient":
-        y, x = (a.id for a in expression.args)
+        y, x = (a.id for a in expression.args if isinstance(a, ast.Name))
         return f"d{y}_d{x}"
     return f"out{index}"
 
 
-def _output_names(fn, captured):
+def _output_names(fn: Callable[..., Any], captured: Any) -> list[str]:
     """A name per output array, from fn's return expression where it has one (see _label)."""
     treedef, expression = captured.treedef, _return_expression(fn)
     if treedef is tree.LEAF:

@@ -7,8 +7,14 @@ the labels of removed axes), and deep-learning ops find their axes by label.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from ..errors import DlgradError
 from ..graph.registry import ELEMENTWISE, OPS, REDUCE
+
+if TYPE_CHECKING:
+    from .dlarray import dlarray
+    from .types import ArrayLike
 
 LABELS = "SCBTU"
 _RANK = {label: rank for rank, label in enumerate(LABELS)}
@@ -19,7 +25,7 @@ class FormatError(DlgradError, ValueError):
     """A data format that breaks a rule, or an operation that needs labels an array lacks."""
 
 
-def check(fmt, ndim=None) -> str:
+def check(fmt: object, ndim: int | None = None) -> str:
     """fmt validated (letters S, C, B, T, U; C, B and T at most once; at least ndim labels)."""
     if not isinstance(fmt, str):
         raise TypeError(f"a data format must be a string of the labels {', '.join(LABELS)}, "
@@ -39,18 +45,18 @@ def check(fmt, ndim=None) -> str:
     return fmt
 
 
-def canonical(fmt: str):
+def canonical(fmt: str) -> tuple[str, tuple[int, ...]]:
     """(canonical format, permutation) taking axes labelled by fmt to the canonical order."""
     order = tuple(sorted(range(len(fmt)), key=lambda i: _RANK[fmt[i]]))
     return "".join(fmt[i] for i in order), order
 
 
-def dims(x) -> str:
+def dims(x: ArrayLike) -> str:
     """The data format of x, in canonical order ("" for an unformatted dlarray)."""
-    return getattr(x, "_fmt", None) or ""
+    return str(getattr(x, "_fmt", None) or "")
 
 
-def finddim(x, label: str) -> tuple:
+def finddim(x: ArrayLike, label: str) -> tuple[int, ...]:
     """The 0-based axes of x whose label is `label` (an empty tuple if it has none)."""
     label = check(label)
     if len(label) != 1:
@@ -58,7 +64,7 @@ def finddim(x, label: str) -> tuple:
     return tuple(i for i, c in enumerate(dims(x)) if c == label)
 
 
-def stripdims(x):
+def stripdims(x: ArrayLike) -> dlarray:
     """x without its data format (same data, same axes)."""
     from .dispatch import asdlarray
     from .dlarray import dlarray
@@ -69,7 +75,7 @@ def stripdims(x):
     return y
 
 
-def labelled(x, fmt):
+def labelled(x: ArrayLike, fmt: str) -> dlarray:
     """x (array-like or dlarray) with data format fmt: trailing singleton axes added, axes permuted."""
     from . import functions
     from .dlarray import dlarray
@@ -85,11 +91,11 @@ def labelled(x, fmt):
     return y
 
 
-def propagate(name, args, attrs, out):
+def propagate(name: str, args: tuple[Any, ...], attrs: dict[str, Any], out: Any) -> str | None:
     """The format of `out = name(*args)` given that some argument is formatted, or None."""
     kind = OPS[name].kind
     if kind == ELEMENTWISE:
-        fmt = None
+        fmt: str | None = None
         for a in args:
             f = getattr(a, "_fmt", None)
             if f is None or len(f) != out.ndim:
@@ -113,7 +119,7 @@ def propagate(name, args, attrs, out):
     return None
 
 
-def require(x, labels: str, op: str, data_format=None) -> str:
+def require(x: Any, labels: str, op: str, data_format: str | None = None) -> str:
     """x's format (or data_format for unformatted x), checked to contain every label in `labels`."""
     fmt = dims(x)
     if data_format is not None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import builtins
 import math
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -14,17 +15,18 @@ from ..errors import ShapeError
 from ..graph.registry import normalize_axes
 from .dispatch import apply, asdlarray, cast, strong_dtype
 from .dlarray import dlarray, rebox
+from .types import ArrayLike, Axis
 
 
-def _elementwise(name, public, doc):
-    def function(*args):
+def _elementwise(name: str, public: str, doc: str) -> Callable[..., dlarray]:
+    def function(*args: ArrayLike) -> dlarray:
         return apply(name, *args)
     function.__name__ = function.__qualname__ = public
     function.__doc__ = doc
     return function
 
 
-def _unary(name, doc=None):
+def _unary(name: str, doc: str | None = None) -> Callable[..., dlarray]:
     return _elementwise(name, name, doc or f"Elementwise {name}(x).")
 
 
@@ -39,7 +41,7 @@ floor = _unary("floor", "Elementwise floor; gradient zero.")
 ceil = _unary("ceil", "Elementwise ceil; gradient zero.")
 
 
-def round(x) -> dlarray:
+def round(x: ArrayLike) -> dlarray:
     """MATLAB's round: the nearest integer, halves away from zero (round(-2.5) is -3); gradient zero.
 
     numpy's np.round / np.rint on a dlarray keep numpy's halves-to-even.
@@ -71,7 +73,7 @@ equal = _elementwise("eq", "equal", "a == b as a 0/1 float mask.")
 not_equal = _elementwise("ne", "not_equal", "a != b as a 0/1 float mask.")
 
 
-def where(condition, a, b) -> dlarray:
+def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> dlarray:
     """a where condition is nonzero, else b (broadcast together); no gradient flows to condition."""
     dtype = strong_dtype(a, b)
     condition = asdlarray(condition)
@@ -82,7 +84,7 @@ def where(condition, a, b) -> dlarray:
 
 # --- reductions ---------------------------------------------------------------------
 
-def _reduce(name, x, axis, keepdims):
+def _reduce(name: str, x: ArrayLike, axis: Axis, keepdims: bool) -> dlarray:
     x = asdlarray(x)
     axes = normalize_axes(axis, x.ndim)
     if not axes:
@@ -92,27 +94,27 @@ def _reduce(name, x, axis, keepdims):
     return apply(name, x, axes=axes, keepdims=bool(keepdims))
 
 
-def sum(x, axis=None, keepdims=False) -> dlarray:
+def sum(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> dlarray:
     """Sum over axis (an int, a tuple of ints, or None for all)."""
     return _reduce("sum", x, axis, keepdims)
 
 
-def prod(x, axis=None, keepdims=False) -> dlarray:
+def prod(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> dlarray:
     """Product over axis (an int, a tuple of ints, or None for all)."""
     return _reduce("prod", x, axis, keepdims)
 
 
-def max(x, axis=None, keepdims=False) -> dlarray:
+def max(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> dlarray:
     """Largest value over axis (ties share the gradient equally); for two arrays use maximum."""
     return _reduce("max", x, axis, keepdims)
 
 
-def min(x, axis=None, keepdims=False) -> dlarray:
+def min(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> dlarray:
     """Smallest value over axis (ties share the gradient equally); for two arrays use minimum."""
     return _reduce("min", x, axis, keepdims)
 
 
-def mean(x, axis=None, keepdims=False) -> dlarray:
+def mean(x: ArrayLike, axis: Axis = None, keepdims: bool = False) -> dlarray:
     """Arithmetic mean over axis (an int, a tuple of ints, or None for all)."""
     x = asdlarray(x)
     axes = normalize_axes(axis, x.ndim)
@@ -120,7 +122,7 @@ def mean(x, axis=None, keepdims=False) -> dlarray:
     return _reduce("sum", x, axes, keepdims) / count
 
 
-def cumsum(x, axis=None) -> dlarray:
+def cumsum(x: ArrayLike, axis: int | None = None) -> dlarray:
     """Running sum along axis (an int); None sums x flattened, as numpy does. Keeps x's format."""
     x = asdlarray(x)
     if axis is None:
@@ -135,13 +137,13 @@ def cumsum(x, axis=None) -> dlarray:
 
 # --- shapes -------------------------------------------------------------------------
 
-def _shape_arg(shape) -> tuple:
+def _shape_arg(shape: int | Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, (int, np.integer)):
         return (int(shape),)
     return tuple(int(d) for d in shape)
 
 
-def reshape(x, shape) -> dlarray:
+def reshape(x: ArrayLike, shape: int | Sequence[int]) -> dlarray:
     """x with a new shape of the same size (C order, like numpy); one dimension may be -1."""
     x = asdlarray(x)
     shape = _shape_arg(shape)
@@ -160,7 +162,7 @@ def reshape(x, shape) -> dlarray:
     return apply("reshape", x, shape=shape)
 
 
-def transpose(x, axes=None) -> dlarray:
+def transpose(x: ArrayLike, axes: Sequence[int] | None = None) -> dlarray:
     """Axes permuted (reversed when axes is None), like numpy.transpose."""
     x = asdlarray(x)
     if axes is None:
@@ -174,12 +176,12 @@ def transpose(x, axes=None) -> dlarray:
     return apply("permute", x, axes=axes)
 
 
-def permute(x, order) -> dlarray:
+def permute(x: ArrayLike, order: Sequence[int]) -> dlarray:
     """MATLAB's permute: axes rearranged into `order` (0-based axis numbers)."""
     return transpose(x, order)
 
 
-def matmul(a, b) -> dlarray:
+def matmul(a: ArrayLike, b: ArrayLike) -> dlarray:
     """Matrix product with numpy's rules: 1-D operands are vectors, leading dimensions broadcast."""
     a, b = asdlarray(a), asdlarray(b)
     if a.ndim == 0 or b.ndim == 0:

@@ -1,6 +1,8 @@
 """dlgradient and extractdata: what gradients are taken of, and what they do not flow through."""
 from __future__ import annotations
 
+from typing import Any
+
 from ..errors import GradientError
 from ..graph.autodiff import gradients
 from ..graph.ops.elementwise import stop_gradient
@@ -20,7 +22,7 @@ def _not_traced(what: str) -> GradientError:
         "created inside the function, or one from another dlfeval, is not traced)")
 
 
-def dlgradient(y, *xs, **options):
+def dlgradient(y: dlarray, *xs: Any, **options: Any) -> Any:
     """Gradients of scalar y with respect to each x (same shape and dtype; nested structures allowed).
 
     Options, as keywords or MATLAB name-value pairs after the x's (dlgradient(y, x,
@@ -73,7 +75,7 @@ def dlgradient(y, *xs, **options):
     return results[0] if len(results) == 1 else results
 
 
-def _split_pairs(xs, options):
+def _split_pairs(xs: tuple[Any, ...], options: dict[str, Any]) -> tuple[tuple[Any, ...], dict[str, Any]]:
     """(xs, options) with MATLAB's trailing name-value pairs moved from xs into options."""
     for i, x in enumerate(xs):
         if isinstance(x, str):
@@ -91,7 +93,7 @@ def _split_pairs(xs, options):
     return xs, options
 
 
-def reaches_input(node) -> bool:
+def reaches_input(node: Any) -> bool:
     """Whether a path from node to a runtime input avoids stop_gradient (extractdata, and the
     gradients taken without EnableHigherDerivatives)."""
     seen, todo = {id(node)}, [node]
@@ -108,12 +110,12 @@ def reaches_input(node) -> bool:
     return False
 
 
-def _formatted(x, fmt):
+def _formatted(x: dlarray, fmt: str | None) -> dlarray:
     x._fmt = fmt  # a gradient has the data format of its variable
     return x
 
 
-def extractdata(x):
+def extractdata(x: dlarray) -> Any:
     """The data of x: an ndarray outside dlfeval; inside, a value that gradients do not flow through."""
     if not isinstance(x, dlarray):
         raise TypeError(f"extractdata needs a dlarray, got {type(x).__name__}")

@@ -20,6 +20,8 @@ The rows of a Jacobian come from one reverse sweep over a batched copy of u's gr
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import GradientError, ShapeError
@@ -38,7 +40,7 @@ _OPTIONS = {"enable_higher_derivatives": "enable_higher_derivatives",
             "EnableHigherDerivatives": "enable_higher_derivatives"}
 
 
-def dljacobian(u, x, dim, *pairs, **options):
+def dljacobian(u: dlarray, x: dlarray, dim: int, *pairs: Any, **options: Any) -> dlarray:
     """Jacobian of u with respect to x along operation axis `dim`, per observation.
 
     For x of shape (..., N, ...) with N at `dim` and u of shape (..., M, ...), the result has
@@ -59,7 +61,7 @@ def dljacobian(u, x, dim, *pairs, **options):
     return _result(result, trace, higher)
 
 
-def dldivergence(u, x, dim, *pairs, **options):
+def dldivergence(u: dlarray, x: dlarray, dim: int, *pairs: Any, **options: Any) -> dlarray:
     """Divergence sum_i d u_i / d x_i along operation axis `dim`, per observation.
 
     u must have x's shape; the result has x's shape with length 1 along `dim`.
@@ -72,7 +74,7 @@ def dldivergence(u, x, dim, *pairs, **options):
     return _result(M.reshape(result, u_node.shape if u_node.ndim == 0 else result.shape), trace, higher)
 
 
-def dllaplacian(u, x, dim, *pairs, **options):
+def dllaplacian(u: dlarray, x: dlarray, dim: int, *pairs: Any, **options: Any) -> dlarray:
     """Laplacian sum_j d^2 u / d x_j^2 along operation axis `dim`, per observation and component.
 
     u has x's shape except along `dim` (any number M of components); the result has u's shape.
@@ -93,11 +95,11 @@ def dllaplacian(u, x, dim, *pairs, **options):
 # --- graph building ---------------------------------------------------------------------
 
 
-def _index(shape, axis, i):
+def _index(shape: tuple[int, ...], axis: int, i: int) -> tuple[tuple[int, int, int], ...]:
     return tuple((i, i + 1, 1) if k == axis else (0, n, 1) for k, n in enumerate(shape))
 
 
-def _join(parts, axis, shape):
+def _join(parts: list[Any], axis: int, shape: tuple[int, ...]) -> Any:
     """Parts of length 1 along `axis` joined into `shape` (a sum of pads)."""
     total = None
     for i, part in enumerate(parts):
@@ -106,7 +108,7 @@ def _join(parts, axis, shape):
     return total
 
 
-def _one_hot(count, shape, axis, dtype):
+def _one_hot(count: int, shape: tuple[int, ...], axis: int, dtype: str) -> Any:
     """eq(i, k) over (count, *shape[1:]), k running along `axis` (built from two small constants)."""
     rows = const(np.arange(count).reshape((count,) + (1,) * (len(shape) - 1)), dtype)
     cols = np.ones(len(shape), dtype=np.int64)
@@ -114,7 +116,7 @@ def _one_hot(count, shape, axis, dtype):
     return E.eq(rows, const(np.arange(count).reshape(tuple(cols)), dtype))
 
 
-def _rows(u, x, d):
+def _rows(u: Any, x: Any, d: int) -> Any:
     """(M, *x.shape): row i is the gradient of u's component i (along d) summed over observations."""
     count = u.shape[d]
     if count > 1:
@@ -132,7 +134,7 @@ def _rows(u, x, d):
     return rows[0] if count == 1 else _join(rows, 0, (count,) + x.shape)
 
 
-def _divergence(u, x, d):
+def _divergence(u: Any, x: Any, d: int) -> Any:
     """sum_i d u_i / d x_i along d (u of x's shape): x's shape with length 1 at d."""
     rows = _rows(u, x, d)
     if x.shape[d] == 1:
@@ -142,14 +144,15 @@ def _divergence(u, x, d):
     return M.reshape(R.sum_(diagonal, (0, d + 1), keepdims=True), kept)
 
 
-def _result(node, trace, higher):
+def _result(node: Any, trace: Any, higher: bool) -> dlarray:
     return wrap_traced(node if higher else E.stop_gradient(node), trace)
 
 
 # --- arguments ---------------------------------------------------------------------------
 
 
-def _arguments(name, u, x, dim, pairs, options):
+def _arguments(name: str, u: dlarray, x: dlarray, dim: int, pairs: tuple[Any, ...],
+               options: dict[str, Any]) -> tuple[bool, Any, Any, Any, int]:
     """(enable_higher_derivatives, trace, u node, x node, dim), or a clear error. Options come as
     keywords or as MATLAB name-value pairs."""
     if len(pairs) % 2:

@@ -1,5 +1,6 @@
 """Finding the C compiler, probing what it targets, and compiling a shared object."""
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -8,6 +9,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import warnings
 from dataclasses import dataclass
 
 from ..errors import CompileError, CompilerNotFoundError
@@ -48,9 +50,28 @@ class Toolchain:
         return "-DDLGRAD_VECTOR_MATH" in self.flags
 
 
+def zig_cc() -> tuple[str, ...] | None:
+    """`zig cc` from the `ziglang` wheel (`pip install "dlgrad[zig]"`), or None when it is not installed.
+
+    The wheel's own zig binary is called directly: the same compiler as `python -m ziglang cc`
+    without a Python start per compile.
+    """
+    try:
+        spec = importlib.util.find_spec("ziglang")
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        exe = os.path.join(folder, "zig.exe" if os.name == "nt" else "zig")
+        if os.path.isfile(exe) and os.access(exe, os.X_OK):
+            return (exe, "cc")
+    return None
+
+
 def find_compiler() -> tuple[str, ...]:
-    """The compiler command: $CC if set, else the first of cc, gcc, clang on PATH."""
-    hint = "set DLGRAD_BACKEND=numpy to run through the numpy reference interpreter instead"
+    """The compiler command: $CC if set, else the first of cc, gcc, clang on PATH, else `zig cc`
+    from the ziglang wheel."""
+    hint = ('pip install "dlgrad[zig]" for a C compiler from PyPI, or set DLGRAD_BACKEND=numpy to run '
+            'through the numpy reference interpreter instead')
     path = os.environ.get("PATH", "")
     cc = os.environ.get("CC", "").strip()
     if cc:
@@ -65,9 +86,12 @@ def find_compiler() -> tuple[str, ...]:
         exe = shutil.which(name)
         if exe is not None:
             return (exe,)
+    zig = zig_cc()
+    if zig is not None:
+        return zig
     raise CompilerNotFoundError(
-        f"no C compiler found: CC is not set and none of {', '.join(NAMES)} is on PATH "
-        f"({path!r}); install one or set CC, or {hint}")
+        f"no C compiler found: CC is not set, none of {', '.join(NAMES)} is on PATH "
+        f"({path!r}) and the ziglang package is not installed; install a compiler or set CC, or {hint}")
 
 
 def host_fingerprint() -> str:
@@ -157,10 +181,12 @@ def toolchain() -> Toolchain:
         found = Toolchain(argv, base.identity, (*base.flags, *VECTOR_FLAGS), base.target, (*VECTOR_LIBS, *LIBS))
     if threads > 1:
         openmp = ("-fopenmp", f"-DDLGRAD_NUM_THREADS={threads}")
-        if not _probe_openmp(found, openmp):
-            raise CompileError(f"{THREADS_VARIABLE}={threads} needs OpenMP, but {' '.join(argv)} cannot build "
-                               f"with -fopenmp; unset {THREADS_VARIABLE} to run kernels on one thread")
-        found = Toolchain(argv, found.identity, (*found.flags, *openmp), found.target, found.libs)
+        if _probe_openmp(found, openmp):
+            found = Toolchain(argv, found.identity, (*found.flags, *openmp), found.target, found.libs)
+        else:   # zig cc, for one, ships no OpenMP runtime
+            warnings.warn(f"{THREADS_VARIABLE}={threads} needs OpenMP, but {' '.join(argv)} cannot build and "
+                          f"load a shared object with -fopenmp (no OpenMP runtime found): kernels run on one "
+                          f"thread", RuntimeWarning, stacklevel=2)
     _toolchains[memo] = found
     return found
 
@@ -257,14 +283,22 @@ def _probe_vector_math(tc: Toolchain) -> bool:
 
 
 def _probe_openmp(tc: Toolchain, openmp) -> bool:
-    """Whether `tc` compiles and links a shared object with an OpenMP parallel loop."""
+    """Whether `tc` compiles, links and loads a shared object with an OpenMP parallel loop (clang
+    without libomp, zig cc among them, links one whose OpenMP symbols do not resolve)."""
+    import ctypes
     import tempfile
     with tempfile.TemporaryDirectory(prefix="dlgrad-probe-") as tmp:
         source, shared = os.path.join(tmp, "omp.c"), os.path.join(tmp, "omp.so")
         with open(source, "w", encoding="utf-8") as f:
             f.write("void probe(double *x, int n) {\n#pragma omp parallel for\n"
                     "    for (int i = 0; i < n; i++) x[i] *= 2;\n}\n")
-        return _run([*tc.argv, *tc.flags, *openmp, "-o", shared, source, *tc.libs]).returncode == 0
+        if _run([*tc.argv, *tc.flags, *openmp, "-o", shared, source, *tc.libs]).returncode != 0:
+            return False
+        try:
+            ctypes.CDLL(shared)
+        except OSError:
+            return False
+        return True
 
 
 def _trim(text: str, limit: int = 4000) -> str:

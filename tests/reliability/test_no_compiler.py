@@ -10,6 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(dlgrad.__file__)))
 
 CHILD = r"""
 import json, sys
+import dlgrad.runtime.compiler
+dlgrad.runtime.compiler.zig_cc = lambda: None   # nor the ziglang wheel's zig cc
 import numpy as np
 import dlgrad as dl
 from dlgrad import dlarray, dlfeval, dlgradient, extractdata

@@ -1,4 +1,5 @@
 import os
+import shlex
 import subprocess
 import sys
 
@@ -98,10 +99,12 @@ def test_two_processes_compiling_the_same_new_source_both_succeed(tmp_path):
 def test_no_compiler_names_what_was_looked_for(monkeypatch):
     monkeypatch.delenv("CC", raising=False)
     monkeypatch.setenv("PATH", "")
+    monkeypatch.setattr(compiler, "zig_cc", lambda: None)
     with pytest.raises(CompilerNotFoundError) as info:
         load(rosenbrock(fresh()))
     message = str(info.value)
     assert "CC" in message and "cc, gcc, clang" in message and "DLGRAD_BACKEND=numpy" in message
+    assert 'pip install "dlgrad[zig]"' in message
 
 
 def test_missing_cc_is_named(monkeypatch):
@@ -124,7 +127,7 @@ def test_compile_error_shows_stderr_and_keeps_source():
 
 @pytest.mark.skipif(os.name != "posix", reason="the fake compiler is a shell script")
 def test_compiler_rejecting_march_native_is_used_without_it(tmp_path, monkeypatch):
-    real = compiler.find_compiler()[0]
+    real = shlex.join(compiler.find_compiler())   # the whole command: `zig cc` is two words
     fake = tmp_path / "fakecc"
     fake.write_text('#!/bin/sh\nfor a in "$@"; do [ "$a" = -march=native ] && exit 1; done\n'
                     f'exec {real} "$@"\n')

@@ -4,25 +4,27 @@ from __future__ import annotations
 import math
 
 from .. import functions as F
+from ..dlarray import dlarray
+from ..types import ArrayLike
 from ..dispatch import asdlarray
 from .common import formatted_input, relabel, stop
 
 relu, sigmoid, tanh = F.relu, F.sigmoid, F.tanh
 
 
-def leakyrelu(X, scale=0.01):
+def leakyrelu(X: ArrayLike, scale: float = 0.01) -> dlarray:
     """X where X > 0, scale * X elsewhere."""
     X = asdlarray(X)
     return F.where(X > 0, X, X * scale)
 
 
-def elu(X, alpha=1.0):
+def elu(X: ArrayLike, alpha: float = 1.0) -> dlarray:
     """X where X > 0, alpha * (exp(X) - 1) elsewhere (no overflow for large X)."""
     X = asdlarray(X)
     return F.where(X > 0, X, F.expm1(F.minimum(X, 0)) * alpha)
 
 
-def gelu(X, Approximation="none"):
+def gelu(X: ArrayLike, Approximation: str = "none") -> dlarray:
     """Gaussian error linear unit: exact (erf) or Approximation='tanh'."""
     X = asdlarray(X)
     if Approximation == "none":
@@ -32,7 +34,7 @@ def gelu(X, Approximation="none"):
     raise ValueError(f"gelu: Approximation must be 'none' or 'tanh', got {Approximation!r}")
 
 
-def logsoftmax(X, DataFormat=None):
+def logsoftmax(X: ArrayLike, DataFormat: str | None = None) -> dlarray:
     """log(softmax(X)) over the channel axis, exact for logits of any magnitude."""
     x, fmt, keep = formatted_input(X, "C", "logsoftmax", DataFormat)
     axis = fmt.index("C")
@@ -40,7 +42,7 @@ def logsoftmax(X, DataFormat=None):
     return relabel(z - F.log(F.sum(F.exp(z), axis, keepdims=True)), fmt, keep)
 
 
-def softmax(X, DataFormat=None):
+def softmax(X: ArrayLike, DataFormat: str | None = None) -> dlarray:
     """exp(X) / sum(exp(X)) over the channel axis, evaluated with the maximum subtracted."""
     x, fmt, keep = formatted_input(X, "C", "softmax", DataFormat)
     axis = fmt.index("C")

@@ -6,6 +6,10 @@ The weights come back in MATLAB's layout (numKeys, numQueries, numHeads, numObse
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..types import ArrayLike
+
 import math
 
 import numpy as np
@@ -85,8 +89,8 @@ def _allowed(fmt, keys_fmt, PaddingMask, AttentionMask, batch, nq, nk):
     return masks + [F.reshape(p, (1, 1 if b is None else batch, 1, nk)) != 0]
 
 
-def attention(queries, keys, values, numHeads: int, *, DataFormat=None, Scale="auto", PaddingMask=None,
-              AttentionMask="none", DropoutProbability=0.0, DropoutMask=None):
+def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: int, *, DataFormat: Any = None, Scale: Any = "auto", PaddingMask: ArrayLike = None,
+              AttentionMask: Any = "none", DropoutProbability: Any = 0.0, DropoutMask: ArrayLike = None) -> Any:
     """[Y, weights] = attention(queries, keys, values, numHeads) as MATLAB computes it.
 
     Scale: "auto" (1/sqrt(d), d the key channels per head) or a number. PaddingMask: keys'

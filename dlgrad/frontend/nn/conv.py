@@ -6,6 +6,7 @@ so gradients, fusion and C come from the registry ops.
 from __future__ import annotations
 
 import math
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -13,9 +14,13 @@ from .. import functions as F
 from ..dispatch import apply, asdlarray
 from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
+from ..dlarray import dlarray
+from ..types import ArrayLike
+
+Size = int | Sequence[int]
 
 
-def _pair(value, what, op):
+def _pair(value: Any, what: str, op: str) -> tuple[int, int]:
     if isinstance(value, (int, np.integer)):
         return int(value), int(value)
     value = tuple(int(v) for v in value)
@@ -24,7 +29,8 @@ def _pair(value, what, op):
     return value
 
 
-def _padding(padding, size, kernel, stride, dilation, op):
+def _padding(padding: Any, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int],
+             dilation: tuple[int, int], op: str) -> Any:
     """((top, bottom), (left, right)) for Padding = int, pair, (top, bottom, left, right) or 'same'."""
     if isinstance(padding, str):
         if padding != "same":
@@ -44,7 +50,8 @@ def _padding(padding, size, kernel, stride, dilation, op):
     raise ValueError(f"{op}: Padding must be 'same', an int, a pair or 4 values, got {padding}")
 
 
-def _patches(x, kernel, stride, dilation, padding, op, per_channel):
+def _patches(x: dlarray, kernel: tuple[int, int], stride: Any, dilation: Any, padding: Any, op: str,
+             per_channel: bool) -> Any:
     """(padded-input gather, output size, valid mask) for windows over the two S axes.
 
     per_channel=False: shape (kh*kw*C, Ho*Wo*B) (rows ordered kh, kw, C, like the weights);
@@ -80,12 +87,13 @@ def _patches(x, kernel, stride, dilation, padding, op, per_channel):
     return gathered, (Ho, Wo), valid
 
 
-def _const(positions):
+def _const(positions: Any) -> Any:
     from ...graph.node import Const
     return Const(np.ascontiguousarray(positions, dtype=np.int64))
 
 
-def dlconv(X, weights, bias=None, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
+def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike | None = None, Stride: Size = 1,
+           DilationFactor: Size = 1, Padding: Size | str = 0, DataFormat: str | None = None) -> dlarray:
     """2-D convolution (cross-correlation, like MATLAB) of "SSCB" data.
 
     weights: (filterHeight, filterWidth, numChannels, numFilters); bias: numFilters values.

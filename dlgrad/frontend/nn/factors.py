@@ -8,6 +8,8 @@ gradient gains λ * L2Factor * value. MATLAB's defaults: every learn-rate factor
 """
 from __future__ import annotations
 
+from typing import Any
+
 import math
 
 from .network import dlnetwork
@@ -63,24 +65,24 @@ def _set(net, key, lr=None, l2=None):
     return new
 
 
-def setLearnRateFactor(net, *args):
+def setLearnRateFactor(net: Any, *args: Any) -> Any:
     """setLearnRateFactor(net, layerName, parameterName, factor): the network with that factor."""
     *where, factor = args
     return _set(net, _target(net, where, "setLearnRateFactor"), lr=_factor(factor, "setLearnRateFactor"))
 
 
-def getLearnRateFactor(net, *where) -> float:
+def getLearnRateFactor(net: Any, *where: Any) -> float:
     """The learn-rate factor of one learnable (1 unless set)."""
     return _lookup(net, _target(net, where, "getLearnRateFactor"))[0]
 
 
-def setL2Factor(net, *args):
+def setL2Factor(net: Any, *args: Any) -> Any:
     """setL2Factor(net, layerName, parameterName, factor): the network with that L2 factor."""
     *where, factor = args
     return _set(net, _target(net, where, "setL2Factor"), l2=_factor(factor, "setL2Factor"))
 
 
-def getL2Factor(net, *where) -> float:
+def getL2Factor(net: Any, *where: Any) -> float:
     """The L2 factor of one learnable (MATLAB's default: 0 for biases, 1 otherwise)."""
     return _lookup(net, _target(net, where, "getL2Factor"))[1]
 

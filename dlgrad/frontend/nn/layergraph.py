@@ -6,6 +6,8 @@ it adds in sequence, and the functions return a new graph rather than changing t
 """
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..formats import FormatError, labelled, stripdims
@@ -16,7 +18,7 @@ from .layers import LAYERS, Layer, _layer
 class LayerGraph:
     """Layers and their connections (MATLAB's layerGraph); pass to dlnetwork."""
 
-    def __init__(self, layers=(), connections=()):
+    def __init__(self, layers: Any = (), connections: Any = ()) -> Any:
         self._layers = tuple(layers)
         self._connections = tuple(connections)
 
@@ -58,7 +60,7 @@ def name_layers(layers, taken=()):
     return named
 
 
-def layerGraph(layers=()) -> LayerGraph:
+def layerGraph(layers: Any = ()) -> LayerGraph:
     """A layer graph of `layers` connected in sequence (none: an empty graph)."""
     return addLayers(LayerGraph(), layers)
 
@@ -77,7 +79,7 @@ def _result(graph, as_network):
     return dlnetwork(graph, Initialize=False) if as_network else graph
 
 
-def addLayers(graph, layers):
+def addLayers(graph: Any, layers: Any) -> Any:
     """The graph with `layers` added and connected to each other in sequence (not to the graph)."""
     g, net = _graph_of(graph, "addLayers")
     new = name_layers(_as_list(layers, "addLayers"), {l.name for l in g._layers})
@@ -127,7 +129,7 @@ def _canonical(layers, source, destination):
     return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
 
 
-def connectLayers(graph, source, destination):
+def connectLayers(graph: Any, source: Any, destination: Any) -> Any:
     """The graph with the output of `source` feeding the input `destination` ('layer' or 'layer/in2')."""
     g, net = _graph_of(graph, "connectLayers")
     s, d = _canonical(g._layers, source, destination)
@@ -136,7 +138,7 @@ def connectLayers(graph, source, destination):
     return _result(LayerGraph(g._layers, g._connections + ((s, d),)), net)
 
 
-def disconnectLayers(graph, source, destination):
+def disconnectLayers(graph: Any, source: Any, destination: Any) -> Any:
     """The graph without the connection source -> destination."""
     g, net = _graph_of(graph, "disconnectLayers")
     pair = _canonical(g._layers, source, destination)
@@ -145,7 +147,7 @@ def disconnectLayers(graph, source, destination):
     return _result(LayerGraph(g._layers, tuple(c for c in g._connections if c != pair)), net)
 
 
-def removeLayers(graph, names):
+def removeLayers(graph: Any, names: Any) -> Any:
     """The graph without the named layers and their connections."""
     g, net = _graph_of(graph, "removeLayers")
     names = {names} if isinstance(names, str) else set(names)

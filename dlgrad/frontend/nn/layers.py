@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import functions as F
 from ..formats import labelled
@@ -17,14 +19,26 @@ from . import activations as A
 from .conv import dlconv
 from .linear import dropout, fullyconnect
 from .normalization import batchnorm, layernorm
+from ..dlarray import dlarray
+
+if TYPE_CHECKING:
+    from typing_extensions import dataclass_transform
+else:
+    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:   # typing's, for Python < 3.11
+        return lambda f: f
+
+Params = dict[str, Any]
+Size = int | Sequence[int]
+LayerType = TypeVar("LayerType", bound=type)
 
 
-def glorot(rng, shape, fan_in, fan_out, dtype):
+def glorot(rng: np.random.Generator, shape: tuple[int, ...], fan_in: int, fan_out: int,
+           dtype: npt.DTypeLike) -> npt.NDArray[Any]:
     bound = math.sqrt(6 / (fan_in + fan_out))
     return rng.uniform(-bound, bound, size=shape).astype(dtype)
 
 
-def _pair(v):
+def _pair(v: Any) -> tuple[int, ...]:
     return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
 
 
@@ -32,7 +46,7 @@ class Layer:
     prefix = "layer"
     name: str = ""
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return {}, {}
 
     def num_inputs(self):
@@ -44,7 +58,7 @@ class Layer:
     def apply(self, params, state, x, training, mask=None):
         return self.forward(params, x), {}
 
-    def forward(self, params, x):
+    def forward(self, params: Params, x: dlarray) -> dlarray:
         raise NotImplementedError
 
     quiet = ()   # options shown only when they differ from their default
@@ -55,8 +69,9 @@ class Layer:
         return f"{type(self).__name__}({fields})"
 
 
-def _layer(prefix):
-    def decorate(cls):
+@dataclass_transform(frozen_default=True)
+def _layer(prefix: str) -> Callable[[LayerType], LayerType]:
+    def decorate(cls: Any) -> Any:
         cls = dataclass(frozen=True)(cls)
         cls.prefix = prefix
         return cls
@@ -68,10 +83,10 @@ class featureInputLayer(Layer):
     inputSize: int
     name: str = ""
 
-    def example(self, dtype):
+    def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1), dtype), "CB")
 
-    def forward(self, params, x):
+    def forward(self, params: Params, x: dlarray) -> dlarray:
         return x if x._fmt else labelled(x, "CB")
 
 
@@ -80,18 +95,18 @@ class Statistic:
 
     __slots__ = ("array", "_key")
 
-    def __init__(self, value, dtype=np.float64):
+    def __init__(self, value: npt.ArrayLike, dtype: npt.DTypeLike = np.float64) -> None:
         self.array = np.array(value, dtype=dtype)
         self.array.setflags(write=False)
         self._key = (self.array.shape, self.array.tobytes())
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return hash(self._key)
 
-    def __eq__(self, other):
+    def __eq__(self, other: object) -> bool:
         return isinstance(other, Statistic) and self._key == other._key
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"<{'x'.join(map(str, self.array.shape)) or 'scalar'} array>"
 
 
@@ -112,7 +127,7 @@ class imageInputLayer(Layer):
     initialisation does, so the default layer without Mean does not change its input.
     The statistics are constants of the compiled function, not learnables.
     """
-    inputSize: tuple
+    inputSize: tuple[int, ...]
     Normalization: str = "zerocenter"
     Mean: object = None
     StandardDeviation: object = None
@@ -120,7 +135,7 @@ class imageInputLayer(Layer):
     Max: object = None
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         size = tuple(int(v) for v in self.inputSize)
         if not 2 <= len(size) <= 3 or min(size) < 1:
             raise ValueError(f"imageInputLayer: inputSize must be (h, w) or (h, w, c) of positive "
@@ -149,15 +164,15 @@ class imageInputLayer(Layer):
                 raise ValueError("imageInputLayer: StandardDeviation must be positive")
             object.__setattr__(self, field, stat)
 
-    def example(self, dtype):
+    def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros(self.inputSize + (1,), dtype), "SSCB")
 
-    def _stat(self, field, neutral, dtype):
+    def _stat(self, field: str, neutral: float, dtype: npt.DTypeLike) -> npt.NDArray[Any]:
         value = getattr(self, field)
         array = np.full((1, 1, 1), neutral) if value is None else value.array
         return np.broadcast_to(array, np.broadcast_shapes(array.shape, (1, 1, 1)))[..., None].astype(dtype)
 
-    def forward(self, params, x):
+    def forward(self, params: Params, x: dlarray) -> dlarray:
         x = x if x._fmt else labelled(x, "SSCB")
         mode, dtype = self.Normalization, x.dtype
         if mode == "none" or all(getattr(self, f) is None for f in ("Mean", "StandardDeviation", "Min", "Max")):
@@ -180,7 +195,7 @@ class fullyConnectedLayer(Layer):
     FeatureOrder: str = "row-major"
     quiet = ("FeatureOrder",)
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         n = x.size // x.shape[x._fmt.index("B")]
         return {"Weights": glorot(rng, (self.outputSize, n), n, self.outputSize, x.dtype),
                 "Bias": np.zeros((self.outputSize, 1), x.dtype)}, {}
@@ -191,27 +206,27 @@ class fullyConnectedLayer(Layer):
 
 @_layer("conv")
 class convolution2dLayer(Layer):
-    filterSize: tuple
+    filterSize: Size
     numFilters: int
-    Stride: object = 1
-    Padding: object = 0
-    DilationFactor: object = 1
+    Stride: Size = 1
+    Padding: Any = 0   # an int, (h, w), (top, bottom, left, right) or "same"
+    DilationFactor: Size = 1
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         object.__setattr__(self, "filterSize", _pair(self.filterSize))
         if not isinstance(self.Padding, str):
             object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0
                                else tuple(int(v) for v in self.Padding))
 
-    def initialize(self, x, rng):
-        kh, kw = self.filterSize
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
+        kh, kw = _pair(self.filterSize)
         c = x.shape[2]
         shape = (kh, kw, c, self.numFilters)
         return {"Weights": glorot(rng, shape, kh * kw * c, kh * kw * self.numFilters, x.dtype),
                 "Bias": np.zeros((1, 1, self.numFilters), x.dtype)}, {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return dlconv(x, p["Weights"], p["Bias"], Stride=self.Stride, Padding=self.Padding,
                       DilationFactor=self.DilationFactor)
 
@@ -226,12 +241,13 @@ class batchNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         return ({"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)},
                 {"TrainedMean": np.zeros(c, x.dtype), "TrainedVariance": np.ones(c, x.dtype)})
 
-    def apply(self, p, s, x, training, mask=None):
+    def apply(self, p: Params, s: Params, x: dlarray, training: bool,
+              mask: Any = None) -> tuple[dlarray, Params]:
         if not training:
             return batchnorm(x, p["Offset"], p["Scale"], s["TrainedMean"], s["TrainedVariance"],
                              training=False, Epsilon=self.Epsilon), {}
@@ -248,7 +264,7 @@ class layerNormalizationLayer(Layer):
     OperationDimension: str = "auto"
     quiet = ("OperationDimension",)
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
 
@@ -257,7 +273,7 @@ class layerNormalizationLayer(Layer):
                          OperationDimension=self.OperationDimension)
 
 
-def _activation(cls_name, prefix, fn, **defaults):
+def _activation(cls_name: str, prefix: str, fn: Callable[..., dlarray], **defaults: Any) -> Callable[..., Layer]:
     namespace = {"__annotations__": {k: type(v) for k, v in defaults.items()} | {"name": str},
                  **defaults, "name": "",
                  "forward": lambda self, p, x: fn(x, **{k: getattr(self, k) for k in defaults})}
@@ -279,7 +295,8 @@ class dropoutLayer(Layer):
     Probability: float = 0.5
     name: str = ""
 
-    def apply(self, p, s, x, training, mask=None):
+    def apply(self, p: Params, s: Params, x: dlarray, training: bool,
+              mask: Any = None) -> tuple[dlarray, Params]:
         if not training or self.Probability == 0:
             return x, {}
         if mask is None:
@@ -293,13 +310,13 @@ class dropoutLayer(Layer):
 class flattenLayer(Layer):
     name: str = ""
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         fmt = x._fmt
         b = fmt.index("B")
         rest = fmt[b:]
         return labelled(F.reshape(x, (-1,) + x.shape[b:]), "C" + rest)
 
 
-LAYERS = [featureInputLayer, imageInputLayer, fullyConnectedLayer, convolution2dLayer,
+LAYERS: list[Callable[..., Layer]] = [featureInputLayer, imageInputLayer, fullyConnectedLayer, convolution2dLayer,
           batchNormalizationLayer, layerNormalizationLayer, reluLayer, leakyReluLayer, eluLayer,
           geluLayer, sigmoidLayer, tanhLayer, softmaxLayer, dropoutLayer, flattenLayer]

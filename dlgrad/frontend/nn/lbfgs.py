@@ -28,25 +28,32 @@ from __future__ import annotations
 
 import copy
 import math
+from typing import Any, Callable
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import tree
 from ..dlarray import dlarray
 from ..formats import labelled
 from .network import dlnetwork
 
+Vector = npt.NDArray[np.float64]
+Point = tuple[Any, ...]          # (loss, parameters, flat gradient, loss, gradients, extra, slope)
+Phi = Callable[[float], Point]
+SearchResult = tuple[Any, Any, bool]   # (step, point, success): (None, None, False) on failure
+
 _METHODS = ("weak-wolfe", "strong-wolfe", "backtracking")
 _C1, _C2 = 1e-4, 0.9          # sufficient decrease (Armijo) and curvature constants
 
 
-def _positive_int(value, what):
+def _positive_int(value: Any, what: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{what} must be a positive integer, got {value!r}")
     return int(value)
 
 
-def _positive_real(value, what):
+def _positive_real(value: Any, what: str) -> float:
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -56,7 +63,7 @@ def _positive_real(value, what):
     return out
 
 
-def _method(value):
+def _method(value: Any) -> str:
     method = str(value).lower() if isinstance(value, str) else value
     if method not in _METHODS:
         raise ValueError(f"LineSearchMethod must be one of {', '.join(map(repr, _METHODS))}, "
@@ -85,7 +92,17 @@ class lbfgsState:
       HistoryIndices         the positions of the stored pairs, oldest first
     """
 
-    def __init__(self, HistorySize=10, InitialInverseHessianFactor=1, InitialStepSize=None):
+    StepHistory: list[Vector]
+    GradientsDifferenceHistory: list[Vector]
+    InitialStepSize: Any          # None, "auto" or a positive number
+    Loss: Any
+    Gradients: Any
+    StepSize: Any
+    _f: Any
+    _g: Any
+
+    def __init__(self, HistorySize: int = 10, InitialInverseHessianFactor: float = 1,
+                 InitialStepSize: float | str | None = None) -> None:
         self.HistorySize = _positive_int(HistorySize, "HistorySize")
         self.InitialInverseHessianFactor = _positive_real(InitialInverseHessianFactor,
                                                           "InitialInverseHessianFactor")
@@ -104,15 +121,15 @@ class lbfgsState:
         self._f = self._g = None      # Loss and Gradients as a float and a flat vector
 
     @property
-    def HistoryIndices(self):
+    def HistoryIndices(self) -> list[int]:
         return list(range(len(self.StepHistory)))
 
-    def _copy(self):
+    def _copy(self) -> lbfgsState:
         new = copy.copy(self)
         new.StepHistory, new.GradientsDifferenceHistory = list(self.StepHistory), list(self.GradientsDifferenceHistory)
         return new
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         loss = "[]" if self._f is None else f"{self._f:.6g}"
         return (f"lbfgsState(Iteration={self.Iteration}, Loss={loss}, StepSize={self.StepSize}, "
                 f"LineSearchStatus={self.LineSearchStatus!r}, history {len(self.StepHistory)}/"
@@ -124,7 +141,7 @@ class lbfgsState:
 class _Flat:
     """The parameter leaves of net_or_params and the way back from a flat vector."""
 
-    def __init__(self, params):
+    def __init__(self, params: Any) -> None:
         self.params = params
         target = params.Learnables if isinstance(params, dlnetwork) else params
         leaves, self.treedef = tree.flatten(target)
@@ -147,7 +164,7 @@ class _Flat:
         self.sizes = [a.size for a in arrays]
         self.x = np.concatenate([a.astype(np.float64).ravel() for a in arrays])
 
-    def rebuild(self, x):
+    def rebuild(self, x: Vector) -> Any:
         leaves, start = [], 0
         for shape, dtype, size, fmt in zip(self.shapes, self.dtypes, self.sizes, self.fmts):
             a = x[start:start + size].reshape(shape).astype(dtype)
@@ -156,7 +173,7 @@ class _Flat:
         new = tree.unflatten(self.treedef, leaves)
         return self.params.with_learnables(new) if isinstance(self.params, dlnetwork) else new
 
-    def evaluate(self, lossFcn, params):
+    def evaluate(self, lossFcn: Callable[[Any], Any], params: Any) -> tuple[float, Vector, Any, Any, tuple[Any, ...]]:
         """(loss as a float, flat gradient, loss as returned, gradients as returned, extra outputs)."""
         out = lossFcn(params)
         if not isinstance(out, (tuple, list)) or len(out) < 2:
@@ -185,7 +202,7 @@ class _Flat:
 
 # --- the search direction -----------------------------------------------------------------------
 
-def _initial_factor(state, x, g):
+def _initial_factor(state: lbfgsState, x: Vector, g: Vector) -> float:
     if state.InitialStepSize is None:
         return state.InitialInverseHessianFactor
     gmax = float(np.max(np.abs(g)))
@@ -195,7 +212,7 @@ def _initial_factor(state, x, g):
     return s0 / gmax
 
 
-def _direction(state, x, g):
+def _direction(state: lbfgsState, x: Vector, g: Vector) -> Vector:
     """-H g by the two-loop recursion over the stored pairs (oldest first in the state)."""
     pairs = list(zip(state.StepHistory, state.GradientsDifferenceHistory))
     if not pairs:
@@ -215,7 +232,7 @@ def _direction(state, x, g):
 
 # --- line searches: each returns (step, point) with point = evaluate(x + step d) or None ----------
 
-def _weak_wolfe(phi, f0, dg0, budget):
+def _weak_wolfe(phi: Phi, f0: float, dg0: float, budget: int) -> SearchResult:
     """Bracketing by bisection/doubling until the weak Wolfe conditions hold."""
     lo, hi, a = 0.0, math.inf, 1.0
     for _ in range(budget):
@@ -231,7 +248,7 @@ def _weak_wolfe(phi, f0, dg0, budget):
     return None, None, False
 
 
-def _cubic_min(a1, f1, d1, a2, f2, d2):
+def _cubic_min(a1: float, f1: float, d1: float, a2: float, f2: float, d2: float) -> float:
     """The minimiser of the cubic through (a1, f1, d1), (a2, f2, d2), kept inside the interval."""
     lo, hi = min(a1, a2), max(a1, a2)
     t1 = d1 + d2 - 3 * (f1 - f2) / (a1 - a2)
@@ -247,13 +264,13 @@ def _cubic_min(a1, f1, d1, a2, f2, d2):
     return (lo + hi) / 2
 
 
-def _strong_wolfe(phi, f0, dg0, budget):
+def _strong_wolfe(phi: Phi, f0: float, dg0: float, budget: int) -> SearchResult:
     """Nocedal and Wright's bracketing and zoom (algorithms 3.5 and 3.6), cubic interpolation."""
     evaluations = 0
     prev = (0.0, f0, dg0)
     a = 1.0
 
-    def zoom(lo, hi):
+    def zoom(lo: tuple[float, float, float], hi: tuple[float, float, float]) -> SearchResult:
         nonlocal evaluations
         while evaluations < budget:
             a = _cubic_min(*lo, *hi) if all(map(math.isfinite, lo + hi)) else (lo[0] + hi[0]) / 2
@@ -284,7 +301,7 @@ def _strong_wolfe(phi, f0, dg0, budget):
     return None, None, False
 
 
-def _backtracking(phi, f0, dg0, budget):
+def _backtracking(phi: Phi, f0: float, dg0: float, budget: int) -> SearchResult:
     """Halve the step from 1 until the sufficient-decrease (Armijo) condition holds."""
     a = 1.0
     for _ in range(budget):
@@ -299,8 +316,9 @@ def _backtracking(phi, f0, dg0, budget):
 _SEARCHES = {"weak-wolfe": _weak_wolfe, "strong-wolfe": _strong_wolfe, "backtracking": _backtracking}
 
 
-def lbfgsupdate(net, lossFcn, solverState=None, LineSearchMethod="weak-wolfe",
-                MaximumNumLineSearchIterations=20, **stateOptions):
+def lbfgsupdate(net: Any, lossFcn: Callable[[Any], Any], solverState: lbfgsState | None = None,
+                LineSearchMethod: str = "weak-wolfe", MaximumNumLineSearchIterations: int = 20,
+                **stateOptions: Any) -> tuple[Any, lbfgsState]:
     """One L-BFGS iteration: (updated net or parameters, updated solverState).
 
     net: a dlnetwork (its Learnables are updated), a Learnables table, a dlarray or a nested
@@ -351,9 +369,9 @@ def lbfgsupdate(net, lossFcn, solverState=None, LineSearchMethod="weak-wolfe",
         state.StepSize, state.LineSearchStatus = 0.0, "completed"
         return net, state
 
-    best = [None, None]       # (step, point) of the lowest loss seen
+    best: list[Any] = [None, None]       # (step, point) of the lowest loss seen
 
-    def phi(a):
+    def phi(a: float) -> Point:
         params = flat.rebuild(x + a * d)
         f, g, loss, grads, extra = flat.evaluate(lossFcn, params)
         point = (f, params, g, loss, grads, extra, float(g @ d))

@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import functions as F
 from ..dispatch import apply, asdlarray
 from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
+from ..dlarray import dlarray
+from ..types import ArrayLike
 
 
-def fullyconnect(X, weights, bias=None, DataFormat: str | None = None, FeatureOrder: str = "row-major"):
+def fullyconnect(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, DataFormat: str | None = None, FeatureOrder: str = "row-major") -> Any:
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
 
     X is formatted with a C label (S..., C, B, T, U...); weights has shape (outputSize, inputSize)
@@ -56,7 +60,7 @@ def fullyconnect(X, weights, bias=None, DataFormat: str | None = None, FeatureOr
     return relabel(F.reshape(y, (W.shape[0],) + rest), "C" + fmt[k:], keep)
 
 
-def embed(X, weights, DataFormat=None):
+def embed(X: ArrayLike, weights: ArrayLike, DataFormat: str | None = None) -> dlarray:
     """Embedding vectors weights[:, X] for integer indices X (0-based; weights is (dim, numWords)).
 
     The result has a C axis of length dim in place of X's channel axis (X's C, if any, has size 1).
@@ -85,7 +89,7 @@ def embed(X, weights, DataFormat=None):
     return relabel(y, out_fmt, X._fmt is not None)
 
 
-def dropout(X, mask=None, probability=0.5):
+def dropout(X: ArrayLike, mask: ArrayLike | None = None, probability: float = 0.5) -> dlarray:
     """X * mask / (1 - probability): mask is an explicit 0/1 array (None: no dropout)."""
     X = asdlarray(X)
     if mask is None or probability == 0:
@@ -95,7 +99,9 @@ def dropout(X, mask=None, probability=0.5):
     return X * (stripdims(asdlarray(mask)) * (1 / (1 - probability)))
 
 
-def dropout_mask(shape, probability=0.5, rng=None, dtype=np.float32):
+def dropout_mask(shape: int | Sequence[int], probability: float = 0.5,
+                 rng: np.random.Generator | int | None = None,
+                 dtype: npt.DTypeLike = np.float32) -> npt.NDArray[Any]:
     """A random 0/1 mask of `shape` keeping each entry with probability 1 - probability."""
     rng = np.random.default_rng(rng)
     return (rng.random(shape) >= probability).astype(dtype)

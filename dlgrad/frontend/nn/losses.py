@@ -8,9 +8,13 @@ stays exact (values and gradients) for logits of any magnitude.
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 import numpy as np
 
 from .. import functions as F
+from ..dlarray import dlarray
+from ..types import ArrayLike
 from ..dispatch import apply, asdlarray
 from ..dlarray import F32, dlarray
 from ..formats import FormatError, stripdims
@@ -18,17 +22,17 @@ from .common import as_data_of, formatted_input, normalizer, relabel
 from .reduction import reduce_loss
 
 
-def _check_same(Y, T, op):
+def _check_same(Y: dlarray, T: dlarray, op: str) -> None:
     if T.shape != Y.shape:
         raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {Y.shape}")
 
 
-def _safe_log(Y):
+def _safe_log(Y: dlarray) -> dlarray:
     tiny = np.finfo(np.float32 if Y.dtype == F32 else np.float64).tiny
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode: str = "single-label",
+def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, ClassificationMode: str = "single-label",
                  NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
                  WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
     """MATLAB's cross-entropy of probabilities Y against targets: sum(m .* w .* l) / N with
@@ -58,7 +62,7 @@ def crossentropy(Y, targets, weights=None, *, Mask=None, ClassificationMode: str
     return loss if loss.ndim == 0 else relabel(loss, fmt, keep)
 
 
-def onehot(T, Y, axis):
+def onehot(T: Any, Y: dlarray, axis: int) -> dlarray:
     """0/1 mask with Y's shape: 1 where the index along `axis` equals T (integer class indices)."""
     T = stripdims(asdlarray(T))
     shape = tuple(1 if i == axis else d for i, d in enumerate(Y.shape))
@@ -70,7 +74,8 @@ def onehot(T, Y, axis):
     return apply("eq", F.reshape(T, shape), classes)
 
 
-def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
+def indexcrossentropy(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
+                      DataFormat: str | None = None) -> dlarray:
     """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets."""
     Y = asdlarray(Y)
     y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)

@@ -7,14 +7,17 @@ one architecture share one compiled function.
 from __future__ import annotations
 
 from collections import namedtuple
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import tree
 from ..dispatch import asdlarray
 from ..dlarray import dlarray, rebox
 from .architecture import Architecture
 from .layers import Layer
+from ..types import ArrayLike
 
 Row = namedtuple("Row", "Layer Parameter Value")
 
@@ -24,14 +27,16 @@ class Learnables:
     (layer, parameter); dlgradient and the optimizers answer with the same structure."""
 
     __slots__ = ("_keys", "_values")
+    _keys: tuple[tuple[str, str], ...]
+    _values: list[dlarray]
 
-    def __init__(self, rows=()):
+    def __init__(self, rows: Iterable[tuple[str, str, ArrayLike]] = ()) -> None:
         rows = list(rows)
         self._keys = tuple((str(r[0]), str(r[1])) for r in rows)
         self._values = [r[2] if isinstance(r[2], dlarray) else dlarray(r[2]) for r in rows]
 
     @classmethod
-    def _make(cls, keys, values):
+    def _make(cls, keys: tuple[tuple[str, str], ...], values: Iterable[dlarray]) -> Learnables:
         table = cls.__new__(cls)
         table._keys, table._values = keys, list(values)
         return table
@@ -40,13 +45,13 @@ class Learnables:
     Parameter = property(lambda self: [k[1] for k in self._keys])
     Value = property(lambda self: list(self._values))
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self._keys)
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return (Row(k[0], k[1], v) for k, v in zip(self._keys, self._values))
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: int | tuple[str, str]) -> Any:
         if isinstance(key, tuple):
             try:
                 return self._values[self._keys.index(key)]
@@ -56,16 +61,16 @@ class Learnables:
         return Row(row[0], row[1], self._values[key])
 
     @staticmethod
-    def _path_labels(keys):
+    def _path_labels(keys: Iterable[tuple[str, str]]) -> list[str]:
         """How export_c names the rows of a table: table['layer', 'parameter']."""
         return [f"[{layer!r}, {parameter!r}]" for layer, parameter in keys]
 
-    def map(self, fn, *others):
+    def map(self, fn: Callable[..., Any], *others: Learnables) -> Learnables:
         """A table of fn(value, other values...) row by row."""
         return Learnables._make(self._keys, [fn(v, *(o._values[i] for o in others))
                                              for i, v in enumerate(self._values)])
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         lines = [f"{len(self)}x3 Learnables"]
         for (layer, parameter), value in zip(self._keys, self._values):
             lines.append(f"  {layer:<14} {parameter:<16} {value.dtype}{list(value.shape)}")
@@ -83,7 +88,8 @@ class dlnetwork:
     Initialize=False the network has no values until `initialize(net, ...)`.
     """
 
-    def __init__(self, layers, *examples, Initialize=True, seed=0, dtype=np.float32):
+    def __init__(self, layers: Any, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
+                 dtype: Any = np.float32) -> None:
         from .layergraph import LayerGraph, layerGraph
         if not isinstance(layers, LayerGraph):
             if isinstance(layers, Layer):
@@ -190,7 +196,7 @@ class dlnetwork:
             lines.append(f"  {i:>2}  {layer.name:<12} {layer.describe():<48} {', '.join(params)}")
         return "\n".join(lines)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return self.summary()
 
 
@@ -221,7 +227,7 @@ def _initial_values(arch, inputs, rng):
     return learn, state, tuple(masks)
 
 
-def initialize(net, *examples):
+def initialize(net: dlnetwork, *examples: ArrayLike) -> dlnetwork:
     """The network with values (MATLAB's initialize); an initialized network is returned as it is."""
     if not isinstance(net, dlnetwork):
         raise TypeError(f"initialize needs a dlnetwork, got {type(net).__name__}")
@@ -233,7 +239,7 @@ def initialize(net, *examples):
     return new
 
 
-def resetState(net):
+def resetState(net: dlnetwork) -> dlnetwork:
     """The network with every State value back at its initial value (MATLAB's resetState)."""
     if not isinstance(net, dlnetwork) or not net.Initialized:
         raise TypeError("resetState needs an initialized dlnetwork")
@@ -243,8 +249,8 @@ def resetState(net):
     return dlnetwork._make(net._arch, [net.Learnables, Learnables(state)])
 
 
-def _by_layer(table):
-    out = {}
+def _by_layer(table: Learnables) -> dict[str, dict[str, dlarray]]:
+    out: dict[str, dict[str, dlarray]] = {}
     for layer, parameter, value in table:
         out.setdefault(layer, {})[parameter] = value
     return out
@@ -257,7 +263,8 @@ def _outputs(net, Outputs):
     return tuple(net._arch.index(n) for n in names)
 
 
-def forward(net, *X, Outputs=None, return_state=False, DropoutMasks=None):
+def forward(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None, return_state: bool = False,
+            DropoutMasks: dict[str, Any] | None = None) -> Any:
     """The network's output(s) in training behaviour (batch statistics, dropout with the given
     masks): one array per network output (or per name in Outputs); with return_state=True the
     updated State follows them, as MATLAB's [Y1, ..., state] = forward(...)."""
@@ -267,13 +274,14 @@ def forward(net, *X, Outputs=None, return_state=False, DropoutMasks=None):
     return ys[0] if len(ys) == 1 else ys
 
 
-def predict(net, *X, Outputs=None):
+def predict(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None) -> Any:
     """The network's output(s) in inference behaviour (trained statistics, no dropout)."""
     ys = net.run(X, False, None, _outputs(net, Outputs))[0]
     return ys[0] if len(ys) == 1 else ys
 
 
-def dropout_masks(net, batch_size, rng=None):
+def dropout_masks(net: dlnetwork, batch_size: int,
+                  rng: np.random.Generator | int | None = None) -> dict[str, npt.NDArray[Any]]:
     """{dropout layer name: random 0/1 mask} for a batch of batch_size (pass to forward)."""
     rng = np.random.default_rng(rng)
     masks = {}
@@ -285,7 +293,7 @@ def dropout_masks(net, batch_size, rng=None):
     return masks
 
 
-def dlupdate(fn, params, *more):
+def dlupdate(fn: Callable[..., Any], params: Any, *more: Any) -> Any:
     """fn applied to every learnable value (of a dlnetwork, Learnables table or nested structure),
     with the matching values of `more`; returns the same kind of structure."""
     target = params.Learnables if isinstance(params, dlnetwork) else params

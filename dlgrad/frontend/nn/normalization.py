@@ -2,6 +2,10 @@
 statistics, running statistics, inference)."""
 from __future__ import annotations
 
+from typing import Any
+
+from ..types import ArrayLike
+
 import numpy as np
 
 from .. import functions as F
@@ -12,7 +16,7 @@ from ..nargout import requested_outputs
 from .common import formatted_input, per_axis, relabel, stop
 
 
-def _normalize(x, axes, epsilon):
+def _normalize(x: dlarray, axes: tuple[int, ...], epsilon: float) -> tuple[dlarray, dlarray, dlarray]:
     mu = F.mean(x, axes, keepdims=True)
     d = x - mu
     var = F.mean(d * d, axes, keepdims=True)
@@ -27,7 +31,7 @@ def _scaled(y, x, fmt, offset, scaleFactor, op):
     return y * per_axis(scaleFactor, x.shape, c, "scaleFactor", op) + per_axis(offset, x.shape, c, "offset", op)
 
 
-def layernorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None,
+def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5, DataFormat: str | None = None,
               OperationDimension: str = "auto") -> dlarray:
     """Normalise each observation over the axes OperationDimension names, then scale and shift
     per channel: "auto" (C for data with a T axis, else S, C and U), "channel-only" (C),
@@ -44,7 +48,7 @@ def layernorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | N
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "layernorm"), fmt, keep)
 
 
-def instancenorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
+def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
     """MATLAB's instance normalisation: each channel of each observation normalised over its S, T
     and U axes, then scaled and shifted per channel."""
     x, fmt, keep = formatted_input(X, "C", "instancenorm", DataFormat)
@@ -55,7 +59,7 @@ def instancenorm(X, offset, scaleFactor, Epsilon: float = 1e-5, DataFormat: str 
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "instancenorm"), fmt, keep)
 
 
-def groupnorm(X, numGroups: int | str, offset, scaleFactor, Epsilon: float = 1e-5,
+def groupnorm(X: ArrayLike, numGroups: int | str, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5,
               DataFormat: str | None = None) -> dlarray:
     """MATLAB's group normalisation: the channels split into numGroups contiguous groups (an int
     dividing the channel count, "all-channels" for one group, "channel-wise" for one per channel),
@@ -74,7 +78,7 @@ def groupnorm(X, numGroups: int | str, offset, scaleFactor, Epsilon: float = 1e-
     return relabel(_scaled(F.reshape(y, x.shape), x, fmt, offset, scaleFactor, "groupnorm"), fmt, keep)
 
 
-def crosschannelnorm(X, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75, K: float = 2.0,
+def crosschannelnorm(X: ArrayLike, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75, K: float = 2.0,
                      DataFormat: str | None = None) -> dlarray:
     """MATLAB's local response (cross-channel) normalisation: x / (K + Alpha * ss / windowSize)^Beta,
     ss the sum of squares over a window of channels, the floor((w-1)/2) before and floor(w/2) after."""
@@ -93,8 +97,8 @@ def crosschannelnorm(X, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75
     return relabel(x / (K + (Alpha / windowSize) * ss) ** Beta, fmt, keep)
 
 
-def batchnorm(X, offset, scaleFactor, mean=None, variance=None, training=None, MeanDecay=0.1,
-              VarianceDecay=0.1, Epsilon=1e-5, DataFormat=None):
+def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: ArrayLike = None, variance: ArrayLike = None, training: Any = None, MeanDecay: Any = 0.1,
+              VarianceDecay: Any = 0.1, Epsilon: Any = 1e-5, DataFormat: Any = None) -> Any:
     """Batch normalisation over every axis but C, with MATLAB's three forms.
 
     Y, mu, sigmaSq = batchnorm(X, offset, scale)      batch statistics (always three results)

@@ -10,8 +10,10 @@ given to dlfeval, they are traced into it instead.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import tree
 from ..accelerate import dlaccelerate
@@ -22,8 +24,10 @@ from ..formats import FormatError
 from .factors import leaf_factors
 from .network import dlnetwork
 
+Leaves = list[dlarray]
 
-def _leaves(x, what):
+
+def _leaves(x: Any, what: str) -> tuple[Leaves, Any]:
     leaves, treedef = tree.flatten(x)
     for leaf in leaves:
         if not isinstance(leaf, (dlarray, np.ndarray)):
@@ -31,7 +35,7 @@ def _leaves(x, what):
     return [asdlarray(leaf) for leaf in leaves], treedef  # one signature for numpy and dlarray leaves
 
 
-def _prepare(params, grad, *states):
+def _prepare(params: Any, grad: Any, *states: Any) -> list[Any]:
     """(parameter leaves, their structure, gradient leaves, state leaves (zeros for None))."""
     target = params.Learnables if isinstance(params, dlnetwork) else params
     grad = grad.Learnables if isinstance(grad, dlnetwork) else grad
@@ -56,7 +60,7 @@ def _prepare(params, grad, *states):
     return out
 
 
-def _finish(params, treedef, new_params, *states):
+def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> tuple[Any, ...]:
     new = tree.unflatten(treedef, new_params)
     result = params.with_learnables(new) if isinstance(params, dlnetwork) else new
     return (result, *(tree.unflatten(treedef, s) for s in states))
@@ -87,7 +91,7 @@ def _regularized(gi, pi, l2):
     return gi + l2[0] * pi if l2 else gi
 
 
-def _adam_step(p, g, m, v, h):
+def _adam_step(p: Leaves, g: Leaves, m: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leaves, Leaves]:
     new_p, new_m, new_v = [], [], []
     for i, (pi, gi, mi, vi) in enumerate(zip(p, g, m, v)):
         step, b1, b2, eps, *l2 = _scalars(h[i], pi)
@@ -100,7 +104,7 @@ def _adam_step(p, g, m, v, h):
     return new_p, new_m, new_v
 
 
-def _sgdm_step(p, g, vel, h):
+def _sgdm_step(p: Leaves, g: Leaves, vel: Leaves, h: Any) -> tuple[Leaves, Leaves]:
     new_p, new_vel = [], []
     for i, (pi, gi, vi) in enumerate(zip(p, g, vel)):
         lr, momentum, *l2 = _scalars(h[i], pi)
@@ -110,7 +114,7 @@ def _sgdm_step(p, g, vel, h):
     return new_p, new_vel
 
 
-def _rmsprop_step(p, g, v, h):
+def _rmsprop_step(p: Leaves, g: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leaves]:
     new_p, new_v = [], []
     for i, (pi, gi, vi) in enumerate(zip(p, g, v)):
         lr, b2, eps, *l2 = _scalars(h[i], pi)
@@ -124,8 +128,8 @@ def _rmsprop_step(p, g, v, h):
 _adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dlaccelerate(_rmsprop_step)
 
 
-def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001,
-               gradDecay=0.9, sqGradDecay=0.999, epsilon=1e-8, *, L2Regularization=0.0):
+def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: Any, learnRate: Any = 0.001,
+               gradDecay: Any = 0.9, sqGradDecay: Any = 0.999, epsilon: Any = 1e-8, *, L2Regularization: Any = 0.0) -> Any:
     """Adam: (updated net, averageGrad, averageSqGrad).
 
     m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
@@ -157,7 +161,7 @@ def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001
     return _finish(net, treedef, new_p, new_m, new_v)
 
 
-def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9, *, L2Regularization=0.0):
+def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: Any = 0.01, momentum: Any = 0.9, *, L2Regularization: Any = 0.0) -> Any:
     """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel).
     Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, vel)
@@ -166,8 +170,8 @@ def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9, *, L2Regularization
     return _finish(net, treedef, new_p, new_v)
 
 
-def rmspropupdate(net, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8, *,
-                  L2Regularization=0.0):
+def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: Any = 0.001, sqGradDecay: Any = 0.9, epsilon: Any = 1e-8, *,
+                  L2Regularization: Any = 0.0) -> Any:
     """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon).
     Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, averageSqGrad)

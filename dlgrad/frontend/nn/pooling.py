@@ -7,6 +7,10 @@ size for any image size, and padding is never stored.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from ..types import ArrayLike
+
 import math
 
 import numpy as np
@@ -122,7 +126,7 @@ def _geometry(X, poolsize, Stride, Padding, DataFormat, op, ndims=None):
     return x, fmt, keep, geometry(axis, window, stride, pads)
 
 
-def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat: str | None = None, return_indices: bool = False,
+def maxpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, DataFormat: str | None = None, return_indices: bool = False,
             *, _ndims: int | None = None) -> dlarray | tuple:
     """Largest value of each window over the "S" (or "T") dimensions; padding never wins.
 
@@ -141,7 +145,7 @@ def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat: str | None = None, ret
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
 
-def avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0, DataFormat: str | None = None,
+def avgpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, PaddingValue: Any = 0, DataFormat: str | None = None,
             *, _ndims: int | None = None) -> dlarray:
     """Mean of each window over the "S" (or "T") dimensions.
 
@@ -164,7 +168,7 @@ def avgpool(X, poolsize, Stride=1, Padding=0, PaddingValue=0, DataFormat: str | 
     return relabel(y, fmt, keep)
 
 
-def maxunpool(X, indx, outputSize, DataFormat: str | None = None) -> dlarray:
+def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Any, DataFormat: str | None = None) -> dlarray:
     """MATLAB's maxunpool: zeros of outputSize with each element of X at its position in indx.
 
     indx and outputSize are what maxpool(..., return_indices=True) returned (0-based flat

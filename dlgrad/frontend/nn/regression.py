@@ -5,6 +5,8 @@ NormalizationFactor, Reduction).
 """
 from __future__ import annotations
 
+from ..types import ArrayLike
+
 from .. import functions as F
 from ..dispatch import asdlarray
 from ..dlarray import dlarray
@@ -25,7 +27,7 @@ def _regression(op, Y, T, elementwise, weights, options):
     return loss if loss.ndim == 0 else relabel(loss, Y._fmt, True)
 
 
-def l1loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "batch-size",
+def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L1 loss: sum(m .* w .* |Y - T|) / N (the mean absolute error with the defaults)."""
     return _regression("l1loss", Y, targets, F.abs, weights, dict(
@@ -33,7 +35,7 @@ def l1loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "b
         WeightsFormat=WeightsFormat))
 
 
-def l2loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "batch-size",
+def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L2 loss: sum(m .* w .* (Y - T).^2) / N (the mean squared error with the defaults)."""
     return _regression("l2loss", Y, targets, lambda d: d * d, weights, dict(
@@ -41,7 +43,7 @@ def l2loss(Y, targets, weights=None, *, Mask=None, NormalizationFactor: str = "b
         WeightsFormat=WeightsFormat))
 
 
-def huber(Y, targets, weights=None, *, TransitionPoint: float = 1.0, Mask=None,
+def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, TransitionPoint: float = 1.0, Mask: ArrayLike = None,
           NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
           WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere (d = Y - T,
@@ -60,7 +62,7 @@ def huber(Y, targets, weights=None, *, TransitionPoint: float = 1.0, Mask=None,
         WeightsFormat=WeightsFormat))
 
 
-def mse(Y, targets, *, NormalizationFactor: str = "batch-size", DataFormat: str | None = None) -> dlarray:
+def mse(Y: ArrayLike, targets: ArrayLike, *, NormalizationFactor: str = "batch-size", DataFormat: str | None = None) -> dlarray:
     """MATLAB's half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
     return _regression("mse", Y, targets, lambda d: d * d, None, dict(
         NormalizationFactor=NormalizationFactor, DataFormat=DataFormat)) / 2
