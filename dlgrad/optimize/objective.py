@@ -1,0 +1,229 @@
+"""objective(fn, *static): fn compiled for scipy.optimize, value and gradient in one native call.
+
+Each derivative scipy may ask for is its own accelerated function of the flat parameter vector
+x: value and gradient together (`obj(x)`, for jac=True), the value alone (for methods without
+derivatives), a Hessian-vector product (`obj.hessp`) and the Hessian (`obj.hess`). Inside
+each, x is cut into fn's parameters (layout.py), so the gradient comes out as scipy's vector.
+Arrays among the static arguments are runtime inputs of these functions (passed on each call,
+never frozen); other static values are fixed when the objective is made. A call boxes scipy's
+array as a dlarray without copying and unboxes the results: the accelerated function's hit
+path does the rest (benchmarks/bench_scipy.py measures what this adds).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from ..errors import ShapeError
+from ..frontend import dlaccelerate, dlgradient, reshape
+from ..frontend import sum as dlsum
+from ..frontend.dlarray import dlarray
+from ..frontend.higher import dljacobian
+from ..frontend.sources import WRAPS
+from ..frontend.tree import flatten, unflatten
+from .layout import F64, Layout
+
+_new = object.__new__
+
+
+class Fixed:
+    """The static arguments: their structure and non-array values (fixed), and their arrays as
+    dlarrays (runtime inputs of every compiled function, in order)."""
+
+    __slots__ = ("treedef", "leaves", "arrays")
+
+    def __init__(self, static: tuple):
+        leaves, self.treedef = flatten(static)
+        self.leaves = [None if _is_array(leaf) else leaf for leaf in leaves]
+        self.arrays = tuple(leaf if type(leaf) is dlarray else dlarray(leaf) for leaf in leaves if _is_array(leaf))
+
+    def rebuild(self, arrays) -> tuple:
+        """The static arguments with the (traced) arrays in place of the array leaves."""
+        arrays = iter(arrays)
+        return unflatten(self.treedef, [next(arrays) if leaf is None else leaf for leaf in self.leaves])
+
+
+def _is_array(leaf) -> bool:
+    return isinstance(leaf, (dlarray, np.ndarray))
+
+
+def _label(fn) -> str:
+    return getattr(fn, "__qualname__", None) or type(fn).__name__
+
+
+def scalar_value(fn, layout, fixed, x, arrays):
+    """fn at the parameters x stands for, checked to be a scalar dlarray computed from them."""
+    layout.check(x)
+    y = fn(layout.traced(x), *fixed.rebuild(arrays))
+    if not isinstance(y, dlarray):
+        raise TypeError(f"{_label(fn)} must return a scalar dlarray (the value to minimize), "
+                        f"got {type(y).__name__}")
+    if y.size != 1:
+        raise ShapeError(f"{_label(fn)} must return a scalar (the value to minimize), got a dlarray of "
+                         f"shape {tuple(y.shape)}; sum it or index one element")
+    if y.dtype != F64:
+        raise TypeError(f"{_label(fn)} returned a {y.dtype} value; scipy.optimize works in float64")
+    return reshape(y, ())
+
+
+def vector_value(fn, layout, fixed, x, arrays):
+    """fn at the parameters x stands for as a vector (a constraint's values)."""
+    layout.check(x)
+    c = fn(layout.traced(x), *fixed.rebuild(arrays))
+    if not isinstance(c, dlarray):
+        raise TypeError(f"constraint {_label(fn)} must return a dlarray (its values), got {type(c).__name__}")
+    return reshape(c, (-1,))
+
+
+def programs(fn: Callable, layout: Layout, fixed: Fixed) -> dict:
+    """The accelerated functions of x (and the static arrays) that scipy's callbacks run.
+
+    What fn reads from its closure and globals is guarded as in any accelerated function (the
+    WRAPS mark sends the search for captured values to fn); their own closure is fixed."""
+
+    def value_and_gradient(x, *arrays):
+        y = scalar_value(fn, layout, fixed, x, arrays)
+        return y, dlgradient(y, x)
+
+    def value(x, *arrays):
+        return scalar_value(fn, layout, fixed, x, arrays)
+
+    def hessian_vector(x, p, *arrays):
+        g = dlgradient(scalar_value(fn, layout, fixed, x, arrays), x, enable_higher_derivatives=True)
+        return dlgradient(dlsum(g * p), x)
+
+    def hessian(x, *arrays):
+        g = dlgradient(scalar_value(fn, layout, fixed, x, arrays), x, enable_higher_derivatives=True)
+        return dljacobian(g, x, 0)
+
+    def constraint(x, *arrays):
+        return vector_value(fn, layout, fixed, x, arrays)
+
+    def constraint_jacobian(x, *arrays):
+        return dljacobian(vector_value(fn, layout, fixed, x, arrays), x, 0)
+
+    def constraint_hessian(x, v, *arrays):   # sum_i v_i times the Hessian of c_i
+        c = vector_value(fn, layout, fixed, x, arrays)
+        g = dlgradient(dlsum(c * v), x, enable_higher_derivatives=True)
+        return dljacobian(g, x, 0)
+
+    made = {}
+    for f in (value_and_gradient, value, hessian_vector, hessian, constraint, constraint_jacobian,
+              constraint_hessian):
+        made[f.__name__] = f
+        f.__dict__[WRAPS] = fn   # what fn reads is guarded; this closure never changes
+        f.__qualname__ = f"{_label(fn)} ({f.__name__.replace('_', ' ')})"
+    return made
+
+
+class Compiled:
+    """fn's compiled functions of scipy's flat vector x, made on first use; a Layout fixes x's
+    length (from `like`, or from the first call)."""
+
+    def __init__(self, fn: Callable, static: tuple = (), like: Any = None):
+        if not callable(fn):
+            raise TypeError(f"expected a function of the parameters, got {type(fn).__name__}")
+        self.fn = fn
+        self.fixed = Fixed(tuple(static))
+        self.layout = None if like is None else Layout.of(like, "like")
+        self._made: dict = {}
+
+    def _get(self, kind: str, x):
+        accelerated = self._made.get(kind)
+        if accelerated is None:
+            if self.layout is None:
+                self.layout = Layout(None, [(np.shape(x)[0] if np.ndim(x) == 1 else -1,)])
+                if np.ndim(x) != 1:
+                    self.layout = None
+                    raise ShapeError(f"x: expected a float64 vector (as scipy.optimize passes the parameters), "
+                                     f"got an array of shape {np.shape(x)}; pass like=... for parameters of "
+                                     f"another shape or structure")
+            if not self._made:
+                self._all = programs(self.fn, self.layout, self.fixed)
+            accelerated = self._made[kind] = dlaccelerate(self._all[kind])
+        return accelerated
+
+    def box(self, x, what: str = "x") -> dlarray:
+        """x as a dlarray sharing its data when it is a C-contiguous float64 array (as scipy passes it)."""
+        if type(x) is not np.ndarray or x.dtype is not F64 or not x.flags.c_contiguous:
+            x = _vector(x, what)
+        b = _new(dlarray)
+        b._data = x
+        b._node = b._trace = b._fmt = b._origin = None
+        return b
+
+
+def _vector(x, what) -> np.ndarray:
+    if isinstance(x, dlarray):
+        x = x._data
+    try:
+        data = np.asarray(x)
+    except Exception as exc:   # noqa: BLE001 - reported as a TypeError naming the argument
+        raise TypeError(f"{what}: expected a float64 vector, got {type(x).__name__} ({exc})") from None
+    if data.dtype.kind not in "biuf":
+        raise TypeError(f"{what}: expected a float64 vector, got an array of dtype {data.dtype}")
+    return np.ascontiguousarray(data, dtype=F64)
+
+
+class Objective(Compiled):
+    """A compiled objective for scipy.optimize: obj(x) -> (value, gradient) in one native call,
+    for minimize(obj, x0, jac=True); obj.hessp(x, p), obj.hess(x), obj.value(x), obj.gradient(x).
+
+    x is scipy's flat float64 vector; `obj.x0(params)` flattens parameters of the objective's
+    layout into it and `obj.params(x)` gives them back."""
+
+    def __call__(self, x) -> tuple[float, np.ndarray]:
+        if type(x) is np.ndarray and x.dtype is F64 and x.flags.c_contiguous:   # box(x), inline
+            b = _new(dlarray)
+            b._data = x
+            b._node = b._trace = b._fmt = b._origin = None
+        else:
+            b = self.box(x)
+        y, g = (self._made.get("value_and_gradient") or self._get("value_and_gradient", x))(b, *self.fixed.arrays)
+        return float(y._data), g._data
+
+    def value(self, x) -> float:
+        """fn's value at x (one native call, no gradient: for methods without derivatives)."""
+        return float(self._get("value", x)(self.box(x), *self.fixed.arrays)._data)
+
+    def gradient(self, x) -> np.ndarray:
+        """The gradient at x (a flat float64 vector)."""
+        return self(x)[1]
+
+    def hessp(self, x, p) -> np.ndarray:
+        """The Hessian at x times the vector p (forward of reverse, one native call)."""
+        accelerated = self._get("hessian_vector", x)
+        return accelerated(self.box(x), self.box(p, "p"), *self.fixed.arrays)._data
+
+    def hess(self, x) -> np.ndarray:
+        """The Hessian at x, an (n, n) float64 array."""
+        return self._get("hessian", x)(self.box(x), *self.fixed.arrays)._data
+
+    def x0(self, params) -> np.ndarray:
+        """params (an array, or the structure given as `like`) as scipy's flat float64 vector."""
+        if self.layout is None:
+            self.layout = Layout.of(params)
+        return self.layout.vector(params)
+
+    def params(self, x):
+        """scipy's vector x as the parameters fn takes (numpy arrays in the structure of `like`)."""
+        if self.layout is None:
+            return np.array(x, F64)
+        return self.layout.values(x)
+
+    def __repr__(self):
+        size = "?" if self.layout is None else self.layout.size
+        return f"<dlgrad.optimize objective {_label(self.fn)} of {size} parameters>"
+
+
+def objective(fn: Callable, *static: Any, like: Any = None) -> Objective:
+    """fn(params, *static) compiled for scipy.optimize.minimize(obj, x0, jac=True).
+
+    `obj(x)` returns (value, gradient) from one native call; `obj.hessp(x, p)` and `obj.hess(x)`
+    are compiled second derivatives. fn takes a dlarray of x's shape, or, with `like` (an array
+    or a dict/list/tuple of arrays), parameters of that shape or structure cut from scipy's flat
+    vector x (obj.x0(params) flattens them). `static` values are passed to fn after the
+    parameters: arrays among them are inputs of the compiled functions, other values are fixed.
+    """
+    return Objective(fn, static, like)
