@@ -171,16 +171,20 @@ class Objective(Compiled):
     for minimize(obj, x0, jac=True); obj.hessp(x, p), obj.hess(x), obj.value(x), obj.gradient(x).
 
     x is scipy's flat float64 vector; `obj.x0(params)` flattens parameters of the objective's
-    layout into it and `obj.params(x)` gives them back."""
+    layout into it and `obj.params(x)` gives them back. Calling it runs its `__call__` slot (as
+    SignatureCache does): after the first call, a closure boxing x and calling the compiled
+    function with no attribute lookups in between."""
 
-    def __call__(self, x) -> tuple[float, np.ndarray]:
-        if type(x) is np.ndarray and x.dtype is F64 and x.flags.c_contiguous:   # box(x), inline
-            b = _new(dlarray)
-            b._data = x
-            b._node = b._trace = b._fmt = b._origin = None
-        else:
-            b = self.box(x)
-        y, g = (self._made.get("value_and_gradient") or self._get("value_and_gradient", x))(b, *self.fixed.arrays)
+    __slots__ = ("__call__",)
+
+    def __init__(self, fn: Callable, static: tuple = (), like: Any = None):
+        super().__init__(fn, static, like)
+        self.__call__ = self._first
+
+    def _first(self, x) -> tuple[float, np.ndarray]:
+        accelerated = self._get("value_and_gradient", x)
+        y, g = accelerated(self.box(x), *self.fixed.arrays)
+        self.__call__ = _value_and_gradient(accelerated, self.fixed.arrays, self.box)
         return float(y._data), g._data
 
     def value(self, x) -> float:
@@ -215,6 +219,34 @@ class Objective(Compiled):
     def __repr__(self):
         size = "?" if self.layout is None else self.layout.size
         return f"<dlgrad.optimize objective {_label(self.fn)} of {size} parameters>"
+
+
+def _value_and_gradient(accelerated, arrays, box):
+    """obj(x) after its first call: x boxed without a copy when scipy passes a float64 array
+    (anything else through box, which converts or raises), one call, the results unboxed. A
+    strided x is refused by the compiled call's own check (scipy always passes a contiguous one)."""
+    ndarray, new, D = np.ndarray, _new, dlarray
+
+    def call(x):
+        if x.__class__ is ndarray and x.dtype is F64:
+            b = new(D)
+            b._data = x
+            b._node = b._trace = b._fmt = b._origin = None
+        else:
+            b = box(x)
+        y, g = accelerated(b, *arrays)
+        return float(y._data), g._data
+
+    def call_alone(x):   # the same without static arrays (no star-call)
+        if x.__class__ is ndarray and x.dtype is F64:
+            b = new(D)
+            b._data = x
+            b._node = b._trace = b._fmt = b._origin = None
+        else:
+            b = box(x)
+        y, g = accelerated(b)
+        return float(y._data), g._data
+    return call if arrays else call_alone
 
 
 def objective(fn: Callable, *static: Any, like: Any = None) -> Objective:
