@@ -37,6 +37,8 @@ class Layout:
         if isinstance(params, (dlarray, np.ndarray, int, float, np.generic)) and not isinstance(params, bool):
             return cls(None, [np.shape(_data(params, what))])
         leaves, treedef = flatten(params)
+        if leaves and type(params) in (list, tuple) and all(_number(leaf) for leaf in leaves):
+            return cls(None, [np.shape(_data(params, what))])   # [1.0, 2.0]: a vector, as numpy reads it
         if not leaves:
             raise ValueError(f"{what}: expected an array or a structure (dict, list, tuple) of arrays, "
                              f"got {type(params).__name__} with no arrays in it")
@@ -81,6 +83,10 @@ class Layout:
             parts.append(vector[start:start + count].reshape(shape).copy())
             start += count
         return parts[0] if self.single else unflatten(self.treedef, parts)
+
+
+def _number(x) -> bool:
+    return isinstance(x, (int, float, np.generic)) and not isinstance(x, bool)
 
 
 def _data(leaf, what) -> np.ndarray:

@@ -159,3 +159,9 @@ def test_the_evaluation_takes_the_native_call_path():
     obj(X0)
     obj(X0)
     assert type(obj._made["value_and_gradient"].__call__).__name__ == "Dispatcher"
+
+
+def test_a_list_of_numbers_is_one_vector():
+    result = minimize(rosen, [-1.2, 1.0], method="BFGS")
+    assert result.success and isinstance(result.params, np.ndarray)
+    np.testing.assert_allclose(result.params, [1.0, 1.0], atol=1e-5)
