@@ -234,6 +234,7 @@ def entry_for(captured, run):
     call.rebuild = lambda: entry_for(captured, run)
     call.captured = captured
     call.program = getattr(run, "program", None)
+    call.run = run   # the compiled program itself (dlgrad.optimize calls it with plain arrays)
     return call
 
 

@@ -5,9 +5,11 @@ x: value and gradient together (`obj(x)`, for jac=True), the value alone (for me
 derivatives), a Hessian-vector product (`obj.hessp`) and the Hessian (`obj.hess`). Inside
 each, x is cut into fn's parameters (layout.py), so the gradient comes out as scipy's vector.
 Arrays among the static arguments are runtime inputs of these functions (passed on each call,
-never frozen); other static values are fixed when the objective is made. A call boxes scipy's
-array as a dlarray without copying and unboxes the results: the accelerated function's hit
-path does the rest (benchmarks/bench_scipy.py measures what this adds).
+never frozen); other static values are fixed when the objective is made. After its first call a
+method is the compiled program's native dispatcher in raw mode (runtime/c/fastcall.c: scipy's
+numpy arrays in, a float and arrays out, one C frame); without the native call path, or when fn
+captures values checked on each call, it boxes x as a dlarray without copying and calls the
+accelerated function (benchmarks/bench_scipy.py measures both against the compiled function).
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ..frontend.tree import flatten, unflatten
 from .layout import F64, Layout
 
 _new = object.__new__
+OUTPUT, TUPLE, FLOAT = 0, 2, 4   # result templates of the native dispatcher (runtime/c/fastcall.c)
 
 
 class Fixed:
@@ -144,6 +147,32 @@ class Compiled:
             accelerated = self._made[kind] = dlaccelerate(self._all[kind])
         return accelerated
 
+    def _native(self, kind: str, template: tuple, slow: Callable):
+        """kind's compiled program as a raw-mode native dispatcher taking scipy's arrays (fastcall.c),
+        with the static arrays bound; None where there is none (no native call path, or fn
+        captures values that must be checked on each call). Other arguments go to slow."""
+        accelerated = self._made[kind]
+        call = accelerated.entries.get(accelerated.last)
+        run = getattr(call, "run", None)
+        if call is None or call.native is None or not hasattr(run, "native"):
+            return None
+        arrays = tuple(a._data for a in self.fixed.arrays)
+        nin, nout = len(run.program.inputs), len(run.program.outputs)
+        dispatcher = run.native(np.ndarray, (), (None,) * nin, (None,) * nout, template, None, slow, accelerated)
+        if dispatcher is None or not arrays:
+            return dispatcher
+        if nin - len(arrays) == 1:
+            return lambda x: dispatcher(x, *arrays)
+        return lambda x, p: dispatcher(x, p, *arrays)
+
+    def _install(self, kind: str, template: tuple, method: Callable, name: str = "") -> None:
+        """Make self.<name> kind's raw native dispatcher after its first call (see _native)."""
+        name = name or kind
+        if name not in self.__dict__:
+            arity = method.__code__.co_argcount - 1
+            fast = self._native(kind, template, lambda *args: method(self, *args[:arity]))
+            self.__dict__[name] = fast or method.__get__(self)
+
     def box(self, x, what: str = "x") -> dlarray:
         """x as a dlarray sharing its data when it is a C-contiguous float64 array (as scipy passes it)."""
         if type(x) is not np.ndarray or x.dtype is not F64 or not x.flags.c_contiguous:
@@ -172,24 +201,31 @@ class Objective(Compiled):
 
     x is scipy's flat float64 vector; `obj.x0(params)` flattens parameters of the objective's
     layout into it and `obj.params(x)` gives them back. Calling it runs its `__call__` slot (as
-    SignatureCache does): after the first call, a closure boxing x and calling the compiled
-    function with no attribute lookups in between."""
+    SignatureCache does). After the first call of each method, where the native call path is
+    available and fn captures no values, the method is the compiled program's native dispatcher
+    in raw mode (fastcall.c: numpy arrays in, the results as scipy wants them, in one C frame);
+    any other x (a list, another dtype or shape) falls back to the first path, which converts
+    it or says what is wrong."""
 
     __slots__ = ("__call__",)
 
     def __init__(self, fn: Callable, static: tuple = (), like: Any = None):
         super().__init__(fn, static, like)
-        self.__call__ = self._first
+        self.__call__ = self._evaluate
 
-    def _first(self, x) -> tuple[float, np.ndarray]:
+    def _evaluate(self, x, *_) -> tuple[float, np.ndarray]:
         accelerated = self._get("value_and_gradient", x)
         y, g = accelerated(self.box(x), *self.fixed.arrays)
-        self.__call__ = _value_and_gradient(accelerated, self.fixed.arrays, self.box)
+        if self.__call__ == self._evaluate:
+            self.__call__ = (self._native("value_and_gradient", (TUPLE, ((FLOAT, 0), (OUTPUT, 1))), self._evaluate)
+                             or _value_and_gradient(accelerated, self.fixed.arrays, self.box))
         return float(y._data), g._data
 
     def value(self, x) -> float:
         """fn's value at x (one native call, no gradient: for methods without derivatives)."""
-        return float(self._get("value", x)(self.box(x), *self.fixed.arrays)._data)
+        y = float(self._get("value", x)(self.box(x), *self.fixed.arrays)._data)
+        self._install("value", (FLOAT, 0), type(self).value)
+        return y
 
     def gradient(self, x) -> np.ndarray:
         """The gradient at x (a flat float64 vector)."""
@@ -198,11 +234,15 @@ class Objective(Compiled):
     def hessp(self, x, p) -> np.ndarray:
         """The Hessian at x times the vector p (forward of reverse, one native call)."""
         accelerated = self._get("hessian_vector", x)
-        return accelerated(self.box(x), self.box(p, "p"), *self.fixed.arrays)._data
+        result = accelerated(self.box(x), self.box(p, "p"), *self.fixed.arrays)._data
+        self._install("hessian_vector", (OUTPUT, 0), type(self).hessp, "hessp")
+        return result
 
     def hess(self, x) -> np.ndarray:
         """The Hessian at x, an (n, n) float64 array."""
-        return self._get("hessian", x)(self.box(x), *self.fixed.arrays)._data
+        result = self._get("hessian", x)(self.box(x), *self.fixed.arrays)._data
+        self._install("hessian", (OUTPUT, 0), type(self).hess, "hess")
+        return result
 
     def x0(self, params) -> np.ndarray:
         """params (an array, or the structure given as `like`) as scipy's flat float64 vector."""

@@ -157,11 +157,30 @@ def test_the_evaluation_takes_the_native_call_path():
         pytest.skip("the native call path is not available here")
     obj = objective(rosen)
     obj(X0)
-    obj(X0)
-    assert type(obj._made["value_and_gradient"].__call__).__name__ == "Dispatcher"
+    obj.hessp(X0, X0)
+    assert type(obj.__call__).__name__ == "Dispatcher" and type(obj.hessp).__name__ == "Dispatcher"
+    f, g = obj(X0)   # numpy in, (float, ndarray) out, in one C frame
+    assert type(f) is float and type(g) is np.ndarray and obj._made["value_and_gradient"].hits == 1
 
 
 def test_a_list_of_numbers_is_one_vector():
     result = minimize(rosen, [-1.2, 1.0], method="BFGS")
     assert result.success and isinstance(result.params, np.ndarray)
     np.testing.assert_allclose(result.params, [1.0, 1.0], atol=1e-5)
+
+
+def test_without_the_native_path_and_on_the_numpy_backend(monkeypatch):
+    from dlgrad.frontend.cache import clear_caches
+    p = np.random.default_rng(3).standard_normal(10)
+    for variable, value in (("DLGRAD_FASTCALL", "0"), ("DLGRAD_BACKEND", "numpy")):
+        with monkeypatch.context() as m:
+            m.setenv(variable, value)
+            clear_caches()
+            obj = objective(rosen)
+            for _ in range(2):
+                f, g = obj(X0)
+                np.testing.assert_allclose(f, so.rosen(X0), rtol=1e-13)
+                np.testing.assert_allclose(g, so.rosen_der(X0), rtol=1e-12)
+                np.testing.assert_allclose(obj.hessp(X0, p), so.rosen_hess_prod(X0, p), rtol=1e-12, atol=1e-10)
+            assert type(obj.__call__).__name__ != "Dispatcher"
+    clear_caches()
