@@ -93,6 +93,9 @@ def programs(fn: Callable, layout: Layout, fixed: Fixed) -> dict:
         return scalar_value(fn, layout, fixed, x, arrays)
 
     def hessian_vector(x, p, *arrays):
+        if p.shape != (layout.size,) or p.dtype != F64:
+            raise ShapeError(f"p: expected a float64 vector of length {layout.size} (a direction in the "
+                             f"parameters), got a {p.dtype} array of shape {tuple(p.shape)}")
         g = dlgradient(scalar_value(fn, layout, fixed, x, arrays), x, enable_higher_derivatives=True)
         return dlgradient(dlsum(g * p), x)
 
@@ -165,13 +168,12 @@ class Compiled:
             return lambda x: dispatcher(x, *arrays)
         return lambda x, p: dispatcher(x, p, *arrays)
 
-    def _install(self, kind: str, template: tuple, method: Callable, name: str = "") -> None:
-        """Make self.<name> kind's raw native dispatcher after its first call (see _native)."""
+    def _install(self, kind: str, template: tuple, slow: Callable, name: str = "") -> None:
+        """Make self.<name> kind's raw native dispatcher after its first call (see _native), or
+        `slow` (the path that boxes; it also takes the calls the dispatcher does not)."""
         name = name or kind
         if name not in self.__dict__:
-            arity = method.__code__.co_argcount - 1
-            fast = self._native(kind, template, lambda *args: method(self, *args[:arity]))
-            self.__dict__[name] = fast or method.__get__(self)
+            self.__dict__[name] = self._native(kind, template, slow) or slow
 
     def box(self, x, what: str = "x") -> dlarray:
         """x as a dlarray sharing its data when it is a C-contiguous float64 array (as scipy passes it)."""
@@ -221,10 +223,16 @@ class Objective(Compiled):
                              or _value_and_gradient(accelerated, self.fixed.arrays, self.box))
         return float(y._data), g._data
 
+    # value, hessp and hess: after the first call, the instance attribute of that name is the fast
+    # path; these methods forward to it for callers that took the method before (scipy does)
     def value(self, x) -> float:
         """fn's value at x (one native call, no gradient: for methods without derivatives)."""
+        fast = self.__dict__.get("value")
+        return fast(x) if fast is not None else self._value(x)
+
+    def _value(self, x, *_) -> float:
         y = float(self._get("value", x)(self.box(x), *self.fixed.arrays)._data)
-        self._install("value", (FLOAT, 0), type(self).value)
+        self._install("value", (FLOAT, 0), self._value)
         return y
 
     def gradient(self, x) -> np.ndarray:
@@ -233,15 +241,23 @@ class Objective(Compiled):
 
     def hessp(self, x, p) -> np.ndarray:
         """The Hessian at x times the vector p (forward of reverse, one native call)."""
+        fast = self.__dict__.get("hessp")
+        return fast(x, p) if fast is not None else self._hessp(x, p)
+
+    def _hessp(self, x, p, *_) -> np.ndarray:
         accelerated = self._get("hessian_vector", x)
         result = accelerated(self.box(x), self.box(p, "p"), *self.fixed.arrays)._data
-        self._install("hessian_vector", (OUTPUT, 0), type(self).hessp, "hessp")
+        self._install("hessian_vector", (OUTPUT, 0), self._hessp, "hessp")
         return result
 
     def hess(self, x) -> np.ndarray:
         """The Hessian at x, an (n, n) float64 array."""
+        fast = self.__dict__.get("hess")
+        return fast(x) if fast is not None else self._hess(x)
+
+    def _hess(self, x, *_) -> np.ndarray:
         result = self._get("hessian", x)(self.box(x), *self.fixed.arrays)._data
-        self._install("hessian", (OUTPUT, 0), type(self).hess, "hess")
+        self._install("hessian", (OUTPUT, 0), self._hess, "hess")
         return result
 
     def x0(self, params) -> np.ndarray:

@@ -141,6 +141,8 @@ def test_bad_input_gives_clear_errors():
         objective(lambda x: x * 2)(np.ones(2))
     with pytest.raises(TypeError, match="must return a scalar dlarray.*float"):
         objective(lambda x: 1.0)(np.ones(2))
+    with pytest.raises(dl.ShapeError, match=r"p: expected a float64 vector of length 10.*shape \(3,\)"):
+        OBJ.hessp(X0, np.ones(3))
     with pytest.raises(TypeError, match="expected a function"):
         objective(3)
     with pytest.raises(TypeError, match="minimize computes 'jac'"):
