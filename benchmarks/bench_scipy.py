@@ -5,8 +5,8 @@
       a dlarray in, dlarrays out: the native hit path). Rows: objective(rosen)(x) as scipy calls
       it (numpy in, (float, ndarray) out; target within 2x of the floor), and scipy's own
       numpy rosen + rosen_der for scale.
-  S2  the Hessian-vector product at the same x: obj.hessp(x, p) against the compiled HVP
-      called directly, and scipy's rosen_hess_prod.
+  S2  the Hessian-vector product at the same x: obj.hessp (the method taken before the first call,
+      as scipy takes it) against the compiled HVP called directly, and scipy's rosen_hess_prod.
   S3  a whole L-BFGS-B solve of the extended Rosenbrock, n = 10 and n = 1000, from x = 0:
       scipy.optimize.minimize(objective(rosen), x0, jac=True) against the same solve with
       scipy's rosen/rosen_der (numpy). The note gives the evaluations and time per evaluation.
@@ -74,7 +74,7 @@ def s1_s2(rows, so):
         np.testing.assert_allclose(result, so.rosen_hess_prod(x, p), rtol=1e-12, atol=1e-10)
     attempt(rows, "S2", "compiled HVP called directly", just(dl.dlaccelerate(hvp), dl.dlarray(x), dl.dlarray(p)),
             check_hvp, floor=True)
-    attempt(rows, "S2", "obj.hessp(x, p)", just(obj.hessp, x, p), check_hvp, target=("x", 2.0))
+    attempt(rows, "S2", "obj.hessp(x, p), as scipy holds it", just(obj.hessp, x, p), check_hvp, target=("x", 2.0))
     attempt(rows, "S2", "scipy rosen_hess_prod (numpy)", just(so.rosen_hess_prod, x, p), check_hvp)
 
 
