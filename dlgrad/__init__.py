@@ -5,6 +5,7 @@ from .errors import (DlgradError, TraceError, GradientError, UnsupportedOperatio
 from .frontend import *  # noqa: F401,F403  (the public API; see frontend.__all__)
 from .frontend import __all__ as _frontend_all
 from .frontend.higher import dldivergence, dljacobian, dllaplacian
+from . import optimize  # dl.optimize.objective / minimize (scipy is imported only by minimize)
 
 __all__ = ["DlgradError", "TraceError", "GradientError", "UnsupportedOperationError", "ShapeError",
            "CompilerNotFoundError", "CompileError", *_frontend_all,

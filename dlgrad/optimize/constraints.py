@@ -18,13 +18,16 @@ from .objective import Compiled
 class ConstraintFunction(Compiled):
     """A constraint c(params, *args) compiled: c(x) -> values, c.jac(x) -> (m, n), c.hess(x, v)."""
 
-    def __call__(self, x) -> np.ndarray:
+    def __call__(self, x: Any) -> np.ndarray:
+        """The constraint's values at x, a vector."""
         return self._get("constraint", x)(self.box(x), *self.fixed.arrays)._data
 
-    def jac(self, x) -> np.ndarray:
+    def jac(self, x: Any) -> np.ndarray:
+        """The constraint's Jacobian at x, (m, n)."""
         return self._get("constraint_jacobian", x)(self.box(x), *self.fixed.arrays)._data
 
-    def hess(self, x, v) -> np.ndarray:
+    def hess(self, x: Any, v: Any) -> np.ndarray:
+        """sum_i v_i times the Hessian of c_i at x, (n, n) (what trust-constr asks for)."""
         return self._get("constraint_hessian", x)(self.box(x), self.box(v, "v"), *self.fixed.arrays)._data
 
 

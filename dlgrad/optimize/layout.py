@@ -9,6 +9,7 @@ the gradient comes out flat), or as numpy arrays for the result.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -32,7 +33,7 @@ class Layout:
         self.single = treedef is None   # one array: fn gets x itself (reshaped)
 
     @classmethod
-    def of(cls, params, what: str = "x0") -> "Layout":
+    def of(cls, params: Any, what: str = "x0") -> "Layout":
         """The layout of `params`: one array (or number), or a structure whose leaves are arrays."""
         if isinstance(params, (dlarray, np.ndarray, int, float, np.generic)) and not isinstance(params, bool):
             return cls(None, [np.shape(_data(params, what))])
@@ -44,7 +45,7 @@ class Layout:
                              f"got {type(params).__name__} with no arrays in it")
         return cls(treedef, [np.shape(_data(leaf, what)) for leaf in leaves])
 
-    def vector(self, params, what: str = "x0") -> np.ndarray:
+    def vector(self, params: Any, what: str = "x0") -> np.ndarray:
         """params (of this layout) as one new float64 vector."""
         leaves = [params] if self.single else flatten(params)[0]
         if len(leaves) != len(self.shapes):
@@ -57,14 +58,14 @@ class Layout:
             parts.append(data.reshape(-1))
         return np.concatenate(parts).astype(F64) if parts else np.zeros(0)
 
-    def check(self, x) -> None:
+    def check(self, x: dlarray) -> None:
         """Raise a clear error unless x (a dlarray, traced or not) is this layout's flat float64 vector."""
         if x.shape != (self.size,) or x.dtype != F64:
             raise ShapeError(f"x: expected a float64 vector of length {self.size} (the parameters "
                              f"flattened, as scipy.optimize passes them), got a {x.dtype} array of shape "
                              f"{tuple(x.shape)}")
 
-    def traced(self, x):
+    def traced(self, x: dlarray) -> Any:
         """The parameters as fn takes them: x's slices reshaped into the structure (x traced)."""
         parts, start = [], 0
         for shape in self.shapes:
@@ -74,7 +75,7 @@ class Layout:
             start += count
         return parts[0] if self.single else unflatten(self.treedef, parts)
 
-    def values(self, vector):
+    def values(self, vector: Any) -> Any:
         """scipy's vector as the parameters' structure, with numpy arrays as leaves."""
         vector = np.asarray(vector, F64)
         parts, start = [], 0

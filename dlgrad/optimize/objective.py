@@ -175,7 +175,7 @@ class Compiled:
         if name not in self.__dict__:
             self.__dict__[name] = self._native(kind, template, slow) or slow
 
-    def box(self, x, what: str = "x") -> dlarray:
+    def box(self, x: Any, what: str = "x") -> dlarray:
         """x as a dlarray sharing its data when it is a C-contiguous float64 array (as scipy passes it)."""
         if type(x) is not np.ndarray or x.dtype is not F64 or not x.flags.c_contiguous:
             x = _vector(x, what)
@@ -225,7 +225,7 @@ class Objective(Compiled):
 
     # value, hessp and hess: after the first call, the instance attribute of that name is the fast
     # path; these methods forward to it for callers that took the method before (scipy does)
-    def value(self, x) -> float:
+    def value(self, x: Any) -> float:
         """fn's value at x (one native call, no gradient: for methods without derivatives)."""
         fast = self.__dict__.get("value")
         return fast(x) if fast is not None else self._value(x)
@@ -235,11 +235,11 @@ class Objective(Compiled):
         self._install("value", (FLOAT, 0), self._value)
         return y
 
-    def gradient(self, x) -> np.ndarray:
+    def gradient(self, x: Any) -> np.ndarray:
         """The gradient at x (a flat float64 vector)."""
         return self(x)[1]
 
-    def hessp(self, x, p) -> np.ndarray:
+    def hessp(self, x: Any, p: Any) -> np.ndarray:
         """The Hessian at x times the vector p (forward of reverse, one native call)."""
         fast = self.__dict__.get("hessp")
         return fast(x, p) if fast is not None else self._hessp(x, p)
@@ -250,7 +250,7 @@ class Objective(Compiled):
         self._install("hessian_vector", (OUTPUT, 0), self._hessp, "hessp")
         return result
 
-    def hess(self, x) -> np.ndarray:
+    def hess(self, x: Any) -> np.ndarray:
         """The Hessian at x, an (n, n) float64 array."""
         fast = self.__dict__.get("hess")
         return fast(x) if fast is not None else self._hess(x)
@@ -260,13 +260,13 @@ class Objective(Compiled):
         self._install("hessian", (OUTPUT, 0), self._hess, "hess")
         return result
 
-    def x0(self, params) -> np.ndarray:
+    def x0(self, params: Any) -> np.ndarray:
         """params (an array, or the structure given as `like`) as scipy's flat float64 vector."""
         if self.layout is None:
             self.layout = Layout.of(params)
         return self.layout.vector(params)
 
-    def params(self, x):
+    def params(self, x: Any) -> Any:
         """scipy's vector x as the parameters fn takes (numpy arrays in the structure of `like`)."""
         if self.layout is None:
             return np.array(x, F64)

@@ -19,7 +19,7 @@ _HESS = {"dogleg", "trust-exact"}
 
 
 def minimize(fn: Callable, x0: Any, *static: Any, method: str | None = None, constraints: Any = None,
-             **options: Any):
+             **options: Any) -> Any:
     """scipy.optimize.minimize of fn(params, *static) from x0 (an array or a dict/list of arrays).
 
     Passes `jac`, `hessp` or `hess` as `method` needs them, compiled from fn; `options` (bounds,
