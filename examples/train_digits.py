@@ -1,6 +1,6 @@
 """Train an MLP and a small CNN on the 8x8 handwritten digits with a custom training loop.
 
-    pip install dlgrad[examples]      # scikit-learn (the data), matplotlib (the plot, optional)
+    pip install dlgrad[examples]      # scikit-learn (the data); matplotlib (the plot), tqdm (progress bars): optional
     python examples/train_digits.py [--epochs N] [--plot digits.png]
 
 The loop is MATLAB's custom training loop: dlfeval of a loss function that calls forward,
@@ -61,11 +61,13 @@ def model_predictions(net, X):
     return dl.predict(net, X)
 
 
-def progress(epoch, epochs, done, total, loss, width=30):
-    filled = int(width * done / total)
-    bar = "#" * filled + "-" * (width - filled)
-    sys.stdout.write(f"\r  epoch {epoch:>2}/{epochs} [{bar}] {done:>3}/{total} loss {loss:.4f}")
-    sys.stdout.flush()
+def batches_of(epoch, epochs, count):
+    """range(count), shown as a tqdm progress bar for the epoch when tqdm is installed."""
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return range(count)
+    return tqdm(range(count), desc=f"  epoch {epoch:>2}/{epochs}", unit="batch", leave=False)
 
 
 def accuracy(net, images, labels, image_layout):
@@ -85,7 +87,8 @@ def train(name, layers, data, image_layout, epochs=15, batch=64, learn_rate=0.01
     start = time.perf_counter()
     for epoch in range(1, epochs + 1):
         order = rng.permutation(len(x_train))
-        for b in range(batches):
+        bar = batches_of(epoch, epochs, batches)
+        for b in bar:
             idx = order[b * batch:(b + 1) * batch]
             X = as_input(x_train[idx], image_layout)
             T = np.eye(10, dtype=np.float32)[:, y_train[idx]]
@@ -94,9 +97,11 @@ def train(name, layers, data, image_layout, epochs=15, batch=64, learn_rate=0.01
             net.State = state
             net, avg_g, avg_sq = dl.adamupdate(net, grads, avg_g, avg_sq, iteration, schedule(iteration))
             history["loss"].append(float(loss))
-            progress(epoch, epochs, b + 1, batches, float(loss))
+            if hasattr(bar, "set_postfix"):
+                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}", refresh=False)
         history["accuracy"].append(accuracy(net, x_test, y_test, image_layout))
-        sys.stdout.write(f"  test accuracy {history['accuracy'][-1]:.3f}\n")
+        print(f"  epoch {epoch:>2}/{epochs}  loss {np.mean(history['loss'][-batches:]):.4f}  "
+              f"test accuracy {history['accuracy'][-1]:.3f}")
     elapsed = time.perf_counter() - start
     print(f"{name}: test accuracy {history['accuracy'][-1]:.3f} after {iteration} iterations "
           f"({elapsed:.1f} s including compilation)")

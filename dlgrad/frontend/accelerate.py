@@ -86,6 +86,12 @@ class AcceleratedFunction(SignatureCache):
         """Forget every traced signature and reset the statistics."""
         self.clear()
 
+    def explain(self) -> str:
+        """Why each call that missed the cache was traced (the last 50), newest last; what differed
+        from the closest earlier call: an argument's shape, dtype or format, a new static value, a
+        changed captured value. DLGRAD_EXPLAIN=1 logs each explanation as it happens."""
+        return "\n".join(self.explained.explanations) or "no call has missed the cache"
+
     # MATLAB's spellings
     Function = property(lambda self: self.function)
     HitRate = property(lambda self: self.hit_rate)

@@ -19,7 +19,7 @@ import weakref
 
 import numpy as np
 
-from . import backend, tree
+from . import backend, explain, tree
 from .capture import Stale, capture, current_tokens, make_call
 from .dlarray import dlarray
 from .retrace import StaticHistory, label
@@ -75,7 +75,7 @@ class SignatureCache:
     Calling it runs its fast slot: the promoted signature, or slow(*args, **kwargs)."""
 
     __slots__ = ("entries", "variants", "retraces", "statics", "hits", "misses", "max_entries", "donate",
-                 "__call__", "slow", "last", "active", "accelerated", "keep", "__weakref__")
+                 "__call__", "slow", "last", "active", "accelerated", "keep", "explained", "__weakref__")
 
     def __init__(self, max_entries: int = MAX_ENTRIES, donate: tuple = (), slow=missed):
         self.max_entries = check_capacity(max_entries)
@@ -90,6 +90,7 @@ class SignatureCache:
         self.variants = {}    # (key, captured values) -> call, for entries with guards
         self.retraces = 0     # misses caused by a changed captured value
         self.statics = StaticHistory()   # misses caused by a changed static argument
+        self.explained = explain.Misses()   # why calls missed (frontend/explain.py; miss path only)
         self.hits = self.misses = 0
 
     def dispatch(self, fn, args, kwargs=None):
@@ -136,7 +137,9 @@ class SignatureCache:
         """Trace fn on args, build the call for its signature, remember it under key."""
         self.misses += 1
         self.statics.record(fn, args, kwargs)
+        description = explain.miss(self, fn, args, kwargs)
         call = self.compile(fn, args, kwargs)
+        self.explained.traced(description)
         self.store(key, call)
         return call
 
@@ -155,6 +158,7 @@ class SignatureCache:
         found = self.variants.get((key, current_tokens(call.guards)))
         if found is None:
             self.misses += 1
+            explain.stale(self, fn, call.guards)
             found = self.compile(fn, args, kwargs)
             self.store(key, found)
             self.retraces += 1
@@ -174,6 +178,7 @@ class SignatureCache:
         self.entries.clear()
         self.variants.clear()
         self.statics = StaticHistory()
+        self.explained = explain.Misses()
         self.hits = self.misses = self.retraces = 0
 
 
@@ -231,6 +236,7 @@ def entry_for(captured, run):
     call.rebuild = lambda: entry_for(captured, run)
     call.captured = captured
     call.program = getattr(run, "program", None)
+    call.run = run   # the compiled program itself (dlgrad.optimize calls it with plain arrays)
     return call
 
 

@@ -21,6 +21,9 @@ MISSING = object()
 _LIBRARIES = ("dlgrad", "numpy", "scipy", "sympy", "cffi", "_pytest", "pytest", "hypothesis")
 _LIBRARY_DIRS = tuple({os.path.realpath(sysconfig.get_paths()[k]) + os.sep for k in ("stdlib", "platstdlib")})
 FOLLOW_DEPTH = 4
+# set on a function dlgrad makes around the user's (dlgrad.optimize): the values it captures are
+# those of the function it wraps; its own closure is fixed when it is made
+WRAPS = "__dlgrad_wraps__"
 # methods that only write to a builtin container: `log.append(x)` in fn does not read log
 _WRITES = frozenset({"append", "extend", "insert", "add", "clear", "update", "discard", "appendleft"})
 
@@ -193,6 +196,8 @@ def _hashable(value) -> bool:
 def find_sources(fn) -> list:
     """The Sources fn reads (one per path, first found first), following the user's functions
     and methods it calls, FOLLOW_DEPTH levels deep."""
+    if isinstance(fn, types.FunctionType):
+        fn = fn.__dict__.get(WRAPS, fn)
     root, this = root_function(fn)
     if root is None:
         return []

@@ -192,3 +192,35 @@ def test_cannot_build_means_python_calls(monkeypatch):
     monkeypatch.undo()
     monkeypatch.setenv(fastcall.DISABLE_VARIABLE, "0")
     assert f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed) is None
+
+
+FLOAT = 4
+
+
+def test_raw_mode_takes_and_returns_plain_arrays():
+    # box = the ndarray type: numpy arrays in, arrays (or floats) out, no slots (dlgrad.optimize's path)
+    f = load(programs.rosenbrock())
+    counter = Counter()
+    d = f.native(np.ndarray, (), (None,), (None, None), (TUPLE, ((FLOAT, 0), (OUT, 1))), None, missed, counter)
+    x = np.array([-1.0, 2.0])
+    value, grad = d(x)
+    assert type(value) is float and value == 104.0
+    assert type(grad) is np.ndarray and grad.tolist() == [396.0, 200.0] and counter.hits == 1
+    plain = f.native(np.ndarray, (), (None,), (None, None), (OUT, 0), None, missed)
+    assert type(plain(x)) is np.ndarray and plain(x).shape == () and float(plain(x)) == 104.0
+
+    class Sub(np.ndarray):
+        pass
+    for other in ([-1.0, 2.0], x.astype(np.float32), np.arange(4.0)[::2], np.zeros(3), x.view(Sub),
+                  x.astype(">f8"), dlarray(x)):
+        assert d(other) == ("missed", (other,), {})
+
+
+def test_a_float_template_needs_a_one_element_float64_output():
+    f = load(programs.rosenbrock())
+    with pytest.raises(ValueError, match="float entry needs a one-element float64 output"):
+        f.native(np.ndarray, (), (None,), (None, None), (FLOAT, 1), None, missed)
+    with pytest.raises(ValueError, match="template"):
+        f.native(np.ndarray, (), (None,), (None, None), (FLOAT, 2), None, missed)
+    with pytest.raises(ValueError, match="slots"):
+        f.native(dlarray, (), (None,), (None, None), (OUT, 0), None, missed)   # a box needs its slots

@@ -9,6 +9,10 @@
  * released; the result is built from a template of tuples, lists, boxed outputs and constants,
  * or by calling `build` with the output arrays.
  *
+ * With `box` the ndarray type itself (raw mode, dlgrad.optimize's path from scipy), the arguments
+ * are plain ndarrays checked the same way, outputs are returned unboxed, and a template may turn a
+ * one-element float64 output into a Python float (TEMPLATE_FLOAT); donation always copies there.
+ *
  * The Python side (runtime/fastcall.py) builds this file once per Python and numpy and caches it.
  */
 #define PY_SSIZE_T_CLEAN
@@ -30,7 +34,7 @@
 
 typedef int (*dl_eval_fn)(const void *const *in, void *const *out, void *work);
 
-enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3 };
+enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3, TEMPLATE_FLOAT = 4 };
 enum { SLOT_DATA, SLOT_NODE, SLOT_TRACE, SLOT_FMT, NSLOTS };
 #define STACK_ARRAYS 32   /* calls with more arrays than this take their pointer tables from the heap */
 #define WORK_ALIGN 64
@@ -52,6 +56,7 @@ typedef struct {
     Spec *specs;                 /* nin inputs, then nout outputs */
     npy_intp *dims;
     PyTypeObject *box;
+    int raw;                     /* box is the ndarray type: arrays in, arrays out, no slots */
     Py_ssize_t slot[NSLOTS];     /* byte offsets of the box's slots */
     PyObject *template_;         /* NULL when `build` builds the result */
     PyObject *build, *miss, *counter, *failed, *keep;
@@ -143,7 +148,7 @@ check_template(PyObject *t, Py_ssize_t nout)
         goto bad;
     long kind = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
     PyObject *payload = PyTuple_GET_ITEM(t, 1);
-    if (kind == TEMPLATE_OUTPUT) {
+    if (kind == TEMPLATE_OUTPUT || kind == TEMPLATE_FLOAT) {
         Py_ssize_t o = PyLong_Check(payload) ? PyLong_AsSsize_t(payload) : -1;
         if (o < 0 || o >= nout)
             goto bad;
@@ -165,6 +170,33 @@ bad:
 
 static PyObject *dispatch_call(PyObject *, PyObject *const *, size_t, PyObject *);
 
+/* Whether a FLOAT template names only one-element float64 outputs. */
+static int
+check_floats(PyObject *t, PyObject *outputs)
+{
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(t, 0));
+    PyObject *payload = PyTuple_GET_ITEM(t, 1);
+    if (kind == TEMPLATE_FLOAT) {
+        PyObject *spec = PyTuple_GET_ITEM(outputs, PyLong_AsSsize_t(payload)), *shape;
+        shape = PyTuple_Check(spec) && PyTuple_GET_SIZE(spec) > 1 ? PyTuple_GET_ITEM(spec, 0) : NULL;
+        long typenum = shape != NULL ? PyLong_AsLong(PyTuple_GET_ITEM(spec, 1)) : -1;
+        Py_ssize_t size = 1;
+        for (Py_ssize_t d = 0; shape != NULL && PyTuple_Check(shape) && d < PyTuple_GET_SIZE(shape); d++)
+            size *= PyLong_AsSsize_t(PyTuple_GET_ITEM(shape, d));
+        if (PyErr_Occurred() || typenum != NPY_DOUBLE || size != 1) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_ValueError, "template: a float entry needs a one-element float64 output");
+            return -1;
+        }
+        return 0;
+    }
+    if (kind == TEMPLATE_TUPLE || kind == TEMPLATE_LIST)
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(payload); i++)
+            if (check_floats(PyTuple_GET_ITEM(payload, i), outputs) < 0)
+                return -1;
+    return 0;
+}
+
 static PyObject *
 Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
@@ -178,7 +210,8 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
                                      &PyTuple_Type, &slots, &template_, &build, &miss, &counter, &failed,
                                      &work_bytes, &keep))
         return NULL;
-    if (address == 0 || work_bytes < 0 || PyTuple_GET_SIZE(slots) != NSLOTS || !PyCallable_Check(miss)
+    int raw = (PyTypeObject *)box == &PyArray_Type;
+    if (address == 0 || work_bytes < 0 || (!raw && PyTuple_GET_SIZE(slots) != NSLOTS) || !PyCallable_Check(miss)
         || !PyCallable_Check(failed) || (template_ == Py_None && !PyCallable_Check(build))) {
         PyErr_SetString(PyExc_ValueError, "Dispatcher: needs an address, 4 slots, callable miss and failed, "
                                           "and a template or a callable build");
@@ -190,7 +223,7 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) > 0 && PyTuple_Check(PyTuple_GET_ITEM(item, 0)))
             ndims += PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 0));
     }
-    if (template_ != Py_None && check_template(template_, nout) < 0)
+    if (template_ != Py_None && (check_template(template_, nout) < 0 || check_floats(template_, outputs) < 0))
         return NULL;
 
     Dispatcher *self = (Dispatcher *)type->tp_alloc(type, 0);
@@ -216,7 +249,8 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     }
     self->box = (PyTypeObject *)box;
     Py_INCREF(box);
-    for (int s = 0; s < NSLOTS; s++)
+    self->raw = raw;
+    for (int s = 0; s < (raw ? 0 : NSLOTS); s++)
         if (slot_offset(self->box, PyTuple_GET_ITEM(slots, s), &self->slot[s]) < 0) {
             Py_DECREF(self);
             return NULL;
@@ -286,6 +320,10 @@ Dispatcher_dealloc(Dispatcher *self)
 static PyObject *
 boxed(Dispatcher *self, Py_ssize_t o, PyObject **outs, PyObject **boxes)
 {
+    if (self->raw) {
+        Py_INCREF(outs[o]);
+        return outs[o];
+    }
     if (boxes[o] == NULL) {
         PyObject *b = self->box->tp_alloc(self->box, 0);
         if (b == NULL)
@@ -311,6 +349,8 @@ instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes)
     PyObject *payload = PyTuple_GET_ITEM(t, 1);
     if (kind == TEMPLATE_OUTPUT)
         return boxed(self, PyLong_AsSsize_t(payload), outs, boxes);
+    if (kind == TEMPLATE_FLOAT)   /* checked at construction: one float64 element */
+        return PyFloat_FromDouble(*(const double *)PyArray_DATA((PyArrayObject *)outs[PyLong_AsSsize_t(payload)]));
     if (kind == TEMPLATE_CONST) {
         Py_INCREF(payload);
         return payload;
@@ -337,17 +377,22 @@ instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes)
 static int
 fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
 {
-    if (Py_TYPE(x) != self->box || SLOT(x, self->slot[SLOT_NODE]) != Py_None)
-        return 0;
-    PyObject *fmt = SLOT(x, self->slot[SLOT_FMT]);
-    if (fmt != s->fmt) {
-        if (fmt == NULL || fmt == Py_None || s->fmt == Py_None)
+    PyObject *obj = x;
+    if (!self->raw) {
+        if (Py_TYPE(x) != self->box || SLOT(x, self->slot[SLOT_NODE]) != Py_None)
             return 0;
-        int equal = PyObject_RichCompareBool(fmt, s->fmt, Py_EQ);
-        if (equal <= 0)
-            return equal;
+        PyObject *fmt = SLOT(x, self->slot[SLOT_FMT]);
+        if (fmt != s->fmt) {
+            if (fmt == NULL || fmt == Py_None || s->fmt == Py_None)
+                return 0;
+            int equal = PyObject_RichCompareBool(fmt, s->fmt, Py_EQ);
+            if (equal <= 0)
+                return equal;
+        }
+        obj = SLOT(x, self->slot[SLOT_DATA]);
+    } else if (!PyArray_CheckExact(x)) {
+        return 0;
     }
-    PyObject *obj = SLOT(x, self->slot[SLOT_DATA]);
     if (obj == NULL || !PyArray_Check(obj))
         return 0;
     PyArrayObject *a = (PyArrayObject *)obj;
@@ -372,7 +417,7 @@ fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
 static int
 unsafe_to_donate(Dispatcher *self, PyArrayObject **ins, Py_ssize_t i)
 {
-    if (Py_REFCNT(ins[i]) != DONATED_REFS || PyArray_BASE(ins[i]) != NULL
+    if (self->raw || Py_REFCNT(ins[i]) != DONATED_REFS || PyArray_BASE(ins[i]) != NULL
         || !PyArray_CHKFLAGS(ins[i], NPY_ARRAY_OWNDATA | NPY_ARRAY_WRITEABLE))
         return 1;
     const char *lo = PyArray_BYTES(ins[i]), *hi = lo + self->specs[i].nbytes;
