@@ -66,7 +66,7 @@ _CONDITION = "condition"   # 0/1 values that finite differences leave alone
 # op -> one sampler per argument (a single sampler applies to every argument)
 DOMAINS = {
     "log": _POSITIVE, "sqrt": _POSITIVE, "log1p": _uniform(-0.8, 3.0),
-    "asin": _UNIT, "acos": _UNIT,
+    "asin": _UNIT, "acos": _UNIT, "atanh": _UNIT, "acosh": _uniform(1.2, 3.0),
     "pow": [_uniform(0.3, 2.5), _uniform(-2.0, 2.0)],
     "where": [_CONDITION, _magnitudes, _magnitudes],
 }
@@ -258,6 +258,8 @@ NAMED = {
                ("T(4x5),axis=0", (4, 5), {"axis": 0}, lambda a: M.permute(a, (1, 0))),
                ("exp(3x1x4)[::-1],axis=2", (3, 1, 4), {"axis": 2},
                 lambda a: E.unary("exp", M.slice_(a, ((2, -1, -1), (0, 1, 1), (0, 4, 1)))))],
+    "cumprod": [("2x3x4,axis=0", (2, 3, 4), {"axis": 0}, None), ("2x3x4,axis=2", (2, 3, 4), {"axis": 2}, None),
+                ("T(4x5),axis=0", (4, 5), {"axis": 0}, lambda a: M.permute(a, (1, 0)))],
     "gather": [("3x4,repeats", (3, 4), {"indices": Const(_INDICES)}, None),
                ("T(4x3),repeats", (4, 3), {"indices": Const(_INDICES)}, lambda a: M.permute(a, (1, 0))),
                ("0d", (5,), {"indices": Const(np.array(3))}, None),
@@ -269,9 +271,20 @@ NAMED = {
 }
 
 
+# cases whose arrays are given outright (exact zeros, ties, several inputs): op -> [(id, arrays, attrs, prep)]
+_ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
+EXPLICIT = {
+    # zeros along the axis (first, later, twice): the gradient's exact form at zeros
+    "cumprod": [("zeros(3x6),axis=1", [_ZEROS], {"axis": 1}, None),
+                ("zeros(6x3),axis=0", [_ZEROS.T.copy()], {"axis": 0}, None)],
+}
+
+
 def named_cases(name):
-    return [Case(name, f"{name}[{cid}]", [_magnitudes(rng_for(name + cid), shape)], attrs, prep=prep)
-            for cid, shape, attrs, prep in NAMED.get(name, [])]
+    return ([Case(name, f"{name}[{cid}]", [_magnitudes(rng_for(name + cid), shape)], attrs, prep=prep)
+             for cid, shape, attrs, prep in NAMED.get(name, [])]
+            + [Case(name, f"{name}[{cid}]", [a.copy() for a in arrays], attrs, prep=prep)
+               for cid, arrays, attrs, prep in EXPLICIT.get(name, [])])
 
 
 BY_KIND = {ELEMENTWISE: elementwise_cases, REDUCE: reduce_cases, MATMUL: matmul_cases,
