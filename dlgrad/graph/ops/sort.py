@@ -28,9 +28,10 @@ def _check_axis(x, axis, what):
 def _argsort_infer(inputs, axis, descend):
     (x,) = inputs
     _check_axis(x, axis, "argsort")
-    if x.shape[axis] > _EXACT[x.dtype]:
+    exact = _EXACT[np.dtype(x.dtype).name]
+    if x.shape[axis] > exact:
         raise ShapeError(f"argsort along an axis of {x.shape[axis]} elements needs float64 data "
-                         f"({x.dtype} holds positions up to {_EXACT[x.dtype]} exactly)")
+                         f"({x.dtype} holds positions up to {exact} exactly)")
     return x.shape, x.dtype
 
 
