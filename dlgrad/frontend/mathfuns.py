@@ -80,7 +80,8 @@ def rescale(x, l=0.0, u=1.0, *, InputMin=None, InputMax=None) -> dlarray:
     span = F.subtract(high, low)
     flat = F.equal(span, 0)
     fraction = F.where(flat, 0.0, F.divide(F.subtract(x, low), F.where(flat, 1.0, span)))
-    return F.add(l, F.multiply(fraction, F.subtract(u, l)))
+    numbers = all(isinstance(b, (int, float)) for b in (l, u))
+    return F.add(l, F.multiply(fraction, u - l if numbers else F.subtract(u, l)))
 
 
 def cumprod(x, axis=None, direction="forward") -> dlarray:
