@@ -30,7 +30,7 @@ def _scaled_norm(x, p, axes, keepdims):
     scale = F.where(usable, peak, 1.0)
     ratio = F.divide(size, scale)
     total = F.sum(F.multiply(ratio, ratio) if p == 2 else F.power(ratio, float(p)), axes, keepdims=True)
-    nonzero = F.greater(total, 0)
+    nonzero = F.not_equal(total, 0)   # NaN stays NaN
     safe = F.where(nonzero, total, 1.0)   # no infinite slope of the root at 0
     root = F.sqrt(safe) if p == 2 else F.power(safe, 1.0 / p)
     out = F.multiply(scale, F.where(nonzero, root, 0.0))
