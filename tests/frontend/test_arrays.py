@@ -73,3 +73,17 @@ def test_bad_arguments_raise_clear_errors():
         dl.squeeze(np.ones((2, 1)), 0)
     with pytest.raises(ShapeError, match="circshift: 3 shifts"):
         dl.circshift(np.ones((2, 2)), [1, 1, 1])
+
+
+def test_stripdims_with_a_format_reorders_the_axes():
+    """MATLAB's stripdims(X, fmt): unformatted, axes in the order of fmt's labels (repeated S keep theirs)."""
+    data = RNG.uniform(-1, 1, (2, 3, 4, 5))
+    x = dlarray(data, "SSCB")
+    for y in (dl.stripdims(x, "CBSS"), dl.dlfeval(lambda x: dl.stripdims(x, "cbss"), x)):
+        assert dl.dims(y) == ""
+        np.testing.assert_array_equal(extractdata(y), np.transpose(data, (2, 3, 0, 1)))
+    np.testing.assert_array_equal(extractdata(dl.stripdims(x, "SBSC")), np.transpose(data, (0, 3, 1, 2)))
+    with pytest.raises(dl.FormatError, match="must hold the labels"):
+        dl.stripdims(x, "SSC")
+    with pytest.raises(dl.FormatError, match="needs a formatted X"):
+        dl.stripdims(np.ones(2), "U")
