@@ -130,7 +130,7 @@ def propagate(name, args, attrs, out):
             return fmt
         axes = attrs["axes"]
         return "".join(c for i, c in enumerate(fmt) if i not in axes) or None
-    if name in ("slice", "cumsum"):
+    if name in ("slice", "cumsum", "cumprod", "argsort", "permute_along"):
         return fmt
     return None
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from .. import batching
 from ..registry import Op, apply, register
 from . import elementwise as E
 from . import linalg as L
@@ -105,8 +106,14 @@ def _solve_vjp(g, out, inputs, transpose):
     return [E.neg(da), None, db]
 
 
-register(Op("lu", SOLVE, _lu_infer, lu_numpy, differentiable=False))
-register(Op("lu_solve", SOLVE, _solve_infer, lu_solve_numpy, _solve_vjp))
+def _batch(node, inputs, batched, size):
+    """Leading axes are batch axes already: every operand gets the new one."""
+    inputs = [i if b else batching.batched_input(i, size) for i, b in zip(inputs, batched)]
+    return apply(node.op, *inputs, **dict(node.attrs))
+
+
+register(Op("lu", SOLVE, _lu_infer, lu_numpy, differentiable=False, batch=_batch))
+register(Op("lu_solve", SOLVE, _solve_infer, lu_solve_numpy, _solve_vjp, batch=_batch))
 
 
 def lu(a):

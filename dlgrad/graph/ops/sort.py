@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...errors import ShapeError
+from .. import batching
 from ..registry import Op, apply, register
 
 SORT = "sort"
@@ -64,11 +65,17 @@ def _unpermute_numpy(g, perm, axis):
     return out
 
 
-register(Op("argsort", SORT, _argsort_infer, argsort_numpy, differentiable=False))
+def _batch(node, inputs, batched, size):
+    """The same op one axis further in, every operand given the leading batch axis."""
+    inputs = [i if b else batching.batched_input(i, size) for i, b in zip(inputs, batched)]
+    return apply(node.op, *inputs, **{**dict(node.attrs), "axis": node.attr("axis") + 1})
+
+
+register(Op("argsort", SORT, _argsort_infer, argsort_numpy, differentiable=False, batch=_batch))
 register(Op("permute_along", SORT, _along_infer, _permute_numpy,
-            lambda g, out, inputs, axis: [unpermute_along(g, inputs[1], axis), None]))
+            lambda g, out, inputs, axis: [unpermute_along(g, inputs[1], axis), None], batch=_batch))
 register(Op("unpermute_along", SORT, _along_infer, _unpermute_numpy,
-            lambda g, out, inputs, axis: [permute_along(g, inputs[1], axis), None]))
+            lambda g, out, inputs, axis: [permute_along(g, inputs[1], axis), None], batch=_batch))
 
 
 def argsort(x, axis, descend=False):
