@@ -106,17 +106,18 @@ def cumprod(x, axis=None, direction="forward") -> dlarray:
 def interp1(x, v, xq, method="linear", extrapolation=None) -> dlarray:
     """Linear interpolation of the samples v at the increasing points x, at the queries xq.
 
-    MATLAB's interp1(x, v, xq) with method "linear": queries outside [x[0], x[-1]] give NaN,
-    or `extrapolation` (a number), or, with "extrap", the end segments' lines. Gradients flow
-    to v, xq and x. Every query is compared with every segment (memory xq.size * len(x)), so
-    it suits the short tables MATLAB code interpolates in.
+    MATLAB's interp1(x, v, xq) with method "linear": v is (n,) or (n, ...) (each column a set
+    of values, as MATLAB's matrix v), the result xq.shape + v.shape[1:]. Queries outside
+    [x[0], x[-1]] give NaN, or `extrapolation` (a number), or, with "extrap", the end segments'
+    lines. Gradients flow to v, xq and x. Every query is compared with every segment (memory
+    xq.size * len(x) * columns), which suits the short tables MATLAB code interpolates in.
     """
     if method != "linear":
         raise ValueError(f"interp1 supports method 'linear' only, got {method!r}")
     x, v, xq = asdlarray(x), asdlarray(v), asdlarray(xq)
-    if x.ndim != 1 or v.shape != x.shape or x.shape[0] < 2:
-        raise ShapeError(f"interp1 needs sample points x and values v of one shape (n,), n >= 2, "
-                         f"got x {x.shape} and v {v.shape}")
+    if x.ndim != 1 or v.ndim < 1 or v.shape[0] != x.shape[0] or x.shape[0] < 2:
+        raise ShapeError(f"interp1 needs sample points x of shape (n,), n >= 2, and values v of shape "
+                         f"(n,) or (n, ...), got x {x.shape} and v {v.shape}")
     if x._node is None:
         data = np.asarray(x)
         if not (np.diff(data) > 0).all():
@@ -124,8 +125,8 @@ def interp1(x, v, xq, method="linear", extrapolation=None) -> dlarray:
     extend = isinstance(extrapolation, str)
     if extend and extrapolation != "extrap":
         raise ValueError(f"interp1 extrapolation must be a number or 'extrap', got {extrapolation!r}")
-    n = x.shape[0]
-    x0, x1, v0, v1 = x[:-1], x[1:], v[:-1], v[1:]
+    n, columns = x.shape[0], v.shape[1:]
+    x0, x1 = x[:-1], x[1:]
     q = F.reshape(xq, xq.shape + (1,))
     last = np.zeros(n - 1, x.dtype)
     last[-1] = 1.0
@@ -137,12 +138,16 @@ def interp1(x, v, xq, method="linear", extrapolation=None) -> dlarray:
         below_top = F.maximum(F.less(q, x1), F.multiply(F.equal(q, x1), last))
         inside = F.multiply(F.greater_equal(q, x0), below_top)
     t = F.divide(F.subtract(q, x0), F.subtract(x1, x0))
-    line = F.add(v0, F.multiply(t, F.subtract(v1, v0)))
-    value = F.sum(F.where(inside, line, 0.0), axis=-1)
+    if columns:   # segments then columns: t and the mask get one unit axis per column axis
+        spread = xq.shape + (n - 1,) + (1,) * len(columns)
+        t, inside = F.reshape(t, spread), F.reshape(inside, spread)
+    line = F.add(v[:-1], F.multiply(t, F.subtract(v[1:], v[:-1])))
+    segment_axis = xq.ndim
+    value = F.sum(F.where(inside, line, 0.0), axis=segment_axis)
     if extend:
         return value
     fill = math.nan if extrapolation is None else float(extrapolation)
-    return F.where(F.greater(F.sum(inside, axis=-1), 0), value, fill)
+    return F.where(F.greater(F.sum(inside, axis=segment_axis), 0), value, fill)
 
 
 _CLASS = {"float64": "double", "float32": "single", "bool": "logical", "int8": "int8", "int16": "int16",

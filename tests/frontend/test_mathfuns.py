@@ -145,6 +145,10 @@ def test_interp1_linear(dtype, rtol, grad_rtol):
          lambda v, q: np.where(q < 0, v[0] + q * (v[1] - v[0]), np.where(q > 4, v[3] + (q - 4) * (v[3] - v[2]) / 1.5,
                                                                            np.interp(q, XS, v)))),
     ], [v, q], dtype, rtol, grad_rtol)
+    columns = np.stack([v, 2 * v - 1, v ** 2], 1)   # MATLAB's matrix v: one set of values per column
+    check_cases([("interp1 columns", lambda c, q: dl.interp1(xs, c, q),
+                  lambda c, q: np.stack([_interp_ref(c[:, j], q) for j in range(3)], -1))],
+                [columns, inside], dtype, rtol, grad_rtol)
     # the end points are inside: interp1(x, v, x) is v; outside is NaN, eager and compiled
     np.testing.assert_array_equal(extractdata(dl.interp1(XS, v, XS)), v)
     for got in (dl.interp1(XS, v, dlarray(q)), dlfeval(lambda q: dl.interp1(XS, v, q), dlarray(q))):
@@ -156,7 +160,7 @@ def test_interp1_rejects_what_matlab_rejects():
         dl.interp1([0.0, 2.0, 1.0], [1.0, 2.0, 3.0], 0.5)
     with pytest.raises(ValueError, match="linear"):
         dl.interp1(XS, XS, 0.5, "spline")
-    with pytest.raises(ShapeError, match="same shape|one shape"):
+    with pytest.raises(ShapeError, match="values v of shape"):
         dl.interp1(XS, XS[:3], 0.5)
 
 
