@@ -65,7 +65,15 @@ def _norm(x, ord=None, axis=None, keepdims=False):
 
 
 def _solve(a, b):
-    return L.solve(a, b)
+    """numpy.linalg.solve; untraced, a singular matrix raises numpy's LinAlgError as numpy does
+    (compiled code cannot raise: there the solution holds Inf/NaN)."""
+    x = L.solve(a, b)
+    if x._node is None:
+        from ..graph.ops.solve import lu_numpy
+        factors = lu_numpy(np.asarray(asdlarray(a)))
+        if (np.diagonal(factors, axis1=-2, axis2=-1) == 0).any():
+            raise np.linalg.LinAlgError("Singular matrix")
+    return x
 
 
 def _tile(A_, reps):

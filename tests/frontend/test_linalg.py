@@ -116,6 +116,8 @@ def test_singular_systems_give_inf_or_nan_and_a_warning_as_matlab():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         dl.mldivide(SQUARE, RHS)   # a well-conditioned system warns nothing
+    with pytest.raises(np.linalg.LinAlgError, match="Singular matrix"):   # numpy's name, numpy's error
+        np.linalg.solve(dlarray(a), dlarray(b))
 
 
 def test_solve_errors():
