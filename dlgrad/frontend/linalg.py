@@ -4,9 +4,7 @@ Norms scale by the largest |x| (held constant to differentiation, which is exact
 does not change with the scale) so squares neither overflow nor underflow, and their
 gradient at x = 0 is 0. Solves factor A once (LU with partial pivoting, graph/ops/solve.py)
 and reuse the factors in the adjoint. Overdetermined systems are solved in the least-squares
-sense through the normal equations A^T A x = A^T b refined once with the residual: exact
-compositions whose gradients come free, as accurate as MATLAB's QR while cond(A)^2 eps < 1
-(beyond that the normal equations lose everything: ill-conditioned problems need QR).
+sense through Householder QR (graph/ops/lstsq.py), as MATLAB's `\\` does.
 """
 from __future__ import annotations
 
@@ -135,10 +133,11 @@ def _warn_if_singular(a, x):
     if any(isinstance(v, dlarray) and v._node is not None for v in (a, x)):
         return
     data = np.asarray(a)
-    with np.errstate(all="ignore"):
-        condition = np.linalg.cond(data, 1) if np.isfinite(data).all() else math.inf
+    with np.errstate(all="ignore"):   # the 1-norm condition number of square A, the 2-norm one of tall A
+        norm = 1 if data.shape[0] == data.shape[1] else None
+        condition = np.linalg.cond(data, norm) if np.isfinite(data).all() else math.inf
     if not np.isfinite(np.asarray(x)).all() or condition > 1 / np.finfo(data.dtype).eps:
-        warnings.warn(f"Matrix is singular, close to singular or badly scaled (1-norm condition "
+        warnings.warn(f"Matrix is singular, close to singular, rank deficient or badly scaled (condition "
                       f"number {condition:.3g}): results may be inaccurate", RuntimeWarning, stacklevel=3)
 
 
@@ -161,7 +160,7 @@ def solve(a, b) -> dlarray:
 
 def mldivide(a, b) -> dlarray:
     """MATLAB's A \\ B: the solution of A X = B for square A; for tall A (more rows than
-    columns) the least-squares solution (through the normal equations); for a scalar A, B / A."""
+    columns) the least-squares solution (through QR); for a scalar A, B / A."""
     a, b = asdlarray(a), asdlarray(b)
     if a.size == 1 and a.ndim <= 2:
         return F.divide(b, F.reshape(a, ()))
@@ -182,15 +181,13 @@ def mldivide(a, b) -> dlarray:
 
 
 def _least_squares(a, b):
-    """min |A x - b| for tall A: the normal equations A^T A x = A^T b, then one step of refinement
-    with the residual (x += (A^T A)^-1 A^T (b - A x), reusing the factors). The error of the first
-    solve, about cond(A)^2 eps, shrinks to about cond(A) eps while cond(A)^2 eps < 1; the function
-    is the same, so are its derivatives."""
-    at = F.transpose(a)
-    gram = F.matmul(at, a)
-    x = solve(gram, F.matmul(at, b))
-    x = F.add(x, solve(gram, F.matmul(at, F.subtract(b, F.matmul(a, x)))))
-    _warn_if_singular(gram, x)
+    """min |A x - b| for tall A, through Householder QR (as MATLAB): R^-1 Q^T b."""
+    vector = b.ndim == 1
+    rhs = F.reshape(b, b.shape + (1,)) if vector else b
+    padded = apply("qr_solve", a, apply("qr", a), rhs)
+    x = padded[:a.shape[1]]
+    x = F.reshape(x, x.shape[:-1]) if vector else x
+    _warn_if_singular(a, x)
     return x
 
 

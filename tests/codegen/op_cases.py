@@ -19,6 +19,7 @@ from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.node import Const
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
+from dlgrad.graph.ops import lstsq as Q
 from dlgrad.graph.ops import solve as L
 from dlgrad.graph.ops import sort as S
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
@@ -278,6 +279,9 @@ _KEY = [True, False]   # finite differences move the values, not the sort key
 _SQUARE = np.array([[0.0, 2.0, 1.0, -0.5], [1.5, 0.3, -1.0, 0.8], [-0.7, 1.1, 2.2, 0.4], [0.9, -1.3, 0.2, 1.7]])
 _SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 _FACTORED = lambda a, b: (a, L.lu(a), b)   # noqa: E731
+_QR = lambda a, b: (a, Q.qr(a), b)   # noqa: E731
+_TALL = np.array([[0.5, -1.2, 0.3], [1.1, 0.4, -0.7], [-0.6, 0.9, 1.3], [0.2, -0.3, 0.8], [1.4, 0.6, -0.2],
+                  [-0.9, 1.0, 0.5]])
 _TIES = np.array([[3.0, 1.0, 2.0, NAN, 1.0], [0.0, -0.0, 5.0, 5.0, -1.0], [NAN, NAN, 1.0, INF, -INF],
                   [9.0, 8.0, 8.0, 6.0, 5.0]])
 _ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
@@ -303,6 +307,15 @@ EXPLICIT = {
     # pivoting (a zero leading entry), a batch, and a singular matrix (Inf/NaN, as MATLAB's \)
     "lu": [("4x4", [_SQUARE], {}, None), ("2x3x3", [_magnitudes(rng_for("lu2"), (2, 3, 3))], {}, None),
            ("singular", [_SINGULAR], {}, None)],
+    # a zero column and a rank-deficient matrix (a zero on R's diagonal: Inf/NaN, as the LU's)
+    "qr": [("6x3", [_TALL], {}, None), ("2x4x2", [_magnitudes(rng_for("qr2"), (2, 4, 2))], {}, None),
+           ("4x4", [_SQUARE], {}, None), ("zero column", [_TALL * np.array([1.0, 0.0, 1.0])], {}, None)],
+    "qr_solve": [("6x3\\6x2", [_TALL, _magnitudes(rng_for("qs"), (6, 2))], {}, _QR),
+                 ("2x4x2\\2x4x1", [_magnitudes(rng_for("qs2"), (2, 4, 2)), _magnitudes(rng_for("qs2b"), (2, 4, 1))],
+                  {}, _QR)],
+    "gram_solve": [("6x3,3x2", [_TALL, _magnitudes(rng_for("gs"), (3, 2))], {}, _QR),
+                   ("T(4x4),4x1", [_SQUARE, _magnitudes(rng_for("gs1"), (4, 1))], {},
+                    lambda a, g: (M.permute(a, (1, 0)), Q.qr(M.permute(a, (1, 0))), g))],
     "lu_solve": [("4x4\\4x2", [_SQUARE, _magnitudes(rng_for("ls"), (4, 2))], {"transpose": False}, _FACTORED),
                  ("T(4x4)\\4x1", [_SQUARE, _magnitudes(rng_for("lst"), (4, 1))], {"transpose": True}, _FACTORED),
                  ("2x3x3\\2x3x2", [_magnitudes(rng_for("ls2"), (2, 3, 3)) + 3 * np.eye(3),
