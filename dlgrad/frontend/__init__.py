@@ -10,6 +10,12 @@ from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, cums
                         sinh, softplus, sqrt, subtract, sum, tan, tanh, transpose, where)
 from .gradient import dlgradient, extractdata
 from .join import concatenate, stack
+from .mathfuns import (acosh, acot, acsc, asec, asinh, atanh, cot, coth, csc, csch, cumprod, fix, interp1,
+                       rescale, sec, sech, underlyingType)
+from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor, xor
+from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
+from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
+from .sorting import onehotdecode, sort
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 
@@ -22,5 +28,10 @@ __all__ = [
     "minimum", "where", "floor", "ceil", "round", "sum", "mean", "prod", "max", "min", "cumsum", "matmul",
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",
+    "asinh", "acosh", "atanh", "sec", "csc", "cot", "sech", "csch", "coth", "asec", "acsc", "acot",
+    "fix", "rescale", "cumprod", "interp1", "underlyingType",
+    "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "logical_xor", "xor",
+    "flip", "circshift", "repmat", "repelem", "triu", "tril", "ipermute", "squeeze",
+    "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
 ]

@@ -64,15 +64,37 @@ def finddim(x: ArrayLike, label: str) -> tuple[int, ...]:
     return tuple(i for i, c in enumerate(dims(x)) if c == label)
 
 
-def stripdims(x: ArrayLike) -> dlarray:
-    """x without its data format (same data, same axes)."""
+def stripdims(x: ArrayLike, fmt: str | None = None) -> dlarray:
+    """x without its data format (same data, same axes); with fmt (MATLAB's stripdims(X, fmt)),
+    its axes permuted into the order of fmt's labels (a reordering of x's format)."""
     from .dispatch import asdlarray
     from .dlarray import dlarray
     x = asdlarray(x)
+    if fmt is not None:
+        x = _reorder(x, fmt)
     y = dlarray.__new__(dlarray)   # a new object even when x has no format (see dlarray.rebox)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, None
     y._origin = getattr(x, "_origin", None)
     return y
+
+
+def _reorder(x: dlarray, fmt: str) -> dlarray:
+    """x's axes in the order of the labels of fmt, which must be x's labels rearranged."""
+    from . import functions
+    have = dims(x)
+    fmt = check(fmt)
+    if not have:
+        raise FormatError(f"stripdims(X, {fmt!r}) needs a formatted X to reorder, got an unformatted dlarray")
+    if sorted(fmt) != sorted(have):
+        raise FormatError(f"stripdims: format {fmt!r} must hold the labels of X's format {have!r}, "
+                          "in any order")
+    free = list(range(len(have)))
+    order = []
+    for label in fmt:   # repeated labels (S, U) keep their relative order
+        axis = next(a for a in free if have[a] == label)
+        free.remove(axis)
+        order.append(axis)
+    return functions.transpose(x, order)
 
 
 def labelled(x: ArrayLike, fmt: str) -> dlarray:
@@ -114,7 +136,7 @@ def propagate(name: str, args: tuple[Any, ...], attrs: dict[str, Any], out: Any)
             return fmt
         axes = attrs["axes"]
         return "".join(c for i, c in enumerate(fmt) if i not in axes) or None
-    if name in ("slice", "cumsum"):
+    if name in ("slice", "cumsum", "cumprod", "argsort", "permute_along"):
         return fmt
     return None
 

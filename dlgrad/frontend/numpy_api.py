@@ -166,3 +166,9 @@ def array_function(func, types, args, kwargs):
     if not all(issubclass(t, (dlarray, np.ndarray)) for t in types):
         return NotImplemented
     return function(*args, **kwargs)
+
+
+from . import numpy_math  # noqa: E402  (the functions of mathfuns, arrays, linalg, logical, sorting)
+_UFUNCS.update(numpy_math.UFUNCS)
+_FUNCTIONS.update(numpy_math.FUNCTIONS)
+FUNCTIONS += numpy_math.NAMES.split()

@@ -15,6 +15,7 @@ from sympy.codegen.cfunctions import expm1, log1p  # noqa: F401  (re-exported fo
 # sympy's own functions used by op scalars
 exp, log, sin, cos, tan = sp.exp, sp.log, sp.sin, sp.cos, sp.tan
 sinh, cosh, atan = sp.sinh, sp.cosh, sp.atan
+asinh, acosh, atanh = sp.asinh, sp.acosh, sp.atanh
 erf, sqrt, Integer, Rational, Float = sp.erf, sp.sqrt, sp.Integer, sp.Rational, sp.Float
 
 

@@ -19,6 +19,9 @@ from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.node import Const
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
+from dlgrad.graph.ops import lstsq as Q
+from dlgrad.graph.ops import solve as L
+from dlgrad.graph.ops import sort as S
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
 from graph.support import Inputs, vjp_graph
 
@@ -66,7 +69,7 @@ _CONDITION = "condition"   # 0/1 values that finite differences leave alone
 # op -> one sampler per argument (a single sampler applies to every argument)
 DOMAINS = {
     "log": _POSITIVE, "sqrt": _POSITIVE, "log1p": _uniform(-0.8, 3.0),
-    "asin": _UNIT, "acos": _UNIT,
+    "asin": _UNIT, "acos": _UNIT, "atanh": _UNIT, "acosh": _uniform(1.2, 3.0),
     "pow": [_uniform(0.3, 2.5), _uniform(-2.0, 2.0)],
     "where": [_CONDITION, _magnitudes, _magnitudes],
 }
@@ -261,6 +264,8 @@ NAMED = {
                ("T(4x5),axis=0", (4, 5), {"axis": 0}, lambda a: M.permute(a, (1, 0))),
                ("exp(3x1x4)[::-1],axis=2", (3, 1, 4), {"axis": 2},
                 lambda a: E.unary("exp", M.slice_(a, ((2, -1, -1), (0, 1, 1), (0, 4, 1)))))],
+    "cumprod": [("2x3x4,axis=0", (2, 3, 4), {"axis": 0}, None), ("2x3x4,axis=2", (2, 3, 4), {"axis": 2}, None),
+                ("T(4x5),axis=0", (4, 5), {"axis": 0}, lambda a: M.permute(a, (1, 0)))],
     "gather": [("3x4,repeats", (3, 4), {"indices": Const(_INDICES)}, None),
                ("T(4x3),repeats", (4, 3), {"indices": Const(_INDICES)}, lambda a: M.permute(a, (1, 0))),
                ("0d", (5,), {"indices": Const(np.array(3))}, None),
@@ -284,9 +289,64 @@ NAMED = {
 }
 
 
+# cases whose arrays are given outright (exact zeros, ties, several inputs): op -> [(id, arrays, attrs, prep)]
+_KEY = [True, False]   # finite differences move the values, not the sort key
+_SQUARE = np.array([[0.0, 2.0, 1.0, -0.5], [1.5, 0.3, -1.0, 0.8], [-0.7, 1.1, 2.2, 0.4], [0.9, -1.3, 0.2, 1.7]])
+_SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
+_FACTORED = lambda a, b: (a, L.lu(a), b)   # noqa: E731
+_QR = lambda a, b: (a, Q.qr(a), b)   # noqa: E731
+_TALL = np.array([[0.5, -1.2, 0.3], [1.1, 0.4, -0.7], [-0.6, 0.9, 1.3], [0.2, -0.3, 0.8], [1.4, 0.6, -0.2],
+                  [-0.9, 1.0, 0.5]])
+_TIES = np.array([[3.0, 1.0, 2.0, NAN, 1.0], [0.0, -0.0, 5.0, 5.0, -1.0], [NAN, NAN, 1.0, INF, -INF],
+                  [9.0, 8.0, 8.0, 6.0, 5.0]])
+_ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
+EXPLICIT = {
+    # zeros along the axis (first, later, twice): the gradient's exact form at zeros
+    "cumprod": [("zeros(3x6),axis=1", [_ZEROS], {"axis": 1}, None),
+                ("zeros(6x3),axis=0", [_ZEROS.T.copy()], {"axis": 0}, None)],
+    # ties (0 and -0 among them) keep their order, NaN sorts last ascending and first descending
+    "argsort": [("ties(4x5),axis=1", [_TIES], {"axis": 1, "descend": False}, None),
+                ("ties(4x5),axis=0,descend", [_TIES], {"axis": 0, "descend": True}, None),
+                ("ties(4x5),axis=1,descend", [_TIES], {"axis": 1, "descend": True}, None),
+                ("exp(3x4x2),axis=1", [_magnitudes(rng_for("argsort3"), (3, 4, 2))],
+                 {"axis": 1, "descend": False}, lambda a: E.unary("exp", a)),
+                ("33", [_magnitudes(rng_for("argsort33"), (33,))], {"axis": 0, "descend": True}, None)],
+    "permute_along": [("4x5,axis=1", [_magnitudes(rng_for("pa"), (4, 5)), _TIES], {"axis": 1},
+                       lambda v, k: (v, S.argsort(k, 1, True)), _KEY),
+                      ("T(5x4),axis=0", [_magnitudes(rng_for("pa0"), (5, 4)), _TIES], {"axis": 0},
+                       lambda v, k: (M.permute(v, (1, 0)), S.argsort(k, 0)), _KEY)],
+    "unpermute_along": [("4x5,axis=1", [_magnitudes(rng_for("ua"), (4, 5)), _TIES], {"axis": 1},
+                         lambda v, k: (v, S.argsort(k, 1)), _KEY),
+                        ("4x5,axis=0", [_magnitudes(rng_for("ua0"), (4, 5)), _TIES], {"axis": 0},
+                         lambda v, k: (v, S.argsort(k, 0, True)), _KEY)],
+    # pivoting (a zero leading entry), a batch, and a singular matrix (Inf/NaN, as MATLAB's \)
+    "lu": [("4x4", [_SQUARE], {}, None), ("2x3x3", [_magnitudes(rng_for("lu2"), (2, 3, 3))], {}, None),
+           ("singular", [_SINGULAR], {}, None)],
+    # a zero column and a rank-deficient matrix (a zero on R's diagonal: Inf/NaN, as the LU's)
+    "qr": [("6x3", [_TALL], {}, None), ("2x4x2", [_magnitudes(rng_for("qr2"), (2, 4, 2))], {}, None),
+           ("4x4", [_SQUARE], {}, None), ("zero column", [_TALL * np.array([1.0, 0.0, 1.0])], {}, None)],
+    "qr_solve": [("6x3\\6x2", [_TALL, _magnitudes(rng_for("qs"), (6, 2))], {}, _QR),
+                 ("2x4x2\\2x4x1", [_magnitudes(rng_for("qs2"), (2, 4, 2)), _magnitudes(rng_for("qs2b"), (2, 4, 1))],
+                  {}, _QR)],
+    "gram_solve": [("6x3,3x2", [_TALL, _magnitudes(rng_for("gs"), (3, 2))], {}, _QR),
+                   ("T(4x4),4x1", [_SQUARE, _magnitudes(rng_for("gs1"), (4, 1))], {},
+                    lambda a, g: (M.permute(a, (1, 0)), Q.qr(M.permute(a, (1, 0))), g))],
+    "lu_solve": [("4x4\\4x2", [_SQUARE, _magnitudes(rng_for("ls"), (4, 2))], {"transpose": False}, _FACTORED),
+                 ("T(4x4)\\4x1", [_SQUARE, _magnitudes(rng_for("lst"), (4, 1))], {"transpose": True}, _FACTORED),
+                 ("2x3x3\\2x3x2", [_magnitudes(rng_for("ls2"), (2, 3, 3)) + 3 * np.eye(3),
+                                    _magnitudes(rng_for("ls2b"), (2, 3, 2))], {"transpose": False}, _FACTORED),
+                 ("singular\\3x1", [_SINGULAR, np.array([[1.0], [2.0], [3.0]])], {"transpose": False},
+                  _FACTORED)],
+}
+
+
 def named_cases(name):
-    return [Case(name, f"{name}[{cid}]", [_magnitudes(rng_for(name + cid), shape)], attrs, prep=prep)
-            for cid, shape, attrs, prep in NAMED.get(name, [])]
+    return ([Case(name, f"{name}[{cid}]", [_magnitudes(rng_for(name + cid), shape)], attrs, prep=prep)
+             for cid, shape, attrs, prep in NAMED.get(name, [])]
+            + [Case(name, f"{name}[{cid}]", [a.copy() for a in arrays], attrs, prep=prep,
+                    perturb=perturb[0] if perturb else None, grad=OPS[name].differentiable,
+                    fd="singular" not in cid)
+               for cid, arrays, attrs, prep, *perturb in EXPLICIT.get(name, [])])
 
 
 BY_KIND = {ELEMENTWISE: elementwise_cases, REDUCE: reduce_cases, MATMUL: matmul_cases,

@@ -211,10 +211,10 @@ def test_python_control_flow_on_traced_values(operation):
 
 
 def test_unsupported_numpy_function_on_traced():
-    with pytest.raises(dl.UnsupportedOperationError, match=r"numpy\.linalg\.norm.*maximum"):
-        dlfeval(lambda x: np.linalg.norm(x), dlarray(np.ones(2)))
-    with pytest.raises(dl.UnsupportedOperationError, match=r"numpy\.cumprod"):
-        dlfeval(lambda x: np.cumprod(x), dlarray(np.ones(2)))
+    with pytest.raises(dl.UnsupportedOperationError, match=r"numpy\.linalg\.det.*maximum"):
+        dlfeval(lambda x: np.linalg.det(x), dlarray(np.ones((2, 2))))
+    with pytest.raises(dl.UnsupportedOperationError, match=r"numpy\.diff"):
+        dlfeval(lambda x: np.diff(x), dlarray(np.ones(2)))
     with pytest.raises(dl.UnsupportedOperationError, match=r"numpy\.add\.reduce"):
         np.add.reduce(dlarray(np.ones(2)))
     with pytest.raises(dl.UnsupportedOperationError, match="out"):

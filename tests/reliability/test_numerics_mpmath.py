@@ -144,6 +144,11 @@ NAMED_POINTS = [
     ("tanh-grad-far", "tanh", "d0", (1e300,), 0.0, "tanh'(1e300) = 0, not NaN"),
     ("asin-grad-near-1", "asin", "d0", (1 - 1e-8,), None, "asin'(1 - 1e-8) (was 2e6 ulp off)"),
     ("acos-grad-near-1", "acos", "d0", (1 - 1e-8,), None, "acos'(1 - 1e-8) (was 2e6 ulp off)"),
+    ("asinh-grad-far", "asinh", "d0", (1e200,), None, "asinh'(1e200) = 1e-200 (1/sqrt(1 + x^2) gives 0)"),
+    ("acosh-grad-near-1", "acosh", "d0", (1 + 1e-8,), None, "acosh'(1 + 1e-8) (x^2 - 1 loses x's digits)"),
+    ("acosh-grad-at-1", "acosh", "d0", (1.0,), INF, "acosh'(1) = inf"),
+    ("atanh-grad-near-1", "atanh", "d0", (1 - 1e-8,), None, "atanh'(1 - 1e-8) (1 - x^2 loses x's digits)"),
+    ("atanh-grad-at-1", "atanh", "d0", (1.0,), INF, "atanh'(1) = inf"),
 ]
 
 

@@ -1,6 +1,7 @@
-"""Scans (cumsum along `axis`): a loop over the input's shape whose body computes the input,
-each output element being the element before it along the axis plus the body's value. The
-running sum is kept in the output buffer, in the array's dtype (as numpy's cumsum does)."""
+"""Scans (cumsum, cumprod along `axis`): a loop over the input's shape whose body computes the
+input, each output element being the element before it along the axis combined (+ or *) with
+the body's value. The running value is kept in the output buffer, in the array's dtype (as
+numpy's cumsum and cumprod do)."""
 from __future__ import annotations
 
 from ..csyntax import index_expr, loop_nest
@@ -26,8 +27,10 @@ def emit(emitter, index, kernel):
     # the loops run in row-major order, so the element before along the axis is already written
     axis, strides = root.attr("axis"), c_strides(shape)
     out, at = emitter.names[id(root)], index_expr(0, strides, names)
-    inner.add(f"{out}[{at}] = ({names[axis]} ? {out}[{at} - {strides[axis]}] : 0) + {value};")
+    combine, identity = _COMBINE[root.op]
+    inner.add(f"{out}[{at}] = ({names[axis]} ? {out}[{at} - {strides[axis]}] : {identity}) {combine} {value};")
     return emitter.function(index, kernel, body_reads(kernel), [root], nest)
 
 
-register(Kind("scan", place, emit), ops=("cumsum",))
+_COMBINE = {"cumsum": ("+", 0), "cumprod": ("*", 1)}   # op: (C operator, its identity)
+register(Kind("scan", place, emit), ops=tuple(_COMBINE))

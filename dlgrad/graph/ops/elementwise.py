@@ -80,6 +80,9 @@ _UNARY = {
     "asin": (np.arcsin, lambda S, x: S.asin(x)),
     "acos": (np.arccos, lambda S, x: S.acos(x)),
     "atan": (np.arctan, lambda S, x: S.atan(x)),
+    "asinh": (np.arcsinh, lambda S, x: S.asinh(x)),
+    "acosh": (np.arccosh, lambda S, x: S.acosh(x)),
+    "atanh": (np.arctanh, lambda S, x: S.atanh(x)),
     "erf": (_erf_np, lambda S, x: S.erf(x)),
     "sigmoid": (lambda x: _scalar_module().sigmoid.numpy(x), lambda S, x: S.sigmoid(x)),
     "softplus": (lambda x: _scalar_module().softplus.numpy(x), lambda S, x: S.softplus(x)),
@@ -120,6 +123,12 @@ _FROM_OUTPUT = {
     "exp": lambda y, x: y,
     "sqrt": lambda y, x: div(0.5, y),                          # 1/(2 sqrt x), scaled exactly
     "sigmoid": lambda y, x: mul(y, unary("sigmoid", neg(x))),   # s(x) s(-x), as scalar.sigmoid
+    # the inverse hyperbolics, in forms that neither overflow nor cancel: 1 + x^2 is x^2 beyond
+    # |x| = 1e8 (and overflows past 1e154), x^2 - 1 and 1 - x^2 lose x's digits near +-1
+    "asinh": lambda y, x: where(gt(unary("abs", x), 1e8), div(1.0, unary("abs", x)),
+                                div(1.0, unary("sqrt", add(1.0, mul(x, x))))),
+    "acosh": lambda y, x: div(1.0, mul(unary("sqrt", sub(x, 1.0)), unary("sqrt", add(x, 1.0)))),
+    "atanh": lambda y, x: div(1.0, mul(sub(1.0, x), add(1.0, x))),
 }
 
 for _name, (_np, _scalar) in _UNARY.items():

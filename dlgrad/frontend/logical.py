@@ -1,0 +1,55 @@
+"""Tests of values and logical operators: isnan, isinf, isfinite, logical_and/or/not/xor.
+
+Like dlgrad's comparisons they give 0/1 masks of the operands' float dtype with no gradient
+(a dlarray holds floats). A value is true where it is not zero; NaN counts as true, as in
+numpy (MATLAB refuses to convert NaN to logical). MATLAB's `and`, `or`, `not` are Python
+keywords, hence numpy's names.
+"""
+from __future__ import annotations
+
+import math
+
+from .dispatch import apply
+from .dlarray import dlarray
+
+
+def isnan(x) -> dlarray:
+    """1 where x is NaN, else 0."""
+    return apply("ne", x, x)
+
+
+def isinf(x) -> dlarray:
+    """1 where x is +Inf or -Inf, else 0."""
+    return apply("eq", apply("abs", x), math.inf)
+
+
+def isfinite(x) -> dlarray:
+    """1 where x is neither Inf nor NaN, else 0."""
+    return apply("lt", apply("abs", x), math.inf)
+
+
+def _true(x):
+    return apply("ne", x, 0.0)
+
+
+def logical_and(a, b) -> dlarray:
+    """MATLAB's and (a & b): 1 where both are nonzero."""
+    return apply("mul", _true(a), _true(b))
+
+
+def logical_or(a, b) -> dlarray:
+    """MATLAB's or (a | b): 1 where either is nonzero."""
+    return apply("maximum", _true(a), _true(b))
+
+
+def logical_not(a) -> dlarray:
+    """MATLAB's not (~a): 1 where a is zero."""
+    return apply("eq", a, 0.0)
+
+
+def logical_xor(a, b) -> dlarray:
+    """MATLAB's xor: 1 where exactly one is nonzero."""
+    return apply("ne", _true(a), _true(b))
+
+
+xor = logical_xor
