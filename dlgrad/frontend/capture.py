@@ -15,7 +15,7 @@ import numpy as np
 from ..errors import TraceError
 from ..graph.registry import const, input_node
 from . import tree
-from .dlarray import dlarray, float_dtype, to_data, wrap_traced
+from .dlarray import argument_dtype, dlarray, to_data, wrap_traced
 from .guards import (GUARD_MAX_ELEMENTS, WALK_MAX_DEPTH, WALK_MAX_NODES, Truncated, _walkable,
                      current_tokens, feed_source, guard_source, make_guard, walk)
 from .sources import MISSING, Source, find_sources, user_function
@@ -183,7 +183,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
         if isinstance(leaf, dlarray):
             shape, dtype = leaf.shape, leaf.dtype.name
         elif isinstance(leaf, np.ndarray):
-            shape, dtype = leaf.shape, float_dtype(leaf.dtype).name
+            shape, dtype = leaf.shape, argument_dtype(leaf.dtype).name
         else:
             proxies.append(leaf)
             continue

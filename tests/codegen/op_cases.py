@@ -19,6 +19,7 @@ from dlgrad.graph.interpret import evaluate
 from dlgrad.graph.node import Const
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
+from dlgrad.graph.ops.take import TAKE
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
 from graph.support import Inputs, vjp_graph
 
@@ -269,13 +270,46 @@ NAMED = {
 }
 
 
+# take ops read their indices from a float input of whole numbers (to_index): an index input
+_TAKE = [  # (id, x shape, index values, attrs)
+    ("5x7[:,2x3],axis=1", (5, 7), [[0, 6, 6], [2, 0, 3]], {"axis": 1, "along": False}),
+    ("4x3x2[5],axis=0", (4, 3, 2), [3, 0, 3, 1, 1], {"axis": 0, "along": False}),
+    ("6[0d]", (6,), 4, {"axis": 0, "along": False}),
+    ("3x4,along=1", (3, 4), [[0, 3, 3], [1, 1, 0], [2, 3, 1]], {"axis": 1, "along": True}),
+    ("3x4,along=0", (3, 4), [[0, 2, 2, 1], [2, 2, 0, 1]], {"axis": 0, "along": True}),
+]
+
+
+def _take_prep(what):
+    from dlgrad.graph.ops.take import to_index
+    return lambda x, i: (x, to_index(i, what))
+
+
+def take_cases(name):
+    cases = []
+    for cid, shape, values, attrs in _TAKE:
+        rng, values = rng_for(name + cid), np.asarray(values, dtype=float)
+        x_shape = shape
+        if name == "take_add":   # the cotangent has the shape take gives
+            attrs = dict(attrs, size=shape[attrs["axis"]])
+            probe = np.zeros(shape)
+            x_shape = (np.take_along_axis(probe, values.astype(int), attrs["axis"]) if attrs["along"] else
+                       np.take(probe, values.astype(int), attrs["axis"])).shape
+        cases.append(Case(name, f"{name}[{cid}]", [_magnitudes(rng, x_shape), values],
+                          dict(attrs, what="indices"), prep=_take_prep("indices"), perturb=[True, False]))
+    if name == "take":
+        cases.append(Case("to_index", "to_index[2x3]", [np.array([[0.0, 5.0, 2.0], [7.0, 0.0, 1.0]])],
+                          {"what": "indices"}, grad=False))
+    return cases
+
+
 def named_cases(name):
     return [Case(name, f"{name}[{cid}]", [_magnitudes(rng_for(name + cid), shape)], attrs, prep=prep)
             for cid, shape, attrs, prep in NAMED.get(name, [])]
 
 
 BY_KIND = {ELEMENTWISE: elementwise_cases, REDUCE: reduce_cases, MATMUL: matmul_cases,
-           MOVEMENT: named_cases, GATHER: named_cases}
+           MOVEMENT: named_cases, GATHER: named_cases, TAKE: take_cases}
 
 
 def ops_under_test():
@@ -285,7 +319,8 @@ def ops_under_test():
 def all_cases():
     cases = []
     for name in ops_under_test():
-        cases += BY_KIND.get(OPS[name].kind, named_cases)(name)
+        if name != "to_index":   # covered with take's cases
+            cases += BY_KIND.get(OPS[name].kind, named_cases)(name)
     return cases
 
 

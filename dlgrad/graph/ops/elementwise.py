@@ -179,11 +179,18 @@ elementwise("where", lambda c, a, b: np.where(np.asarray(c) != 0, a, b).astype(n
 
 
 def _cast_infer(inputs, dtype):
+    if dtype not in ("float64", "float32"):
+        raise TypeError(f"cast: the target dtype must be float64 or float32, got {dtype!r}")
     return inputs[0].shape, dtype
 
 
+def _cast_vjp(g, out, inputs, dtype):
+    # an int64 index array read as numbers has no gradient (its values are not differentiable)
+    return [None if inputs[0].dtype == "int64" else cast(g, inputs[0].dtype)]
+
+
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
-            lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
+            _cast_vjp,
             lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0,
             batch=batching.broadcasting, layout=layout.broadcasting))
 

@@ -1,0 +1,107 @@
+"""Gathers through a runtime index array (graph/ops/take.py): loops, no tables in the C.
+
+take: out[o, j, n] = x[o, idx[p], n] over (outer, index positions, inner), p = j (np.take) or
+the output position itself (take_along_axis). take_add writes zeros, then adds each cotangent
+element at the position its index names, in row-major order (deterministic sums). to_index
+converts a float input of whole numbers to int64. The size of the C does not depend on the
+sizes of the arrays; the indices are checked before any kernel runs (index_checks, emit.py).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ...graph.ops.take import index_source
+from ..csyntax import Block, For
+from ..kernels import fill
+from .gather import placer
+from . import Kind, register
+
+
+def _split(shape, axis, middle):
+    return (int(np.prod(shape[:axis], dtype=np.int64)), int(np.prod(shape[axis:axis + middle], dtype=np.int64)),
+            int(np.prod(shape[axis + middle:], dtype=np.int64)))
+
+
+def _loops(root, data, idx, axis, along, size, statement):
+    """The (o, j, n) loop nest running `statement(position, source)` for each element of `data`
+    (the gathered side), where source is the flat position in the side of length `size` on the axis."""
+    outer, middle, inner = _split(data.shape, axis, 1 if along else idx.ndim)
+    o, j, n = For("o", outer), For("j", middle), For("n", inner)
+    position = f"(o * {middle} + j) * {inner} + n"
+    at = position if along else "j"
+    o.add(j)
+    j.add(n)
+    n.add(statement(position, f"(o * {size} + k) * {inner} + n", at))
+    return o
+
+
+def emit_take(emitter, index, kernel):
+    (root,), ((x, _), (idx, _)) = kernel.roots, kernel.operands
+    axis, along = root.attr("axis"), root.attr("along")
+    out, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(x), emitter.owner(idx)))
+
+    def statement(position, source, at):
+        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
+                      f"{out}[{position}] = {src}[{source}];"])
+    nest = _loops(root, root, idx, axis, along, x.shape[axis], statement)
+    reads = [emitter.owner(x), emitter.owner(idx)]
+    return emitter.function(index, kernel, reads, [root], Block([nest]))
+
+
+def emit_take_add(emitter, index, kernel):
+    (root,), ((g, _), (idx, _)) = kernel.roots, kernel.operands
+    axis, along, size = root.attr("axis"), root.attr("along"), root.attr("size")
+    out, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(g), emitter.owner(idx)))
+
+    def statement(position, source, at):
+        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
+                      f"{out}[{source}] += {src}[{position}];"])
+    nest = _loops(root, g, idx, axis, along, size, statement)
+    reads = [emitter.owner(g), emitter.owner(idx)]
+    return emitter.function(index, kernel, reads, [root], Block([fill(out, root.size, "0"), nest]))
+
+
+def emit_to_index(emitter, index, kernel):
+    (root,), ((x, _),) = kernel.roots, kernel.operands
+    loop = For("i", root.size)
+    loop.add(f"{emitter.names[id(root)]}[i] = (int64_t){emitter.names[id(emitter.owner(x))]}[i];")
+    return emitter.function(index, kernel, [emitter.owner(x)], [root], Block([loop]))
+
+
+def index_checks(order):
+    """(input index, n, what, holds floats) for each runtime index input and the length n of the
+    axis it indexes, in graph order without repeats: the program checks these before its kernels."""
+    checks = []
+    for node in order:
+        if node.op not in ("take", "take_add"):
+            continue
+        source = index_source(node.inputs[1])
+        if source is None:
+            continue
+        high = node.attr("size") if node.op == "take_add" else node.inputs[0].shape[node.attr("axis")]
+        check = (source[0].attr("index"), int(high), node.attr("what"), source[1])
+        if check not in checks:
+            checks.append(check)
+    return checks
+
+
+def check_block(checks, names, ctypes):
+    """C statements returning k + 1 from the entry point when check k fails (emit.py)."""
+    block = Block()
+    for k, (position, high, what, floats) in enumerate(checks):
+        name, size = names[position]
+        loop = For("i", size)
+        value = f"{name}[i]"
+        if floats:
+            test = f"!({value} >= 0 && {value} < {high}) || {value} != ({ctypes[position]})(int64_t){value}"
+        else:
+            test = f"{value} < 0 || {value} >= {high}"
+        loop.add(f"if ({test}) return {k + 1};")
+        block.add(f"/* check {k + 1}: {what.replace('*/', '* /')} in [0, {high}) */")
+        block.add(loop)
+    return block
+
+
+register(Kind("take", placer("take"), emit_take), ops=("take",))
+register(Kind("take_add", placer("take_add"), emit_take_add), ops=("take_add",))
+register(Kind("to_index", placer("to_index"), emit_to_index), ops=("to_index",))
