@@ -2,10 +2,12 @@
 __version__ = "0.1.0"
 from .errors import (DlgradError, TraceError, GradientError, UnsupportedOperationError,
                      ShapeError, CompilerNotFoundError, CompileError)
+from .errors import IndexOutOfRange
 from .frontend import *  # noqa: F401,F403  (the public API; see frontend.__all__)
 from .frontend import __all__ as _frontend_all
 from .frontend.higher import dldivergence, dljacobian, dllaplacian
 
 __all__ = ["DlgradError", "TraceError", "GradientError", "UnsupportedOperationError", "ShapeError",
            "CompilerNotFoundError", "CompileError", *_frontend_all,
-           "dljacobian", "dldivergence", "dllaplacian"]
+           "dljacobian", "dldivergence", "dllaplacian",
+           "IndexOutOfRange"]

@@ -10,6 +10,7 @@ from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, cums
                         sinh, softplus, sqrt, subtract, sum, tan, tanh, transpose, where)
 from .gradient import dlgradient, extractdata
 from .join import concatenate, stack
+from .take import take, take_along_axis
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 
@@ -23,4 +24,5 @@ __all__ = [
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",
     *nn.__all__,
+    "take", "take_along_axis",
 ]

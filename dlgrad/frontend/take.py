@@ -11,41 +11,50 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import check_indices
+from ..errors import ShapeError, check_indices
 from ..graph.node import Const
+from ..graph.ops.movement import reshape
 from ..graph.ops.take import index_source, to_index
 from ..graph.registry import normalize_axes
 from .dispatch import apply, asdlarray
 from .dlarray import dlarray, wrap_traced
 
 
-def _runtime(idx, what):
-    """idx as a traced int64 dlarray when it is traced, else None."""
+def _shaped(size, shape, what):
+    if shape is not None and int(np.prod(shape, dtype=np.int64)) != size:
+        raise ShapeError(f"{what}: {size} indices do not fit shape {tuple(shape)}")
+
+
+def _runtime(idx, what, shape):
+    """idx (reshaped to `shape`) as a traced int64 dlarray when it is traced, else None."""
     if isinstance(idx, dlarray) and idx._node is not None:
         node = to_index(idx._node, what)
         index_source(node)   # indices computed inside the function cannot be checked up front
-        return wrap_traced(node, idx._trace)
+        _shaped(node.size, shape, what)
+        return wrap_traced(reshape(node, shape) if shape is not None else node, idx._trace)
     return None
 
 
-def _fixed(idx, high, what):
+def _fixed(idx, high, what, shape):
     values = np.asarray(idx._data if isinstance(idx, dlarray) else idx)
-    if values.dtype.kind not in "iuf" or values.dtype.kind == "b":
+    if values.dtype.kind not in "iuf":
         raise TypeError(f"{what}: indices must be integers, got an array of dtype {values.dtype}")
     check_indices(what, values, high)
-    return values.astype(np.int64)
+    _shaped(values.size, shape, what)
+    return values.astype(np.int64).reshape(values.shape if shape is None else shape)
 
 
-def gather(x, idx, axis=0, along=False, what=None) -> dlarray:
-    """x gathered along `axis` at idx: np.take (along=False) or np.take_along_axis (along=True)."""
+def gather(x, idx, axis=0, along=False, what=None, index_shape=None) -> dlarray:
+    """x gathered along `axis` at idx: np.take (along=False) or np.take_along_axis (along=True);
+    `index_shape` reshapes the indices first (the graph's reshape: they are not cast to floats)."""
     x = asdlarray(x)
     name = "take_along_axis" if along else "take"
     (axis,) = normalize_axes(axis, x.ndim, f"{name} axis")
     what = what or f"{name}: the indices"
-    runtime = _runtime(idx, what)
+    runtime = _runtime(idx, what, index_shape)
     if runtime is not None:
         return apply("take", x, runtime, axis=axis, along=bool(along), what=what)
-    values = _fixed(idx, x.shape[axis], what)
+    values = _fixed(idx, x.shape[axis], what, index_shape)
     grid = np.arange(x.size, dtype=np.int64).reshape(x.shape)
     if along:
         if values.ndim != x.ndim:

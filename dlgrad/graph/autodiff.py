@@ -47,5 +47,7 @@ def _ones(node):
 
 
 def _zeros(node):
+    """Zeros of node's shape; an int64 index array's gradient is float64 zeros (indices are
+    not differentiable)."""
     from .ops import movement as M
-    return M.broadcast_to(const(0.0, node.dtype), node.shape)
+    return M.broadcast_to(const(0.0, "float64" if node.dtype == "int64" else node.dtype), node.shape)

@@ -13,6 +13,7 @@ import numpy as np
 from .. import functions as F
 from ..dispatch import apply, asdlarray
 from ..dlarray import F32
+from ..take import gather
 from ..formats import FormatError, stripdims
 from .common import formatted_input, normalizer
 
@@ -53,25 +54,24 @@ def crossentropy(Y, T, ClassificationMode="single-label", NormalizationFactor="b
                      f"got {ClassificationMode!r}")
 
 
-def onehot(T, Y, axis):
-    """0/1 mask with Y's shape: 1 where the index along `axis` equals T (integer class indices)."""
-    T = stripdims(asdlarray(T))
-    shape = tuple(1 if i == axis else d for i, d in enumerate(Y.shape))
-    if T.size != int(np.prod(shape)):
-        raise FormatError(f"class indices of shape {T.shape} do not fit predictions of shape {Y.shape} "
-                          f"(one index per observation is needed)")
-    classes = np.arange(Y.shape[axis], dtype=Y.dtype).reshape(
-        tuple(-1 if i == axis else 1 for i in range(Y.ndim)))
-    return apply("eq", F.reshape(T, shape), classes)
-
-
 def indexcrossentropy(Y, T, NormalizationFactor="batch-size", DataFormat=None):
-    """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets."""
+    """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets.
+
+    Reads log Y at each observation's class (a gather; T is read at run time when it is an index
+    argument). A class index outside [0, numClasses) raises dlgrad.IndexOutOfRange naming T.
+    """
     Y = asdlarray(Y)
     y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)
-    mask = onehot(T, y, fmt.index("C"))
+    c = fmt.index("C")
+    shape = tuple(1 if i == c else d for i, d in enumerate(y.shape))
+    T = stripdims(asdlarray(T))
+    if T.size != int(np.prod(shape)):
+        raise FormatError(f"indexcrossentropy: class indices of shape {T.shape} do not fit predictions of "
+                          f"shape {y.shape} (one index per observation is needed)")
+    picked = gather(_safe_log(y), T, axis=c, along=True, index_shape=shape,
+                    what=f"indexcrossentropy: the class indices T ({y.shape[c]} classes)")
     n = normalizer(NormalizationFactor, fmt, y.shape, "indexcrossentropy")
-    return -F.sum(mask * _safe_log(y)) / n
+    return -F.sum(picked) / n
 
 
 def _regression(op, Y, T, NormalizationFactor, DataFormat, elementwise):

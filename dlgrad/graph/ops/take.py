@@ -132,14 +132,23 @@ def take_add(g, idx, axis, along, size, what):
 
 
 def to_index(x, what):
-    """Float x (whole numbers) as an int64 index array."""
+    """Float x (whole numbers) as an int64 index array (an int64 array read as floats: itself)."""
+    if x.op == "cast" and x.inputs[0].dtype == INDEX_DTYPE:
+        x = x.inputs[0]
     return x if x.dtype == INDEX_DTYPE else apply("to_index", x, what=str(what))
+
+
+# ops that move or convert values without changing them: an index array made by these from one
+# input holds only that input's values, so checking the input checks it
+_VALUE_PRESERVING = ("to_index", "cast", "reshape", "permute", "broadcast_to")
 
 
 def index_source(idx):
     """(input node, whether it holds floats) whose values idx reads at run time, or None for a
     constant; raises for indices computed inside the function (they cannot be checked up front)."""
-    base = idx.inputs[0] if idx.op == "to_index" else idx
+    base = idx
+    while base.op in _VALUE_PRESERVING:
+        base = base.inputs[0]
     if base.op == "const":
         return None
     if base.op == "input":
