@@ -142,8 +142,11 @@ def _reads_in_place(kernel, source, ctx, root):
     all). A matmul kernel's epilogue qualifies (it runs on each element once, after the product
     is computed), unless `root` is the product itself: that is written before its epilogue reads
     (the kind's `in_place` roots are those written where they are read)."""
-    if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
-        return False
+    operands = [ctx.storage(x)[0] for x, _ in kernel.operands]
+    if any(owner is source for owner in operands):
+        # a kind may overwrite its first operand in place (kinds/take.py's index_add)
+        return (KINDS[kernel.kind].over_operand and operands[0] is source and kernel.roots == [root]
+                and not any(owner is source for owner in operands[1:]))
     loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
     if not loads:
         return True

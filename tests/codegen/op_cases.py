@@ -289,12 +289,18 @@ def take_cases(name):
     cases = []
     for cid, shape, values, attrs in _TAKE:
         rng, values = rng_for(name + cid), np.asarray(values, dtype=float)
+        probe = np.zeros(shape)
+        taken = (np.take_along_axis(probe, values.astype(int), attrs["axis"]) if attrs["along"] else
+                 np.take(probe, values.astype(int), attrs["axis"])).shape
+        if name == "index_add":   # base, the values added (take's shape), the indices
+            cases.append(Case(name, f"{name}[{cid}]", [_magnitudes(rng, shape), _magnitudes(rng, taken), values],
+                              dict(attrs, what="indices"), prep=lambda b, g, i: (b, g, _take_prep("i")(b, i)[1]),
+                              perturb=[True, True, False]))
+            continue
         x_shape = shape
         if name == "take_add":   # the cotangent has the shape take gives
             attrs = dict(attrs, size=shape[attrs["axis"]])
-            probe = np.zeros(shape)
-            x_shape = (np.take_along_axis(probe, values.astype(int), attrs["axis"]) if attrs["along"] else
-                       np.take(probe, values.astype(int), attrs["axis"])).shape
+            x_shape = taken
         cases.append(Case(name, f"{name}[{cid}]", [_magnitudes(rng, x_shape), values],
                           dict(attrs, what="indices"), prep=_take_prep("indices"), perturb=[True, False]))
     if name == "take":

@@ -61,6 +61,27 @@ def emit_take_add(emitter, index, kernel):
     return emitter.function(index, kernel, reads, [root], Block([fill(out, root.size, "0"), nest]))
 
 
+def emit_index_add(emitter, index, kernel):
+    """out = base, then out[idx[p]] += g[p]; where out is base's own memory (donation) the copy
+    is skipped, so the cost is that of the indices, whatever base's size."""
+    (root,), ((base, _), (g, _), (idx, _)) = kernel.roots, kernel.operands
+    axis, along = root.attr("axis"), root.attr("along")
+    out, start, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(base), emitter.owner(g),
+                                                             emitter.owner(idx)))
+
+    def statement(position, source, at):
+        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
+                      f"{out}[{source}] += {src}[{position}];"])
+    block = Block()
+    if start != out:
+        copy = For("i", root.size)
+        copy.add(f"{out}[i] = {start}[i];")
+        block.add(copy)
+    block.add(_loops(root, g, idx, axis, along, root.shape[axis], statement))
+    return emitter.function(index, kernel, [emitter.owner(base), emitter.owner(g), emitter.owner(idx)],
+                            [root], block)
+
+
 def emit_to_index(emitter, index, kernel):
     (root,), ((x, _),) = kernel.roots, kernel.operands
     loop = For("i", root.size)
@@ -73,9 +94,9 @@ def index_checks(order):
     axis it indexes, in graph order without repeats: the program checks these before its kernels."""
     checks = []
     for node in order:
-        if node.op not in ("take", "take_add"):
+        if node.op not in ("take", "take_add", "index_add"):
             continue
-        source = index_source(node.inputs[1])
+        source = index_source(node.inputs[-1])
         if source is None:
             continue
         high = node.attr("size") if node.op == "take_add" else node.inputs[0].shape[node.attr("axis")]
@@ -105,3 +126,6 @@ def check_block(checks, names, ctypes):
 register(Kind("take", placer("take"), emit_take), ops=("take",))
 register(Kind("take_add", placer("take_add"), emit_take_add), ops=("take_add",))
 register(Kind("to_index", placer("to_index"), emit_to_index), ops=("to_index",))
+# index_add writes its result where it reads base (operand 0) when base is donated
+register(Kind("index_add", placer("index_add"), emit_index_add, over_operand=True),
+         ops=("index_add",))

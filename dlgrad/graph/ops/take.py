@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import ShapeError, check_indices
 from ..node import INDEX_DTYPE
-from ..registry import Op, apply, const_value, register
+from ..registry import Op, apply, const, const_value, register, scalar_const_value
 
 TAKE = "take"
 
@@ -119,6 +119,84 @@ register(Op("take", TAKE, _take_infer, _take_numpy,
 register(Op("take_add", TAKE, _add_infer, _add_numpy,
             lambda g, out, inputs, axis, along, size, what: [take(g, inputs[1], axis, along, what), None]))
 register(Op("to_index", TAKE, _to_index_infer, _to_index_numpy, lambda g, out, inputs, what: [None]))
+
+
+def _index_add_infer(inputs, axis, along, what):
+    base, g, idx = inputs
+    _check_axis(base, axis, what)
+    _check_index(idx, base.shape[axis], what)
+    if tuple(_add_shape(g.shape, idx, axis, along, base.shape[axis], what)) != base.shape or g.dtype != base.dtype:
+        raise ShapeError(f"{what}: values {g.dtype}{list(g.shape)} at indices of shape {idx.shape} do not fit "
+                         f"{base.dtype}{list(base.shape)} along axis {axis}")
+    return base.shape, base.dtype
+
+
+def _index_add_numpy(base, g, idx, axis, along, what):
+    size = base.shape[axis]
+    check_indices(what, idx, size)
+    out = np.array(base, copy=True, order="C")
+    idx, g = np.asarray(idx, dtype=np.intp), np.asarray(g)
+    outer, middle, inner = _three(g.shape, axis, 1 if along else idx.ndim)
+    flat, g3 = out.reshape(outer, size, inner), g.reshape(outer, middle, inner)   # flat: a view of out
+    if along:
+        o, _, n = np.ix_(range(outer), range(middle), range(inner))
+        np.add.at(flat, (o, idx.reshape(outer, middle, inner), n), g3)
+    else:
+        np.add.at(flat, (slice(None), idx.ravel(), slice(None)), g3)
+    return out
+
+
+register(Op("index_add", TAKE, _index_add_infer, _index_add_numpy,
+            lambda g, out, inputs, axis, along, what: [g, take(g, inputs[2], axis, along, what), None]))
+
+
+def _scatter_into(node, base, t, negate=False):
+    """base + take_add(g) (or base - take_add(g)) as index_add(base, +-g): the sum is written into
+    base's memory (in place where base is donated), so an update of a table at a few indices costs
+    what those indices cost. The contributions at a repeated index are added to base one by one
+    instead of summed first: the same numbers to rounding (np.add.at's order)."""
+    if base.shape != node.shape or base.dtype != node.dtype or t.dtype != node.dtype:
+        return None
+    g = t.inputs[0]
+    if negate:
+        g = apply("neg", g)
+    return apply("index_add", base, g, t.inputs[1], axis=t.attr("axis"), along=t.attr("along"),
+                 what=t.attr("what"))
+
+
+def _finite_number(node):
+    """The value of a constant number (0-d, all equal, or one broadcast), if finite, else None."""
+    while node.op == "broadcast_to" and node.inputs[0].size == 1:
+        node = node.inputs[0]
+    value = scalar_const_value(node) if node.op == "const" else None
+    return value if value is not None and np.isfinite(value) else None
+
+
+def _number_into_scatter(node, t, c):
+    """take_add(g) * c as take_add(g * c) for a finite number c (the positions no index names stay
+    0 = 0 * c); at a repeated index c * (g1 + g2) becomes c * g1 + c * g2, equal to rounding."""
+    value = _finite_number(c)
+    if value is None or t.dtype != node.dtype or c.dtype != node.dtype:
+        return None
+    return apply("take_add", _times(t.inputs[0], value), t.inputs[1], axis=t.attr("axis"), along=t.attr("along"),
+                 size=t.attr("size"), what=t.attr("what"))
+
+
+def _times(g, value):
+    from . import elementwise as E
+    return E.mul(g, const(value, g.dtype))
+
+
+def rules():
+    """The rewrites that write a scaled scatter-add into the array it is added to (graph/rewrite.py)."""
+    from ..patterns import P, Rule
+    t = P("take_add", name="t")
+    return (Rule("add_scatter", P("add", P(name="base"), t), lambda node, base, t: _scatter_into(node, base, t)),
+            Rule("scatter_add", P("add", t, P(name="base")), lambda node, base, t: _scatter_into(node, base, t)),
+            Rule("sub_scatter", P("sub", P(name="base"), t),
+                 lambda node, base, t: _scatter_into(node, base, t, negate=True)),
+            Rule("scatter_times_number", P("mul", t, P(name="c")), _number_into_scatter),
+            Rule("number_times_scatter", P("mul", P(name="c"), t), _number_into_scatter))
 
 
 def take(x, idx, axis, along, what):
