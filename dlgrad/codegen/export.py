@@ -211,6 +211,8 @@ def _wrap(head, items, tail, width=96):
 
 
 def _literal(value, dtype):
+    if dtype == "int64":   # an index input
+        return str(int(value))
     value = float(value)
     if np.isnan(value):
         return "NAN"

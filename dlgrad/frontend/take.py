@@ -25,10 +25,10 @@ def _shaped(size, shape, what):
         raise ShapeError(f"{what}: {size} indices do not fit shape {tuple(shape)}")
 
 
-def _runtime(idx, what, shape):
+def _runtime(idx, high, what, shape):
     """idx (reshaped to `shape`) as a traced int64 dlarray when it is traced, else None."""
     if isinstance(idx, dlarray) and idx._node is not None:
-        node = to_index(idx._node, what)
+        node = to_index(idx._node, what, high)
         index_source(node)   # indices computed inside the function cannot be checked up front
         _shaped(node.size, shape, what)
         return wrap_traced(reshape(node, shape) if shape is not None else node, idx._trace)
@@ -51,7 +51,7 @@ def gather(x, idx, axis=0, along=False, what=None, index_shape=None) -> dlarray:
     name = "take_along_axis" if along else "take"
     (axis,) = normalize_axes(axis, x.ndim, f"{name} axis")
     what = what or f"{name}: the indices"
-    runtime = _runtime(idx, what, index_shape)
+    runtime = _runtime(idx, x.shape[axis], what, index_shape)
     if runtime is not None:
         return apply("take", x, runtime, axis=axis, along=bool(along), what=what)
     values = _fixed(idx, x.shape[axis], what, index_shape)

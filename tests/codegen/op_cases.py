@@ -282,7 +282,7 @@ _TAKE = [  # (id, x shape, index values, attrs)
 
 def _take_prep(what):
     from dlgrad.graph.ops.take import to_index
-    return lambda x, i: (x, to_index(i, what))
+    return lambda x, i: (x, to_index(i, what, 100))
 
 
 def take_cases(name):
@@ -305,7 +305,7 @@ def take_cases(name):
                           dict(attrs, what="indices"), prep=_take_prep("indices"), perturb=[True, False]))
     if name == "take":
         cases.append(Case("to_index", "to_index[2x3]", [np.array([[0.0, 5.0, 2.0], [7.0, 0.0, 1.0]])],
-                          {"what": "indices"}, grad=False))
+                          {"what": "indices", "high": 8}, grad=False))
     return cases
 
 

@@ -159,6 +159,9 @@ def test_numpy_backend_raises_the_same_error(monkeypatch):
                                                          np.array([3, 0, 1, 1, 2]))[0], rel=1e-12)
     with pytest.raises(dl.IndexOutOfRange, match=r"embed: the indices X .*index 7 .*0 to 6"):
         f(dl.dlarray(W), np.array([[6, 0, 7, 2, 3]]), np.array([3, 0, 1, 1, 2]))
+    floats = (dl.dlarray(W), dl.dlarray(np.array([[6.0, 0, -1, 2, 3]])), dl.dlarray(np.array([3.0, 0, 1, 1, 2])))
+    with pytest.raises(dl.IndexOutOfRange, match=r"index -1 .*valid indices are 0 to 6 \(negative"):
+        f(*floats)
 
 
 def test_eager_and_constant_indices_are_checked():

@@ -100,16 +100,16 @@ def _add_numpy(g, idx, axis, along, size, what):
     return out.reshape(shape)
 
 
-def _to_index_infer(inputs, what):
+def _to_index_infer(inputs, what, high):
     (x,) = inputs
     if x.dtype == INDEX_DTYPE:
         raise TypeError(f"{what}: to_index of an index array")
     return x.shape, INDEX_DTYPE
 
 
-def _to_index_numpy(x, what):
+def _to_index_numpy(x, what, high):
     x = np.asarray(x)
-    check_indices(what, x, np.iinfo(np.int64).max)
+    check_indices(what, x, high)   # whole numbers in [0, high): the range of the take it feeds
     return x.astype(np.int64)
 
 
@@ -118,7 +118,7 @@ register(Op("take", TAKE, _take_infer, _take_numpy,
                 take_add(g, inputs[1], axis, along, inputs[0].shape[axis], what), None]))
 register(Op("take_add", TAKE, _add_infer, _add_numpy,
             lambda g, out, inputs, axis, along, size, what: [take(g, inputs[1], axis, along, what), None]))
-register(Op("to_index", TAKE, _to_index_infer, _to_index_numpy, lambda g, out, inputs, what: [None]))
+register(Op("to_index", TAKE, _to_index_infer, _to_index_numpy, lambda g, out, inputs, what, high: [None]))
 
 
 def _index_add_infer(inputs, axis, along, what):
@@ -209,11 +209,12 @@ def take_add(g, idx, axis, along, size, what):
     return apply("take_add", g, idx, axis=int(axis), along=bool(along), size=int(size), what=str(what))
 
 
-def to_index(x, what):
-    """Float x (whole numbers) as an int64 index array (an int64 array read as floats: itself)."""
+def to_index(x, what, high):
+    """Float x (whole numbers in [0, high)) as an int64 index array (an int64 array read as
+    floats: itself)."""
     if x.op == "cast" and x.inputs[0].dtype == INDEX_DTYPE:
         x = x.inputs[0]
-    return x if x.dtype == INDEX_DTYPE else apply("to_index", x, what=str(what))
+    return x if x.dtype == INDEX_DTYPE else apply("to_index", x, what=str(what), high=int(high))
 
 
 # ops that move or convert values without changing them: an index array made by these from one
