@@ -92,6 +92,10 @@ def test_integer_argument_used_as_numbers():
         return x * i + x[i]
     got = dl.dlfeval(f, dl.dlarray(np.array([1.0, 2.0, 3.0])), np.array([2, 0, 1]))
     assert dl.extractdata(got).tolist() == [5.0, 1.0, 5.0]
+    def both(x, i):   # as numbers i is differentiable; as indices it contributes nothing
+        return dl.dlgradient(dl.sum(x[i] * i), i)
+    assert dl.extractdata(dl.dlfeval(both, dl.dlarray(np.array([1.0, 2.0, 3.0])), np.array([2, 0, 2]))
+                          ).tolist() == [3.0, 1.0, 3.0]
     returned = dl.dlfeval(lambda i: i, np.array([2, 0, 1]))   # a dlarray holds floats
     assert dl.extractdata(returned).dtype == np.float64 and dl.extractdata(returned).tolist() == [2.0, 0.0, 1.0]
 

@@ -22,41 +22,40 @@ def _split(shape, axis, middle):
             int(np.prod(shape[axis + middle:], dtype=np.int64)))
 
 
-def _loops(root, data, idx, axis, along, size, statement):
-    """The (o, j, n) loop nest running `statement(position, source)` for each element of `data`
-    (the gathered side), where source is the flat position in the side of length `size` on the axis."""
+def _loops(data, idx, axis, along, size, table, assign):
+    """The (o, j, n) loop nest running assign(position, source) for each element of `data` (the
+    gathered side): position its flat position, source the flat position k names in the side of
+    length `size` along the axis. Row by row (o outermost: the random reads of one row stay
+    within its pages; index-major order measured slower, 2 ms against 0.3-1.5 ms for 512 words
+    of a 64 x 10 000 or 50 000 table); for a given output position the indices run in
+    increasing order (deterministic sums)."""
     outer, middle, inner = _split(data.shape, axis, 1 if along else idx.ndim)
     o, j, n = For("o", outer), For("j", middle), For("n", inner)
-    position = f"(o * {middle} + j) * {inner} + n"
-    at = position if along else "j"
+    position, source = f"(o * {middle} + j) * {inner} + n", f"(o * {size} + k) * {inner} + n"
     o.add(j)
     j.add(n)
-    n.add(statement(position, f"(o * {size} + k) * {inner} + n", at))
+    n.add(f"const ptrdiff_t k = (ptrdiff_t){table}[{position if along else 'j'}];")
+    n.add(assign(position, source))
     return o
+
+
+def _names(emitter, root, operands):
+    return [emitter.names[id(root)]] + [emitter.names[id(emitter.owner(x))] for x, _ in operands]
 
 
 def emit_take(emitter, index, kernel):
     (root,), ((x, _), (idx, _)) = kernel.roots, kernel.operands
-    axis, along = root.attr("axis"), root.attr("along")
-    out, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(x), emitter.owner(idx)))
-
-    def statement(position, source, at):
-        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
-                      f"{out}[{position}] = {src}[{source}];"])
-    nest = _loops(root, root, idx, axis, along, x.shape[axis], statement)
-    reads = [emitter.owner(x), emitter.owner(idx)]
-    return emitter.function(index, kernel, reads, [root], Block([nest]))
+    out, src, table = _names(emitter, root, kernel.operands)
+    nest = _loops(root, idx, root.attr("axis"), root.attr("along"), x.shape[root.attr("axis")], table,
+                  lambda position, source: f"{out}[{position}] = {src}[{source}];")
+    return emitter.function(index, kernel, [emitter.owner(x), emitter.owner(idx)], [root], Block([nest]))
 
 
 def emit_take_add(emitter, index, kernel):
     (root,), ((g, _), (idx, _)) = kernel.roots, kernel.operands
-    axis, along, size = root.attr("axis"), root.attr("along"), root.attr("size")
-    out, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(g), emitter.owner(idx)))
-
-    def statement(position, source, at):
-        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
-                      f"{out}[{source}] += {src}[{position}];"])
-    nest = _loops(root, g, idx, axis, along, size, statement)
+    out, src, table = _names(emitter, root, kernel.operands)
+    nest = _loops(g, idx, root.attr("axis"), root.attr("along"), root.attr("size"), table,
+                  lambda position, source: f"{out}[{source}] += {src}[{position}];")
     reads = [emitter.owner(g), emitter.owner(idx)]
     return emitter.function(index, kernel, reads, [root], Block([fill(out, root.size, "0"), nest]))
 
@@ -65,21 +64,16 @@ def emit_index_add(emitter, index, kernel):
     """out = base, then out[idx[p]] += g[p]; where out is base's own memory (donation) the copy
     is skipped, so the cost is that of the indices, whatever base's size."""
     (root,), ((base, _), (g, _), (idx, _)) = kernel.roots, kernel.operands
-    axis, along = root.attr("axis"), root.attr("along")
-    out, start, src, table = (emitter.names[id(r)] for r in (root, emitter.owner(base), emitter.owner(g),
-                                                             emitter.owner(idx)))
-
-    def statement(position, source, at):
-        return Block([f"const ptrdiff_t k = (ptrdiff_t){table}[{at}];",
-                      f"{out}[{source}] += {src}[{position}];"])
+    out, start, src, table = _names(emitter, root, kernel.operands)
     block = Block()
     if start != out:
         copy = For("i", root.size)
         copy.add(f"{out}[i] = {start}[i];")
         block.add(copy)
-    block.add(_loops(root, g, idx, axis, along, root.shape[axis], statement))
-    return emitter.function(index, kernel, [emitter.owner(base), emitter.owner(g), emitter.owner(idx)],
-                            [root], block)
+    block.add(_loops(g, idx, root.attr("axis"), root.attr("along"), root.shape[root.attr("axis")], table,
+                     lambda position, source: f"{out}[{source}] += {src}[{position}];"))
+    reads = [emitter.owner(base), emitter.owner(g), emitter.owner(idx)]
+    return emitter.function(index, kernel, reads, [root], block)
 
 
 def emit_to_index(emitter, index, kernel):

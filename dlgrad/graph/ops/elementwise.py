@@ -185,8 +185,9 @@ def _cast_infer(inputs, dtype):
 
 
 def _cast_vjp(g, out, inputs, dtype):
-    # an int64 index array read as numbers has no gradient (its values are not differentiable)
-    return [None if inputs[0].dtype == "int64" else cast(g, inputs[0].dtype)]
+    # an int64 argument read as numbers is differentiated as the float64 numbers it holds (its
+    # uses as indices contribute nothing: graph/ops/take.py)
+    return [cast(g, "float64" if inputs[0].dtype == "int64" else inputs[0].dtype)]
 
 
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
