@@ -66,11 +66,11 @@ def gather(x, idx, axis=0, along=False, what=None, index_shape=None) -> dlarray:
     return apply("gather", x, indices=Const(np.ascontiguousarray(positions, dtype=np.int64)))
 
 
-def take(x, indices, axis=0) -> dlarray:
+def take(x: "dlarray | np.ndarray", indices: "dlarray | np.ndarray", axis: int = 0) -> dlarray:
     """numpy.take(x, indices, axis): indices 0-based in [0, n), read at run time when traced."""
     return gather(x, indices, axis)
 
 
-def take_along_axis(x, indices, axis) -> dlarray:
+def take_along_axis(x: "dlarray | np.ndarray", indices: "dlarray | np.ndarray", axis: int) -> dlarray:
     """numpy.take_along_axis(x, indices, axis): indices 0-based in [0, n), read at run time when traced."""
     return gather(x, indices, axis, along=True)
