@@ -275,6 +275,7 @@ _TAKE = [  # (id, x shape, index values, attrs)
     ("5x7[:,2x3],axis=1", (5, 7), [[0, 6, 6], [2, 0, 3]], {"axis": 1, "along": False}),
     ("4x3x2[5],axis=0", (4, 3, 2), [3, 0, 3, 1, 1], {"axis": 0, "along": False}),
     ("6[0d]", (6,), 4, {"axis": 0, "along": False}),
+    ("12x8[10],axis=0", (12, 8), [11, 0, 3, 3, 7, 1, 2, 11, 5, 6], {"axis": 0, "along": False}),  # prefetches rows
     ("3x4,along=1", (3, 4), [[0, 3, 3], [1, 1, 0], [2, 3, 1]], {"axis": 1, "along": True}),
     ("3x4,along=0", (3, 4), [[0, 2, 2, 1], [2, 2, 0, 1]], {"axis": 0, "along": True}),
 ]

@@ -22,7 +22,10 @@ def _split(shape, axis, middle):
             int(np.prod(shape[axis + middle:], dtype=np.int64)))
 
 
-def _loops(data, idx, axis, along, size, table, assign):
+AHEAD = 8   # indices of prefetch distance for the rows a take reads
+
+
+def _loops(data, idx, axis, along, size, table, assign, prefetch=None):
     """The (o, j, n) loop nest running assign(position, source) for each element of `data` (the
     gathered side): position its flat position, source the flat position k names in the side of
     length `size` along the axis. Row by row (o outermost: the random reads of one row stay
@@ -33,6 +36,13 @@ def _loops(data, idx, axis, along, size, table, assign):
     o, j, n = For("o", outer), For("j", middle), For("n", inner)
     position, source = f"(o * {middle} + j) * {inner} + n", f"(o * {size} + k) * {inner} + n"
     o.add(j)
+    if prefetch is not None and not along and inner * 8 >= 64 and middle > AHEAD:
+        # the rows k names are scattered: ask for the one AHEAD indices on while this one is copied
+        lines = 64 // 8
+        j.add(f"#if defined(__GNUC__)\nif (j + {AHEAD} < {middle}) {{\n"
+              f"    const ptrdiff_t q = (o * {size} + (ptrdiff_t){table}[j + {AHEAD}]) * {inner};\n"
+              f"    for (ptrdiff_t c = 0; c < {inner}; c += {lines}) __builtin_prefetch({prefetch} + q + c);\n"
+              f"}}\n#endif")
     j.add(n)
     n.add(f"const ptrdiff_t k = (ptrdiff_t){table}[{position if along else 'j'}];")
     n.add(assign(position, source))
@@ -47,7 +57,7 @@ def emit_take(emitter, index, kernel):
     (root,), ((x, _), (idx, _)) = kernel.roots, kernel.operands
     out, src, table = _names(emitter, root, kernel.operands)
     nest = _loops(root, idx, root.attr("axis"), root.attr("along"), x.shape[root.attr("axis")], table,
-                  lambda position, source: f"{out}[{position}] = {src}[{source}];")
+                  lambda position, source: f"{out}[{position}] = {src}[{source}];", prefetch=src)
     return emitter.function(index, kernel, [emitter.owner(x), emitter.owner(idx)], [root], Block([nest]))
 
 
