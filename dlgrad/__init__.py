@@ -2,6 +2,7 @@
 __version__ = "0.1.0"
 from .errors import (DlgradError, TraceError, GradientError, UnsupportedOperationError,
                      ShapeError, CompilerNotFoundError, CompileError)
+from .errors import IndexOutOfRange
 from .frontend import *  # noqa: F401,F403  (the public API; see frontend.__all__)
 from .frontend.nn import *  # noqa: F401,F403  (included above; named again for type checkers)
 from .frontend import __all__ as _frontend_all
@@ -10,4 +11,5 @@ from . import optimize  # dl.optimize.objective / minimize (scipy is imported on
 
 __all__ = ["DlgradError", "TraceError", "GradientError", "UnsupportedOperationError", "ShapeError",
            "CompilerNotFoundError", "CompileError", *_frontend_all,
-           "dljacobian", "dldivergence", "dllaplacian"]
+           "dljacobian", "dldivergence", "dllaplacian",
+           "IndexOutOfRange"]

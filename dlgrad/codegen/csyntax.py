@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-CTYPE = {"float64": "double", "float32": "float"}
+CTYPE = {"float64": "double", "float32": "float", "int64": "int64_t"}
 
 
 @dataclass

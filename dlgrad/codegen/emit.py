@@ -13,6 +13,7 @@ from .gemm import PARALLEL, PARALLEL_MACRO
 from .indexmap import c_strides
 from .kernels import KernelEmitter
 from .kinds import KINDS
+from .kinds.take import check_block, index_checks
 from .lower import Program
 from .memory import plan_workspace
 from .vecmath import vector_math_block
@@ -87,7 +88,9 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
     in_types = [CTYPE[dtype] for _, dtype in inputs]
     out_types = [CTYPE[node.dtype] for node in outputs]
-    entries = _entry_points(name, in_types, out_types, work, calls)
+    checks = index_checks(toposort(outputs))
+    sizes = [(f"in{i}", int(np.prod(s, dtype=np.int64))) for i, (s, _) in enumerate(inputs)]
+    entries = _entry_points(name, in_types, out_types, work, calls, check_block(checks, sizes, in_types))
     if labels is None:
         labels = ([f"in{i}" for i in range(len(inputs))], [f"out{i}" for i in range(len(outputs))])
     interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
@@ -95,7 +98,8 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     if any(PARALLEL in text for text in kernel_texts):
         helpers = PARALLEL_MACRO + helpers
-    stdint = any(" int32_t " in text for text in statics)
+    stdint = any(" int32_t " in text for text in statics) or any("int64_t" in t for t in [*in_types, *out_types,
+                                                                                          *kernel_texts])
     parts = [f"/* {header} */\n" if header else "",
              "#include <math.h>\n#include <stddef.h>\n" + ("#include <stdint.h>\n" if stdint else ""), KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
              helpers, "\n".join(consts + statics),
@@ -104,7 +108,8 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     return Program(source=source, entry=f"{name}_eval", name=name,
                    inputs=tuple((tuple(s), d) for s, d in inputs),
                    outputs=tuple((o.shape, o.dtype) for o in outputs),
-                   work_bytes=int(work_bytes), graph_text=graph_text, aliases=aliases)
+                   work_bytes=int(work_bytes), graph_text=graph_text, aliases=aliases,
+                   checks=tuple((i, high, what) for i, high, what, _ in checks))
 
 
 def _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx):
@@ -137,8 +142,11 @@ def _reads_in_place(kernel, source, ctx, root):
     all). A matmul kernel's epilogue qualifies (it runs on each element once, after the product
     is computed), unless `root` is the product itself: that is written before its epilogue reads
     (the kind's `in_place` roots are those written where they are read)."""
-    if any(ctx.storage(x)[0] is source for x, _ in kernel.operands):
-        return False
+    operands = [ctx.storage(x)[0] for x, _ in kernel.operands]
+    if any(owner is source for owner in operands):
+        # a kind may overwrite its first operand in place (kinds/take.py's index_add)
+        return (KINDS[kernel.kind].over_operand and operands[0] is source and kernel.roots == [root]
+                and not any(owner is source for owner in operands[1:]))
     loads = [load for load in kernel.body.loads if load.buffer is source] if kernel.body else []
     if not loads:
         return True
@@ -151,6 +159,9 @@ def _reads_in_place(kernel, source, ctx, root):
 
 
 def _static_array(cname, dtype, array):
+    if dtype == "int64":
+        values = ", ".join(map(str, array.ravel().tolist()))
+        return f"static const int64_t {cname}[{max(array.size, 1)}] = {{{values or '0'}}};"
     if dtype == "intp":
         # int32_t where every index fits (half the bytes a gather streams), else ptrdiff_t
         small = array.size == 0 or (int(array.min()) >= -2 ** 31 and int(array.max()) < 2 ** 31)
@@ -218,10 +229,11 @@ def _helper_functions():
     return table
 
 
-def _entry_points(name, in_types, out_types, work, calls):
+def _entry_points(name, in_types, out_types, work, calls, checks=None):
     """NAME(in0, ..., out0, ..., work), which runs the kernels, and NAME_eval over pointer arrays.
 
-    `work` lists (declaration, byte offset) of the workspace buffers.
+    `work` lists (declaration, byte offset) of the workspace buffers; `checks` the statements
+    that return a nonzero status for out-of-range index inputs before any kernel runs.
     """
     ins = [f"in{i}" for i in range(len(in_types))]
     outs = [f"out{i}" for i in range(len(out_types))]
@@ -231,15 +243,19 @@ def _entry_points(name, in_types, out_types, work, calls):
         body.add("char *const ws = (char *)work;")
         for declaration, offset in work:
             body.add(f"{declaration} = ({declaration.split()[0]} *)(ws + {offset});")
-    used = set(re.findall(r"\b(?:in|out)\d+\b", " ".join(calls)))
+    if checks is not None and checks.body:
+        body.add(checks)
+    used = set(re.findall(r"\b(?:in|out)\d+\b", " ".join(calls) + "\n".join(checks.lines("") if checks is not None else [])))
     unused = [p for p in ins + outs if p not in used] + ([] if work else ["work"])
     if unused:
         body.add(" ".join(f"(void){p};" for p in unused))
     for call in calls:
         body.add(call)
     body.add("return 0;")
-    positional = Function(f"int {name}({', '.join(params + ['void *work'])})", body,
-                          "Runs the kernels in order; returns 0.")
+    doc = ("Runs the kernels in order; returns 0, or k > 0 before running any kernel when the index "
+           "input of check k holds an index out of its range." if checks is not None and checks.body
+           else "Runs the kernels in order; returns 0.")
+    positional = Function(f"int {name}({', '.join(params + ['void *work'])})", body, doc)
     args = [f"(const {t} *)in[{i}]" for i, t in enumerate(in_types)]
     args += [f"({t} *)out[{i}]" for i, t in enumerate(out_types)] + ["work"]
     generic = Block()

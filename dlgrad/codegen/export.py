@@ -160,6 +160,9 @@ def header_source(program, input_names, output_names, signature=""):
             "  Arrays are contiguous and row-major (C order); outputs must not overlap inputs or",
             "  each other. `work` points to " + f"{upper}_WORK_BYTES bytes aligned for double (malloc's",
             "  alignment; 64 bytes is best), or may be NULL when that is 0. Returns 0 on success.",
+            *[line for k, (i, high, what) in enumerate(getattr(program, "checks", ()), 1) for line in (
+                f"  Returns {k}, before computing anything, when in{i} ({_comment(what)}) holds an index",
+                f"  outside 0 .. {high - 1} (indices are 0-based; negative ones are rejected).")],
             "  The code allocates nothing and keeps no state: calls are reentrant, and threads",
             "  calling at the same time need a workspace each.",
             *([f"Stack: matrix products pack panels of up to {_panel_bytes(program.source)} bytes on the stack",
@@ -175,7 +178,8 @@ def header_source(program, input_names, output_names, signature=""):
             "  return NULL or -1 for an index out of range. A scalar has ndim 0."]
     lines = ["/* " + "\n * ".join(doc).replace(" \n", "\n") + "\n */",
              f"#ifndef DLGRAD_{upper}_H", f"#define DLGRAD_{upper}_H", "",
-             "#include <stddef.h>", "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
+             "#include <stddef.h>", *(["#include <stdint.h>"] if "int64" in str(program.inputs) else []),
+             "", "#ifdef __cplusplus", 'extern "C" {', "#endif", "",
              f"#define {upper}_N_IN {len(ins)}", f"#define {upper}_N_OUT {len(outs)}",
              f"#define {upper}_WORK_BYTES {int(program.work_bytes)}"]
     for role, pointers, specs in (("IN", ins, program.inputs), ("OUT", outs, program.outputs)):
@@ -207,6 +211,8 @@ def _wrap(head, items, tail, width=96):
 
 
 def _literal(value, dtype):
+    if dtype == "int64":   # an index input
+        return str(int(value))
     value = float(value)
     if np.isnan(value):
         return "NAN"

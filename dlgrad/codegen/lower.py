@@ -28,6 +28,8 @@ class Program:
     work_bytes: int
     graph_text: str
     aliases: tuple = ()  # ((output, input), ...): output written into the donated input's memory
+    checks: tuple = ()   # ((input, n, what), ...): status k + 1 means input checks[k][0] holds an
+    #                      index outside [0, n) (or a fraction); nothing ran (codegen/kinds/take.py)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self))
@@ -38,6 +40,7 @@ class Program:
         for key in ("inputs", "outputs"):
             fields[key] = tuple((tuple(shape), dtype) for shape, dtype in fields[key])
         fields["aliases"] = tuple(tuple(pair) for pair in fields.get("aliases", ()))
+        fields["checks"] = tuple(tuple(check) for check in fields.get("checks", ()))
         return Program(**fields)
 
 

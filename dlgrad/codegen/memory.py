@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 ALIGN = 64
-ITEMSIZE = {"float64": 8, "float32": 4}
+ITEMSIZE = {"float64": 8, "float32": 4, "int64": 8}
 
 
 def plan_workspace(buffers, first_write, last_read):

@@ -16,6 +16,7 @@ from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_o
 from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
+from .take import take, take_along_axis
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 
@@ -34,4 +35,5 @@ __all__ = [
     "flip", "circshift", "repmat", "repelem", "triu", "tril", "ipermute", "squeeze",
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
+    "take", "take_along_axis",
 ]

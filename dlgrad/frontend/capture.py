@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import TraceError
-from ..graph.registry import const, input_node
+from ..graph.node import INDEX_DTYPE
+from ..graph.registry import apply, const, input_node
 from . import tree
-from .dlarray import dlarray, float_dtype, to_data, wrap_traced
+from .dlarray import argument_dtype, dlarray, to_data, wrap_traced
 from .guards import (GUARD_MAX_ELEMENTS, WALK_MAX_DEPTH, WALK_MAX_NODES, Truncated, _walkable,
                      current_tokens, feed_source, guard_source, make_guard, walk)
 from .sources import MISSING, Source, find_sources, user_function
@@ -183,7 +184,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
         if isinstance(leaf, dlarray):
             shape, dtype = leaf.shape, leaf.dtype.name
         elif isinstance(leaf, np.ndarray):
-            shape, dtype = leaf.shape, float_dtype(leaf.dtype).name
+            shape, dtype = leaf.shape, argument_dtype(leaf.dtype).name
         else:
             proxies.append(leaf)
             continue
@@ -212,6 +213,8 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
                                  "return only values computed from its own arguments")
             else:
                 node = leaf._node
+                if node.dtype == INDEX_DTYPE:   # an index argument returned: a dlarray holds floats
+                    node = apply("cast", node, dtype="float64")
             kinds.append(("array", len(outputs)))
             outputs.append(node)
             fmts.append(leaf._fmt)

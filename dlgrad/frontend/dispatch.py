@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..graph.node import INDEX_DTYPE
+from ..graph.ops.take import TAKE
 from ..graph.registry import ELEMENTWISE, OPS, const, result_dtype
 from ..graph.registry import apply as apply_node
 from ..graph.stable import stabilize
@@ -136,9 +138,13 @@ def _common_shape(values):
 
 def _traced(name, trace, args, attrs):
     nodes, weak, captures = [], False, trace.captures
-    for a in args:
+    indexed = OPS[name].kind == TAKE
+    for k, a in enumerate(args):
         if isinstance(a, dlarray) and a._node is not None:
-            nodes.append(a._node)
+            node = a._node
+            if node.dtype == INDEX_DTYPE and not (indexed and k == 1):
+                node = apply_node("cast", node, dtype="float64")   # an index argument used as numbers
+            nodes.append(node)
         elif is_weak(a):
             nodes.append(a)
             weak = True

@@ -14,7 +14,8 @@ import numpy.typing as npt
 from .trace import control_flow_error
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
-_DTYPES: dict[str, np.dtype[Any]] = {"float64": F64, "float32": F32}
+_DTYPES: dict[str, np.dtype[Any]] = {"float64": F64, "float32": F32,
+                                   "int64": np.dtype(np.int64)}   # int64: traced index arguments
 
 if TYPE_CHECKING:
     from .types import ArrayLike, Axis
@@ -29,6 +30,13 @@ def float_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
         return F64
     raise TypeError(f"dlarray data must be float64 or float32 (bool and integer data become float64), "
                     f"got data of dtype {dtype}")
+
+
+def argument_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
+    """The dtype a numpy array argument of dlfeval arrives in: integer arrays stay integers
+    (int64, the index arrays of take/embed/indexcrossentropy), the rest as float_dtype says."""
+    dtype = np.dtype(dtype)
+    return np.dtype(np.int64) if dtype.kind in "iu" else float_dtype(dtype)
 
 
 def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") -> npt.NDArray[Any]:

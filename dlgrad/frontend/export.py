@@ -14,7 +14,7 @@ import numpy as np
 from . import tree
 from .accelerate import AcceleratedFunction
 from .capture import capture
-from .dlarray import dlarray, float_dtype
+from .dlarray import argument_dtype, dlarray
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -161,7 +161,7 @@ def _input_leaves(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[list[s
                 examples.append(np.asarray(leaf))
             elif isinstance(leaf, np.ndarray):
                 names.append(path)
-                examples.append(np.asarray(leaf, float_dtype(leaf.dtype)))
+                examples.append(np.asarray(leaf, argument_dtype(leaf.dtype)))
             else:
                 baked.append((path, leaf))
     return names, baked, examples

@@ -1,5 +1,8 @@
 """Indexing with numpy semantics: basic indices become slice + reshape, array indices one gather.
 
+An index array passed to the traced function (x[idx], x[:, idx] with idx an argument) is read
+at run time (frontend/take.py): 0-based, in [0, n), negative indices raise (no wrap-around).
+
 Basic indices (ints, slices with any step, None, Ellipsis) are views: a strided `slice`
 followed by a `reshape`. Integer and boolean arrays (static: numpy arrays or lists) are
 resolved at trace time into the flat positions `np.arange(x.size).reshape(x.shape)[key]`
@@ -15,6 +18,7 @@ from ..graph.node import Const
 from .dispatch import apply
 from .dlarray import dlarray
 from .functions import reshape
+from .take import gather
 
 _VALID = ("only integers, slices (`:`), ellipsis (`...`), None (numpy.newaxis) and integer or "
           "boolean arrays (numpy arrays or lists) are valid indices")
@@ -23,9 +27,10 @@ _VALID = ("only integers, slices (`:`), ellipsis (`...`), None (numpy.newaxis) a
 def _check_not_dlarray(k):
     if isinstance(k, dlarray):
         if k._node is not None:
-            raise TypeError("a traced dlarray cannot be used as an index: indices are static (numpy "
-                            "arrays, lists, ints, slices) because the compiled function's shapes "
-                            "cannot depend on data; to select values by a condition use dlgrad.where")
+            raise TypeError("a traced dlarray can be an index only as x[idx] or x[:, ..., idx, ...] (one "
+                            "index array, the other axes whole): with other indices the compiled "
+                            "function's shapes would depend on data; to select values by a condition use "
+                            "dlgrad.where")
         raise TypeError("a dlarray holds floats and cannot be used as an index; index with a numpy "
                         "integer or boolean array (for example extractdata(mask) > 0)")
     if isinstance(k, (list, tuple)):
@@ -42,9 +47,25 @@ def getitem(x: dlarray, key) -> dlarray:
     """x[key] with numpy's semantics (0-based; negative indices count from the end)."""
     if not isinstance(key, tuple):
         key = (key,)
+    runtime = _runtime_axis(key, x.ndim)
+    if runtime is not None:
+        axis, idx = runtime
+        return gather(x, idx, axis, what=f"x[idx]: the index array on axis {axis}")
     if any(_is_array_index(k) for k in key):
         return _gather(x, key)
     return _basic(x, key)
+
+
+def _runtime_axis(key, ndim):
+    """(axis, idx) when key is one traced index array among whole axes (`:` and `...`), else None."""
+    traced = [i for i, k in enumerate(key) if isinstance(k, dlarray) and k._node is not None]
+    if len(traced) != 1:
+        return None
+    (t,) = traced
+    if not all(k is Ellipsis or (isinstance(k, slice) and k == slice(None)) for k in key[:t] + key[t + 1:]):
+        return None
+    axis = ndim - (len(key) - t) if any(k is Ellipsis for k in key[:t]) else t
+    return axis, key[t]
 
 
 def _expand(key, ndim):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dlarray import dlarray, float_dtype
+from .dlarray import argument_dtype, dlarray
 from .trace import check_usable
 
 LEAF = None
@@ -165,7 +165,7 @@ def visit(x, tokens, arrays):
             visit(child, tokens, arrays)
     elif isinstance(x, np.ndarray):
         tokens.append((kind, x.shape, x.dtype))
-        arrays.append(np.asarray(x, float_dtype(x.dtype), order="C"))
+        arrays.append(np.asarray(x, argument_dtype(x.dtype), order="C"))
     elif kind in _STATIC or isinstance(x, (np.generic, *_STATIC)):
         tokens.append(static_token(x))
     elif isinstance(x, dlarray):

@@ -33,7 +33,9 @@ def gradients(y, xs):
         for child, part in zip(node.inputs, parts):
             if part is None or id(child) not in on_path:
                 continue
-            if part.shape != child.shape or part.dtype != child.dtype:
+            # an int64 argument's cotangent is float64 (the numbers it holds, read through a cast)
+            dtype = "float64" if child.dtype == "int64" else child.dtype
+            if part.shape != child.shape or part.dtype != dtype:
                 raise AssertionError(f"vjp of {node.op} gave {part.dtype}{part.shape} for an input "
                                      f"of {child.dtype}{child.shape}")
             previous = cotangent.get(id(child))
@@ -47,5 +49,7 @@ def _ones(node):
 
 
 def _zeros(node):
+    """Zeros of node's shape; an int64 index array's gradient is float64 zeros (indices are
+    not differentiable)."""
     from .ops import movement as M
-    return M.broadcast_to(const(0.0, node.dtype), node.shape)
+    return M.broadcast_to(const(0.0, "float64" if node.dtype == "int64" else node.dtype), node.shape)

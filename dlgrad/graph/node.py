@@ -9,6 +9,7 @@ import weakref
 import numpy as np
 
 DTYPES = ("float64", "float32")
+INDEX_DTYPE = "int64"   # index arrays (runtime or constant) read by the take ops; never arithmetic
 
 
 class Const:

@@ -7,7 +7,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from ..errors import ShapeError
-from .node import DTYPES, Const, Node, freeze_attrs
+from .node import DTYPES, INDEX_DTYPE, Const, Node, freeze_attrs
 
 ELEMENTWISE, REDUCE, MOVEMENT, MATMUL, GATHER, SOURCE = (
     "elementwise", "reduce", "movement", "matmul", "gather", "source")
@@ -69,8 +69,8 @@ def apply(name: str, *inputs: Node, **attrs) -> Node:
 
 def const(value, dtype: str) -> Node:
     """A constant node; scalars stay 0-d and are folded into C kernels as literals."""
-    if dtype not in DTYPES:
-        raise TypeError(f"constant dtype must be one of {DTYPES}, got {dtype!r}")
+    if dtype not in DTYPES and dtype != INDEX_DTYPE:
+        raise TypeError(f"constant dtype must be one of {DTYPES + (INDEX_DTYPE,)}, got {dtype!r}")
     array = np.asarray(value, dtype=dtype)
     return Node.make("const", (), (("value", Const(array)),), array.shape, dtype)
 
@@ -93,6 +93,9 @@ def scalar_const_value(node: Node):
 
 def result_dtype(inputs) -> str:
     """float64 if any input is float64, else float32 (numpy promotion for our two dtypes)."""
+    if any(getattr(i, "dtype", None) == INDEX_DTYPE for i in inputs):
+        raise TypeError("an int64 index array cannot be an operand of arithmetic: cast it to float "
+                        "first (the frontend does so for index arguments used as numbers)")
     return "float64" if any(i.dtype == "float64" for i in inputs) or not inputs else "float32"
 
 
@@ -137,6 +140,6 @@ register(Op("input", SOURCE, source_infer, _input_numpy))
 
 def input_node(index: int, shape, dtype: str) -> Node:
     """The index-th runtime input of a traced function."""
-    if dtype not in DTYPES:
-        raise TypeError(f"input dtype must be one of {DTYPES}, got {dtype!r}")
+    if dtype not in DTYPES and dtype != INDEX_DTYPE:
+        raise TypeError(f"input dtype must be one of {DTYPES + (INDEX_DTYPE,)}, got {dtype!r}")
     return Node.make("input", (), (("index", int(index)),), tuple(int(d) for d in shape), dtype)

@@ -16,6 +16,7 @@ import numpy as np
 from .ops import elementwise as E
 from .ops import movement as M
 from .ops import reduce as R
+from .ops.take import rules as take_rules
 from .patterns import P, Rule, Rules, rewrite_graph
 from .registry import ELEMENTWISE, OPS, apply, const, const_value, scalar_const_value
 from .stable import STABLE
@@ -239,7 +240,8 @@ CANONICAL = Rules(
      Rule("scalar_operands", P(), scalar_operands),
      Rule("constant_factors", P(("mul", "neg")), constant_factors),
      Rule("matmul_by_a_number", P("matmul"), matmul_by_a_number),
-     Rule("permute_as_reshape", P("permute"), permute_as_reshape)))
+     Rule("permute_as_reshape", P("permute"), permute_as_reshape)),
+    take_rules())
 RULES = Rules(CANONICAL, STABLE)
 
 

@@ -5,7 +5,7 @@ import threading
 
 import numpy as np
 
-from ..errors import DlgradError, ShapeError
+from ..errors import DlgradError, ShapeError, out_of_range
 from . import fastcall, trampoline
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -138,7 +138,7 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
         lines.append(f"    status = call(fn, {nin}, {', '.join(pointers)}, work)")
     else:
         lines.append(f"    status = invoke({nin}, [{', '.join(pointers)}], work)")
-    lines.append("    if status: failed(status)")
+    lines.append(f"    if status: failed(status, ({''.join(a + ', ' for a in ins)}))")
     lines += [f"    {line}" for line in result] if result is not None else [f"    return [{', '.join(outs)}]"]
     return "\n".join(lines)
 
@@ -250,5 +250,10 @@ class CompiledFunction:
         self._local.block, self._local.work = block, work  # `work` does not keep `block` alive
         return work
 
-    def _failed(self, status: int):
+    def _failed(self, status: int, arrays=None):
+        """Raise the error status stands for: an index input out of range names its argument."""
+        checks = getattr(self.program, "checks", ())
+        if arrays is not None and 1 <= status <= len(checks):
+            position, high, what = checks[status - 1]
+            raise out_of_range(what, arrays[position], high)
         raise DlgradError(f"compiled function {self.program.entry} failed with status {status}")

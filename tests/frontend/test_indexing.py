@@ -54,9 +54,9 @@ def test_indexing_errors():
 
     def traced_index(x):
         return x[x[0, 0, 0]]
-    with pytest.raises(TypeError, match="traced dlarray cannot be used as an index"):
+    with pytest.raises(TypeError, match="computed inside a traced function are not supported"):
         dlfeval(traced_index, x)
-    with pytest.raises(TypeError, match="traced dlarray cannot be used as an index"):
+    with pytest.raises(TypeError, match="traced dlarray can be an index only as x\\[idx\\]"):
         dlfeval(lambda x: x[[0, x[0, 0, 0]]], x)
     with pytest.raises(TraceError):
         dlfeval(lambda x: [1, 2][x[0, 0, 0]], x)

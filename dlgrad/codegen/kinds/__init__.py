@@ -69,6 +69,8 @@ class Kind:
     needs_memory(scheduler, node, uses) -> bool    whether node gets a buffer of its own
     join(scheduler, kernel, index, node) -> bool   take an elementwise root of kernel's shape
     in_place(kernel) -> roots                      roots written where they are read (donation)
+    over_operand                                   its one root may be written over its first
+                                                   operand's memory (the kernel skips the copy)
     """
     name: str
     place: Callable
@@ -76,6 +78,7 @@ class Kind:
     needs_memory: Callable = always
     join: Optional[Callable] = None
     in_place: Callable = never
+    over_operand: bool = False
 
 
 KINDS: dict[str, Kind] = {}

@@ -8,8 +8,9 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import functions as F
-from ..dispatch import apply, asdlarray
+from ..dispatch import asdlarray
 from ..formats import FormatError, stripdims
+from ..take import gather
 from .common import formatted_input, relabel
 from ..dlarray import dlarray
 from ..types import ArrayLike
@@ -64,6 +65,9 @@ def embed(X: ArrayLike, weights: ArrayLike, DataFormat: str | None = None) -> dl
     """Embedding vectors weights[:, X] for integer indices X (0-based; weights is (dim, numWords)).
 
     The result has a C axis of length dim in place of X's channel axis (X's C, if any, has size 1).
+    Indices must lie in [0, numWords): another (a 1-based MATLAB index numWords, say) raises
+    dlgrad.IndexOutOfRange naming X and the range. An index argument of dlfeval (a numpy integer
+    array, or a dlarray of whole numbers) is read at run time.
     """
     X = asdlarray(X)
     fmt = X._fmt or DataFormat
@@ -79,10 +83,11 @@ def embed(X: ArrayLike, weights: ArrayLike, DataFormat: str | None = None) -> dl
         rest_fmt, rest = fmt.replace("C", ""), x.shape[:c] + x.shape[c + 1:]
     else:
         rest_fmt, rest = fmt, x.shape
-    count = math.prod(rest)
-    words = np.arange(W.shape[1], dtype=W.dtype).reshape(-1, 1)
-    onehot = apply("eq", F.reshape(x, (1, count)), words)
-    y = F.reshape(F.matmul(W, onehot), (W.shape[0],) + rest)
+    if W.ndim != 2:
+        raise FormatError(f"embed: weights must be a matrix (dimension, numWords), got shape {W.shape}")
+    # a table lookup (cost independent of the vocabulary): column X[...] of weights for each index
+    y = gather(W, x, axis=1, what=f"embed: the indices X (a vocabulary of {W.shape[1]} words)",
+               index_shape=rest)
     spatial = sum(1 for c in rest_fmt if c == "S")
     y = F.transpose(y, tuple(range(1, spatial + 1)) + (0,) + tuple(range(spatial + 1, y.ndim)))
     out_fmt = rest_fmt[:spatial] + "C" + rest_fmt[spatial:]

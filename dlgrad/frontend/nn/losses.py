@@ -13,10 +13,10 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import functions as F
-from ..dlarray import dlarray
 from ..types import ArrayLike
-from ..dispatch import apply, asdlarray
+from ..dispatch import asdlarray
 from ..dlarray import F32, dlarray
+from ..take import gather
 from ..formats import FormatError, stripdims
 from .common import as_data_of, formatted_input, normalizer, relabel
 from .reduction import reduce_loss
@@ -62,23 +62,22 @@ def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *,
     return loss if loss.ndim == 0 else relabel(loss, fmt, keep)
 
 
-def onehot(T: Any, Y: dlarray, axis: int) -> dlarray:
-    """0/1 mask with Y's shape: 1 where the index along `axis` equals T (integer class indices)."""
-    T = stripdims(asdlarray(T))
-    shape = tuple(1 if i == axis else d for i, d in enumerate(Y.shape))
-    if T.size != int(np.prod(shape)):
-        raise FormatError(f"class indices of shape {T.shape} do not fit predictions of shape {Y.shape} "
-                          f"(one index per observation is needed)")
-    classes = np.arange(Y.shape[axis], dtype=Y.dtype).reshape(
-        tuple(-1 if i == axis else 1 for i in range(Y.ndim)))
-    return apply("eq", F.reshape(T, shape), classes)
-
-
 def indexcrossentropy(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
                       DataFormat: str | None = None) -> dlarray:
-    """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets."""
+    """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets.
+
+    Reads log Y at each observation's class (a gather; T is read at run time when it is an index
+    argument). A class index outside [0, numClasses) raises dlgrad.IndexOutOfRange naming T.
+    """
     Y = asdlarray(Y)
     y, fmt, _ = formatted_input(Y, "C", "indexcrossentropy", DataFormat)
-    mask = onehot(T, y, fmt.index("C"))
+    c = fmt.index("C")
+    shape = tuple(1 if i == c else d for i, d in enumerate(y.shape))
+    T = stripdims(asdlarray(T))
+    if T.size != int(np.prod(shape)):
+        raise FormatError(f"indexcrossentropy: class indices of shape {T.shape} do not fit predictions of "
+                          f"shape {y.shape} (one index per observation is needed)")
+    picked = gather(_safe_log(y), T, axis=c, along=True, index_shape=shape,
+                    what=f"indexcrossentropy: the class indices T ({y.shape[c]} classes)")
     n = normalizer(NormalizationFactor, fmt, y.shape, "indexcrossentropy")
-    return -F.sum(mask * _safe_log(y)) / n
+    return -F.sum(picked) / n

@@ -188,11 +188,19 @@ elementwise("where", lambda c, a, b: np.where(np.asarray(c) != 0, a, b).astype(n
 
 
 def _cast_infer(inputs, dtype):
+    if dtype not in ("float64", "float32"):
+        raise TypeError(f"cast: the target dtype must be float64 or float32, got {dtype!r}")
     return inputs[0].shape, dtype
 
 
+def _cast_vjp(g, out, inputs, dtype):
+    # an int64 argument read as numbers is differentiated as the float64 numbers it holds (its
+    # uses as indices contribute nothing: graph/ops/take.py)
+    return [cast(g, "float64" if inputs[0].dtype == "int64" else inputs[0].dtype)]
+
+
 register(Op("cast", ELEMENTWISE, _cast_infer, lambda x, dtype: np.asarray(x, dtype=dtype),
-            lambda g, out, inputs, dtype: [cast(g, inputs[0].dtype)],
+            _cast_vjp,
             lambda S, x, dtype: S.float32_round(x) if dtype == "float32" else x, cost=0,
             batch=batching.broadcasting, layout=layout.broadcasting))
 

@@ -533,7 +533,16 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
         raw = NULL;
     }
     if (status != 0) {
-        PyObject *raised = PyObject_CallFunction(self->failed, "i", status);
+        /* failed(status, inputs) raises the error the status stands for (an index out of range) */
+        PyObject *arrays = PyTuple_New(nin), *raised = NULL;
+        if (arrays != NULL) {
+            for (i = 0; i < nin; i++) {
+                Py_INCREF(ins[i]);
+                PyTuple_SET_ITEM(arrays, i, (PyObject *)ins[i]);
+            }
+            raised = PyObject_CallFunction(self->failed, "iO", status, arrays);
+            Py_DECREF(arrays);
+        }
         Py_XDECREF(raised);
         if (!PyErr_Occurred())
             PyErr_Format(PyExc_RuntimeError, "compiled function failed with status %d", status);
