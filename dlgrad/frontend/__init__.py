@@ -12,6 +12,8 @@ from .gradient import dlgradient, extractdata
 from .join import concatenate, stack
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
+from . import parallel
+from .parallel import *  # noqa: F401,F403  (spmd functions on MPI, checkpoints)
 
 __all__ = [
     "AcceleratedFunction", "dlaccelerate", "dlarray", "isdlarray", "dlfeval", "lower",
@@ -23,4 +25,5 @@ __all__ = [
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",
     *nn.__all__,
+    *parallel.__all__,
 ]

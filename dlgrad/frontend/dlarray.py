@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .trace import control_flow_error
+from .trace import control_flow_error, transfer_error
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 _DTYPES = {"float64": F64, "float32": F32}
@@ -152,7 +152,7 @@ class dlarray:
 
     def __reduce__(self):
         if self._node is not None:
-            raise control_flow_error("pickling")
+            raise transfer_error("pickling")
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
     def __setitem__(self, key, value):
