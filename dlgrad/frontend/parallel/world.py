@@ -79,16 +79,12 @@ def _single_with_warning():
 
 def install_excepthook(found) -> None:
     """An uncaught exception prints its rank and traceback, then aborts every rank of the job."""
-    previous = sys.excepthook
-
     def abort_job(kind, value, tb):
         message = "".join(traceback.format_exception(kind, value, tb))
         sys.stderr.write(f"dlgrad: rank {found.rank} of {found.size} failed, aborting the job:\n{message}")
         sys.stderr.flush()
         sys.stdout.flush()
-        try:
-            found.comm.Abort(1)
-        finally:
-            previous(kind, value, tb)
+        found.comm.Abort(1)
+        os._exit(1)   # Abort does not return; should it, this rank still ends
 
     sys.excepthook = abort_job
