@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 import numpy as np
 
@@ -28,10 +29,10 @@ _KINDS = ("value", "dlarray", "ndarray", "scalar", "list", "tuple", "dict", "dln
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
-def save_checkpoint(path, state) -> None:
+def save_checkpoint(path: str | os.PathLike, state: Any) -> None:
     """Write `state` (network, optimizer moments, iteration, Generator, ...) to the .npz file
     `path`, replacing it only once the new file is complete."""
-    arrays = []
+    arrays: list = []
     structure = json.dumps({"format": FORMAT, "version": VERSION, "state": _encode(state, arrays, "state")})
     entries = {str(i): a for i, a in enumerate(arrays)}
     entries["structure"] = np.array(structure)
@@ -42,7 +43,7 @@ def save_checkpoint(path, state) -> None:
     os.replace(partial, path)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: str | os.PathLike) -> Any:
     """The state save_checkpoint wrote to `path`."""
     with np.load(os.fspath(path), allow_pickle=False) as file:
         if "structure" not in file.files:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import builtins
 import operator
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +39,7 @@ def spmdBarrier() -> None:
         found.comm.Barrier()
 
 
-def spmdPlus(X, destination: int | None = None):
+def spmdPlus(X: Any, destination: int | None = None) -> Any:
     """The sum of X over all processes, leaf by leaf (booleans count as integers); with a
     `destination` index only that process gets it and the others get None."""
     return spmdReduce("plus", X, destination)
@@ -73,7 +74,7 @@ def _named(fcn):
     return name
 
 
-def spmdReduce(fcn, X, destination: int | None = None):
+def spmdReduce(fcn: Any, X: Any, destination: int | None = None) -> Any:
     """fcn applied across processes: fcn(fcn(X0, X1), X2)... in index order, leaf by leaf.
 
     fcn is "plus", "times", "max", "min", "and", "or" (or operator.add, np.maximum, dl.maximum,
@@ -143,7 +144,7 @@ def _fold(fcn, packed, found, destination):
     return packed.unpack(np.concatenate(results) if results else buffer)
 
 
-def spmdBroadcast(source: int, X=None):
+def spmdBroadcast(source: int, X: Any = None) -> Any:
     """X of process `source`, on every process (the others may omit X). Any value that pickles
     travels (networks, optimizer state, accelerated functions), in one collective."""
     found = world()
@@ -153,7 +154,7 @@ def spmdBroadcast(source: int, X=None):
     return found.comm.bcast(X if found.rank == source else None, root=source)
 
 
-def spmdCat(X, dim: int = 0, destination: int | None = None):
+def spmdCat(X: Any, dim: int = 0, destination: int | None = None) -> Any:
     """The values of X on all processes concatenated along axis `dim` (0-based) in index order,
     leaf by leaf; with a `destination` index only that process gets it, the others None."""
     found = world()

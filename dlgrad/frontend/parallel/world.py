@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from typing import Any
 
 # set by MPI launchers in every rank's environment (MPICH/hydra, Open MPI, PMIx, Slurm's PMI)
 _LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")
@@ -18,7 +19,9 @@ _LAUNCHER_VARIABLES = ("PMI_RANK", "PMI_SIZE", "OMPI_COMM_WORLD_SIZE", "PMIX_RAN
 class Single:
     """The world of a script not started by mpiexec: one process, index 0."""
 
-    rank, size, mpi = 0, 1, None
+    rank, size = 0, 1
+    mpi: Any = None
+    comm: Any = None
 
     def __repr__(self):
         return "<spmd world: one process (not started by mpiexec)>"
@@ -27,16 +30,17 @@ class Single:
 class Mpi:
     """MPI's world communicator (mpi4py)."""
 
-    def __init__(self, mpi):
+    def __init__(self, mpi: Any):
         self.mpi = mpi
-        self.comm = mpi.COMM_WORLD
-        self.rank, self.size = self.comm.Get_rank(), self.comm.Get_size()
+        self.comm: Any = mpi.COMM_WORLD
+        self.rank: int = self.comm.Get_rank()
+        self.size: int = self.comm.Get_size()
 
     def __repr__(self):
         return f"<spmd world: rank {self.rank} of {self.size} (MPI)>"
 
 
-_world = None
+_world: "Single | Mpi | None" = None
 
 
 def launched() -> bool:
@@ -47,7 +51,7 @@ def launched() -> bool:
     return any(name in os.environ for name in _LAUNCHER_VARIABLES)
 
 
-def world():
+def world() -> "Single | Mpi":
     """The world this process belongs to (connected on first use)."""
     global _world
     if _world is None:
@@ -55,7 +59,7 @@ def world():
     return _world
 
 
-def _connect():
+def _connect() -> "Single | Mpi":
     if not launched():
         return Single()
     try:
@@ -77,7 +81,7 @@ def _single_with_warning():
     return Single()
 
 
-def install_excepthook(found) -> None:
+def install_excepthook(found: Mpi) -> None:
     """An uncaught exception prints its rank and traceback, then aborts every rank of the job."""
     def abort_job(kind, value, tb):
         message = "".join(traceback.format_exception(kind, value, tb))
