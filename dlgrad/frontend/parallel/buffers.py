@@ -7,6 +7,8 @@ their own kinds, shapes and dtypes.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .. import tree
@@ -44,13 +46,13 @@ class Packed:
         buffer = self.buffer if buffer is None else buffer
         leaves, start = [], 0
         for kind, shape, dtype in zip(self.kinds, self.shapes, dtypes or self.dtypes):
-            size = int(np.prod(shape, dtype=np.int64))
+            size = math.prod(shape)
             leaves.append(_rebuild(kind, buffer[start:start + size].reshape(shape), dtype))
             start += size
         return tree.unflatten(self.treedef, leaves)
 
     def leaf_sizes(self):
-        return [int(np.prod(s, dtype=np.int64)) for s in self.shapes]
+        return [math.prod(s) for s in self.shapes]
 
 
 def _leaf(leaf, what):

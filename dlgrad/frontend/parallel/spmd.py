@@ -11,6 +11,7 @@ MATLAB's do on a single worker.
 from __future__ import annotations
 
 import builtins
+import math
 import operator
 from typing import Any
 
@@ -178,7 +179,7 @@ def spmdCat(X: Any, dim: int = 0, destination: int | None = None) -> Any:
     for i, (shape, dtype) in enumerate(zip(packed.shapes, packed.dtypes)):
         parts = []
         for r, (shapes, buffer) in enumerate(everyone):
-            size = int(np.prod(shapes[i], dtype=np.int64))
+            size = math.prod(shapes[i])
             parts.append(buffer[offsets[r]:offsets[r] + size].reshape(shapes[i]))
             offsets[r] += size
         try:
