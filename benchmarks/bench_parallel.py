@@ -5,11 +5,13 @@
       Target: at most 1 ms.
   step  one data-parallel training step of a compute-bound model (MLP 784-1024-1024-10, float32,
       global batch 1024): dlfeval of loss and gradients, then sgdmupdate. Floor: one process on
-      the whole batch; the 2-rank row: each rank on half of it, gradients and loss combined with
-      spmdPlus. Target: at most 0.625x the floor's time (at least 1.6x its throughput).
+      the whole batch (rank 0 alone, the other rank asleep); the 2-rank row: each rank on half of
+      it, gradients and loss combined with spmdPlus. Target: at most 0.625x the floor's time (at
+      least 1.6x its throughput).
 
 Run: python benchmarks/bench_parallel.py [--steps N]   (it starts `mpiexec -n 2` itself; needs the
-mpi extra: pip install -e ".[mpi]"). Figures are rank 0's medians; both ranks run in lockstep.
+mpi extra: pip install -e ".[mpi]"). Figures are rank 0's medians over --repeats runs, the runs of the
+rows compared interleaved so that a change of the machine's load hits both; notes give the best runs.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))   # this checkout's dlgrad, installed or not
 
 import dlgrad as dl  # noqa: E402
-from rows import Row, table  # noqa: E402
+from rows import Row, shown, table  # noqa: E402
 
 BATCH, WIDE = 1024, (784, 1024, 1024, 10)
 SMALL = (784, 128, 10)
@@ -49,23 +51,34 @@ def model_loss(net, X, T):
     return loss, dl.dlgradient(loss, net.Learnables)
 
 
-def lockstep(fn, calls, repeats=5):
-    """Median seconds per call of fn over `repeats` runs of `calls` calls, every rank starting together."""
-    fn()
-    runs = []
-    for _ in range(repeats):
-        dl.spmdBarrier()
-        start = time.perf_counter()
-        for _ in range(calls):
-            fn()
-        runs.append((time.perf_counter() - start) / calls)
-    return statistics.median(runs)
+def block(fn, calls):
+    """Seconds per call of `calls` calls of fn, every rank starting together."""
+    dl.spmdBarrier()
+    return block_alone(fn, calls)
 
 
-def training_step(steps):
-    """Seconds per data-parallel step on this job's share of a global batch of BATCH."""
+def on_rank0_alone(fn, calls):
+    """block() of fn on rank 0 while the other ranks sleep (a blocking MPI wait would spin and take a core)."""
+    from mpi4py import MPI
+    dl.spmdBarrier()
+    seconds = block_alone(fn, calls) if dl.spmdIndex() == 0 else None
+    request = MPI.COMM_WORLD.Ibarrier()
+    while not request.Test():
+        time.sleep(0.001)
+    return seconds
+
+
+def block_alone(fn, calls):
+    """Seconds per call of `calls` calls of fn."""
+    start = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - start) / calls
+
+
+def training_step(share):
+    """One data-parallel step on `share` samples of a global batch of BATCH (one process: share = BATCH)."""
     rng = np.random.default_rng(0)
-    share = BATCH // dl.spmdSize()
     X = dl.dlarray(rng.standard_normal((WIDE[0], share)).astype(np.float32), "CB")
     T = np.eye(WIDE[-1], dtype=np.float32)[:, rng.integers(0, WIDE[-1], share)]
     factor = share / BATCH
@@ -73,46 +86,57 @@ def training_step(steps):
 
     def step():
         loss, grads = dl.dlfeval(model_loss, state["net"], X, T)
-        grads, loss = dl.spmdPlus(dl.dlupdate(lambda g: factor * g, [grads, loss]))
+        if share < BATCH:
+            grads, loss = dl.spmdPlus(dl.dlupdate(lambda g: factor * g, [grads, loss]))
         state["net"], state["velocity"] = dl.sgdmupdate(state["net"], grads, state["velocity"], 0.01)
-    return lockstep(step, steps, repeats=3)
+    step()
+    return step
 
 
-def ranks(steps):
-    """What each of the 2 ranks measures; rank 0 prints it as JSON."""
+def ranks(steps, repeats):
+    """Every figure, measured on the 2 ranks with the runs of the compared rows interleaved (so that
+    a change of the machine's load hits both); rank 0 prints medians and minima as JSON."""
     from mpi4py import MPI
     grads = dl.dlupdate(lambda p: p * 0.5, mlp(SMALL).Learnables)
     size = sum(v.size for v in grads.Value)
     buffer = np.ones(size, np.float32)
-    figures = {"values": int(size),
-               "allreduce": lockstep(lambda: MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, buffer, MPI.SUM), 200),
-               "spmdPlus": lockstep(lambda: dl.spmdPlus(grads), 200),
-               "step": training_step(steps)}
+    allreduce = lambda: MPI.COMM_WORLD.Allreduce(MPI.IN_PLACE, buffer, MPI.SUM)  # noqa: E731
+    plus = lambda: dl.spmdPlus(grads)  # noqa: E731
+    single, double = training_step(BATCH), training_step(BATCH // dl.spmdSize())
+    runs: dict = {"allreduce": [], "spmdPlus": [], "single": [], "double": []}
+    for _ in range(repeats):
+        runs["allreduce"].append(block(allreduce, 200))
+        runs["spmdPlus"].append(block(plus, 200))
+        runs["single"].append(on_rank0_alone(single, steps))
+        runs["double"].append(block(double, steps))
     if dl.spmdIndex() == 0:
-        print(json.dumps(figures), flush=True)
+        print(json.dumps({"values": int(size), **{k: (statistics.median(v), min(v)) for k, v in runs.items()}}),
+              flush=True)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=5, help="training steps per timed run")
+    parser.add_argument("--steps", type=int, default=3, help="training steps per timed run")
+    parser.add_argument("--repeats", type=int, default=7, help="timed runs of each row (medians are shown)")
     parser.add_argument("--ranks", action="store_true", help=argparse.SUPPRESS)   # the mpiexec side
     args = parser.parse_args(argv)
     if args.ranks:
-        return ranks(args.steps)
-    single = training_step(args.steps)
+        return ranks(args.steps, args.repeats)
     mpiexec = os.path.join(os.path.dirname(sys.executable), "mpiexec")
     done = subprocess.run([mpiexec, "-n", "2", sys.executable, os.path.abspath(__file__), "--ranks",
-                           "--steps", str(args.steps)], capture_output=True, text=True, check=False)
+                           "--steps", str(args.steps), "--repeats", str(args.repeats)], capture_output=True, text=True, check=False)
     if done.returncode:
         sys.exit(f"mpiexec -n 2 failed:\n{done.stdout}{done.stderr}")
     figures = json.loads(done.stdout.strip().splitlines()[-1])
+    speedup = figures["single"][0] / figures["double"][0]
     rows = [Row("spmdPlus", f"mpi4py Allreduce, one buffer of {figures['values']} float32",
-                figures["allreduce"], floor=True),
-            Row("spmdPlus", "dlgrad spmdPlus of the MLP's gradients (Learnables)", figures["spmdPlus"],
-                target=("s", 1e-3)),
-            Row("step", f"1 process, batch {BATCH}", single, floor=True),
-            Row("step", f"2 ranks, {BATCH // 2} each + spmdPlus", figures["step"], target=("x", 0.625),
-                note=f"{single / figures['step']:.2f}x the throughput")]
+                figures["allreduce"][0], floor=True),
+            Row("spmdPlus", "dlgrad spmdPlus of the MLP's gradients (Learnables)", figures["spmdPlus"][0],
+                target=("s", 1e-3), note=f"best runs {shown(figures['spmdPlus'][1], 's')} (Allreduce "
+                f"{shown(figures['allreduce'][1], 's')})"),
+            Row("step", f"1 process, batch {BATCH}", figures["single"][0], floor=True),
+            Row("step", f"2 ranks, {BATCH // 2} each + spmdPlus", figures["double"][0], target=("x", 0.625),
+                note=f"{speedup:.2f}x the throughput; best runs {figures['single'][1] / figures['double'][1]:.2f}x")]
     load = os.getloadavg()
     print(f"dlgrad {dl.__version__}, Python {platform.python_version()}, numpy {np.__version__}; "
           f"{platform.machine()}, {os.cpu_count()} CPUs; one thread per process; "
