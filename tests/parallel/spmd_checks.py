@@ -54,6 +54,8 @@ def check_reduce():
     assert dl.spmdReduce("times", 3.0 + r) == 12.0
     folded = dl.spmdReduce(lambda a, b: 10 * a + b, {"x": np.array([r + 1.0, 2.0])})   # index order
     assert folded["x"].tolist() == [12.0, 22.0], folded
+    to_zero = dl.spmdReduce(lambda a, b: a - b, r + 1.0, 0)
+    assert to_zero == -1.0 if r == 0 else to_zero is None
     passed("reduce")
 
 
@@ -63,6 +65,8 @@ def check_cat_and_broadcast():
     assert cat["a"].tolist() == [[0, 0], [1, 1], [1, 1]]
     cat = dl.spmdCat(dl.dlarray(np.full((2, 1), r), "CB"), dim=1)
     assert dl.dims(cat) == "CB" and dl.extractdata(cat).tolist() == [[0, 1], [0, 1]]
+    to_one = dl.spmdCat([np.array([r, r])], 0, 1)
+    assert to_one is None if r == 0 else to_one[0].tolist() == [0, 0, 1, 1]
     net = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2)], seed=7) if r == 0 else None
     got = dl.spmdBroadcast(0, net)
     ref = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2)], seed=7)
