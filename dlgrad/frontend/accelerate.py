@@ -1,7 +1,7 @@
 """dlaccelerate: MATLAB's AcceleratedFunction, a callable holding its own signature cache."""
 from __future__ import annotations
 
-from . import persist
+from . import checkmode, persist
 from .cache import MAX_ENTRIES, SignatureCache, check_capacity
 
 
@@ -18,7 +18,7 @@ class AcceleratedFunction(SignatureCache):
     to the C call), which passes any other call to _dispatch, the shared hit/miss/stale path.
     """
 
-    __slots__ = ("function",)
+    __slots__ = ("function", "_check_mode", "_check_tolerance")
 
     def __init__(self, fn, max_cache_size: int = MAX_ENTRIES, donate=()):
         if not callable(fn):
@@ -26,9 +26,34 @@ class AcceleratedFunction(SignatureCache):
         super().__init__(check_capacity(max_cache_size), _check_donate(donate), self._dispatch)
         self.function = fn
         self.accelerated = True
+        self._check_mode, self._check_tolerance = "none", 1e-4
 
     def _dispatch(self, *args, **kwargs):
-        return self.dispatch(self.function, args, kwargs)
+        result = self.dispatch(self.function, args, kwargs)
+        if self._check_mode == "tolerance":
+            self.forget_fast()   # every call comes back here to be checked
+            checkmode.compare(self.function, result, args, kwargs, self._check_tolerance)
+        return result
+
+    @property
+    def check_mode(self) -> str:
+        """'none', or 'tolerance': every call is compared with an uncompiled evaluation and an
+        AccelerationCheckWarning reports a difference beyond check_tolerance (MATLAB's CheckMode)."""
+        return self._check_mode
+
+    @check_mode.setter
+    def check_mode(self, value: str):
+        self._check_mode = checkmode.check_mode(value)
+        self.forget_fast()
+
+    @property
+    def check_tolerance(self) -> float:
+        """Tolerance of check_mode='tolerance': |a - b| <= tol * (1 + |b|) elementwise (1e-4)."""
+        return self._check_tolerance
+
+    @check_tolerance.setter
+    def check_tolerance(self, value: float):
+        self._check_tolerance = checkmode.check_tolerance(value)
 
     @property
     def enabled(self) -> bool:
@@ -63,6 +88,8 @@ class AcceleratedFunction(SignatureCache):
     HitRate = property(lambda self: self.hit_rate)
     Occupancy = property(lambda self: 100.0 * self.cache_size / self.max_cache_size)
     Enabled = enabled
+    CheckMode = check_mode
+    CheckTolerance = check_tolerance
     CacheSize = max_cache_size
     clearCache = clear_cache
 
@@ -80,6 +107,7 @@ class AcceleratedFunction(SignatureCache):
 
     def __deepcopy__(self, memo):
         copy = AcceleratedFunction(self.function, self.max_entries, self.donate)
+        copy._check_mode, copy._check_tolerance = self._check_mode, self._check_tolerance
         persist.copy_entries(self, copy)
         return copy
 

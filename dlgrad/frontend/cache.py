@@ -210,16 +210,18 @@ def native_call(call, args, cache):
     return call.native(tuple(a._fmt for a in args), cache, cache.slow)
 
 
-def compile_call(fn, args, kwargs=None, donate=()):
+def compile_call(fn, args, kwargs=None, donate=(), reference=False):
     """The compiled entry of fn for the signature of args (traces fn once); the arrays of the
     arguments at the positions in `donate` may be overwritten by outputs of their shape.
 
     The entry keeps what rebuilds it around the same compiled run (`call.rebuild`, for copies)
-    and the Program it runs (`call.program`, None on the numpy backend; for pickles)."""
+    and the Program it runs (`call.program`, None on the numpy backend; for pickles).
+    reference=True: the entry runs on the numpy interpreter instead of compiled C."""
     kwargs = sorted_keywords(kwargs) if kwargs else None
     captured = capture(fn, args, kwargs) if kwargs else capture(fn, args)
     pairs = donation_pairs(args, donate, captured) if donate else ()
-    run = backend.build(captured.outputs, captured.specs, pairs)
+    run = (backend.numpy_run(captured.outputs) if reference
+           else backend.build(captured.outputs, captured.specs, pairs))
     return entry_for(dataclasses.replace(captured, outputs=[None] * len(captured.outputs)), run)
 
 

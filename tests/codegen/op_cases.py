@@ -228,6 +228,9 @@ def _arange(shape):
 
 
 _INDICES = np.array([[0, 5, 5], [11, 0, 3]])
+_POOL2 = {"axis": 0, "window": (2, 3), "stride": (2, 1), "padding": ((1, 0), (0, 2))}
+_POOL1 = {"axis": 1, "window": (3,), "stride": (2,), "padding": ((0, 1),)}
+_POOL3 = {"axis": 0, "window": (2, 2, 2), "stride": (1, 2, 1), "padding": ((1, 1), (0, 1), (1, 0))}
 NAMED = {
     "reshape": [("2x3x4->6x4", (2, 3, 4), {"shape": (6, 4)}, None),
                 ("2x3x4->24", (2, 3, 4), {"shape": (24,)}, None),
@@ -266,6 +269,18 @@ NAMED = {
                 ("7->4", (7,), {"indices": Const(np.array([0, 1, 1, 3, 3, 3, 0])), "shape": (4,)}, None),
                 ("T(3x2)->3x4", (3, 2), {"indices": Const(_INDICES), "shape": (3, 4)},
                  lambda a: M.permute(a, (1, 0)))],
+    **{name: [("5x6x3,(2,3)/(2,1)/pad(1,0|0,2)", (5, 6, 3), _POOL2, None),
+              ("2x7x3,axis=1,(3)/(2)/pad(0,1)", (2, 7, 3), _POOL1, None),
+              ("3x4x3x2,(2,2,2)/(1,2,1)/pad", (3, 4, 3, 2), _POOL3, None)]
+       for name in ("maxpool", "avgpool", "maxpool_index")},
+    "avgpool_spread": [("3x6x3->5x6x3", (3, 6, 3), dict(_POOL2, shape=(5, 6, 3)), None),
+                       ("2x3x3->2x7x3", (2, 3, 3), dict(_POOL1, shape=(2, 7, 3)), None)],
+    "maxpool_scatter": [("5x6x3,g=avgpool(exp)", (5, 6, 3), _POOL2,
+                         lambda a: (a, apply("avgpool", E.unary("exp", a), **_POOL2))),
+                        ("3x4x3x2,g=maxpool(sin)", (3, 4, 3, 2), _POOL3,
+                         lambda a: (a, apply("maxpool", E.unary("sin", a), **_POOL3)))],
+    "maxpool_gather": [("5x6x3,v=sin", (5, 6, 3), _POOL2, lambda a: (a, E.unary("sin", a))),
+                       ("2x7x3,v=exp", (2, 7, 3), _POOL1, lambda a: (a, E.unary("exp", a)))],
 }
 
 

@@ -73,6 +73,19 @@ def test_layers_with_statistics_and_formats_round_trip(tmp_path):
     assert again["mt"].random() == state["mt"].random()
 
 
+def test_a_layer_graph_with_factors_and_dropout_round_trips(tmp_path):
+    graph = dl.layerGraph([dl.featureInputLayer(4), dl.fullyConnectedLayer(4, name="fc1"), dl.reluLayer(name="relu"),
+                           dl.dropoutLayer(0.3), dl.additionLayer(2, name="add"), dl.fullyConnectedLayer(2)])
+    graph = dl.connectLayers(graph, "relu", "add/in2")
+    net = dl.setLearnRateFactor(dl.dlnetwork(graph, seed=4), "fc1", "Weights", 0)
+    dl.save_checkpoint(tmp_path / "g.npz", {"net": net})
+    again = dl.load_checkpoint(tmp_path / "g.npz")["net"]
+    assert again._arch == net._arch and again.Learnables.Parameter == net.Learnables.Parameter
+    assert dl.getLearnRateFactor(again, "fc1", "Weights") == 0
+    X = dl.dlarray(np.ones((4, 3), np.float32), "CB")
+    assert np.array_equal(dl.extractdata(dl.predict(again, X)), dl.extractdata(dl.predict(net, X)))
+
+
 def test_what_cannot_be_saved_is_named(tmp_path):
     with pytest.raises(TypeError, match=r"state\['f'\] is a function"):
         dl.save_checkpoint(tmp_path / "c.npz", {"f": lambda: 0})

@@ -1,23 +1,37 @@
 """Deep learning on dlarrays: activations, losses, layers' functions, dlnetwork, optimizers."""
 from .activations import elu, gelu, leakyrelu, logsoftmax, relu, sigmoid, softmax, tanh
-from .conv import avgpool, dlconv, maxpool
+from .conv import dlconv
+from .pooling import avgpool, maxpool, maxunpool
 from .linear import dropout, dropout_mask, embed, fullyconnect
 from .losses import crossentropy, huber, indexcrossentropy, l1loss, l2loss, mse
 from .normalization import batchnorm, layernorm
 from .layers import LAYERS
-from .layers import (averagePooling2dLayer, batchNormalizationLayer, convolution2dLayer, dropoutLayer,
+from .layers import (batchNormalizationLayer, convolution2dLayer, dropoutLayer,
                      eluLayer, featureInputLayer, flattenLayer, fullyConnectedLayer, geluLayer,
-                     imageInputLayer, layerNormalizationLayer, leakyReluLayer, maxPooling2dLayer,
+                     imageInputLayer, layerNormalizationLayer, leakyReluLayer,
                      reluLayer, sigmoidLayer, softmaxLayer, tanhLayer)
-from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, predict
+from .pooling_layers import (averagePooling1dLayer, averagePooling2dLayer, averagePooling3dLayer,
+                             globalAveragePooling1dLayer, globalAveragePooling2dLayer,
+                             globalAveragePooling3dLayer, globalMaxPooling1dLayer, globalMaxPooling2dLayer,
+                             globalMaxPooling3dLayer, maxPooling1dLayer, maxPooling2dLayer, maxPooling3dLayer)
+from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, initialize, predict, resetState
+from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLayer, connectLayers,
+                         depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
+from .attention import attention
+from .sequence_layers import (attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer,
+                              wordEmbeddingLayer)
+from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
 from .optimizers import adamupdate, rmspropupdate, sgdmupdate
 from .lbfgs import lbfgsState, lbfgsupdate
 from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
-           "avgpool", "dlconv", "maxpool", "dropout", "dropout_mask", "embed", "fullyconnect",
+           "avgpool", "dlconv", "maxpool", "maxunpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
            "batchnorm", "layernorm", *(layer.__name__ for layer in LAYERS),
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
-           "piecewiseSchedule", "timeBasedDecay", "warmupSchedule"]
+           "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",
+           "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
+           "disconnectLayers", "removeLayers", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
+           "attention"]

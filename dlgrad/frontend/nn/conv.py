@@ -111,30 +111,3 @@ def dlconv(X, weights, bias=None, Stride=1, DilationFactor=1, Padding=0, DataFor
         y = y + F.reshape(b, (1, 1, nf, 1))
     return relabel(y, fmt, keep)
 
-
-def _pool(X, poolsize, Stride, Padding, DataFormat, op, reduce):
-    x, fmt, keep = formatted_input(X, "SCB", op, DataFormat)
-    if fmt != "SSCB":
-        raise FormatError(f"{op} needs 2-D image data with data format 'SSCB', got {fmt!r}")
-    kernel, stride = _pair(poolsize, "poolsize", op), _pair(Stride, "Stride", op)
-    patches, (Ho, Wo), valid = _patches(x, kernel, stride, (1, 1), Padding, op, True)
-    y = reduce(patches, valid, math.prod(kernel))
-    return relabel(F.reshape(y, (Ho, Wo) + x.shape[2:]), fmt, keep)
-
-
-def _max(patches, valid, count):
-    if not valid.all():
-        lowest = np.finfo(patches.dtype).min
-        patches = F.where(valid.astype(patches.dtype), patches, lowest)
-    return F.max(patches, 0)
-
-
-def maxpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
-    """Largest value of each poolsize window of "SSCB" data (padding never wins)."""
-    return _pool(X, poolsize, Stride, Padding, DataFormat, "maxpool", _max)
-
-
-def avgpool(X, poolsize, Stride=1, Padding=0, DataFormat=None):
-    """Mean of each poolsize window of "SSCB" data (padding counts as zeros, like MATLAB)."""
-    return _pool(X, poolsize, Stride, Padding, DataFormat, "avgpool",
-                 lambda patches, valid, count: F.sum(patches, 0) / count)

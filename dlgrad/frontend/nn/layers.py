@@ -14,7 +14,7 @@ import numpy as np
 from .. import functions as F
 from ..formats import labelled
 from . import activations as A
-from .conv import avgpool, dlconv, maxpool
+from .conv import dlconv
 from .linear import dropout, fullyconnect
 from .normalization import batchnorm, layernorm
 
@@ -34,6 +34,12 @@ class Layer:
 
     def initialize(self, x, rng):
         return {}, {}
+
+    def num_inputs(self):
+        return 1
+
+    def input_names(self):
+        return ["in"]
 
     def apply(self, params, state, x, training, mask=None):
         return self.forward(params, x), {}
@@ -273,28 +279,6 @@ class dropoutLayer(Layer):
         return dropout(x, mask, self.Probability), {}
 
 
-@_layer("maxpool")
-class maxPooling2dLayer(Layer):
-    poolSize: tuple
-    Stride: object = 1
-    Padding: object = 0
-    name: str = ""
-
-    def forward(self, p, x):
-        return maxpool(x, _pair(self.poolSize), Stride=self.Stride, Padding=self.Padding)
-
-
-@_layer("avgpool")
-class averagePooling2dLayer(Layer):
-    poolSize: tuple
-    Stride: object = 1
-    Padding: object = 0
-    name: str = ""
-
-    def forward(self, p, x):
-        return avgpool(x, _pair(self.poolSize), Stride=self.Stride, Padding=self.Padding)
-
-
 @_layer("flatten")
 class flattenLayer(Layer):
     name: str = ""
@@ -308,5 +292,4 @@ class flattenLayer(Layer):
 
 LAYERS = [featureInputLayer, imageInputLayer, fullyConnectedLayer, convolution2dLayer,
           batchNormalizationLayer, layerNormalizationLayer, reluLayer, leakyReluLayer, eluLayer,
-          geluLayer, sigmoidLayer, tanhLayer, softmaxLayer, dropoutLayer, maxPooling2dLayer,
-          averagePooling2dLayer, flattenLayer]
+          geluLayer, sigmoidLayer, tanhLayer, softmaxLayer, dropoutLayer, flattenLayer]

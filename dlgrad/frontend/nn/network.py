@@ -1,4 +1,4 @@
-"""dlnetwork: layers in sequence, their Learnables and State tables, forward and predict.
+"""dlnetwork: layers in sequence or as a graph, their Learnables and State tables, forward and predict.
 
 A dlnetwork is a container for dlfeval: its learnable and state values are runtime
 inputs, its layers (frozen, hashable descriptions) part of the signature, so networks of
@@ -13,6 +13,7 @@ import numpy as np
 from .. import tree
 from ..dispatch import asdlarray
 from ..dlarray import dlarray, rebox
+from .architecture import Architecture
 from .layers import Layer
 
 Row = namedtuple("Row", "Layer Parameter Value")
@@ -75,60 +76,113 @@ tree.register_node(Learnables, lambda t: (t._values, t._keys), Learnables._make)
 
 
 class dlnetwork:
-    """A network of `layers` applied in sequence; dlnetwork(layers, seed=0, dtype=np.float32)."""
+    """A network of layers: a list applied in sequence, or a layerGraph with branches.
 
-    def __init__(self, layers, seed=0, dtype=np.float32):
-        layers = list(layers)
-        if not layers or not hasattr(layers[0], "example"):
-            raise ValueError("a dlnetwork's first layer must be an input layer "
-                             "(featureInputLayer or imageInputLayer)")
-        for layer in layers:
-            if not isinstance(layer, Layer):
-                raise TypeError(f"dlnetwork needs layers, got {type(layer).__name__}")
-        self._layers = _named(layers)
-        rng = np.random.default_rng(seed)
-        x = self._layers[0].example(np.dtype(dtype))
-        learn, state, masks = [], [], []
-        for layer in self._layers:
-            params, st = layer.initialize(x, rng)
-            learn += [(layer.name, k, v) for k, v in params.items()]
-            state += [(layer.name, k, v) for k, v in st.items()]
-            if layer.prefix == "dropout":
-                masks.append((layer.name, x.shape, x._fmt))
-            x = layer.apply({k: dlarray(v) for k, v in params.items()},
-                            {k: dlarray(v) for k, v in st.items()}, x, False)[0]
-        self.Learnables, self.State = Learnables(learn), Learnables(state)
-        self._masks = tuple(masks)
+    dlnetwork(layers, *examples, Initialize=True, seed=0, dtype=np.float32): `examples` give the
+    inputs that no input layer describes (MATLAB's dlnetwork(layers, X1, ..., XN)); with
+    Initialize=False the network has no values until `initialize(net, ...)`.
+    """
+
+    def __init__(self, layers, *examples, Initialize=True, seed=0, dtype=np.float32):
+        from .layergraph import LayerGraph, layerGraph
+        if not isinstance(layers, LayerGraph):
+            if isinstance(layers, Layer):
+                layers = [layers]
+            layers = list(layers)
+            for layer in layers:
+                if not isinstance(layer, Layer):
+                    raise TypeError(f"dlnetwork needs layers or a layerGraph, got {type(layer).__name__}")
+            if not layers:
+                raise ValueError("dlnetwork needs at least one layer")
+            layers = layerGraph(layers)
+        self._arch = Architecture.build(layers._layers, layers._connections)
+        self._init = (seed, np.dtype(dtype))
+        self.Learnables = self.State = None
+        if examples or Initialize:
+            self._initialize(examples)
 
     @classmethod
-    def _make(cls, aux, children):
+    def _make(cls, arch, children):
         net = cls.__new__(cls)
-        net._layers, net._masks = aux
+        net._arch, net._init = arch, None
         net.Learnables, net.State = children
         return net
 
-    Layers = property(lambda self: list(self._layers))
+    Layers = property(lambda self: list(self._arch.layers))
+    InputNames = property(lambda self: self._arch.input_names())
+    OutputNames = property(lambda self: self._arch.output_names())
+    Initialized = property(lambda self: self.Learnables is not None)
+    _layers = property(lambda self: self._arch.layers)
+    _masks = property(lambda self: self._arch.masks)
     _path_labels = staticmethod(lambda aux: [".Learnables", ".State"])   # export_c's leaf names
 
-    def with_learnables(self, learnables):
-        return dlnetwork._make((self._layers, self._masks), [learnables, self.State])
+    def _connections(self):
+        """The connections as layerGraph spells them (source, 'destination[/port]')."""
+        out = []
+        for i, slots in enumerate(self._arch.feeds):
+            layer = self._arch.layers[i]
+            for slot, (kind, j) in enumerate(slots):
+                if kind == "layer":
+                    port = "" if layer.num_inputs() == 1 else "/" + layer.input_names()[slot]
+                    out.append((self._arch.layers[j].name, layer.name + port))
+        return tuple(out)
 
-    def run(self, X, training, masks=None):
-        params = _by_layer(self.Learnables)
-        states = _by_layer(self.State)
-        x, new_state = asdlarray(X), []
-        for layer in self._layers:
+    def with_learnables(self, learnables):
+        return dlnetwork._make(self._arch, [learnables, self.State])
+
+    def _initialize(self, examples):
+        arch = self._arch
+        seed, dtype = self._init or (0, np.dtype(np.float32))
+        free = [k for k, (i, _) in enumerate(arch.inputs) if not hasattr(arch.layers[i], "example")]
+        if len(examples) != len(free):
+            names = [arch.input_names()[k] for k in free]
+            raise ValueError(
+                f"dlnetwork: {len(free)} network inputs are not input layers ({names}), so "
+                f"initialisation needs {len(free)} example inputs (dlnetwork(layers, X1, ...) or "
+                f"initialize(net, X1, ...)), got {len(examples)}"
+                + ("; or pass Initialize=False" if not examples else ""))
+        inputs, given = [], iter(examples)
+        for i, _ in arch.inputs:
+            layer = arch.layers[i]
+            x = layer.example(dtype) if hasattr(layer, "example") else asdlarray(next(given))
+            if x._node is not None:
+                raise ValueError("dlnetwork: example inputs must be data, not traced values")
+            inputs.append(x)
+        learn, state, masks = _initial_values(arch, inputs, np.random.default_rng(seed))
+        self._arch = arch.with_(masks=masks, examples=tuple(
+            (x.shape, x._fmt, x.dtype.str) for x in inputs))
+        self.Learnables, self.State = Learnables(learn), Learnables(state)
+
+    def run(self, X, training, masks=None, outputs=None):
+        """(outputs, updated State): X one array per network input; outputs layer indices."""
+        arch = self._arch
+        if not self.Initialized:
+            raise ValueError("the dlnetwork is not initialized: call net = initialize(net) "
+                             "(with example inputs for inputs that are not input layers)")
+        if not isinstance(X, (tuple, list)):
+            X = (X,)
+        if len(X) != len(arch.inputs):
+            raise ValueError(f"the network has {len(arch.inputs)} inputs {arch.input_names()}, "
+                             f"got {len(X)} arrays")
+        params, states = _by_layer(self.Learnables), _by_layer(self.State)
+        targets = arch.outputs if outputs is None else outputs
+        values, new_state = {}, {}
+        for i in arch.needed(targets):
+            layer = arch.layers[i]
+            xs = [asdlarray(X[j]) if kind == "input" else values[j] for kind, j in arch.feeds[i]]
             mask = None if masks is None else masks.get(layer.name)
-            x, updated = layer.apply(params.get(layer.name, {}), states.get(layer.name, {}),
-                                     x, training, mask)
-            new_state += [(layer.name, k, v) for k, v in updated.items()]
+            values[i], updated = layer.apply(params.get(layer.name, {}), states.get(layer.name, {}),
+                                             xs[0] if len(xs) == 1 else tuple(xs), training, mask)
+            new_state.update({(layer.name, k): v for k, v in updated.items()})
+        ys = tuple(values[i] for i in targets)
         if not new_state:
-            return x, self.State
-        changed = {(l, p): v for l, p, v in new_state}
-        return x, Learnables._make(self.State._keys, [changed.get(k, v) for k, v in
-                                                      zip(self.State._keys, self.State._values)])
+            return ys, self.State
+        return ys, Learnables._make(self.State._keys, [new_state.get(k, v) for k, v in
+                                                       zip(self.State._keys, self.State._values)])
 
     def summary(self) -> str:
+        if not self.Initialized:
+            return f"uninitialized dlnetwork with {len(self._layers)} layers"
         lines = [f"dlnetwork with {len(self._layers)} layers, "
                  f"{sum(v.size for v in self.Learnables.Value)} learnable parameters"]
         for i, layer in enumerate(self._layers, 1):
@@ -140,24 +194,53 @@ class dlnetwork:
         return self.summary()
 
 
-tree.register_node(dlnetwork, lambda n: ([n.Learnables, n.State], (n._layers, n._masks)), dlnetwork._make)
+def _flatten_net(net):
+    if not net.Initialized:
+        raise ValueError("an uninitialized dlnetwork cannot be an argument: call initialize(net) first")
+    return [net.Learnables, net.State], net._arch
 
 
-def _named(layers):
-    counts, named = {}, []
-    taken = {layer.name for layer in layers if layer.name}
-    for layer in layers:
-        if not layer.name:
-            k = counts.get(layer.prefix, 0)
-            name = layer.prefix if k == 0 else f"{layer.prefix}_{k}"
-            while name in taken:
-                k += 1
-                name = f"{layer.prefix}_{k}"
-            counts[layer.prefix] = k + 1
-            taken.add(name)
-            layer = type(layer)(**{**vars(layer), "name": name})
-        named.append(layer)
-    return tuple(named)
+tree.register_node(dlnetwork, _flatten_net, dlnetwork._make)
+
+
+def _initial_values(arch, inputs, rng):
+    """(learnable rows, state rows, dropout masks) from one pass over example inputs, in layer order."""
+    values, params, states, masks = {}, {}, {}, []
+    for i in arch.order:
+        layer = arch.layers[i]
+        xs = [inputs[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
+        x = xs[0] if len(xs) == 1 else tuple(xs)
+        p, s = layer.initialize(x, rng)
+        params[i], states[i] = p, s
+        if layer.prefix == "dropout":
+            masks.append((layer.name, x.shape, x._fmt))
+        values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
+                                {k: dlarray(v) for k, v in s.items()}, x, False)[0]
+    learn = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in params[i].items()]
+    state = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in states[i].items()]
+    return learn, state, tuple(masks)
+
+
+def initialize(net, *examples):
+    """The network with values (MATLAB's initialize); an initialized network is returned as it is."""
+    if not isinstance(net, dlnetwork):
+        raise TypeError(f"initialize needs a dlnetwork, got {type(net).__name__}")
+    if net.Initialized:
+        return net
+    new = dlnetwork._make(net._arch, [None, None])
+    new._init = net._init
+    new._initialize(examples)
+    return new
+
+
+def resetState(net):
+    """The network with every State value back at its initial value (MATLAB's resetState)."""
+    if not isinstance(net, dlnetwork) or not net.Initialized:
+        raise TypeError("resetState needs an initialized dlnetwork")
+    inputs = [dlarray(np.zeros(shape, np.dtype(dtype)), fmt) if fmt else dlarray(np.zeros(shape, np.dtype(dtype)))
+              for shape, fmt, dtype in net._arch.examples]
+    _, state, _ = _initial_values(net._arch, inputs, np.random.default_rng(0))
+    return dlnetwork._make(net._arch, [net.Learnables, Learnables(state)])
 
 
 def _by_layer(table):
@@ -167,16 +250,27 @@ def _by_layer(table):
     return out
 
 
-def forward(net, X, return_state=False, DropoutMasks=None):
-    """The network's output in training behaviour (batch statistics, dropout with the given masks);
-    with return_state=True, (output, updated State)."""
-    y, state = net.run(X, True, DropoutMasks)
-    return (y, state) if return_state else y
+def _outputs(net, Outputs):
+    if Outputs is None:
+        return None
+    names = [Outputs] if isinstance(Outputs, str) else list(Outputs)
+    return tuple(net._arch.index(n) for n in names)
 
 
-def predict(net, X):
-    """The network's output in inference behaviour (trained statistics, no dropout)."""
-    return net.run(X, False)[0]
+def forward(net, *X, Outputs=None, return_state=False, DropoutMasks=None):
+    """The network's output(s) in training behaviour (batch statistics, dropout with the given
+    masks): one array per network output (or per name in Outputs); with return_state=True the
+    updated State follows them, as MATLAB's [Y1, ..., state] = forward(...)."""
+    ys, state = net.run(X, True, DropoutMasks, _outputs(net, Outputs))
+    if return_state:
+        return (*ys, state)
+    return ys[0] if len(ys) == 1 else ys
+
+
+def predict(net, *X, Outputs=None):
+    """The network's output(s) in inference behaviour (trained statistics, no dropout)."""
+    ys = net.run(X, False, None, _outputs(net, Outputs))[0]
+    return ys[0] if len(ys) == 1 else ys
 
 
 def dropout_masks(net, batch_size, rng=None):

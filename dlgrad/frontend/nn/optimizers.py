@@ -19,6 +19,7 @@ from ..dispatch import asdlarray, cast
 from ..dlarray import dlarray
 from ..functions import sqrt
 from ..formats import FormatError
+from .factors import leaf_factors
 from .network import dlnetwork
 
 
@@ -61,18 +62,36 @@ def _finish(params, treedef, new_params, *states):
     return (result, *(tree.unflatten(treedef, s) for s in states))
 
 
-def _hyper(*values):
-    return np.array(values, dtype=np.float64)
+def _rows(params, p, first, rest, l2):
+    """One row of hyperparameters per parameter leaf: (first * its learn-rate factor, *rest),
+    then l2 * its L2 factor when L2 regularization is on (see factors.py)."""
+    lr, decay = leaf_factors(params, len(p))
+    rows = []
+    for f, d in zip(lr, decay):
+        row = (first if f == 1 else first * f, *rest)
+        rows.append(row + (l2 * d,) if l2 else row)
+    return rows
 
 
-def _scalars(h, like):
-    return [cast(h[i], like.dtype) for i in range(len(h))]
+def _hyper(rows):
+    return np.array(rows, dtype=np.float64)
+
+
+def _scalars(row, like):
+    n = row.shape[0] if hasattr(row, "shape") else len(row)
+    return [cast(row[i], like.dtype) for i in range(n)]
+
+
+def _regularized(gi, pi, l2):
+    """The gradient of loss + l2/2 |p|^2 when L2 regularization is on (a fourth or later hyperparameter)."""
+    return gi + l2[0] * pi if l2 else gi
 
 
 def _adam_step(p, g, m, v, h):
     new_p, new_m, new_v = [], [], []
-    for pi, gi, mi, vi in zip(p, g, m, v):
-        step, b1, b2, eps = _scalars(h, pi)
+    for i, (pi, gi, mi, vi) in enumerate(zip(p, g, m, v)):
+        step, b1, b2, eps, *l2 = _scalars(h[i], pi)
+        gi = _regularized(gi, pi, l2)
         mi = b1 * mi + (1 - b1) * gi
         vi = b2 * vi + (1 - b2) * (gi * gi)
         new_p.append(pi - step * mi / (sqrt(vi) + eps))
@@ -83,9 +102,9 @@ def _adam_step(p, g, m, v, h):
 
 def _sgdm_step(p, g, vel, h):
     new_p, new_vel = [], []
-    for pi, gi, vi in zip(p, g, vel):
-        lr, momentum = _scalars(h, pi)
-        vi = momentum * vi - lr * gi
+    for i, (pi, gi, vi) in enumerate(zip(p, g, vel)):
+        lr, momentum, *l2 = _scalars(h[i], pi)
+        vi = momentum * vi - lr * _regularized(gi, pi, l2)
         new_p.append(pi + vi)
         new_vel.append(vi)
     return new_p, new_vel
@@ -93,8 +112,9 @@ def _sgdm_step(p, g, vel, h):
 
 def _rmsprop_step(p, g, v, h):
     new_p, new_v = [], []
-    for pi, gi, vi in zip(p, g, v):
-        lr, b2, eps = _scalars(h, pi)
+    for i, (pi, gi, vi) in enumerate(zip(p, g, v)):
+        lr, b2, eps, *l2 = _scalars(h[i], pi)
+        gi = _regularized(gi, pi, l2)
         vi = b2 * vi + (1 - b2) * (gi * gi)
         new_p.append(pi - lr * gi / (sqrt(vi) + eps))
         new_v.append(vi)
@@ -105,7 +125,7 @@ _adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dla
 
 
 def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001,
-               gradDecay=0.9, sqGradDecay=0.999, epsilon=1e-8):
+               gradDecay=0.9, sqGradDecay=0.999, epsilon=1e-8, *, L2Regularization=0.0):
     """Adam: (updated net, averageGrad, averageSqGrad).
 
     m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
@@ -113,6 +133,8 @@ def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001
     (bias correction folded into the step size, epsilon added to the uncorrected root).
     Inside a compiled training step pass `iteration` as a dlarray (an argument of the step):
     a Python number is part of the traced signature, so each new value would retrace.
+    A dlnetwork's learn-rate factors scale learnRate per parameter; L2Regularization=λ adds
+    λ * L2Factor * p to each gradient (MATLAB's trainingOptions semantics; see factors.py).
     """
     if isinstance(iteration, dlarray) and iteration._node is None:
         iteration = iteration._data.item() if iteration.size == 1 else iteration._data
@@ -124,24 +146,42 @@ def adamupdate(net, grad, averageGrad, averageSqGrad, iteration, learnRate=0.001
             raise ValueError(f"adamupdate: iteration must be a scalar, got shape {iteration.shape}")
         t = cast(iteration, np.float64)
         step = learnRate * sqrt(1 - sqGradDecay ** t) / (1 - gradDecay ** t)
-        new_p, new_m, new_v = _adam_step(p, g, m, v, (step, gradDecay, sqGradDecay, epsilon))
+        rows = _rows(net, p, step, (gradDecay, sqGradDecay, epsilon), _l2(L2Regularization))
+        new_p, new_m, new_v = _adam_step(p, g, m, v, rows)
         return _finish(net, treedef, new_p, new_m, new_v)
     if not iteration >= 1:
         raise ValueError(f"adamupdate: iteration must be a positive integer (1 at the first call), got {iteration}")
     step = learnRate * math.sqrt(1 - sqGradDecay ** iteration) / (1 - gradDecay ** iteration)
-    new_p, new_m, new_v = _adam(p, g, m, v, _hyper(step, gradDecay, sqGradDecay, epsilon))
+    rows = _rows(net, p, step, (gradDecay, sqGradDecay, epsilon), _l2(L2Regularization))
+    new_p, new_m, new_v = _adam(p, g, m, v, _hyper(rows))
     return _finish(net, treedef, new_p, new_m, new_v)
 
 
-def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9):
-    """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel)."""
+def sgdmupdate(net, grad, vel, learnRate=0.01, momentum=0.9, *, L2Regularization=0.0):
+    """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel).
+    Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, vel)
-    new_p, new_v = _sgdm(p, g, v, _hyper(learnRate, momentum))
+    rows = _rows(net, p, learnRate, (momentum,), _l2(L2Regularization))
+    new_p, new_v = _sgdm(p, g, v, _hyper(rows))
     return _finish(net, treedef, new_p, new_v)
 
 
-def rmspropupdate(net, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8):
-    """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon)."""
+def rmspropupdate(net, grad, averageSqGrad, learnRate=0.001, sqGradDecay=0.9, epsilon=1e-8, *,
+                  L2Regularization=0.0):
+    """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon).
+    Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, averageSqGrad)
-    new_p, new_v = _rmsprop(p, g, v, _hyper(learnRate, sqGradDecay, epsilon))
+    rows = _rows(net, p, learnRate, (sqGradDecay, epsilon), _l2(L2Regularization))
+    new_p, new_v = _rmsprop(p, g, v, _hyper(rows))
     return _finish(net, treedef, new_p, new_v)
+
+
+def _l2(value):
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise TypeError(f"L2Regularization must be a nonnegative number, got {value!r}") from None
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"L2Regularization must be a finite nonnegative number, got {value}")
+    return value
+

@@ -10,6 +10,7 @@ from it repeats the uninterrupted run's trajectory exactly.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any
@@ -17,15 +18,15 @@ from typing import Any
 import numpy as np
 
 from ..dlarray import dlarray, wrap
-from ..nn.layers import LAYERS, Statistic
+from ..nn.architecture import Architecture
+from ..nn.layers import LAYERS, Layer, Statistic
 from ..nn.network import Learnables, dlnetwork
 
 FORMAT, VERSION = "dlgrad checkpoint", 1
-_LAYERS = {cls.__name__: cls for cls in LAYERS}
 # every node of the structure is a JSON object with one of these keys (dlnetwork before Learnables:
 # a network's node also holds its Learnables)
 _KINDS = ("value", "dlarray", "ndarray", "scalar", "list", "tuple", "dict", "dlnetwork", "Learnables",
-          "Generator", "Statistic")
+          "Architecture", "layer", "Generator", "Statistic")
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
@@ -79,9 +80,14 @@ def _encode(x, arrays, where):
         return {"Learnables": [list(k) for k in x._keys],
                 "values": [_encode(v, arrays, f"{where}{k}") for k, v in zip(x._keys, x._values)]}
     if type(x) is dlnetwork:
-        return {"dlnetwork": [_layer(layer, arrays, where) for layer in x._layers],
-                "masks": _encode(x._masks, arrays, where), "Learnables": _encode(x.Learnables, arrays, where),
+        if not x.Initialized:
+            raise ValueError(f"save_checkpoint: the dlnetwork in {where} is not initialized")
+        return {"dlnetwork": _encode(x._arch, arrays, where), "Learnables": _encode(x.Learnables, arrays, where),
                 "State": _encode(x.State, arrays, where)}
+    if type(x) is Architecture:
+        return {"Architecture": {f.name: _encode(getattr(x, f.name), arrays, where) for f in dataclasses.fields(x)}}
+    if isinstance(x, Layer):
+        return _layer(x, arrays, where)
     if isinstance(x, np.random.Generator):
         return {"Generator": _encode(x.bit_generator.state, arrays, where)}
     if isinstance(x, Statistic):
@@ -96,12 +102,18 @@ def _array(a, arrays):
     return len(arrays) - 1
 
 
+def _layer_classes():
+    return {cls.__name__: cls for cls in LAYERS}   # read when used: modules of layers extend LAYERS
+
+
 def _layer(layer, arrays, where):
     name = type(layer).__name__
-    if _LAYERS.get(name) is not type(layer):
+    if _layer_classes().get(name) is not type(layer):
         raise TypeError(f"save_checkpoint: the network in {where} has a layer of class {name}, not one of "
                         "dlgrad's layers; a checkpoint saves only dlgrad's layer classes by name")
-    return [name, {k: _encode(v, arrays, f"{where} layer {layer.name!r}") for k, v in vars(layer).items()}]
+    fields = {f.name: _encode(getattr(layer, f.name), arrays, f"{where} layer {layer.name!r}")
+              for f in dataclasses.fields(layer) if f.init}
+    return {"layer": name, "fields": fields}
 
 
 def _decode(node, file):
@@ -126,9 +138,13 @@ def _decode(node, file):
     if kind == "Learnables":
         return Learnables._make(tuple(tuple(k) for k in value), [_decode(v, file) for v in node["values"]])
     if kind == "dlnetwork":
-        layers = tuple(_LAYERS[name](**{k: _decode(v, file) for k, v in fields.items()}) for name, fields in value)
-        return dlnetwork._make((layers, _decode(node["masks"], file)),
-                               [_decode(node["Learnables"], file), _decode(node["State"], file)])
+        return dlnetwork._make(_decode(value, file), [_decode(node["Learnables"], file), _decode(node["State"], file)])
+    if kind == "Architecture":
+        return Architecture(**{k: _decode(v, file) for k, v in value.items()})
+    if kind == "layer":
+        if value not in _layer_classes():
+            raise ValueError(f"load_checkpoint: unknown layer class {value!r}")
+        return _layer_classes()[value](**{k: _decode(v, file) for k, v in node["fields"].items()})
     if kind == "Generator":
         state = _decode(value, file)
         name = state.get("bit_generator")

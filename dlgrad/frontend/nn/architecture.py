@@ -1,0 +1,101 @@
+"""A dlnetwork's architecture: its layers, how they connect, and the order to run them in.
+
+An Architecture is frozen and hashable: it is the part of a dlnetwork that goes into the traced
+signature, so networks of one architecture share one compiled function whatever their values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Architecture:
+    layers: tuple
+    feeds: tuple      # per layer, per input slot: ("layer", source index) or ("input", network input index)
+    order: tuple      # layer indices, each after the layers that feed it
+    inputs: tuple     # network inputs: (layer index, slot), in layer order
+    outputs: tuple    # layer indices whose output feeds nothing
+    masks: tuple = ()     # dropout layers: (name, example shape, format)
+    factors: tuple = ()   # ((layer, parameter), learn-rate factor, L2 factor) set by the user
+    examples: tuple = ()  # network inputs' example (shape, format, dtype), kept for resetState
+
+    @classmethod
+    def build(cls, layers, connections):
+        from .layergraph import endpoint
+        layers = tuple(layers)
+        names = [l.name for l in layers]
+        if len(set(names)) != len(names):
+            raise ValueError(f"dlnetwork: layer names must be unique, got {names}")
+        feeds = [[None] * l.num_inputs() for l in layers]
+        for source, destination in connections:
+            si, _ = endpoint(layers, source, "source")
+            di, slot = endpoint(layers, destination, "destination")
+            if feeds[di][slot] is not None:
+                raise ValueError(f"dlnetwork: input {destination!r} is connected twice")
+            feeds[di][slot] = ("layer", si)
+        inputs = []
+        for i, slots in enumerate(feeds):
+            for slot, feed in enumerate(slots):
+                if feed is None:
+                    slots[slot] = ("input", len(inputs))
+                    inputs.append((i, slot))
+        if not inputs:
+            raise ValueError("dlnetwork: the network has no input (every layer input is connected)")
+        used = {feed[1] for slots in feeds for feed in slots if feed[0] == "layer"}
+        outputs = tuple(i for i in range(len(layers)) if i not in used)
+        return cls(layers, tuple(map(tuple, feeds)), _order(layers, feeds), tuple(inputs), outputs)
+
+    def input_names(self):
+        """MATLAB's InputNames: an input layer's name, or 'layer/port' for an unconnected input."""
+        out = []
+        for i, slot in self.inputs:
+            layer = self.layers[i]
+            out.append(layer.name if layer.num_inputs() == 1 else f"{layer.name}/{layer.input_names()[slot]}")
+        return out
+
+    def output_names(self):
+        return [self.layers[i].name for i in self.outputs]
+
+    def index(self, name, what="Outputs"):
+        """The layer index of 'name' or 'name/out'."""
+        layer, _, port = name.partition("/") if isinstance(name, str) else (None, "", "")
+        for i, l in enumerate(self.layers):
+            if l.name == layer and port in ("", "out"):
+                return i
+        raise ValueError(f"{what}: no layer output {name!r} (layers: {[l.name for l in self.layers]})")
+
+    def needed(self, targets):
+        """The layers `order` must run to compute the layers `targets`, in that order."""
+        need, stack = set(), list(targets)
+        while stack:
+            i = stack.pop()
+            if i not in need:
+                need.add(i)
+                stack.extend(f[1] for f in self.feeds[i] if f[0] == "layer")
+        return [i for i in self.order if i in need]
+
+    def with_(self, **changes):
+        return Architecture(**{**self.__dict__, **changes})
+
+
+def _order(layers, feeds):
+    """Kahn's topological order, the earliest listed layer first; a cycle is an error."""
+    waiting = [sum(f[0] == "layer" for f in slots) for slots in feeds]
+    consumers = [[] for _ in layers]
+    for i, slots in enumerate(feeds):
+        for f in slots:
+            if f[0] == "layer":
+                consumers[f[1]].append(i)
+    ready, order = [i for i, w in enumerate(waiting) if w == 0], []
+    while ready:
+        i = min(ready)
+        ready.remove(i)
+        order.append(i)
+        for j in consumers[i]:
+            waiting[j] -= 1
+            if waiting[j] == 0:
+                ready.append(j)
+    if len(order) != len(layers):
+        cycle = [layers[i].name for i in range(len(layers)) if i not in order]
+        raise ValueError(f"dlnetwork: the connections form a cycle through {cycle}")
+    return tuple(order)

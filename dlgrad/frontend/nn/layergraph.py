@@ -1,0 +1,255 @@
+"""Networks with branches: layerGraph, addLayers, connectLayers, and the layers that join branches.
+
+A LayerGraph is a list of uniquely named layers and connections "source" -> "destination/inK";
+`dlnetwork(lgraph)` runs it in topological order. As in MATLAB, addLayers connects the layers
+it adds in sequence, and the functions return a new graph rather than changing their argument.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..formats import FormatError, labelled, stripdims
+from ..join import concatenate
+from .layers import LAYERS, Layer, _layer
+
+
+class LayerGraph:
+    """Layers and their connections (MATLAB's layerGraph); pass to dlnetwork."""
+
+    def __init__(self, layers=(), connections=()):
+        self._layers = tuple(layers)
+        self._connections = tuple(connections)
+
+    Layers = property(lambda self: list(self._layers))
+    Connections = property(lambda self: [{"Source": s, "Destination": d} for s, d in self._connections])
+    InputNames = property(lambda self: [l.name for l in self._layers if hasattr(l, "example")])
+    OutputNames = property(lambda self: _unconnected_outputs(self._layers, self._connections))
+
+    def __repr__(self):
+        return (f"LayerGraph with {len(self._layers)} layers and {len(self._connections)} connections: "
+                + ", ".join(f"{s} -> {d}" for s, d in self._connections))
+
+
+def _as_list(layers, what):
+    if isinstance(layers, Layer):
+        return [layers]
+    layers = list(layers)
+    for layer in layers:
+        if not isinstance(layer, Layer):
+            raise TypeError(f"{what} needs layers, got {type(layer).__name__}")
+    return layers
+
+
+def name_layers(layers, taken=()):
+    """Layers with empty names given MATLAB-style unique names (prefix, prefix_1, ...)."""
+    counts, named = {}, []
+    taken = set(taken) | {layer.name for layer in layers if layer.name}
+    for layer in layers:
+        if not layer.name:
+            k = counts.get(layer.prefix, 0)
+            name = layer.prefix if k == 0 else f"{layer.prefix}_{k}"
+            while name in taken:
+                k += 1
+                name = f"{layer.prefix}_{k}"
+            counts[layer.prefix] = k + 1
+            taken.add(name)
+            layer = type(layer)(**{**vars(layer), "name": name})
+        named.append(layer)
+    return named
+
+
+def layerGraph(layers=()) -> LayerGraph:
+    """A layer graph of `layers` connected in sequence (none: an empty graph)."""
+    return addLayers(LayerGraph(), layers)
+
+
+def _graph_of(graph, op):
+    from .network import dlnetwork
+    if isinstance(graph, dlnetwork):
+        return LayerGraph(graph._layers, graph._connections()), True
+    if not isinstance(graph, LayerGraph):
+        raise TypeError(f"{op} needs a layerGraph or a dlnetwork, got {type(graph).__name__}")
+    return graph, False
+
+
+def _result(graph, as_network):
+    from .network import dlnetwork
+    return dlnetwork(graph, Initialize=False) if as_network else graph
+
+
+def addLayers(graph, layers):
+    """The graph with `layers` added and connected to each other in sequence (not to the graph)."""
+    g, net = _graph_of(graph, "addLayers")
+    new = name_layers(_as_list(layers, "addLayers"), {l.name for l in g._layers})
+    names = [l.name for l in g._layers] + [l.name for l in new]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ValueError(f"addLayers: layer names must be unique; {duplicates} already in the graph")
+    chain = [(a.name, f"{b.name}/{b.input_names()[0]}" if b.num_inputs() > 1 else b.name)
+             for a, b in zip(new, new[1:])]
+    for a, b in zip(new, new[1:]):
+        if hasattr(b, "example"):
+            raise ValueError(f"addLayers: input layer {b.name!r} can only come first in a layer array")
+    return _result(LayerGraph(g._layers + tuple(new), g._connections + tuple(chain)), net)
+
+
+def _split(spec, what):
+    if not isinstance(spec, str) or not spec:
+        raise TypeError(f"{what} must be a layer name or 'layer/port', got {spec!r}")
+    name, _, port = spec.partition("/")
+    return name, port
+
+
+def endpoint(layers, spec, what):
+    """(layer index, port index) of 'name' or 'name/port' among layers; inputs when what == 'destination'."""
+    name, port = _split(spec, what)
+    index = next((i for i, l in enumerate(layers) if l.name == name), None)
+    if index is None:
+        raise ValueError(f"connectLayers: no layer named {name!r} for the {what} "
+                         f"(layers: {[l.name for l in layers]})")
+    if what == "source":
+        if port not in ("", "out"):
+            raise ValueError(f"connectLayers: layer {name!r} has one output 'out', got {spec!r}")
+        return index, 0
+    names = layers[index].input_names()
+    if hasattr(layers[index], "example"):
+        raise ValueError(f"connectLayers: {name!r} is an input layer and takes no connection")
+    if port == "" and len(names) == 1:
+        return index, 0
+    if port not in names:
+        raise ValueError(f"connectLayers: layer {name!r} has inputs {names}, got {spec!r}")
+    return index, names.index(port)
+
+
+def _canonical(layers, source, destination):
+    (si, _), (di, port) = endpoint(layers, source, "source"), endpoint(layers, destination, "destination")
+    dst = layers[di]
+    return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
+
+
+def connectLayers(graph, source, destination):
+    """The graph with the output of `source` feeding the input `destination` ('layer' or 'layer/in2')."""
+    g, net = _graph_of(graph, "connectLayers")
+    s, d = _canonical(g._layers, source, destination)
+    if any(dd == d for _, dd in g._connections):
+        raise ValueError(f"connectLayers: input {d!r} is already connected; disconnectLayers first")
+    return _result(LayerGraph(g._layers, g._connections + ((s, d),)), net)
+
+
+def disconnectLayers(graph, source, destination):
+    """The graph without the connection source -> destination."""
+    g, net = _graph_of(graph, "disconnectLayers")
+    pair = _canonical(g._layers, source, destination)
+    if pair not in g._connections:
+        raise ValueError(f"disconnectLayers: no connection {pair[0]!r} -> {pair[1]!r}")
+    return _result(LayerGraph(g._layers, tuple(c for c in g._connections if c != pair)), net)
+
+
+def removeLayers(graph, names):
+    """The graph without the named layers and their connections."""
+    g, net = _graph_of(graph, "removeLayers")
+    names = {names} if isinstance(names, str) else set(names)
+    missing = names - {l.name for l in g._layers}
+    if missing:
+        raise ValueError(f"removeLayers: no layers named {sorted(missing)}")
+    keep = tuple(l for l in g._layers if l.name not in names)
+    conns = tuple((s, d) for s, d in g._connections
+                  if s not in names and d.partition("/")[0] not in names)
+    return _result(LayerGraph(keep, conns), net)
+
+
+def _unconnected_outputs(layers, connections):
+    used = {s for s, _ in connections}
+    return [l.name for l in layers if l.name not in used]
+
+
+class _MultiInput(Layer):
+    """A layer of numInputs inputs named in1, in2, ...: apply receives them as a tuple."""
+
+    def num_inputs(self):
+        return self.NumInputs
+
+    def input_names(self):
+        return [f"in{k}" for k in range(1, self.NumInputs + 1)]
+
+    def __post_init__(self):
+        if isinstance(self.NumInputs, bool) or not isinstance(self.NumInputs, (int, np.integer)) \
+                or self.NumInputs < 2:
+            raise ValueError(f"{type(self).__name__}: NumInputs must be an integer >= 2, got {self.NumInputs!r}")
+
+
+def _same_format(xs, op):
+    fmts = {x._fmt for x in xs}
+    if len(fmts) > 1:
+        raise FormatError(f"{op}: the inputs have different data formats {sorted(map(str, fmts))}")
+    return xs[0]._fmt
+
+
+@_layer("addition")
+class additionLayer(_MultiInput):
+    """Elementwise sum of NumInputs inputs of one size and format."""
+    NumInputs: int = 2
+    name: str = ""
+
+    def forward(self, p, xs):
+        _same_format(xs, "additionLayer")
+        y = xs[0]
+        for x in xs[1:]:
+            y = y + x
+        return y
+
+
+@_layer("multiplication")
+class multiplicationLayer(_MultiInput):
+    """Elementwise product of NumInputs inputs of one size and format."""
+    NumInputs: int = 2
+    name: str = ""
+
+    def forward(self, p, xs):
+        _same_format(xs, "multiplicationLayer")
+        y = xs[0]
+        for x in xs[1:]:
+            y = y * x
+        return y
+
+
+class _Concat(_MultiInput):
+    def _axis(self, fmt):
+        raise NotImplementedError
+
+    def forward(self, p, xs):
+        fmt = _same_format(xs, type(self).__name__)
+        axis = self._axis(fmt)
+        return labelled(concatenate([stripdims(x) for x in xs], axis), fmt) if fmt else \
+            concatenate(xs, axis)
+
+
+@_layer("concat")
+class concatenationLayer(_Concat):
+    """Concatenation along Dim, a 0-based axis of the formatted data (for "SSCB": 2 is channels)."""
+    Dim: int = 0
+    NumInputs: int = 2
+    name: str = ""
+
+    def _axis(self, fmt):
+        ndim = len(fmt) if fmt else None
+        if ndim is not None and not 0 <= self.Dim < ndim:
+            raise FormatError(f"concatenationLayer: Dim {self.Dim} is not an axis of {fmt!r} data "
+                              f"(0-based: 0..{ndim - 1})")
+        return self.Dim
+
+
+@_layer("depthcat")
+class depthConcatenationLayer(_Concat):
+    """Concatenation along the channel ("C") axis."""
+    NumInputs: int = 2
+    name: str = ""
+
+    def _axis(self, fmt):
+        if not fmt or "C" not in fmt:
+            raise FormatError(f"depthConcatenationLayer needs data with a 'C' axis, got format {fmt!r}")
+        return fmt.index("C")
+
+
+MERGE_LAYERS = [additionLayer, multiplicationLayer, concatenationLayer, depthConcatenationLayer]
+LAYERS.extend(MERGE_LAYERS)

@@ -1,0 +1,116 @@
+"""Pooling layers for dlnetwork: max and average pooling in 1-D, 2-D and 3-D, and their global forms.
+
+Options are MATLAB's (poolSize, Stride, Padding; PaddingValue for average pooling); they
+are stored as tuples so that layers stay hashable. The layers are added to layers.LAYERS.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .layers import LAYERS, Layer, _layer
+from .pooling import avgpool, maxpool
+
+
+def _frozen(value):
+    """value with lists and arrays turned into (nested) tuples: hashable layer options."""
+    if isinstance(value, str) or np.isscalar(value):
+        return value.item() if isinstance(value, np.generic) else value
+    return tuple(_frozen(v) for v in np.asarray(value).tolist()) if isinstance(value, np.ndarray) \
+        else tuple(_frozen(v) for v in value)
+
+
+class _Pooling(Layer):
+    dims = 2
+    function = staticmethod(maxpool)
+
+    def __post_init__(self):
+        for field in ("poolSize", "Stride", "Padding"):
+            object.__setattr__(self, field, _frozen(getattr(self, field)))
+
+    def options(self):
+        return {}
+
+    def forward(self, p, x):
+        return type(self).function(x, self.poolSize, Stride=self.Stride, Padding=self.Padding,
+                                   _ndims=self.dims, **self.options())
+
+
+class _Average(_Pooling):
+    function = staticmethod(avgpool)
+
+    def options(self):
+        return {"PaddingValue": self.PaddingValue}
+
+
+class _Global(Layer):
+    dims = 2
+    function = staticmethod(maxpool)
+
+    def forward(self, p, x):
+        return type(self).function(x, "global", _ndims=self.dims)
+
+
+def _max(dims, prefix):
+    @_layer(prefix)
+    class MaxPooling(_Pooling):
+        poolSize: object
+        Stride: object = 1
+        Padding: object = 0
+        name: str = ""
+    MaxPooling.dims = dims
+    return MaxPooling
+
+
+def _average(dims, prefix):
+    @_layer(prefix)
+    class AveragePooling(_Average):
+        poolSize: object
+        Stride: object = 1
+        Padding: object = 0
+        PaddingValue: object = 0
+        name: str = ""
+    AveragePooling.dims = dims
+    return AveragePooling
+
+
+def _global(dims, prefix, function):
+    @_layer(prefix)
+    class GlobalPooling(_Global):
+        name: str = ""
+    GlobalPooling.dims, GlobalPooling.function = dims, staticmethod(function)
+    return GlobalPooling
+
+
+def _named(cls, name, doc):
+    cls.__name__ = cls.__qualname__ = name
+    cls.__doc__ = doc
+    return cls
+
+
+maxPooling1dLayer = _named(_max(1, "maxpool"), "maxPooling1dLayer", "1-D max pooling (maxpool over 'S' or 'T').")
+maxPooling2dLayer = _named(_max(2, "maxpool"), "maxPooling2dLayer", "2-D max pooling (maxpool over 'SS').")
+maxPooling3dLayer = _named(_max(3, "maxpool"), "maxPooling3dLayer", "3-D max pooling (maxpool over 'SSS').")
+averagePooling1dLayer = _named(_average(1, "avgpool"), "averagePooling1dLayer",
+                               "1-D average pooling (avgpool over 'S' or 'T').")
+averagePooling2dLayer = _named(_average(2, "avgpool"), "averagePooling2dLayer",
+                               "2-D average pooling (avgpool over 'SS').")
+averagePooling3dLayer = _named(_average(3, "avgpool"), "averagePooling3dLayer",
+                               "3-D average pooling (avgpool over 'SSS').")
+globalMaxPooling1dLayer = _named(_global(1, "gmpool", maxpool), "globalMaxPooling1dLayer",
+                                 "Maximum over the whole 'S' (or 'T') dimension.")
+globalMaxPooling2dLayer = _named(_global(2, "gmpool", maxpool), "globalMaxPooling2dLayer",
+                                 "Maximum over both 'S' dimensions (output 1-by-1-by-C).")
+globalMaxPooling3dLayer = _named(_global(3, "gmpool", maxpool), "globalMaxPooling3dLayer",
+                                 "Maximum over the three 'S' dimensions.")
+globalAveragePooling1dLayer = _named(_global(1, "gapool", avgpool), "globalAveragePooling1dLayer",
+                                     "Mean over the whole 'S' (or 'T') dimension.")
+globalAveragePooling2dLayer = _named(_global(2, "gapool", avgpool), "globalAveragePooling2dLayer",
+                                     "Mean over both 'S' dimensions (output 1-by-1-by-C).")
+globalAveragePooling3dLayer = _named(_global(3, "gapool", avgpool), "globalAveragePooling3dLayer",
+                                     "Mean over the three 'S' dimensions.")
+
+POOLING_LAYERS = [maxPooling1dLayer, maxPooling2dLayer, maxPooling3dLayer,
+                  averagePooling1dLayer, averagePooling2dLayer, averagePooling3dLayer,
+                  globalMaxPooling1dLayer, globalMaxPooling2dLayer, globalMaxPooling3dLayer,
+                  globalAveragePooling1dLayer, globalAveragePooling2dLayer, globalAveragePooling3dLayer]
+LAYERS.extend(POOLING_LAYERS)

@@ -1,0 +1,164 @@
+"""Layers for sequence data ("CBT"): sequenceInputLayer, positionEmbeddingLayer, selfAttentionLayer
+and attentionLayer (queries, keys and values from three branches of a layer graph)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..formats import labelled
+from .. import functions as F
+from ..dispatch import apply
+from .attention import attention
+from .layers import LAYERS, Layer, _layer, glorot
+from .linear import embed, fullyconnect
+
+
+def _positive(value, what, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+@_layer("sequenceinput")
+class sequenceInputLayer(Layer):
+    """Sequences of inputSize channels, formatted "CBT" (any length; MinLength for initialisation)."""
+    inputSize: int
+    MinLength: int = 1
+    name: str = ""
+
+    def __post_init__(self):
+        _positive(self.inputSize, "inputSize", "sequenceInputLayer")
+        _positive(self.MinLength, "MinLength", "sequenceInputLayer")
+
+    def example(self, dtype):
+        return labelled(np.zeros((self.inputSize, 1, self.MinLength), dtype), "CBT")
+
+    def forward(self, params, x):
+        return x if x._fmt else labelled(x, "CBT")
+
+
+@_layer("posemb")
+class positionEmbeddingLayer(Layer):
+    """A learned vector per time step: Weights (outputSize, maxPosition), output (outputSize, B, T)
+    for a "CBT" input of T <= maxPosition steps (add it to the input with an additionLayer)."""
+    outputSize: int
+    maxPosition: int
+    name: str = ""
+
+    def __post_init__(self):
+        _positive(self.outputSize, "outputSize", "positionEmbeddingLayer")
+        _positive(self.maxPosition, "maxPosition", "positionEmbeddingLayer")
+
+    def initialize(self, x, rng):   # MATLAB's default "narrow-normal": N(0, 0.01^2)
+        return {"Weights": (0.01 * rng.standard_normal((self.outputSize, self.maxPosition))).astype(x.dtype)}, {}
+
+    def forward(self, p, x):
+        fmt = x._fmt or ""
+        if "T" not in fmt:
+            raise ValueError(f"positionEmbeddingLayer {self.name!r} needs data with a 'T' axis, got format {fmt!r}")
+        steps = x.shape[fmt.index("T")]
+        if steps > self.maxPosition:
+            raise ValueError(f"positionEmbeddingLayer {self.name!r}: {steps} time steps exceed maxPosition "
+                             f"{self.maxPosition}")
+        batch = x.shape[fmt.index("B")] if "B" in fmt else 1
+        w = F.reshape(p["Weights"][:, :steps], (self.outputSize, 1, steps))
+        return labelled(apply("broadcast_to", w, shape=(self.outputSize, batch, steps)), "CBT")
+
+
+@_layer("embedding")
+class wordEmbeddingLayer(Layer):
+    """Word vectors: Weights (dimension, numWords); input "CBT" word indices (C of size 1,
+    0-based: MATLAB's 1-based indices minus one), output (dimension, B, T)."""
+    dimension: int
+    numWords: int
+    name: str = ""
+
+    def __post_init__(self):
+        _positive(self.dimension, "dimension", "wordEmbeddingLayer")
+        _positive(self.numWords, "numWords", "wordEmbeddingLayer")
+
+    def initialize(self, x, rng):   # MATLAB's default "narrow-normal": N(0, 0.01^2)
+        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self.numWords))).astype(x.dtype)}, {}
+
+    def forward(self, p, x):
+        return embed(x, p["Weights"])
+
+
+def _mode(mask, layer):
+    if isinstance(mask, str) and mask.lower() in ("none", "causal"):
+        return mask.lower()
+    raise ValueError(f"{layer}: AttentionMask must be 'none' or 'causal', got {mask!r}")
+
+
+def _no_dropout(layer, training):
+    if training and layer.DropoutProbability:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r}: DropoutProbability > 0 in training needs "
+                         "random numbers in compiled code; use DropoutProbability=0 and a dropoutLayer, or call "
+                         "attention(..., DropoutMask=) in a model function")
+
+
+@_layer("selfattention")
+class selfAttentionLayer(Layer):
+    """Multi-head self-attention: Q, K, V projections of the input, attention, an output projection."""
+    numHeads: int
+    numKeyChannels: int
+    NumValueChannels: object = "auto"
+    OutputSize: object = "auto"
+    AttentionMask: str = "none"
+    Scale: object = "auto"
+    DropoutProbability: float = 0.0
+    name: str = ""
+
+    def __post_init__(self):
+        heads = _positive(self.numHeads, "numHeads", "selfAttentionLayer")
+        keys = _positive(self.numKeyChannels, "numKeyChannels", "selfAttentionLayer")
+        values = keys if self.NumValueChannels == "auto" else _positive(self.NumValueChannels, "NumValueChannels",
+                                                                         "selfAttentionLayer")
+        if keys % heads or values % heads:
+            raise ValueError(f"selfAttentionLayer: numHeads ({heads}) must divide numKeyChannels ({keys}) and "
+                             f"NumValueChannels ({values})")
+        object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
+
+    def initialize(self, x, rng):
+        c = x.shape[x._fmt.index("C")]
+        dk = self.numKeyChannels
+        dv = dk if self.NumValueChannels == "auto" else self.NumValueChannels
+        out = c if self.OutputSize == "auto" else _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
+        p = {}
+        for name, rows, cols in (("Query", dk, c), ("Key", dk, c), ("Value", dv, c), ("Output", out, dv)):
+            p[name + "Weights"] = glorot(rng, (rows, cols), cols, rows, x.dtype)
+            p[name + "Bias"] = np.zeros((rows, 1), x.dtype)
+        return p, {}
+
+    def apply(self, p, s, x, training, mask=None):
+        _no_dropout(self, training)
+        q, k, v = (fullyconnect(x, p[n + "Weights"], p[n + "Bias"]) for n in ("Query", "Key", "Value"))
+        y, _ = attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)
+        return fullyconnect(y, p["OutputWeights"], p["OutputBias"]), {}
+
+
+@_layer("attention")
+class attentionLayer(Layer):
+    """Dot-product attention of three inputs "query", "key" and "value" (no learnables)."""
+    numHeads: int
+    AttentionMask: str = "none"
+    Scale: object = "auto"
+    DropoutProbability: float = 0.0
+    name: str = ""
+
+    def __post_init__(self):
+        _positive(self.numHeads, "numHeads", "attentionLayer")
+        object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
+
+    def num_inputs(self):
+        return 3
+
+    def input_names(self):
+        return ["query", "key", "value"]
+
+    def apply(self, p, s, xs, training, mask=None):
+        _no_dropout(self, training)
+        return attention(*xs, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)[0], {}
+
+
+SEQUENCE_LAYERS = [sequenceInputLayer, wordEmbeddingLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
+LAYERS.extend(SEQUENCE_LAYERS)
