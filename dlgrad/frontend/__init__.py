@@ -19,6 +19,8 @@ from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
+from . import parallel
+from .parallel import *  # noqa: F401,F403  (spmd functions on MPI, checkpoints)
 
 __all__ = [
     "AcceleratedFunction", "dlaccelerate", "dlarray", "isdlarray", "dlfeval", "lower",
@@ -36,4 +38,6 @@ __all__ = [
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
     "take", "take_along_axis",
+
+    *parallel.__all__,
 ]

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from .trace import control_flow_error
+from .trace import control_flow_error, transfer_error
 
 F64, F32 = np.dtype(np.float64), np.dtype(np.float32)
 _DTYPES: dict[str, np.dtype[Any]] = {"float64": F64, "float32": F32,
@@ -171,7 +171,7 @@ class dlarray:
 
     def __reduce__(self) -> tuple[Any, ...]:
         if self._node is not None:
-            raise control_flow_error("pickling")
+            raise transfer_error("pickling")
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
     def __setitem__(self, key, value):

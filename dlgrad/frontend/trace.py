@@ -79,6 +79,15 @@ def check_usable(trace: Trace) -> None:
                          "pass it to the inner function as an argument instead")
 
 
+def transfer_error(what: str) -> TraceError:
+    """The error for sending a traced dlarray to another process (a pickle, an spmd function)."""
+    return TraceError(
+        f"{what} of a traced dlarray: as MATLAB's documentation says, \"moving traced dlarray objects "
+        "between the client and workers breaks the tracing ... compute all required gradients on the "
+        "worker and then combine the gradients\". Return gradients, losses and state from the function "
+        "dlfeval evaluates and combine those (spmdPlus) outside it.")
+
+
 def control_flow_error(what: str) -> TraceError:
     """The error for Python control flow (`if`, bool(), float(), ...) on a traced value."""
     if current() is None:   # no dlfeval runs: the value escaped the one that traced it
