@@ -1,4 +1,5 @@
-"""2-D convolution and pooling on "SSCB" data, from pad + gather (im2col) + matmul / reductions.
+"""2-D pooling on "SSCB" data, from pad + gather + reductions (dlconv, re-exported here, lives
+in convolution.py as a primitive of its own).
 
 No primitive of their own: the patches are one static gather (its adjoint a scatter),
 so gradients, fusion and C come from the registry ops.
@@ -13,6 +14,7 @@ from .. import functions as F
 from ..dispatch import apply, asdlarray
 from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
+from .convolution import dlconv, dltranspconv  # noqa: F401  (re-exported)
 
 
 def _pair(value, what, op):
@@ -83,33 +85,6 @@ def _patches(x, kernel, stride, dilation, padding, op, per_channel):
 def _const(positions):
     from ...graph.node import Const
     return Const(np.ascontiguousarray(positions, dtype=np.int64))
-
-
-def dlconv(X, weights, bias=None, Stride=1, DilationFactor=1, Padding=0, DataFormat=None):
-    """2-D convolution (cross-correlation, like MATLAB) of "SSCB" data.
-
-    weights: (filterHeight, filterWidth, numChannels, numFilters); bias: numFilters values.
-    Padding: 'same' (output size ceil(input / stride)), an int, a pair, or (top, bottom, left, right).
-    """
-    x, fmt, keep = formatted_input(X, "SCB", "dlconv", DataFormat)
-    if fmt != "SSCB":
-        raise FormatError(f"dlconv needs 2-D image data with data format 'SSCB', got {fmt!r}")
-    Wt = stripdims(asdlarray(weights))
-    H, W, C, B = x.shape
-    if Wt.ndim != 4 or Wt.shape[2] != C:
-        raise FormatError(f"dlconv: weights of shape {Wt.shape} do not fit {C} input channels; "
-                          f"they need shape (filterHeight, filterWidth, {C}, numFilters)")
-    kh, kw, _, nf = Wt.shape
-    stride, dilation = _pair(Stride, "Stride", "dlconv"), _pair(DilationFactor, "DilationFactor", "dlconv")
-    cols, (Ho, Wo), _ = _patches(x, (kh, kw), stride, dilation, Padding, "dlconv", False)
-    y = F.matmul(F.transpose(F.reshape(Wt, (kh * kw * C, nf))), cols)      # (F, Ho*Wo*B)
-    y = F.transpose(F.reshape(y, (nf, Ho, Wo, B)), (1, 2, 0, 3))
-    if bias is not None:
-        b = stripdims(asdlarray(bias))
-        if b.size != nf:
-            raise FormatError(f"dlconv: bias needs {nf} values, got shape {b.shape}")
-        y = y + F.reshape(b, (1, 1, nf, 1))
-    return relabel(y, fmt, keep)
 
 
 def _pool(X, poolsize, Stride, Padding, DataFormat, op, reduce):

@@ -1,2 +1,2 @@
 """The op families; importing this package registers every primitive."""
-from . import elementwise, linalg, movement, reduce, scan  # noqa: F401
+from . import conv, elementwise, linalg, movement, reduce, scan  # noqa: F401

@@ -1,0 +1,280 @@
+"""Convolutions (graph/ops/conv.py) as loops over their affine window map, on the S..SCB layout.
+
+With the batch innermost, each spatial position holds a (channels x batch) matrix with
+contiguous rows, so every op is a sum of small matrix products over the taps (an implicit
+GEMM, never an im2col copy): conv computes y[o] (F x B) += w[t]^T (F x C) @ x[i(o, t)] (C x B),
+conv_transpose x[i] (C x B) += w[t] (C x F) @ y[o(i, t)] (F x B), both in register blocks of
+ROWS x COLS accumulators like gemm.py's (a row of filters or channels times a run of the batch);
+conv_filter w[t] (C x F) += x[i] (C x B) @ y[o]^T (B x F), dot products along the batch in
+blocks of channels x filters of vector-wide partial sums. The taps a position reaches are a
+range computed from its index (padding is the part of the range that is cut off), so the C
+is the same size for any image and batch. Each output element is summed by one thread in a
+fixed order: the same bits on any number of threads.
+"""
+from __future__ import annotations
+
+import math
+
+from ..csyntax import CTYPE, Block, For, Scope
+from ..gemm import COLS, PARALLEL, PARALLEL_MIN, ROWS
+from . import Kernel, Kind, register
+
+# conv_filter's blocks: FILTER_ROWS channels x FILTER_ROWS filters of LANES partial sums each
+FILTER_ROWS = 4
+LANES = {"float": 8, "double": 4}
+
+
+def place(scheduler, node):
+    operands = [scheduler.operand(x, contiguous=True) for x in node.inputs]
+    reads = {id(scheduler.ctx.storage(x)[0]) for x, _ in operands}
+    return scheduler.add(Kernel("conv", node.shape, [node], operands=operands), reads)
+
+
+def _flat(names, extents):
+    """C text of the row-major position of index names in an array of `extents`."""
+    text = names[0]
+    for name, n in zip(names[1:], extents[1:]):
+        text = f"({text})*{n} + {name}"
+    return text
+
+
+def _floor_div(num, den):
+    return num if den == 1 else f"({num})/{den}"
+
+
+class _Geometry:
+    """Sizes and attributes of one convolution, named as in graph/ops/conv.py."""
+
+    def __init__(self, node, x_shape, w_shape, y_shape):
+        self.d = len(x_shape) - 2
+        self.size, (self.channels, self.batch) = x_shape[:self.d], x_shape[-2:]
+        self.kernel, (self.cg, self.filters) = w_shape[:self.d], w_shape[-2:]
+        self.out = y_shape[:self.d]
+        self.stride, self.dilation = node.attr("stride"), node.attr("dilation")
+        self.lo = tuple(lo for lo, _ in node.attr("padding"))
+        self.groups = node.attr("groups")
+        self.fg = self.filters // self.groups
+        self.work = math.prod(y_shape) * math.prod(self.kernel) * self.cg
+
+    def taps_from_output(self, k, o):
+        """(first, end) C expressions of the taps output position o reaches along axis k."""
+        n, kk, s, dl, lo = self.size[k], self.kernel[k], self.stride[k], self.dilation[k], self.lo[k]
+        first = "0" if lo == 0 else f"{lo} - {o}*{s} > 0 ? ({lo} - {o}*{s} + {dl - 1})/{dl} : 0"
+        reach = (self.out[k] - 1) * s + (kk - 1) * dl - lo   # the last input any window reads
+        if reach <= n - 1:
+            end = str(kk)
+        else:
+            last = f"{n - 1 + lo} - {o}*{s}"
+            end = f"{last} < 0 ? 0 : {_floor_div(last, dl)} + 1 < {kk} ? {_floor_div(last, dl)} + 1 : {kk}"
+        return first, end
+
+    def taps_from_input(self, k, i):
+        """(first, end) taps through which input position i reaches an output along axis k."""
+        kk, s, dl, lo, last_o = self.kernel[k], self.stride[k], self.dilation[k], self.lo[k], self.out[k] - 1
+        low = f"{i} + {lo - last_o * s}"
+        first = f"{low} > 0 ? ({low} + {dl - 1})/{dl} : 0"
+        top = f"{i} + {lo}" if lo else i
+        end = f"{_floor_div(top, dl)} + 1 < {kk} ? {_floor_div(top, dl)} + 1 : {kk}"
+        return first, end
+
+    def outputs_from_tap(self, k, t):
+        """(first, end) output positions that read through tap t along axis k."""
+        n, s, dl, lo, out = self.size[k], self.stride[k], self.dilation[k], self.lo[k], self.out[k]
+        low = f"{lo} - {t}*{dl}"
+        first = f"{low} > 0 ? ({low} + {s - 1})/{s} : 0"
+        top = f"{n - 1 + lo} - {t}*{dl}"
+        end = f"{top} < 0 ? 0 : {_floor_div(top, s)} + 1 < {out} ? {_floor_div(top, s)} + 1 : {out}"
+        return first, end
+
+
+def _window_loops(bounds, names, body):
+    """Nested loops names[k] in [first_k, end_k) around body (a list of items); the outer For."""
+    inner = Block(body)
+    for name, (first, end) in reversed(list(zip(names, bounds))):
+        inner = Block([For(name, f"{name}_end", inner, start=f"{name}_first")])
+    return inner.body[0]
+
+
+def _bound_declarations(bounds, names):
+    return [f"const ptrdiff_t {n}_first = {first}, {n}_end = {end};" for n, (first, end) in zip(names, bounds)]
+
+
+def _gemm_block(ctype, rows, width, a_load, b_row, k_extent, store):
+    """A rows x width block of accumulators, summed over the window loops built by the caller.
+
+    a_load(r, k) is the C of the row-r multiplier at step k, b_row(k) a pointer to the width
+    contiguous values it multiplies; store(r) the C pointer where row r of the block goes."""
+    acc = [f"acc{r}" for r in range(rows)]
+    declare = f"{ctype} " + ", ".join(f"{a}[{width}] = {{0}}" for a in acc) + ";"
+    step = For("kk", k_extent)
+    step.body.extend(f"const {ctype} a{r} = {a_load(r, 'kk')};" for r in range(rows))
+    step.add(f"const {ctype} *restrict b = {b_row('kk')};")
+    lanes = step.add(For("j", width))
+    lanes.add(f"const {ctype} bj = b[j];")
+    lanes.body.extend(f"{acc[r]}[j] += a{r} * bj;" for r in range(rows))
+    stores = For("j", width)
+    stores.body.extend(f"{store(r)}[j] = {acc[r]}[j];" for r in range(rows))
+    return declare, step, stores
+
+
+def _blocks(extent, start, rows, emit_block):
+    """Blocks of `rows` rows from `start` over `extent` rows, then one block of the rest."""
+    items, full = [], extent - extent % rows
+    if full:
+        items.append(For("r0", f"{start} + {full}", Block(emit_block(rows, "r0")), start=start, step=rows))
+    if extent % rows:
+        items.append(Scope([f"const ptrdiff_t r0 = {start} + {full};", *emit_block(extent % rows, "r0")]))
+    return items
+
+
+def _batch_blocks(batch, cols, emit_block):
+    items, full = [], batch - batch % cols
+    if full:
+        items.append(For("b0", full, Block(emit_block(cols)), step=cols))
+    if batch % cols:
+        items.append(Scope([f"const ptrdiff_t b0 = {full};", *emit_block(batch % cols)]))
+    return items
+
+
+def _pragma(geometry):
+    return PARALLEL if geometry.work >= PARALLEL_MIN else ""
+
+
+def emit_conv(emitter, index, kernel):
+    root = kernel.roots[0]
+    (x, _), (w, _) = kernel.operands
+    X, W, Y = emitter.names[id(emitter.owner(x))], emitter.names[id(emitter.owner(w))], emitter.names[id(root)]
+    geo = _Geometry(root, x.shape, w.shape, root.shape)
+    ctype, d = CTYPE[root.dtype], geo.d
+    o, t, i = [f"o{k}" for k in range(d)], [f"t{k}" for k in range(d)], [f"i{k}" for k in range(d)]
+    cg, nb, nf = geo.cg, geo.batch, geo.filters
+
+    def block(width):
+        def emit_rows(rows, f0):
+            declare, step, stores = _gemm_block(
+                ctype, rows, width, lambda r, k: f"wp[{k}*{nf} + {r}]", lambda k: f"xp + {k}*{nb}", cg,
+                lambda r: f"(Y + ({f0} + {r})*{nb} + b0)")
+            taps = [*(f"const ptrdiff_t {i[k]} = {o[k]}*{geo.stride[k]} + {t[k]}*{geo.dilation[k]} - {geo.lo[k]};"
+                      for k in range(d)),
+                    f"const {CTYPE[x.dtype]} *restrict xp = {X} + (({_flat(i, geo.size)})*{geo.channels} + "
+                    f"g*{cg})*{nb} + b0;",
+                    f"const {CTYPE[w.dtype]} *restrict wp = {W} + ({_flat(t, geo.kernel)})*{cg * nf} + {f0};",
+                    step]
+            return [declare, _window_loops(bounds, t, taps), stores]
+        return _blocks(geo.fg, f"g*{geo.fg}", ROWS, emit_rows)
+
+    bounds = [geo.taps_from_output(k, o[k]) for k in range(d)]
+    inner = Block([*_bound_declarations(bounds, t),
+                   f"{ctype} *restrict Y = {Y} + ({_flat(o, geo.out)})*{nf * nb};"])
+    over_groups = inner.add(For("g", geo.groups))
+    over_groups.body.extend(_batch_blocks(nb, COLS[ctype], block))
+    return emitter.function(index, kernel, [emitter.owner(x), emitter.owner(w)], [root],
+                            _position_loops(o, geo.out, inner, _pragma(geo)))
+
+
+def emit_transpose(emitter, index, kernel):
+    root = kernel.roots[0]
+    (y, _), (w, _) = kernel.operands
+    Yn, W, Z = emitter.names[id(emitter.owner(y))], emitter.names[id(emitter.owner(w))], emitter.names[id(root)]
+    geo = _Geometry(root, root.shape, w.shape, y.shape)
+    ctype, d = CTYPE[root.dtype], geo.d
+    i, t, o = [f"i{k}" for k in range(d)], [f"t{k}" for k in range(d)], [f"o{k}" for k in range(d)]
+    cg, nb, nf, fg = geo.cg, geo.batch, geo.filters, geo.fg
+
+    def block(width):
+        def emit_rows(rows, c0):
+            declare, step, stores = _gemm_block(
+                ctype, rows, width, lambda r, k: f"wp[{r}*{nf} + {k}]", lambda k: f"yp + {k}*{nb}", fg,
+                lambda r: f"(Z + ({c0} + {r})*{nb} + b0)")
+            skip = [f"if (({i[k]} + {geo.lo[k]} - {t[k]}*{geo.dilation[k]}) % {geo.stride[k]}) continue;"
+                    for k in range(d) if geo.stride[k] > 1]
+            taps = [*skip,
+                    *(f"const ptrdiff_t {o[k]} = {_floor_div(f'{i[k]} + {geo.lo[k]} - {t[k]}*{geo.dilation[k]}', geo.stride[k])};"
+                      for k in range(d)),
+                    f"const {CTYPE[y.dtype]} *restrict yp = {Yn} + (({_flat(o, geo.out)})*{nf} + g*{fg})*{nb} + b0;",
+                    f"const {CTYPE[w.dtype]} *restrict wp = {W} + (({_flat(t, geo.kernel)})*{cg} + {c0} - g*{cg})*{nf}"
+                    f" + g*{fg};",
+                    step]
+            return [declare, _window_loops(bounds, t, taps), stores]
+        return _blocks(cg, f"g*{cg}", ROWS, emit_rows)
+
+    bounds = [geo.taps_from_input(k, i[k]) for k in range(d)]
+    inner = Block([*_bound_declarations(bounds, t),
+                   f"{ctype} *restrict Z = {Z} + ({_flat(i, geo.size)})*{geo.channels * nb};"])
+    over_groups = inner.add(For("g", geo.groups))
+    over_groups.body.extend(_batch_blocks(nb, COLS[ctype], block))
+    return emitter.function(index, kernel, [emitter.owner(y), emitter.owner(w)], [root],
+                            _position_loops(i, geo.size, inner, _pragma(geo)))
+
+
+def emit_filter(emitter, index, kernel):
+    root = kernel.roots[0]
+    (x, _), (y, _) = kernel.operands
+    X, Yn, D = emitter.names[id(emitter.owner(x))], emitter.names[id(emitter.owner(y))], emitter.names[id(root)]
+    geo = _Geometry(root, x.shape, root.shape, y.shape)
+    ctype, d = CTYPE[root.dtype], geo.d
+    t, o, i = [f"t{k}" for k in range(d)], [f"o{k}" for k in range(d)], [f"i{k}" for k in range(d)]
+    cg, fg, nb, nf, lanes = geo.cg, geo.fg, geo.batch, geo.filters, LANES[ctype]
+    rc, rf = _divisor(cg, FILTER_ROWS), _divisor(fg, FILTER_ROWS)
+    pairs = [(a, b) for a in range(rc) for b in range(rf)]
+    acc = {p: f"acc{p[0]}_{p[1]}" for p in pairs}
+
+    def lanes_loop(width, start):
+        loop = For("j", width)
+        loop.body.extend(f"{acc[a, b]}[j] += xp[{a * nb} + {start} + j] * yp[{b * nb} + {start} + j];"
+                         for a, b in pairs)
+        return loop
+    full = nb - nb % lanes
+    sweep = [*(f"const ptrdiff_t {i[k]} = {o[k]}*{geo.stride[k]} + {t[k]}*{geo.dilation[k]} - {geo.lo[k]};"
+               for k in range(d)),
+             f"const {CTYPE[x.dtype]} *restrict xp = {X} + (({_flat(i, geo.size)})*{geo.channels} + g*{cg} + c0)*{nb};",
+             f"const {CTYPE[y.dtype]} *restrict yp = {Yn} + (({_flat(o, geo.out)})*{nf} + f0)*{nb};"]
+    if full:
+        sweep.append(For("b0", full, Block([lanes_loop(lanes, "b0")]), step=lanes))
+    if nb % lanes:
+        sweep.append(lanes_loop(nb % lanes, full))
+    bounds = [geo.outputs_from_tap(k, t[k]) for k in range(d)]
+    block = Block([f"{ctype} " + ", ".join(f"{a}[{lanes}] = {{0}}" for a in acc.values()) + ";",
+                   _window_loops(bounds, o, sweep)])
+    block.extend(f"Dt[(c0 + {a})*{nf} + f0 + {b}] = {_lane_sum(acc[a, b], lanes)};" for a, b in pairs)
+    over_f = For("f0", f"g*{fg} + {fg}", block, start=f"g*{fg}", step=rf)
+    over_c = For("c0", cg, Block([over_f]), step=rc)
+    taps = math.prod(geo.kernel)
+    body = Block([*(f"const ptrdiff_t {t[k]} = {_tap_index('tap', geo.kernel, k)};" for k in range(d)),
+                  *_bound_declarations(bounds, o),
+                  f"{ctype} *restrict Dt = {D} + tap*{cg * nf};",
+                  For("g", geo.groups, Block([over_c]))])
+    loop = For("tap", taps, body, pragma=_pragma(geo))
+    return emitter.function(index, kernel, [emitter.owner(x), emitter.owner(y)], [root], Block([loop]))
+
+
+def _tap_index(flat, kernel, k):
+    inner = math.prod(kernel[k + 1:])
+    text = flat if inner == 1 else f"{flat}/{inner}"
+    return text if k == 0 else f"({text}) % {kernel[k]}"
+
+
+def _lane_sum(name, lanes):
+    """The lanes of a partial sum added pairwise (a fixed order)."""
+    terms = [f"{name}[{j}]" for j in range(lanes)]
+    while len(terms) > 1:
+        terms = [f"({a} + {b})" for a, b in zip(terms[::2], terms[1::2])] + terms[len(terms) - len(terms) % 2:]
+    return terms[0]
+
+
+def _divisor(n, limit):
+    """The largest divisor of n up to limit."""
+    return max(k for k in range(1, limit + 1) if n % k == 0)
+
+
+def _position_loops(names, extents, body, pragma):
+    """Loops over every position (row-major), the outermost one split between threads."""
+    inner = body
+    for k in reversed(range(len(names))):
+        inner = Block([For(names[k], extents[k], inner, pragma=pragma if k == 0 else "")])
+    return inner
+
+
+register(Kind("conv", place, lambda emitter, index, kernel: EMIT[kernel.roots[0].op](emitter, index, kernel)),
+         ops=("conv", "conv_transpose", "conv_filter"))
+EMIT = {"conv": emit_conv, "conv_transpose": emit_transpose, "conv_filter": emit_filter}
