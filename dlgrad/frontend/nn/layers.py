@@ -184,12 +184,14 @@ class convolution2dLayer(Layer):
     Padding: object = 0
     DilationFactor: object = 1
     name: str = ""
+    PaddingValue: float = 0.0
 
     def __post_init__(self):
         object.__setattr__(self, "filterSize", _pair(self.filterSize))
         if not isinstance(self.Padding, str):
-            object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0
-                               else tuple(int(v) for v in self.Padding))
+            object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0 else
+                               tuple(tuple(int(v) for v in row) for row in np.asarray(self.Padding))
+                               if np.ndim(self.Padding) == 2 else tuple(int(v) for v in self.Padding))
 
     def initialize(self, x, rng):
         kh, kw = self.filterSize
@@ -200,7 +202,7 @@ class convolution2dLayer(Layer):
 
     def forward(self, p, x):
         return dlconv(x, p["Weights"], p["Bias"], Stride=self.Stride, Padding=self.Padding,
-                      DilationFactor=self.DilationFactor)
+                      DilationFactor=self.DilationFactor, PaddingValue=self.PaddingValue)
 
 
 @_layer("batchnorm")
