@@ -11,6 +11,7 @@ import numpy as np
 
 from .. import functions as F
 from ..dispatch import apply, asdlarray
+from ..dlarray import dlarray
 from ..formats import FormatError, stripdims
 from .common import formatted_input, relabel
 from .window import padding_pairs, per_axis
@@ -65,6 +66,8 @@ def _grouped(w, d):
 def _bias(y, bias, filters, per_group, groups, op):
     if bias is None:
         return y
+    if not isinstance(bias, dlarray):   # a number or numpy array takes the data's precision
+        bias = np.asarray(bias, dtype=y.dtype)
     b = stripdims(asdlarray(bias))
     if b.size == 1:
         return y + F.reshape(b, ())
