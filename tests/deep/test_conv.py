@@ -278,3 +278,44 @@ def test_cnn_c_size_does_not_grow_with_the_image(tmp_path):
     for a, b in zip(small, large):
         assert a < 1 << 20 and b < 1 << 20
         assert abs(b - a) <= 0.1 * a
+
+
+# --- torch.nn.functional as an independent reference --------------------------------------------
+TORCH_CASES = [  # (data shape, MATLAB weights shape, stride, dilation, pads)
+    ((9, 3, 2), (3, 3, 4), (2,), (1,), ((1, 2),)),
+    ((7, 8, 4, 3), (3, 3, 2, 3, 2), (1, 2), (2, 1), ((2, 1), (0, 1))),
+    ((6, 6, 3, 2), (3, 3, 1, 2, 3), (2, 2), (1, 1), ((1, 1), (1, 1))),      # channel-wise, 2 per channel
+    ((4, 5, 3, 2, 2), (2, 3, 2, 2, 4), (1, 2, 1), (1, 1, 2), ((1, 0), (1, 1), (0, 2))),
+]
+
+
+def test_against_torch():
+    torch = pytest.importorskip("torch")
+    tf = torch.nn.functional
+    rng = np.random.default_rng(11)
+    xs = [rng.standard_normal(c[0]) for c in TORCH_CASES]
+    ws = [rng.standard_normal(c[1]) for c in TORCH_CASES]
+    xt, wt = rng.standard_normal((5, 4, 4, 2)), rng.standard_normal((3, 2, 3, 2, 2))
+
+    def run(xs, ws, xt, wt):
+        ys = [dl.dlconv(dl.dlarray(x, FORMATS[len(c[2])]), w, 0, Stride=c[2], DilationFactor=c[3],
+                        Padding=flat(c[4])) for x, w, c in zip(xs, ws, TORCH_CASES)]
+        return ys + [dl.dltranspconv(dl.dlarray(xt, "SSCB"), wt, 0, Stride=(2, 3), DilationFactor=(1, 2),
+                                     Cropping=[1, 1, 2, 2])]
+    got = dl.dlfeval(run, xs, ws, xt, wt)
+    for y, x, w, (_, _, stride, dilation, pads) in zip(got, xs, ws, TORCH_CASES):
+        d = x.ndim - 2
+        w = w.reshape(w.shape + (1,) * (d + 3 - w.ndim))
+        cg, fg, groups = w.shape[d:]
+        tx = torch.from_numpy(np.ascontiguousarray(np.moveaxis(x, (d + 1, d), (0, 1))))
+        tx = tf.pad(tx, [v for lo_hi in reversed(pads) for v in lo_hi])
+        tw = torch.from_numpy(np.ascontiguousarray(
+            np.moveaxis(w, (d + 2, d + 1, d), (0, 1, 2)).reshape((groups * fg, cg) + w.shape[:d])))
+        want = getattr(tf, f"conv{d}d")(tx, tw, stride=stride, dilation=dilation, groups=groups).numpy()
+        np.testing.assert_allclose(np.asarray(y), np.moveaxis(want, (0, 1), (d + 1, d)), rtol=1e-10, atol=1e-10)
+    # conv_transpose2d weights (in channels, out channels per group, kh, kw); padding crops both sides
+    tw = np.moveaxis(wt, (4, 3, 2), (0, 1, 2)).reshape(4, 3, 3, 2)
+    want = tf.conv_transpose2d(torch.from_numpy(np.ascontiguousarray(np.moveaxis(xt, (3, 2), (0, 1)))),
+                               torch.from_numpy(np.ascontiguousarray(tw)), stride=(2, 3), padding=(1, 2),
+                               dilation=(1, 2), groups=2).numpy()
+    np.testing.assert_allclose(np.asarray(got[-1]), np.moveaxis(want, (0, 1), (3, 2)), rtol=1e-10, atol=1e-10)
