@@ -7,6 +7,8 @@ primitive's (filter..., channelsPerGroup, numGroups * filtersPerGroup), filters 
 """
 from __future__ import annotations
 
+from typing import Any, Optional
+
 import numpy as np
 
 from .. import functions as F
@@ -78,7 +80,8 @@ def _bias(y, bias, filters, per_group, groups, op):
     return y + F.reshape(b, (filters, 1))
 
 
-def dlconv(X, weights, bias=None, Stride=1, DilationFactor=1, Padding=0, PaddingValue=0, DataFormat=None):
+def dlconv(X, weights, bias=None, Stride: Any = 1, DilationFactor: Any = 1, Padding: Any = 0,
+           PaddingValue: Any = 0, DataFormat: Optional[str] = None) -> dlarray:
     """Convolution (cross-correlation, like MATLAB) of 1-D, 2-D or 3-D data.
 
     weights: (filter..., numChannels, numFilters), or for grouped convolution (filter...,
@@ -121,7 +124,8 @@ def _padding_value(value, op):
     return float(value)
 
 
-def dltranspconv(X, weights, bias=None, Stride=1, DilationFactor=1, Cropping=0, DataFormat=None):
+def dltranspconv(X, weights, bias=None, Stride: Any = 1, DilationFactor: Any = 1, Cropping: Any = 0,
+                 DataFormat: Optional[str] = None) -> dlarray:
     """Transposed convolution of 1-D, 2-D or 3-D data (the adjoint of dlconv in its input).
 
     weights: (filter..., numFilters, numChannels), or (filter..., numFiltersPerGroup,
