@@ -139,6 +139,17 @@ def _batch_blocks(batch, cols, emit_block):
     return items
 
 
+def _rows(n, ctype):
+    """Rows per register block of conv and conv_transpose: for float, up to 10 rows of two vectors
+    when that divides n (20 filters: 10 x 16 blocks ran 1.3-1.6x faster than 8 x 16 plus a block
+    of 4, on the AVX-512 host gemm.py was measured on), else gemm.ROWS and a block of the rest."""
+    if ctype == "float":
+        for rows in (10, 9, 8, 7, 6):
+            if n % rows == 0:
+                return rows
+    return ROWS
+
+
 def _pragma(geometry):
     return PARALLEL if geometry.work >= PARALLEL_MIN else ""
 
@@ -164,7 +175,7 @@ def emit_conv(emitter, index, kernel):
                     f"const {CTYPE[w.dtype]} *restrict wp = {W} + ({_flat(t, geo.kernel)})*{cg * nf} + {f0};",
                     step]
             return [declare, _window_loops(bounds, t, taps), stores]
-        return _blocks(geo.fg, f"g*{geo.fg}", ROWS, emit_rows)
+        return _blocks(geo.fg, f"g*{geo.fg}", _rows(geo.fg, ctype), emit_rows)
 
     bounds = [geo.taps_from_output(k, o[k]) for k in range(d)]
     inner = Block([*_bound_declarations(bounds, t),
