@@ -23,6 +23,7 @@ from dlgrad.graph.ops import lstsq as Q
 from dlgrad.graph.ops import solve as L
 from dlgrad.graph.ops import sort as S
 from dlgrad.graph.ops.take import TAKE
+from dlgrad.graph.ops.conv import WINDOW
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
 from graph.support import Inputs, vjp_graph
 
@@ -390,8 +391,36 @@ def named_cases(name):
                for cid, arrays, attrs, prep, *perturb in EXPLICIT.get(name, [])])
 
 
+# --- convolutions (graph/ops/conv.py): (id, data shape, weights shape, attrs), the second operand
+# of conv_transpose / conv_filter taking the shape conv's output has
+CONV_SHAPES = [
+    ("2d,pad,groups2", (5, 4, 4, 3), (3, 3, 2, 6), dict(stride=(1, 1), dilation=(1, 1), padding=((1, 1), (1, 1)),
+                                                        groups=2)),
+    ("2d,stride,dilation", (7, 6, 3, 17), (3, 2, 3, 9), dict(stride=(2, 3), dilation=(2, 1),
+                                                             padding=((2, 0), (1, 3)), groups=1)),
+    ("1d", (9, 2, 2), (4, 2, 3), dict(stride=(3,), dilation=(2,), padding=((3, 1),), groups=1)),
+    ("3d,depthwise", (4, 3, 3, 2, 2), (2, 2, 2, 1, 4), dict(stride=(1, 2, 1), dilation=(1, 1, 2),
+                                                            padding=((1, 0), (0, 1), (1, 1)), groups=2)),
+]
+
+
+def conv_cases(name):
+    from dlgrad.graph.ops.conv import out_size
+    cases = []
+    for cid, xs, ws, attrs in CONV_SHAPES:
+        d = len(xs) - 2
+        out = tuple(out_size(n, k, s, dl, lo, hi) for n, k, s, dl, (lo, hi)
+                    in zip(xs, ws, attrs["stride"], attrs["dilation"], attrs["padding"])) + (ws[-1], xs[-1])
+        shapes, extra = {"conv": ((xs, ws), {}), "conv_transpose": ((out, ws), {"size": xs[:d]}),
+                         "conv_filter": ((xs, out), {"kernel": ws[:d]})}[name]
+        arrays = [_magnitudes(rng_for(name + cid + str(i)), s) for i, s in enumerate(shapes)]
+        cases.append(Case(name, f"{name}[{cid}]", arrays, {**attrs, **extra}))
+    return cases
+
+
 BY_KIND = {ELEMENTWISE: elementwise_cases, REDUCE: reduce_cases, MATMUL: matmul_cases,
-           MOVEMENT: named_cases, GATHER: named_cases, TAKE: take_cases}
+           MOVEMENT: named_cases, GATHER: named_cases, TAKE: take_cases,
+           WINDOW: conv_cases}
 
 
 def ops_under_test():

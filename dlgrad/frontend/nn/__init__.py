@@ -1,7 +1,9 @@
 """Deep learning on dlarrays: activations, losses, layers' functions, dlnetwork, optimizers."""
 from .activations import elu, gelu, leakyrelu, logsoftmax, relu, sigmoid, softmax, tanh
-from .conv import dlconv
+from .convolution import dlconv, dltranspconv
 from .pooling import avgpool, maxpool, maxunpool
+from .conv_layers import (convolution1dLayer, convolution3dLayer, groupedConvolution2dLayer, image3dInputLayer,
+                          transposedConv2dLayer)
 from .linear import dropout, dropout_mask, embed, fullyconnect
 from .losses import crossentropy, indexcrossentropy
 from .regression import huber, l1loss, l2loss, mse
@@ -34,6 +36,7 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
            "batchnorm", "layernorm", "crosschannelnorm", "groupnorm", "instancenorm",
            *(layer.__name__ for layer in LAYERS),
+           "dltranspconv",
            "Learnables", "dlnetwork", "dlupdate", "dropout_masks", "forward", "predict",
            "adamupdate", "rmspropupdate", "sgdmupdate", "lbfgsState", "lbfgsupdate",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",

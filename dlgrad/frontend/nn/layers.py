@@ -212,12 +212,14 @@ class convolution2dLayer(Layer):
     Padding: Any = 0   # an int, (h, w), (top, bottom, left, right) or "same"
     DilationFactor: Size = 1
     name: str = ""
+    PaddingValue: float = 0.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "filterSize", _pair(self.filterSize))
         if not isinstance(self.Padding, str):
-            object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0
-                               else tuple(int(v) for v in self.Padding))
+            object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0 else
+                               tuple(tuple(int(v) for v in row) for row in np.asarray(self.Padding))
+                               if np.ndim(self.Padding) == 2 else tuple(int(v) for v in self.Padding))
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         kh, kw = _pair(self.filterSize)
@@ -228,7 +230,7 @@ class convolution2dLayer(Layer):
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
         return dlconv(x, p["Weights"], p["Bias"], Stride=self.Stride, Padding=self.Padding,
-                      DilationFactor=self.DilationFactor)
+                      DilationFactor=self.DilationFactor, PaddingValue=self.PaddingValue)
 
 
 @_layer("batchnorm")
