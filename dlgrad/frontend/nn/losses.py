@@ -13,7 +13,6 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import functions as F
-from ..dlarray import dlarray
 from ..types import ArrayLike
 from ..dispatch import apply, asdlarray
 from ..dlarray import F32, dlarray
@@ -32,7 +31,7 @@ def _safe_log(Y: dlarray) -> dlarray:
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, ClassificationMode: str = "single-label",
+def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, ClassificationMode: str = "single-label",
                  NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
                  WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
     """MATLAB's cross-entropy of probabilities Y against targets: sum(m .* w .* l) / N with
