@@ -31,7 +31,7 @@ class AcceleratedFunction(SignatureCache):
         self.accelerated = True
         self._check_mode, self._check_tolerance = "none", 1e-4
 
-    def _dispatch(self, *args, **kwargs):
+    def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
         result = self.dispatch(self.function, args, kwargs)
         if self._check_mode == "tolerance":
             self.forget_fast()   # every call comes back here to be checked
@@ -45,7 +45,7 @@ class AcceleratedFunction(SignatureCache):
         return self._check_mode
 
     @check_mode.setter
-    def check_mode(self, value: str):
+    def check_mode(self, value: str) -> None:
         self._check_mode = checkmode.check_mode(value)
         self.forget_fast()
 
@@ -55,7 +55,7 @@ class AcceleratedFunction(SignatureCache):
         return self._check_tolerance
 
     @check_tolerance.setter
-    def check_tolerance(self, value: float):
+    def check_tolerance(self, value: float) -> None:
         self._check_tolerance = checkmode.check_tolerance(value)
 
     @property

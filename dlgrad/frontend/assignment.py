@@ -9,6 +9,8 @@ repeats a position the last value wins, as in numpy.
 """
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import numpy as np
 
 from ..errors import UnsupportedOperationError
@@ -21,7 +23,7 @@ from .functions import reshape, where
 from .indexing import _basic_specs, _is_array_index
 
 
-def setitem(x: dlarray, key, value) -> None:
+def setitem(x: dlarray, key: Any, value: Any) -> None:
     """x[key] = value: x rebound to the updated value (value broadcast to x[key] and cast to x's dtype)."""
     trace = tracing.current()
     if trace is not None and x._node is None and trace.captures is not None and trace.captures.has(x):
@@ -37,7 +39,7 @@ def setitem(x: dlarray, key, value) -> None:
     x._data, x._node, x._trace, x._origin = updated._data, updated._node, updated._trace, None
 
 
-def _fit(value, shape):
+def _fit(value: dlarray, shape: Sequence[int]) -> dlarray:
     """value broadcast to `shape` as numpy's assignment does (extra leading 1s dropped)."""
     extra = value.ndim - len(shape)
     if extra > 0:
@@ -51,11 +53,11 @@ def _fit(value, shape):
     return apply("broadcast_to", value, shape=tuple(shape))
 
 
-def _ones(shape, dtype):
+def _ones(shape: Sequence[int], dtype: Any) -> dlarray:
     return apply("broadcast_to", asdlarray(np.ones((), dtype)), shape=tuple(shape))
 
 
-def _padded(x, key, value):
+def _padded(x: dlarray, key: tuple[Any, ...], value: dlarray) -> dlarray:
     index, selected, result = _basic_specs(x, key)
     placed = reshape(_fit(value, result), selected)
     if all(spec == (0, n, 1) for spec, n in zip(index, x.shape)):
@@ -64,7 +66,7 @@ def _padded(x, key, value):
     return where(hit, apply("pad", placed, shape=x.shape, index=index), x)
 
 
-def _scattered(x, key, value):
+def _scattered(x: dlarray, key: tuple[Any, ...], value: dlarray) -> dlarray:
     key = tuple(np.asarray(k) if isinstance(k, list) else k for k in key)
     for k in key:
         if isinstance(k, np.ndarray) and k.dtype.kind not in "biu" and k.size:

@@ -5,6 +5,7 @@ matches what the function computes (a value it reads changed in a way no guard s
 from __future__ import annotations
 
 import warnings
+from typing import Any, Callable
 
 import numpy as np
 
@@ -19,14 +20,16 @@ class AccelerationCheckWarning(UserWarning):
     """An accelerated function's result differs from the uncompiled evaluation."""
 
 
-def check_mode(value) -> str:
+def check_mode(value: Any) -> str:
+    """The validated CheckMode, lower case."""
     mode = str(value).lower() if isinstance(value, str) else value
     if mode not in MODES:
         raise ValueError(f"CheckMode must be 'none' or 'tolerance', got {value!r}")
     return mode
 
 
-def check_tolerance(value) -> float:
+def check_tolerance(value: Any) -> float:
+    """The validated CheckTolerance, a positive finite float."""
     try:
         tol = float(value)
     except (TypeError, ValueError):
@@ -36,11 +39,12 @@ def check_tolerance(value) -> float:
     return tol
 
 
-def _array(x):
+def _array(x: Any) -> np.ndarray[Any, Any]:
     return np.asarray(x._data if isinstance(x, dlarray) else x)
 
 
-def compare(fn, result, args, kwargs, tolerance):
+def compare(fn: Callable[..., Any], result: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
+            tolerance: float) -> None:
     """Warn when `result` differs from fn evaluated uncompiled on args: |a - b| > tol * (1 + |b|)."""
     from .cache import call_signature, compile_call
     from .tree import TracedArgument

@@ -174,7 +174,7 @@ class dlarray:
             raise transfer_error("pickling")
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
-    def __setitem__(self, key, value):
+    def __setitem__(self, key: Any, value: ArrayLike) -> None:
         """X[key] = v rebinds X to the updated value, as MATLAB's X(idx) = v (frontend/assignment.py)."""
         assignment.setitem(self, key, value)
 

@@ -53,7 +53,7 @@ def round(x: ArrayLike) -> dlarray:
     return where(half, whole + sign(x), whole)
 
 
-def _toward_zero(x):
+def _toward_zero(x: dlarray) -> dlarray:
     return where(less(x, 0), ceil(x), floor(x))
 
 atan2 = _elementwise("atan2", "atan2", "Elementwise atan2(y, x), the angle of (x, y).")

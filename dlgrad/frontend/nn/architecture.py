@@ -6,34 +6,40 @@ signature, so networks of one architecture share one compiled function whatever 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Iterable, Sequence
+
+if TYPE_CHECKING:
+    from .layers import Layer
+
+Feed = tuple[str, int]   # ("layer", source index) or ("input", network input index)
 
 
 @dataclass(frozen=True)
 class Architecture:
-    layers: tuple
-    feeds: tuple      # per layer, per input slot: ("layer", source index) or ("input", network input index)
-    order: tuple      # layer indices, each after the layers that feed it
-    inputs: tuple     # network inputs: (layer index, slot), in layer order
-    outputs: tuple    # layer indices whose output feeds nothing
-    masks: tuple = ()     # dropout layers: (name, example shape, format)
-    factors: tuple = ()   # ((layer, parameter), learn-rate factor, L2 factor) set by the user
-    examples: tuple = ()  # network inputs' example (shape, format, dtype), kept for resetState
+    layers: tuple[Layer, ...]
+    feeds: tuple[tuple[Feed, ...], ...]      # per layer, per input slot: ("layer", source index) or ("input", network input index)
+    order: tuple[int, ...]      # layer indices, each after the layers that feed it
+    inputs: tuple[tuple[int, int], ...]     # network inputs: (layer index, slot), in layer order
+    outputs: tuple[int, ...]    # layer indices whose output feeds nothing
+    masks: tuple[tuple[str, tuple[int, ...], str], ...] = ()     # dropout layers: (name, example shape, format)
+    factors: tuple[tuple[tuple[str, str], float, float], ...] = ()   # ((layer, parameter), learn-rate factor, L2 factor) set by the user
+    examples: tuple[tuple[tuple[int, ...], str, str], ...] = ()  # network inputs' example (shape, format, dtype), kept for resetState
 
     @classmethod
-    def build(cls, layers, connections):
+    def build(cls, layers: Iterable[Layer], connections: Iterable[tuple[str, str]]) -> Architecture:
         from .layergraph import endpoint
         layers = tuple(layers)
         names = [l.name for l in layers]
         if len(set(names)) != len(names):
             raise ValueError(f"dlnetwork: layer names must be unique, got {names}")
-        feeds = [[None] * l.num_inputs() for l in layers]
+        feeds: list[list[Feed | None]] = [[None] * l.num_inputs() for l in layers]
         for source, destination in connections:
             si, _ = endpoint(layers, source, "source")
             di, slot = endpoint(layers, destination, "destination")
             if feeds[di][slot] is not None:
                 raise ValueError(f"dlnetwork: input {destination!r} is connected twice")
             feeds[di][slot] = ("layer", si)
-        inputs = []
+        inputs: list[tuple[int, int]] = []
         for i, slots in enumerate(feeds):
             for slot, feed in enumerate(slots):
                 if feed is None:
@@ -41,11 +47,12 @@ class Architecture:
                     inputs.append((i, slot))
         if not inputs:
             raise ValueError("dlnetwork: the network has no input (every layer input is connected)")
-        used = {feed[1] for slots in feeds for feed in slots if feed[0] == "layer"}
+        filled: list[list[Feed]] = feeds  # type: ignore[assignment]  # every slot is set above
+        used = {feed[1] for slots in filled for feed in slots if feed[0] == "layer"}
         outputs = tuple(i for i in range(len(layers)) if i not in used)
-        return cls(layers, tuple(map(tuple, feeds)), _order(layers, feeds), tuple(inputs), outputs)
+        return cls(layers, tuple(map(tuple, filled)), _order(layers, filled), tuple(inputs), outputs)
 
-    def input_names(self):
+    def input_names(self) -> list[str]:
         """MATLAB's InputNames: an input layer's name, or 'layer/port' for an unconnected input."""
         out = []
         for i, slot in self.inputs:
@@ -53,10 +60,10 @@ class Architecture:
             out.append(layer.name if layer.num_inputs() == 1 else f"{layer.name}/{layer.input_names()[slot]}")
         return out
 
-    def output_names(self):
+    def output_names(self) -> list[str]:
         return [self.layers[i].name for i in self.outputs]
 
-    def index(self, name, what="Outputs"):
+    def index(self, name: str, what: str = "Outputs") -> int:
         """The layer index of 'name' or 'name/out'."""
         layer, _, port = name.partition("/") if isinstance(name, str) else (None, "", "")
         for i, l in enumerate(self.layers):
@@ -64,9 +71,10 @@ class Architecture:
                 return i
         raise ValueError(f"{what}: no layer output {name!r} (layers: {[l.name for l in self.layers]})")
 
-    def needed(self, targets):
+    def needed(self, targets: Iterable[int]) -> list[int]:
         """The layers `order` must run to compute the layers `targets`, in that order."""
-        need, stack = set(), list(targets)
+        need: set[int] = set()
+        stack = list(targets)
         while stack:
             i = stack.pop()
             if i not in need:
@@ -74,19 +82,20 @@ class Architecture:
                 stack.extend(f[1] for f in self.feeds[i] if f[0] == "layer")
         return [i for i in self.order if i in need]
 
-    def with_(self, **changes):
+    def with_(self, **changes: Any) -> Architecture:
         return Architecture(**{**self.__dict__, **changes})
 
 
-def _order(layers, feeds):
+def _order(layers: Sequence[Layer], feeds: Sequence[Sequence[Feed]]) -> tuple[int, ...]:
     """Kahn's topological order, the earliest listed layer first; a cycle is an error."""
     waiting = [sum(f[0] == "layer" for f in slots) for slots in feeds]
-    consumers = [[] for _ in layers]
+    consumers: list[list[int]] = [[] for _ in layers]
     for i, slots in enumerate(feeds):
         for f in slots:
             if f[0] == "layer":
                 consumers[f[1]].append(i)
-    ready, order = [i for i, w in enumerate(waiting) if w == 0], []
+    ready = [i for i, w in enumerate(waiting) if w == 0]
+    order: list[int] = []
     while ready:
         i = min(ready)
         ready.remove(i)

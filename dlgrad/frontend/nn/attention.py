@@ -6,11 +6,8 @@ The weights come back in MATLAB's layout (numKeys, numQueries, numHeads, numObse
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..types import ArrayLike
-
 import math
+from typing import Any, cast
 
 import numpy as np
 
@@ -19,9 +16,10 @@ from ..dispatch import asdlarray
 from ..dlarray import dlarray
 from ..formats import FormatError, labelled, stripdims
 from .common import stop
+from ..types import ArrayLike
 
 
-def _layout(fmt, what):
+def _layout(fmt: str | None, what: str) -> tuple[int, int | None, int]:
     """(channel, batch or None, sequence) axes of a format for attention."""
     if not fmt or "C" not in fmt:
         raise FormatError(f"attention: {what} needs a formatted dlarray with a 'C' axis (for example "
@@ -34,7 +32,7 @@ def _layout(fmt, what):
     return fmt.index("C"), fmt.index("B") if "B" in fmt else None, seq[0]
 
 
-def _to_heads(x, fmt, heads, what):
+def _to_heads(x: dlarray, fmt: str | None, heads: int, what: str) -> dlarray:
     """x as (heads, batch, sequence, channels per head)."""
     c, b, s = _layout(fmt, what)
     x = F.transpose(x, (c, s) if b is None else (c, b, s))
@@ -46,18 +44,19 @@ def _to_heads(x, fmt, heads, what):
     return F.transpose(F.reshape(x, (heads, channels // heads, batch, steps)), (0, 2, 3, 1))
 
 
-def _from_heads(y, fmt):
+def _from_heads(y: dlarray, fmt: str | None) -> dlarray:
     """(heads, batch, sequence, channels) back to the layout of fmt."""
     c, b, s = _layout(fmt, "queries")
     heads, batch, steps, per = y.shape
     y = F.reshape(F.transpose(y, (0, 3, 1, 2)), (heads * per, batch, steps))
-    axes = (c, b, s)
+    axes = (c, s) if b is None else (c, b, s)
     if b is None:
-        y, axes = F.reshape(y, (heads * per, steps)), (c, s)
+        y = F.reshape(y, (heads * per, steps))
     return F.transpose(y, tuple(int(i) for i in np.argsort(axes)))
 
 
-def _allowed(fmt, keys_fmt, PaddingMask, AttentionMask, batch, nq, nk):
+def _allowed(fmt: str | None, keys_fmt: str | None, PaddingMask: ArrayLike | None, AttentionMask: ArrayLike,
+             batch: int, nq: int, nk: int) -> list[Any]:
     """Masks of what may be attended, each broadcasting against (heads, batch, queries, keys)."""
     allowed = None
     if isinstance(AttentionMask, str):
@@ -74,7 +73,7 @@ def _allowed(fmt, keys_fmt, PaddingMask, AttentionMask, batch, nq, nk):
         allowed = mask.T != 0    # (queries, keys) or (batch, queries, keys)
     if allowed is not None:
         allowed = allowed.reshape((1,) * (4 - allowed.ndim) + allowed.shape)
-    masks = [] if allowed is None else [allowed]
+    masks: list[Any] = [] if allowed is None else [allowed]
     if PaddingMask is None:
         return masks
     pad = asdlarray(PaddingMask)
@@ -89,8 +88,9 @@ def _allowed(fmt, keys_fmt, PaddingMask, AttentionMask, batch, nq, nk):
     return masks + [F.reshape(p, (1, 1 if b is None else batch, 1, nk)) != 0]
 
 
-def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: int, *, DataFormat: Any = None, Scale: Any = "auto", PaddingMask: ArrayLike = None,
-              AttentionMask: Any = "none", DropoutProbability: Any = 0.0, DropoutMask: ArrayLike = None) -> Any:
+def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: int, *, DataFormat: str | None = None,
+              Scale: float | str = "auto", PaddingMask: ArrayLike | None = None, AttentionMask: ArrayLike = "none",
+              DropoutProbability: float = 0.0, DropoutMask: ArrayLike | None = None) -> tuple[dlarray, dlarray]:
     """[Y, weights] = attention(queries, keys, values, numHeads) as MATLAB computes it.
 
     Scale: "auto" (1/sqrt(d), d the key channels per head) or a number. PaddingMask: keys'
@@ -135,4 +135,4 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
             raise FormatError(f"attention: DropoutMask must have shape {(nk, nq, heads, batch)}, got {mask.shape}")
         attended = weights * F.transpose(mask, (2, 3, 1, 0)) / (1 - DropoutProbability)
     y = _from_heads(F.matmul(attended, V), fmt)
-    return (labelled(y, fmt) if keep else y), F.transpose(weights, (3, 2, 0, 1))
+    return (labelled(y, cast(str, fmt)) if keep else y), F.transpose(weights, (3, 2, 0, 1))

@@ -8,18 +8,17 @@ gradient gains λ * L2Factor * value. MATLAB's defaults: every learn-rate factor
 """
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any, Sequence
 
 from .network import dlnetwork
 
 
-def _default_l2(parameter):
+def _default_l2(parameter: str) -> float:
     return 0.0 if parameter == "Bias" else 1.0
 
 
-def _target(net, args, op):
+def _target(net: dlnetwork, args: Sequence[Any], op: str) -> tuple[str, str]:
     if not isinstance(net, dlnetwork):
         raise TypeError(f"{op} needs a dlnetwork, got {type(net).__name__}")
     if len(args) == 1:
@@ -33,13 +32,13 @@ def _target(net, args, op):
         raise TypeError(f"{op}: expected (net, layerName, parameterName) or (net, 'layer/parameter')")
     if layer not in {l.name for l in net.Layers}:
         raise ValueError(f"{op}: the network has no layer {layer!r}")
-    if net.Initialized and (layer, parameter) not in net.Learnables._keys:
+    if net.Learnables is not None and (layer, parameter) not in net.Learnables._keys:
         names = [p for l, p in net.Learnables._keys if l == layer]
         raise ValueError(f"{op}: layer {layer!r} has no learnable {parameter!r} (it has {names})")
     return layer, parameter
 
 
-def _factor(value, op):
+def _factor(value: Any, op: str) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -49,14 +48,14 @@ def _factor(value, op):
     return value
 
 
-def _lookup(net, key):
+def _lookup(net: dlnetwork, key: tuple[str, str]) -> tuple[float, float]:
     for k, lr, l2 in net._arch.factors:
         if k == key:
             return lr, l2
     return 1.0, _default_l2(key[1])
 
 
-def _set(net, key, lr=None, l2=None):
+def _set(net: dlnetwork, key: tuple[str, str], lr: float | None = None, l2: float | None = None) -> dlnetwork:
     old_lr, old_l2 = _lookup(net, key)
     row = (key, old_lr if lr is None else lr, old_l2 if l2 is None else l2)
     factors = tuple(sorted([f for f in net._arch.factors if f[0] != key] + [row]))
@@ -65,31 +64,32 @@ def _set(net, key, lr=None, l2=None):
     return new
 
 
-def setLearnRateFactor(net: Any, *args: Any) -> Any:
+def setLearnRateFactor(net: dlnetwork, *args: str | float) -> dlnetwork:
     """setLearnRateFactor(net, layerName, parameterName, factor): the network with that factor."""
     *where, factor = args
     return _set(net, _target(net, where, "setLearnRateFactor"), lr=_factor(factor, "setLearnRateFactor"))
 
 
-def getLearnRateFactor(net: Any, *where: Any) -> float:
+def getLearnRateFactor(net: dlnetwork, *where: str) -> float:
     """The learn-rate factor of one learnable (1 unless set)."""
     return _lookup(net, _target(net, where, "getLearnRateFactor"))[0]
 
 
-def setL2Factor(net: Any, *args: Any) -> Any:
+def setL2Factor(net: dlnetwork, *args: str | float) -> dlnetwork:
     """setL2Factor(net, layerName, parameterName, factor): the network with that L2 factor."""
     *where, factor = args
     return _set(net, _target(net, where, "setL2Factor"), l2=_factor(factor, "setL2Factor"))
 
 
-def getL2Factor(net: Any, *where: Any) -> float:
+def getL2Factor(net: dlnetwork, *where: str) -> float:
     """The L2 factor of one learnable (MATLAB's default: 0 for biases, 1 otherwise)."""
     return _lookup(net, _target(net, where, "getL2Factor"))[1]
 
 
-def leaf_factors(params, count):
+def leaf_factors(params: Any, count: int) -> tuple[list[float], list[float]]:
     """(learn-rate factors, L2 factors) per parameter leaf: a dlnetwork's, or the defaults."""
     if not isinstance(params, dlnetwork):
         return [1.0] * count, [1.0] * count
+    assert params.Learnables is not None   # flattened before this, so initialized
     pairs = [_lookup(params, key) for key in params.Learnables._keys]
     return [lr for lr, _ in pairs], [l2 for _, l2 in pairs]

@@ -6,19 +6,28 @@ it adds in sequence, and the functions return a new graph rather than changing t
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar, Union, cast
 
 import numpy as np
 
 from ..formats import FormatError, labelled, stripdims
 from ..join import concatenate
-from .layers import LAYERS, Layer, _layer
+from .layers import LAYERS, Layer, Params, _layer
+from ..dlarray import dlarray
+
+if TYPE_CHECKING:
+    from .network import dlnetwork
+
+#: A layer graph or a network: the graph functions answer with the kind they are given.
+Graph = TypeVar("Graph", "LayerGraph", "dlnetwork")
+Layers = Union[Layer, Iterable[Layer]]
+Connection = tuple[str, str]
 
 
 class LayerGraph:
     """Layers and their connections (MATLAB's layerGraph); pass to dlnetwork."""
 
-    def __init__(self, layers: Any = (), connections: Any = ()) -> Any:
+    def __init__(self, layers: Iterable[Layer] = (), connections: Iterable[Connection] = ()) -> None:
         self._layers = tuple(layers)
         self._connections = tuple(connections)
 
@@ -27,12 +36,12 @@ class LayerGraph:
     InputNames = property(lambda self: [l.name for l in self._layers if hasattr(l, "example")])
     OutputNames = property(lambda self: _unconnected_outputs(self._layers, self._connections))
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (f"LayerGraph with {len(self._layers)} layers and {len(self._connections)} connections: "
                 + ", ".join(f"{s} -> {d}" for s, d in self._connections))
 
 
-def _as_list(layers, what):
+def _as_list(layers: Layers, what: str) -> list[Layer]:
     if isinstance(layers, Layer):
         return [layers]
     layers = list(layers)
@@ -42,9 +51,10 @@ def _as_list(layers, what):
     return layers
 
 
-def name_layers(layers, taken=()):
+def name_layers(layers: Sequence[Layer], taken: Iterable[str] = ()) -> list[Layer]:
     """Layers with empty names given MATLAB-style unique names (prefix, prefix_1, ...)."""
-    counts, named = {}, []
+    counts: dict[str, int] = {}
+    named: list[Layer] = []
     taken = set(taken) | {layer.name for layer in layers if layer.name}
     for layer in layers:
         if not layer.name:
@@ -60,12 +70,12 @@ def name_layers(layers, taken=()):
     return named
 
 
-def layerGraph(layers: Any = ()) -> LayerGraph:
+def layerGraph(layers: Layers = ()) -> LayerGraph:
     """A layer graph of `layers` connected in sequence (none: an empty graph)."""
     return addLayers(LayerGraph(), layers)
 
 
-def _graph_of(graph, op):
+def _graph_of(graph: LayerGraph | dlnetwork, op: str) -> tuple[LayerGraph, bool]:
     from .network import dlnetwork
     if isinstance(graph, dlnetwork):
         return LayerGraph(graph._layers, graph._connections()), True
@@ -74,12 +84,12 @@ def _graph_of(graph, op):
     return graph, False
 
 
-def _result(graph, as_network):
+def _result(graph: LayerGraph, as_network: bool) -> Any:
     from .network import dlnetwork
     return dlnetwork(graph, Initialize=False) if as_network else graph
 
 
-def addLayers(graph: Any, layers: Any) -> Any:
+def addLayers(graph: Graph, layers: Layers) -> Graph:
     """The graph with `layers` added and connected to each other in sequence (not to the graph)."""
     g, net = _graph_of(graph, "addLayers")
     new = name_layers(_as_list(layers, "addLayers"), {l.name for l in g._layers})
@@ -95,14 +105,14 @@ def addLayers(graph: Any, layers: Any) -> Any:
     return _result(LayerGraph(g._layers + tuple(new), g._connections + tuple(chain)), net)
 
 
-def _split(spec, what):
+def _split(spec: str, what: str) -> tuple[str, str]:
     if not isinstance(spec, str) or not spec:
         raise TypeError(f"{what} must be a layer name or 'layer/port', got {spec!r}")
     name, _, port = spec.partition("/")
     return name, port
 
 
-def endpoint(layers, spec, what):
+def endpoint(layers: Sequence[Layer], spec: str, what: str) -> tuple[int, int]:
     """(layer index, port index) of 'name' or 'name/port' among layers; inputs when what == 'destination'."""
     name, port = _split(spec, what)
     index = next((i for i, l in enumerate(layers) if l.name == name), None)
@@ -123,13 +133,13 @@ def endpoint(layers, spec, what):
     return index, names.index(port)
 
 
-def _canonical(layers, source, destination):
+def _canonical(layers: Sequence[Layer], source: str, destination: str) -> Connection:
     (si, _), (di, port) = endpoint(layers, source, "source"), endpoint(layers, destination, "destination")
     dst = layers[di]
     return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
 
 
-def connectLayers(graph: Any, source: Any, destination: Any) -> Any:
+def connectLayers(graph: Graph, source: str, destination: str) -> Graph:
     """The graph with the output of `source` feeding the input `destination` ('layer' or 'layer/in2')."""
     g, net = _graph_of(graph, "connectLayers")
     s, d = _canonical(g._layers, source, destination)
@@ -138,7 +148,7 @@ def connectLayers(graph: Any, source: Any, destination: Any) -> Any:
     return _result(LayerGraph(g._layers, g._connections + ((s, d),)), net)
 
 
-def disconnectLayers(graph: Any, source: Any, destination: Any) -> Any:
+def disconnectLayers(graph: Graph, source: str, destination: str) -> Graph:
     """The graph without the connection source -> destination."""
     g, net = _graph_of(graph, "disconnectLayers")
     pair = _canonical(g._layers, source, destination)
@@ -147,40 +157,41 @@ def disconnectLayers(graph: Any, source: Any, destination: Any) -> Any:
     return _result(LayerGraph(g._layers, tuple(c for c in g._connections if c != pair)), net)
 
 
-def removeLayers(graph: Any, names: Any) -> Any:
+def removeLayers(graph: Graph, names: str | Iterable[str]) -> Graph:
     """The graph without the named layers and their connections."""
     g, net = _graph_of(graph, "removeLayers")
-    names = {names} if isinstance(names, str) else set(names)
-    missing = names - {l.name for l in g._layers}
+    drop = {names} if isinstance(names, str) else set(names)
+    missing = drop - {l.name for l in g._layers}
     if missing:
         raise ValueError(f"removeLayers: no layers named {sorted(missing)}")
-    keep = tuple(l for l in g._layers if l.name not in names)
+    keep = tuple(l for l in g._layers if l.name not in drop)
     conns = tuple((s, d) for s, d in g._connections
-                  if s not in names and d.partition("/")[0] not in names)
+                  if s not in drop and d.partition("/")[0] not in drop)
     return _result(LayerGraph(keep, conns), net)
 
 
-def _unconnected_outputs(layers, connections):
+def _unconnected_outputs(layers: Iterable[Layer], connections: Iterable[Connection]) -> list[str]:
     used = {s for s, _ in connections}
     return [l.name for l in layers if l.name not in used]
 
 
 class _MultiInput(Layer):
     """A layer of numInputs inputs named in1, in2, ...: apply receives them as a tuple."""
+    NumInputs: int
 
-    def num_inputs(self):
+    def num_inputs(self) -> int:
         return self.NumInputs
 
-    def input_names(self):
+    def input_names(self) -> list[str]:
         return [f"in{k}" for k in range(1, self.NumInputs + 1)]
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if isinstance(self.NumInputs, bool) or not isinstance(self.NumInputs, (int, np.integer)) \
                 or self.NumInputs < 2:
             raise ValueError(f"{type(self).__name__}: NumInputs must be an integer >= 2, got {self.NumInputs!r}")
 
 
-def _same_format(xs, op):
+def _same_format(xs: Sequence[dlarray], op: str) -> str:
     fmts = {x._fmt for x in xs}
     if len(fmts) > 1:
         raise FormatError(f"{op}: the inputs have different data formats {sorted(map(str, fmts))}")
@@ -193,7 +204,7 @@ class additionLayer(_MultiInput):
     NumInputs: int = 2
     name: str = ""
 
-    def forward(self, p, xs):
+    def forward(self, p: Params, xs: Any) -> dlarray:
         _same_format(xs, "additionLayer")
         y = xs[0]
         for x in xs[1:]:
@@ -207,7 +218,7 @@ class multiplicationLayer(_MultiInput):
     NumInputs: int = 2
     name: str = ""
 
-    def forward(self, p, xs):
+    def forward(self, p: Params, xs: Any) -> dlarray:
         _same_format(xs, "multiplicationLayer")
         y = xs[0]
         for x in xs[1:]:
@@ -216,10 +227,10 @@ class multiplicationLayer(_MultiInput):
 
 
 class _Concat(_MultiInput):
-    def _axis(self, fmt):
+    def _axis(self, fmt: str) -> int:
         raise NotImplementedError
 
-    def forward(self, p, xs):
+    def forward(self, p: Params, xs: Any) -> dlarray:
         fmt = _same_format(xs, type(self).__name__)
         axis = self._axis(fmt)
         return labelled(concatenate([stripdims(x) for x in xs], axis), fmt) if fmt else \
@@ -233,7 +244,7 @@ class concatenationLayer(_Concat):
     NumInputs: int = 2
     name: str = ""
 
-    def _axis(self, fmt):
+    def _axis(self, fmt: str) -> int:
         ndim = len(fmt) if fmt else None
         if ndim is not None and not 0 <= self.Dim < ndim:
             raise FormatError(f"concatenationLayer: Dim {self.Dim} is not an axis of {fmt!r} data "
@@ -247,7 +258,7 @@ class depthConcatenationLayer(_Concat):
     NumInputs: int = 2
     name: str = ""
 
-    def _axis(self, fmt):
+    def _axis(self, fmt: str) -> int:
         if not fmt or "C" not in fmt:
             raise FormatError(f"depthConcatenationLayer needs data with a 'C' axis, got format {fmt!r}")
         return fmt.index("C")

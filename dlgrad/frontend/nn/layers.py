@@ -49,21 +49,22 @@ class Layer:
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return {}, {}
 
-    def num_inputs(self):
+    def num_inputs(self) -> int:
         return 1
 
-    def input_names(self):
+    def input_names(self) -> list[str]:
         return ["in"]
 
-    def apply(self, params, state, x, training, mask=None):
+    def apply(self, params: Params, state: Params, x: Any, training: bool,
+              mask: Any = None) -> tuple[dlarray, Params]:
         return self.forward(params, x), {}
 
     def forward(self, params: Params, x: dlarray) -> dlarray:
         raise NotImplementedError
 
-    quiet = ()   # options shown only when they differ from their default
+    quiet: tuple[str, ...] = ()   # options shown only when they differ from their default
 
-    def describe(self):
+    def describe(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in vars(self).items()
                            if k != "name" and not (k in self.quiet and v == getattr(type(self), k)))
         return f"{type(self).__name__}({fields})"
@@ -200,7 +201,7 @@ class fullyConnectedLayer(Layer):
         return {"Weights": glorot(rng, (self.outputSize, n), n, self.outputSize, x.dtype),
                 "Bias": np.zeros((self.outputSize, 1), x.dtype)}, {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return fullyconnect(x, p["Weights"], p["Bias"], FeatureOrder=self.FeatureOrder)
 
 
@@ -270,7 +271,7 @@ class layerNormalizationLayer(Layer):
         c = x.shape[x._fmt.index("C")]
         return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return layernorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon,
                          OperationDimension=self.OperationDimension)
 

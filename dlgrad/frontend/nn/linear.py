@@ -16,7 +16,8 @@ from ..dlarray import dlarray
 from ..types import ArrayLike
 
 
-def fullyconnect(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, DataFormat: str | None = None, FeatureOrder: str = "row-major") -> Any:
+def fullyconnect(X: ArrayLike, weights: ArrayLike, bias: ArrayLike | None = None, DataFormat: str | None = None,
+                 FeatureOrder: str = "row-major") -> dlarray:
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
 
     X is formatted with a C label (S..., C, B, T, U...); weights has shape (outputSize, inputSize)

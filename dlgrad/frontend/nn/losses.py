@@ -32,7 +32,7 @@ def _safe_log(Y: dlarray) -> dlarray:
     return F.log(F.maximum(Y, tiny))
 
 
-def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, ClassificationMode: str = "single-label",
+def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, ClassificationMode: str = "single-label",
                  NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
                  WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
     """MATLAB's cross-entropy of probabilities Y against targets: sum(m .* w .* l) / N with

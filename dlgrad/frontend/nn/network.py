@@ -7,7 +7,7 @@ one architecture share one compiled function.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,9 @@ from ..dlarray import dlarray, rebox
 from .architecture import Architecture
 from .layers import Layer
 from ..types import ArrayLike
+
+if TYPE_CHECKING:
+    from .layergraph import Connection, LayerGraph, Layers
 
 Row = namedtuple("Row", "Layer Parameter Value")
 
@@ -78,6 +81,7 @@ class Learnables:
 
 
 tree.register_node(Learnables, lambda t: (t._values, t._keys), Learnables._make)
+_Table = Learnables   # the table type, under a name that dlnetwork's attributes do not shadow
 
 
 class dlnetwork:
@@ -88,19 +92,24 @@ class dlnetwork:
     Initialize=False the network has no values until `initialize(net, ...)`.
     """
 
-    def __init__(self, layers: Any, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
-                 dtype: Any = np.float32) -> None:
+    Learnables: _Table | None   # None until initialized
+    State: _Table | None
+    _arch: Architecture
+    _init: tuple[int | None, np.dtype[Any]] | None
+
+    def __init__(self, layers: Layers | LayerGraph, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
+                 dtype: npt.DTypeLike = np.float32) -> None:
         from .layergraph import LayerGraph, layerGraph
         if not isinstance(layers, LayerGraph):
             if isinstance(layers, Layer):
                 layers = [layers]
-            layers = list(layers)
-            for layer in layers:
+            items = list(layers)
+            for layer in items:
                 if not isinstance(layer, Layer):
                     raise TypeError(f"dlnetwork needs layers or a layerGraph, got {type(layer).__name__}")
-            if not layers:
+            if not items:
                 raise ValueError("dlnetwork needs at least one layer")
-            layers = layerGraph(layers)
+            layers = layerGraph(items)
         self._arch = Architecture.build(layers._layers, layers._connections)
         self._init = (seed, np.dtype(dtype))
         self.Learnables = self.State = None
@@ -108,7 +117,7 @@ class dlnetwork:
             self._initialize(examples)
 
     @classmethod
-    def _make(cls, arch, children):
+    def _make(cls, arch: Architecture, children: Sequence[_Table | None]) -> dlnetwork:
         net = cls.__new__(cls)
         net._arch, net._init = arch, None
         net.Learnables, net.State = children
@@ -122,7 +131,7 @@ class dlnetwork:
     _masks = property(lambda self: self._arch.masks)
     _path_labels = staticmethod(lambda aux: [".Learnables", ".State"])   # export_c's leaf names
 
-    def _connections(self):
+    def _connections(self) -> tuple[Connection, ...]:
         """The connections as layerGraph spells them (source, 'destination[/port]')."""
         out = []
         for i, slots in enumerate(self._arch.feeds):
@@ -133,10 +142,11 @@ class dlnetwork:
                     out.append((self._arch.layers[j].name, layer.name + port))
         return tuple(out)
 
-    def with_learnables(self, learnables):
+    def with_learnables(self, learnables: _Table) -> dlnetwork:
+        """The network with these Learnables and its State."""
         return dlnetwork._make(self._arch, [learnables, self.State])
 
-    def _initialize(self, examples):
+    def _initialize(self, examples: Sequence[ArrayLike]) -> None:
         arch = self._arch
         seed, dtype = self._init or (0, np.dtype(np.float32))
         free = [k for k, (i, _) in enumerate(arch.inputs) if not hasattr(arch.layers[i], "example")]
@@ -147,7 +157,8 @@ class dlnetwork:
                 f"initialisation needs {len(free)} example inputs (dlnetwork(layers, X1, ...) or "
                 f"initialize(net, X1, ...)), got {len(examples)}"
                 + ("; or pass Initialize=False" if not examples else ""))
-        inputs, given = [], iter(examples)
+        inputs: list[dlarray] = []
+        given = iter(examples)
         for i, _ in arch.inputs:
             layer = arch.layers[i]
             x = layer.example(dtype) if hasattr(layer, "example") else asdlarray(next(given))
@@ -159,12 +170,14 @@ class dlnetwork:
             (x.shape, x._fmt, x.dtype.str) for x in inputs))
         self.Learnables, self.State = Learnables(learn), Learnables(state)
 
-    def run(self, X, training, masks=None, outputs=None):
+    def run(self, X: Any, training: bool, masks: dict[str, Any] | None = None,
+            outputs: Sequence[int] | None = None) -> tuple[tuple[dlarray, ...], _Table]:
         """(outputs, updated State): X one array per network input; outputs layer indices."""
         arch = self._arch
         if not self.Initialized:
             raise ValueError("the dlnetwork is not initialized: call net = initialize(net) "
                              "(with example inputs for inputs that are not input layers)")
+        assert self.Learnables is not None and self.State is not None
         if not isinstance(X, (tuple, list)):
             X = (X,)
         if len(X) != len(arch.inputs):
@@ -172,7 +185,8 @@ class dlnetwork:
                              f"got {len(X)} arrays")
         params, states = _by_layer(self.Learnables), _by_layer(self.State)
         targets = arch.outputs if outputs is None else outputs
-        values, new_state = {}, {}
+        values: dict[int, dlarray] = {}
+        new_state: dict[tuple[str, str], dlarray] = {}
         for i in arch.needed(targets):
             layer = arch.layers[i]
             xs = [asdlarray(X[j]) if kind == "input" else values[j] for kind, j in arch.feeds[i]]
@@ -187,7 +201,8 @@ class dlnetwork:
                                                        zip(self.State._keys, self.State._values)])
 
     def summary(self) -> str:
-        if not self.Initialized:
+        """A line per layer: its name, description and learnable sizes."""
+        if self.Learnables is None:
             return f"uninitialized dlnetwork with {len(self._layers)} layers"
         lines = [f"dlnetwork with {len(self._layers)} layers, "
                  f"{sum(v.size for v in self.Learnables.Value)} learnable parameters"]
@@ -200,7 +215,7 @@ class dlnetwork:
         return self.summary()
 
 
-def _flatten_net(net):
+def _flatten_net(net: dlnetwork) -> tuple[list[_Table | None], Architecture]:
     if not net.Initialized:
         raise ValueError("an uninitialized dlnetwork cannot be an argument: call initialize(net) first")
     return [net.Learnables, net.State], net._arch
@@ -209,13 +224,18 @@ def _flatten_net(net):
 tree.register_node(dlnetwork, _flatten_net, dlnetwork._make)
 
 
-def _initial_values(arch, inputs, rng):
+def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.random.Generator
+                    ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]],
+                               tuple[tuple[str, tuple[int, ...], str], ...]]:
     """(learnable rows, state rows, dropout masks) from one pass over example inputs, in layer order."""
-    values, params, states, masks = {}, {}, {}, []
+    values: dict[int, dlarray] = {}
+    params: dict[int, dict[str, Any]] = {}
+    states: dict[int, dict[str, Any]] = {}
+    masks = []
     for i in arch.order:
         layer = arch.layers[i]
         xs = [inputs[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
-        x = xs[0] if len(xs) == 1 else tuple(xs)
+        x: Any = xs[0] if len(xs) == 1 else tuple(xs)
         p, s = layer.initialize(x, rng)
         params[i], states[i] = p, s
         if layer.prefix == "dropout":
@@ -256,7 +276,7 @@ def _by_layer(table: Learnables) -> dict[str, dict[str, dlarray]]:
     return out
 
 
-def _outputs(net, Outputs):
+def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[int, ...] | None:
     if Outputs is None:
         return None
     names = [Outputs] if isinstance(Outputs, str) else list(Outputs)
@@ -288,7 +308,9 @@ def dropout_masks(net: dlnetwork, batch_size: int,
     layers = {layer.name: layer for layer in net._layers}
     for name, shape, fmt in net._masks:
         shape = tuple(batch_size if c == "B" else d for c, d in zip(fmt, shape))
-        dtype = net.Learnables.Value[0].dtype if len(net.Learnables) else np.float32
+        learnables = net.Learnables
+        assert learnables is not None   # an uninitialized network has no masks
+        dtype = learnables.Value[0].dtype if len(learnables) else np.float32
         masks[name] = (rng.random(shape) >= layers[name].Probability).astype(dtype)
     return masks
 

@@ -26,7 +26,7 @@ def _normalize(x: dlarray, axes: tuple[int, ...], epsilon: float) -> tuple[dlarr
 _LAYERNORM_DIMENSIONS = {"channel-only": "C", "spatial-channel": "SC", "batch-excluded": "SCTU"}
 
 
-def _scaled(y, x, fmt, offset, scaleFactor, op):
+def _scaled(y: dlarray, x: dlarray, fmt: str, offset: ArrayLike, scaleFactor: ArrayLike, op: str) -> dlarray:
     c = fmt.index("C")
     return y * per_axis(scaleFactor, x.shape, c, "scaleFactor", op) + per_axis(offset, x.shape, c, "offset", op)
 
@@ -66,7 +66,8 @@ def groupnorm(X: ArrayLike, numGroups: int | str, offset: ArrayLike, scaleFactor
     each group of each observation normalised over its channels and S, T, U axes."""
     x, fmt, keep = formatted_input(X, "C", "groupnorm", DataFormat)
     c, channels = fmt.index("C"), x.shape[fmt.index("C")]
-    groups = {"all-channels": 1, "channel-wise": channels}.get(numGroups, numGroups)
+    named: dict[int | str, int | str] = {"all-channels": 1, "channel-wise": channels}
+    groups = named.get(numGroups, numGroups)
     if isinstance(groups, str) or not isinstance(groups, (int, np.integer)) or isinstance(groups, bool) \
             or groups < 1 or channels % groups:
         raise ValueError(f"groupnorm: numGroups must be 'all-channels', 'channel-wise' or a positive "
@@ -90,15 +91,17 @@ def crosschannelnorm(X: ArrayLike, windowSize: int, Alpha: float = 1e-4, Beta: f
     padded_shape = x.shape[:c] + (channels + before + after,) + x.shape[c + 1:]
     index = tuple((before, before + channels, 1) if i == c else (0, n, 1) for i, n in enumerate(x.shape))
     squares = apply("pad", x * x, shape=padded_shape, index=index)
-    ss = None
+    ss: dlarray | None = None
     for shift in range(windowSize):
         part = squares[(slice(None),) * c + (slice(shift, shift + channels),)]
         ss = part if ss is None else ss + part
+    assert ss is not None   # windowSize >= 1
     return relabel(x / (K + (Alpha / windowSize) * ss) ** Beta, fmt, keep)
 
 
-def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: ArrayLike = None, variance: ArrayLike = None, training: Any = None, MeanDecay: Any = 0.1,
-              VarianceDecay: Any = 0.1, Epsilon: Any = 1e-5, DataFormat: Any = None) -> Any:
+def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: ArrayLike | None = None,
+              variance: ArrayLike | None = None, training: bool | None = None, MeanDecay: float = 0.1,
+              VarianceDecay: float = 0.1, Epsilon: float = 1e-5, DataFormat: str | None = None) -> Any:
     """Batch normalisation over every axis but C, with MATLAB's three forms.
 
     Y, mu, sigmaSq = batchnorm(X, offset, scale)      batch statistics (always three results)

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .layers import LAYERS, Layer, _layer
+from ..dlarray import dlarray
+from .layers import LAYERS, Layer, Params, _layer
 from .normalization import crosschannelnorm, groupnorm, instancenorm
 
 
-def _per_channel(x):
+def _per_channel(x: dlarray) -> tuple[Params, Params]:
     c = x.shape[x._fmt.index("C")]
     return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
 
@@ -18,24 +19,24 @@ class instanceNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return instancenorm(x, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
 
 
 @_layer("groupnorm")
 class groupNormalizationLayer(Layer):
     """groupnorm over numGroups groups of channels, learnable per-channel Offset and Scale."""
-    numGroups: object
+    numGroups: int | str
     Epsilon: float = 1e-5
     name: str = ""
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return groupnorm(x, self.numGroups, p["Offset"], p["Scale"], Epsilon=self.Epsilon)
 
 
@@ -48,7 +49,7 @@ class crossChannelNormalizationLayer(Layer):
     K: float = 2.0
     name: str = ""
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return crosschannelnorm(x, self.windowChannelSize, Alpha=self.Alpha, Beta=self.Beta, K=self.K)
 
 

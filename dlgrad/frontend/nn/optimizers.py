@@ -66,27 +66,27 @@ def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> t
     return (result, *(tree.unflatten(treedef, s) for s in states))
 
 
-def _rows(params, p, first, rest, l2):
+def _rows(params: Any, p: Leaves, first: Any, rest: tuple[Any, ...], l2: float) -> list[tuple[Any, ...]]:
     """One row of hyperparameters per parameter leaf: (first * its learn-rate factor, *rest),
     then l2 * its L2 factor when L2 regularization is on (see factors.py)."""
     lr, decay = leaf_factors(params, len(p))
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for f, d in zip(lr, decay):
         row = (first if f == 1 else first * f, *rest)
         rows.append(row + (l2 * d,) if l2 else row)
     return rows
 
 
-def _hyper(rows):
+def _hyper(rows: list[tuple[Any, ...]]) -> npt.NDArray[np.float64]:
     return np.array(rows, dtype=np.float64)
 
 
-def _scalars(row, like):
+def _scalars(row: Any, like: dlarray) -> Leaves:
     n = row.shape[0] if hasattr(row, "shape") else len(row)
     return [cast(row[i], like.dtype) for i in range(n)]
 
 
-def _regularized(gi, pi, l2):
+def _regularized(gi: dlarray, pi: dlarray, l2: Leaves) -> dlarray:
     """The gradient of loss + l2/2 |p|^2 when L2 regularization is on (a fourth or later hyperparameter)."""
     return gi + l2[0] * pi if l2 else gi
 
@@ -128,8 +128,9 @@ def _rmsprop_step(p: Leaves, g: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leav
 _adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dlaccelerate(_rmsprop_step)
 
 
-def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: Any, learnRate: Any = 0.001,
-               gradDecay: Any = 0.9, sqGradDecay: Any = 0.999, epsilon: Any = 1e-8, *, L2Regularization: Any = 0.0) -> Any:
+def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: float | dlarray,
+               learnRate: float = 0.001, gradDecay: float = 0.9, sqGradDecay: float = 0.999,
+               epsilon: float = 1e-8, *, L2Regularization: float = 0.0) -> tuple[Any, ...]:
     """Adam: (updated net, averageGrad, averageSqGrad).
 
     m = gradDecay m + (1 - gradDecay) g;  v = sqGradDecay v + (1 - sqGradDecay) g^2;
@@ -161,7 +162,8 @@ def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iterat
     return _finish(net, treedef, new_p, new_m, new_v)
 
 
-def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: Any = 0.01, momentum: Any = 0.9, *, L2Regularization: Any = 0.0) -> Any:
+def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: float = 0.01, momentum: float = 0.9, *,
+               L2Regularization: float = 0.0) -> tuple[Any, ...]:
     """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel).
     Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, vel)
@@ -170,8 +172,8 @@ def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: Any = 0.01, momentum: A
     return _finish(net, treedef, new_p, new_v)
 
 
-def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: Any = 0.001, sqGradDecay: Any = 0.9, epsilon: Any = 1e-8, *,
-                  L2Regularization: Any = 0.0) -> Any:
+def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001, sqGradDecay: float = 0.9,
+                  epsilon: float = 1e-8, *, L2Regularization: float = 0.0) -> tuple[Any, ...]:
     """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon).
     Learn-rate factors and L2Regularization as in adamupdate."""
     p, treedef, g, v = _prepare(net, grad, averageSqGrad)
@@ -180,7 +182,7 @@ def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: Any = 0.00
     return _finish(net, treedef, new_p, new_v)
 
 
-def _l2(value):
+def _l2(value: Any) -> float:
     try:
         value = float(value)
     except (TypeError, ValueError):

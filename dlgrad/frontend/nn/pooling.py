@@ -7,13 +7,11 @@ size for any image size, and padding is never stored.
 """
 from __future__ import annotations
 
-from typing import Any
-
-from ..types import ArrayLike
-
 import math
+from typing import Any, Sequence, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ...graph.node import Const
 from ...graph.ops.pool import geometry
@@ -21,9 +19,15 @@ from ..dispatch import apply, asdlarray
 from ..dlarray import dlarray, wrap_traced
 from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
+from ..types import ArrayLike
+
+#: Sizes per pooled dimension: one int for all, or one per dimension.
+Sizes = Union[int, Sequence[int], npt.NDArray[Any]]
+#: MATLAB's Padding: sizes, (t, b, l, r), [[t, l], [b, r]] or "same".
+Padding = Union[Sizes, Sequence[Sequence[int]], str]
 
 
-def _input(X, DataFormat, op):
+def _input(X: ArrayLike, DataFormat: str | None, op: str) -> tuple[dlarray, str, bool]:
     """(x without its format, its format, whether the result is labelled). Unlike most functions,
     DataFormat may name the axes in any order ("TCB"): pooling finds its axes wherever they are,
     and the result keeps X's order, unformatted, as in MATLAB."""
@@ -41,7 +45,7 @@ def _input(X, DataFormat, op):
     return x, fmt, False
 
 
-def _pooled_axes(fmt, op):
+def _pooled_axes(fmt: str, op: str) -> tuple[int, int]:
     """(first pooled axis, number of pooled axes): the S axes, else the T axis."""
     axes = [i for i, c in enumerate(fmt) if c == "S"] or [i for i, c in enumerate(fmt) if c == "T"]
     if not axes:
@@ -52,7 +56,7 @@ def _pooled_axes(fmt, op):
     return axes[0], len(axes)
 
 
-def _integers(value):
+def _integers(value: Any) -> list[Any] | None:
     """value's entries as a flat list if they are all integral numbers, else None."""
     try:
         values = np.asarray(value).ravel().tolist()
@@ -61,7 +65,7 @@ def _integers(value):
         return None
 
 
-def _ints(value, d, what, op, low=1):
+def _ints(value: Any, d: int, what: str, op: str, low: int = 1) -> tuple[int, ...]:
     """An int or d ints (each >= low) as a d-tuple."""
     values = _integers(value)
     if values is not None and len(values) == 1:
@@ -72,7 +76,8 @@ def _ints(value, d, what, op, low=1):
     return tuple(int(v) for v in values)
 
 
-def _padding(padding, d, size, window, stride, op):
+def _padding(padding: Any, d: int, size: Sequence[int], window: Sequence[int], stride: Sequence[int],
+             op: str) -> tuple[tuple[int, int], ...]:
     """((lo, hi) per pooled axis) from MATLAB's Padding: an int, d ints (both sides), 'same',
     [[top, left], [bottom, right]] (MATLAB's [t l; b r], one column per pooled axis),
     or 2d values (t, b, l, r for 2-D; lo, hi for 1-D)."""
@@ -80,7 +85,7 @@ def _padding(padding, d, size, window, stride, op):
         if padding.lower() != "same":
             raise ValueError(f"{op}: Padding must be 'same', an integer, {d} integers or a 2-by-{d} "
                              f"array [[top, left], [bottom, right]], got {padding!r}")
-        pads = []
+        pads: list[tuple[int, int]] = []
         for n, k, s in zip(size, window, stride):   # output size ceil(n / s); odd padding at the end
             total = max((math.ceil(n / s) - 1) * s + k - n, 0)
             pads.append((total // 2, total - total // 2))
@@ -99,7 +104,8 @@ def _padding(padding, d, size, window, stride, op):
                      f"2-by-{d} array [[top, left], [bottom, right]], got {padding!r}")
 
 
-def _geometry(X, poolsize, Stride, Padding, DataFormat, op, ndims=None):
+def _geometry(X: ArrayLike, poolsize: Any, Stride: Any, Padding: Any, DataFormat: str | None, op: str,
+              ndims: int | None = None) -> tuple[dlarray, str, bool, dict[str, Any]]:
     """(x without format, its format, keep the format?, the pooling attributes)."""
     x, fmt, keep = _input(X, DataFormat, op)
     axis, d = _pooled_axes(fmt, op)
@@ -126,8 +132,9 @@ def _geometry(X, poolsize, Stride, Padding, DataFormat, op, ndims=None):
     return x, fmt, keep, geometry(axis, window, stride, pads)
 
 
-def maxpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, DataFormat: str | None = None, return_indices: bool = False,
-            *, _ndims: int | None = None) -> dlarray | tuple:
+def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
+            DataFormat: str | None = None, return_indices: bool = False,
+            *, _ndims: int | None = None) -> dlarray | tuple[dlarray, dlarray, tuple[int, ...]]:
     """Largest value of each window over the "S" (or "T") dimensions; padding never wins.
 
     poolsize: integers or "global" (the whole spatial extent). Stride, Padding (an int, one
@@ -145,7 +152,8 @@ def maxpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, Data
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
 
-def avgpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, PaddingValue: Any = 0, DataFormat: str | None = None,
+def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
+            PaddingValue: float | str = 0, DataFormat: str | None = None,
             *, _ndims: int | None = None) -> dlarray:
     """Mean of each window over the "S" (or "T") dimensions.
 
@@ -154,7 +162,7 @@ def avgpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, Padd
     """
     op = "avgpool"
     mean = isinstance(PaddingValue, str)
-    if mean and PaddingValue.lower() != "mean":
+    if isinstance(PaddingValue, str) and PaddingValue.lower() != "mean":
         raise ValueError(f"{op}: PaddingValue must be a number or 'mean', got {PaddingValue!r}")
     x, fmt, keep, attrs = _geometry(X, poolsize, Stride, Padding, DataFormat, op, _ndims)
     y = apply(op, x, **attrs)
@@ -168,7 +176,7 @@ def avgpool(X: ArrayLike, poolsize: Any, Stride: Any = 1, Padding: Any = 0, Padd
     return relabel(y, fmt, keep)
 
 
-def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Any, DataFormat: str | None = None) -> dlarray:
+def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sizes, DataFormat: str | None = None) -> dlarray:
     """MATLAB's maxunpool: zeros of outputSize with each element of X at its position in indx.
 
     indx and outputSize are what maxpool(..., return_indices=True) returned (0-based flat

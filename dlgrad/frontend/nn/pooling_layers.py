@@ -5,13 +5,16 @@ are stored as tuples so that layers stay hashable. The layers are added to layer
 """
 from __future__ import annotations
 
+from typing import Any, Callable, ClassVar
+
 import numpy as np
 
-from .layers import LAYERS, Layer, _layer
-from .pooling import avgpool, maxpool
+from ..dlarray import dlarray
+from .layers import LAYERS, Layer, Params, _layer
+from .pooling import Padding, Sizes, avgpool, maxpool
 
 
-def _frozen(value):
+def _frozen(value: Any) -> Any:
     """value with lists and arrays turned into (nested) tuples: hashable layer options."""
     if isinstance(value, str) or np.isscalar(value):
         return value.item() if isinstance(value, np.generic) else value
@@ -21,59 +24,63 @@ def _frozen(value):
 
 class _Pooling(Layer):
     dims = 2
-    function = staticmethod(maxpool)
+    function: ClassVar[Callable[..., Any]] = staticmethod(maxpool)
+    poolSize: Any   # the fields of the classes _max and _average make
+    Stride: Any
+    Padding: Any
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for field in ("poolSize", "Stride", "Padding"):
             object.__setattr__(self, field, _frozen(getattr(self, field)))
 
-    def options(self):
+    def options(self) -> dict[str, Any]:
         return {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return type(self).function(x, self.poolSize, Stride=self.Stride, Padding=self.Padding,
                                    _ndims=self.dims, **self.options())
 
 
 class _Average(_Pooling):
     function = staticmethod(avgpool)
+    PaddingValue: Any
 
-    def options(self):
+    def options(self) -> dict[str, Any]:
         return {"PaddingValue": self.PaddingValue}
 
 
 class _Global(Layer):
     dims = 2
-    function = staticmethod(maxpool)
+    function: ClassVar[Callable[..., Any]] = staticmethod(maxpool)
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return type(self).function(x, "global", _ndims=self.dims)
 
 
-def _max(dims, prefix):
+def _max(dims: int, prefix: str) -> type[_Pooling]:
     @_layer(prefix)
     class MaxPooling(_Pooling):
-        poolSize: object
-        Stride: object = 1
-        Padding: object = 0
+        poolSize: Sizes
+        Stride: Sizes = 1
+        Padding: Padding = 0
         name: str = ""
     MaxPooling.dims = dims
     return MaxPooling
 
 
-def _average(dims, prefix):
+def _average(dims: int, prefix: str) -> type[_Average]:
     @_layer(prefix)
     class AveragePooling(_Average):
-        poolSize: object
-        Stride: object = 1
-        Padding: object = 0
-        PaddingValue: object = 0
+        poolSize: Sizes
+        Stride: Sizes = 1
+        Padding: Padding = 0
+        PaddingValue: float | str = 0
         name: str = ""
     AveragePooling.dims = dims
     return AveragePooling
 
 
-def _global(dims, prefix, function):
+def _global(dims: int, prefix: str, function: Callable[..., Any]) -> type[_Global]:
     @_layer(prefix)
     class GlobalPooling(_Global):
         name: str = ""
@@ -81,7 +88,7 @@ def _global(dims, prefix, function):
     return GlobalPooling
 
 
-def _named(cls, name, doc):
+def _named(cls: Any, name: str, doc: str) -> Any:
     cls.__name__ = cls.__qualname__ = name
     cls.__doc__ = doc
     return cls

@@ -8,6 +8,7 @@ unsummed (so their sum is the "sum" result).
 from __future__ import annotations
 
 import math
+from typing import Any, Sequence
 
 from .. import functions as F
 from ..dlarray import dlarray
@@ -17,7 +18,8 @@ from .common import as_data_of, batch_size, stop
 NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
 
 
-def broadcast_to_loss(W, fmt, shape, dtype, what, op, W_format=None):
+def broadcast_to_loss(W: Any, fmt: str, shape: Sequence[int], dtype: Any, what: str, op: str,
+                      W_format: str | None = None) -> dlarray:
     """W (weights or a mask) shaped to broadcast against loss values of `shape` labelled `fmt`.
 
     Same number of dimensions: numpy broadcasting. Fewer: W must be labelled (a formatted
@@ -49,8 +51,9 @@ def broadcast_to_loss(W, fmt, shape, dtype, what, op, W_format=None):
     return F.reshape(w, tuple(target))
 
 
-def reduce_loss(values, fmt, op, weights=None, Mask=None, NormalizationFactor="batch-size",
-                Reduction="sum", WeightsFormat=None, negate=False):
+def reduce_loss(values: dlarray, fmt: str, op: str, weights: Any = None, Mask: Any = None,
+                NormalizationFactor: str = "batch-size", Reduction: str = "sum", WeightsFormat: str | None = None,
+                negate: bool = False) -> dlarray:
     """MATLAB's weighting, masking, normalisation and reduction of elementwise loss values
     (negated, when `negate`, before the division: the graph of the loss without options)."""
     shape = values.shape

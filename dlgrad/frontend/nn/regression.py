@@ -5,6 +5,8 @@ NormalizationFactor, Reduction).
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
 from ..types import ArrayLike
 
 from .. import functions as F
@@ -15,19 +17,20 @@ from .common import as_data_of, relabel
 from .reduction import reduce_loss
 
 
-def _regression(op, Y, T, elementwise, weights, options):
-    Y = asdlarray(Y)
+def _regression(op: str, Y: ArrayLike, T: ArrayLike, elementwise: Callable[[dlarray], dlarray],
+                weights: ArrayLike | None, options: dict[str, Any]) -> dlarray:
+    X = asdlarray(Y)
     data_format = options.pop("DataFormat", None)
-    fmt = Y._fmt or data_format or ""
-    y = stripdims(Y)
+    fmt = X._fmt or data_format or ""
+    y = stripdims(X)
     T = stripdims(as_data_of(T, y.dtype))
     if T.shape != y.shape:
         raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {y.shape}")
     loss = reduce_loss(elementwise(y - T), fmt, op, weights, **options)
-    return loss if loss.ndim == 0 else relabel(loss, Y._fmt, True)
+    return loss if loss.ndim == 0 else relabel(loss, X._fmt, True)
 
 
-def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, NormalizationFactor: str = "batch-size",
+def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L1 loss: sum(m .* w .* |Y - T|) / N (the mean absolute error with the defaults)."""
     return _regression("l1loss", Y, targets, F.abs, weights, dict(
@@ -35,7 +38,7 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask:
         WeightsFormat=WeightsFormat))
 
 
-def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask: ArrayLike = None, NormalizationFactor: str = "batch-size",
+def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L2 loss: sum(m .* w .* (Y - T).^2) / N (the mean squared error with the defaults)."""
     return _regression("l2loss", Y, targets, lambda d: d * d, weights, dict(
@@ -43,7 +46,7 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Mask:
         WeightsFormat=WeightsFormat))
 
 
-def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, TransitionPoint: float = 1.0, Mask: ArrayLike = None,
+def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, TransitionPoint: float = 1.0, Mask: ArrayLike | None = None,
           NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
           WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's Huber loss: d^2/2 where |d| <= delta, delta (|d| - delta/2) elsewhere (d = Y - T,
@@ -52,7 +55,7 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike = None, *, Transi
     if not delta > 0:
         raise ValueError(f"huber: TransitionPoint must be positive, got {TransitionPoint!r}")
 
-    def piece(d):
+    def piece(d: dlarray) -> dlarray:
         a = F.abs(d)
         small = F.minimum(a, delta)
         return small * (a - small * 0.5)

@@ -2,17 +2,21 @@
 and attentionLayer (queries, keys and values from three branches of a layer graph)."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from ..formats import labelled
 from .. import functions as F
 from ..dispatch import apply
+from ..dlarray import dlarray
 from .attention import attention
-from .layers import LAYERS, Layer, _layer, glorot
+from .layers import LAYERS, Layer, Params, _layer, glorot
 from .linear import embed, fullyconnect
 
 
-def _positive(value, what, layer):
+def _positive(value: Any, what: str, layer: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
     return int(value)
@@ -25,14 +29,14 @@ class sequenceInputLayer(Layer):
     MinLength: int = 1
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _positive(self.inputSize, "inputSize", "sequenceInputLayer")
         _positive(self.MinLength, "MinLength", "sequenceInputLayer")
 
-    def example(self, dtype):
+    def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1, self.MinLength), dtype), "CBT")
 
-    def forward(self, params, x):
+    def forward(self, params: Params, x: dlarray) -> dlarray:
         return x if x._fmt else labelled(x, "CBT")
 
 
@@ -44,14 +48,14 @@ class positionEmbeddingLayer(Layer):
     maxPosition: int
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _positive(self.outputSize, "outputSize", "positionEmbeddingLayer")
         _positive(self.maxPosition, "maxPosition", "positionEmbeddingLayer")
 
-    def initialize(self, x, rng):   # MATLAB's default "narrow-normal": N(0, 0.01^2)
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:   # MATLAB's default "narrow-normal": N(0, 0.01^2)
         return {"Weights": (0.01 * rng.standard_normal((self.outputSize, self.maxPosition))).astype(x.dtype)}, {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         fmt = x._fmt or ""
         if "T" not in fmt:
             raise ValueError(f"positionEmbeddingLayer {self.name!r} needs data with a 'T' axis, got format {fmt!r}")
@@ -72,24 +76,24 @@ class wordEmbeddingLayer(Layer):
     numWords: int
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _positive(self.dimension, "dimension", "wordEmbeddingLayer")
         _positive(self.numWords, "numWords", "wordEmbeddingLayer")
 
-    def initialize(self, x, rng):   # MATLAB's default "narrow-normal": N(0, 0.01^2)
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:   # MATLAB's default "narrow-normal": N(0, 0.01^2)
         return {"Weights": (0.01 * rng.standard_normal((self.dimension, self.numWords))).astype(x.dtype)}, {}
 
-    def forward(self, p, x):
+    def forward(self, p: Params, x: dlarray) -> dlarray:
         return embed(x, p["Weights"])
 
 
-def _mode(mask, layer):
+def _mode(mask: Any, layer: str) -> str:
     if isinstance(mask, str) and mask.lower() in ("none", "causal"):
         return mask.lower()
     raise ValueError(f"{layer}: AttentionMask must be 'none' or 'causal', got {mask!r}")
 
 
-def _no_dropout(layer, training):
+def _no_dropout(layer: selfAttentionLayer | attentionLayer, training: bool) -> None:
     if training and layer.DropoutProbability:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: DropoutProbability > 0 in training needs "
                          "random numbers in compiled code; use DropoutProbability=0 and a dropoutLayer, or call "
@@ -101,14 +105,14 @@ class selfAttentionLayer(Layer):
     """Multi-head self-attention: Q, K, V projections of the input, attention, an output projection."""
     numHeads: int
     numKeyChannels: int
-    NumValueChannels: object = "auto"
-    OutputSize: object = "auto"
+    NumValueChannels: int | str = "auto"
+    OutputSize: int | str = "auto"
     AttentionMask: str = "none"
-    Scale: object = "auto"
+    Scale: float | str = "auto"
     DropoutProbability: float = 0.0
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         heads = _positive(self.numHeads, "numHeads", "selfAttentionLayer")
         keys = _positive(self.numKeyChannels, "numKeyChannels", "selfAttentionLayer")
         values = keys if self.NumValueChannels == "auto" else _positive(self.NumValueChannels, "NumValueChannels",
@@ -118,18 +122,20 @@ class selfAttentionLayer(Layer):
                              f"NumValueChannels ({values})")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
 
-    def initialize(self, x, rng):
+    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         dk = self.numKeyChannels
-        dv = dk if self.NumValueChannels == "auto" else self.NumValueChannels
+        dv = dk if self.NumValueChannels == "auto" else _positive(self.NumValueChannels, "NumValueChannels",
+                                                                   "selfAttentionLayer")
         out = c if self.OutputSize == "auto" else _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
-        p = {}
+        p: Params = {}
         for name, rows, cols in (("Query", dk, c), ("Key", dk, c), ("Value", dv, c), ("Output", out, dv)):
             p[name + "Weights"] = glorot(rng, (rows, cols), cols, rows, x.dtype)
             p[name + "Bias"] = np.zeros((rows, 1), x.dtype)
         return p, {}
 
-    def apply(self, p, s, x, training, mask=None):
+    def apply(self, p: Params, s: Params, x: dlarray, training: bool,
+              mask: Any = None) -> tuple[dlarray, Params]:
         _no_dropout(self, training)
         q, k, v = (fullyconnect(x, p[n + "Weights"], p[n + "Bias"]) for n in ("Query", "Key", "Value"))
         y, _ = attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)
@@ -141,23 +147,25 @@ class attentionLayer(Layer):
     """Dot-product attention of three inputs "query", "key" and "value" (no learnables)."""
     numHeads: int
     AttentionMask: str = "none"
-    Scale: object = "auto"
+    Scale: float | str = "auto"
     DropoutProbability: float = 0.0
     name: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         _positive(self.numHeads, "numHeads", "attentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
 
-    def num_inputs(self):
+    def num_inputs(self) -> int:
         return 3
 
-    def input_names(self):
+    def input_names(self) -> list[str]:
         return ["query", "key", "value"]
 
-    def apply(self, p, s, xs, training, mask=None):
+    def apply(self, p: Params, s: Params, xs: Any, training: bool,
+              mask: Any = None) -> tuple[dlarray, Params]:
         _no_dropout(self, training)
-        return attention(*xs, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)[0], {}
+        q, k, v = xs
+        return attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)[0], {}
 
 
 SEQUENCE_LAYERS = [sequenceInputLayer, wordEmbeddingLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
