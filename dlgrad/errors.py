@@ -1,4 +1,7 @@
 """The exception family of dlgrad: every error dlgrad raises on purpose derives from DlgradError."""
+from __future__ import annotations
+
+from typing import Any
 
 
 class DlgradError(Exception):
@@ -33,7 +36,7 @@ class IndexOutOfRange(DlgradError, IndexError):
     """An index array holds a value outside [0, n) (or a fraction): raised before any kernel runs."""
 
 
-def _bad(flat, high):
+def _bad(flat: Any, high: int) -> Any:
     import numpy as np
     if flat.dtype.kind == "f":
         with np.errstate(invalid="ignore"):
@@ -41,7 +44,7 @@ def _bad(flat, high):
     return (flat < 0) | (flat >= high)
 
 
-def out_of_range(what: str, indices, high: int) -> IndexOutOfRange:
+def out_of_range(what: str, indices: Any, high: int) -> IndexOutOfRange:
     """The error for the first bad entry of `indices` (0-based, valid 0 .. high-1); `what` names
     the argument ("embed: the indices X"). Shared by the numpy reference and the compiled call."""
     import numpy as np
@@ -61,7 +64,7 @@ def out_of_range(what: str, indices, high: int) -> IndexOutOfRange:
                            f"{high - 1}{hint}")
 
 
-def check_indices(what: str, indices, high: int) -> None:
+def check_indices(what: str, indices: Any, high: int) -> None:
     """Raise out_of_range(...) unless every entry of `indices` is a whole number in [0, high)."""
     import numpy as np
     flat = np.asarray(indices).ravel()

@@ -6,6 +6,10 @@ Where MATLAB's default dimension is "the first whose size is not 1", so is dlgra
 """
 from __future__ import annotations
 
+from typing import Any
+
+from .types import ArrayLike
+
 import numpy as np
 
 from ..errors import ShapeError
@@ -33,7 +37,7 @@ def _slice(x, axis, start, stop, step):
     return apply("slice", x, index=index)
 
 
-def flip(x, axis=None) -> dlarray:
+def flip(x: ArrayLike, axis: Any = None) -> dlarray:
     """x reversed along axis (an int or a tuple; default: MATLAB's first non-singleton axis)."""
     x = asdlarray(x)
     for a in _axes(x, axis, "flip"):
@@ -42,7 +46,7 @@ def flip(x, axis=None) -> dlarray:
     return rebox(x)
 
 
-def circshift(x, k, axis=None) -> dlarray:
+def circshift(x: ArrayLike, k: Any, axis: Any = None) -> dlarray:
     """x shifted circularly by k places along axis (numpy.roll's direction: y[i] = x[i - k]).
 
     k an int shifts along axis (default: the first non-singleton one); k a sequence shifts
@@ -73,7 +77,7 @@ def _counts(reps, what):
     return tuple(int(r) for r in reps)
 
 
-def repmat(x, *reps) -> dlarray:
+def repmat(x: ArrayLike, *reps: Any) -> dlarray:
     """Tile x: repmat(x, n) repeats it n x n times (MATLAB), repmat(x, m, n, ...) or
     repmat(x, (m, n, ...)) as numpy.tile (counts align with x's trailing axes)."""
     x = asdlarray(x)
@@ -92,7 +96,7 @@ def _tile(x, reps):
     return F.reshape(tiled, tuple(r * s for r, s in zip(reps, shape)))
 
 
-def repelem(x, *counts) -> dlarray:
+def repelem(x: ArrayLike, *counts: Any) -> dlarray:
     """Repeat each element: repelem(v, n) for a 1-D v (n an int, or one count per element);
     repelem(x, r0, r1, ...) repeats along axis d r_d times (one int per axis)."""
     x = asdlarray(x)
@@ -132,17 +136,17 @@ def _triangle(x, k, keep, what):
     return F.where(mask, x, 0.0)
 
 
-def triu(x, k=0) -> dlarray:
+def triu(x: ArrayLike, k: Any = 0) -> dlarray:
     """The upper triangle of the last two axes: zero below diagonal k (k > 0: above the main)."""
     return _triangle(x, k, np.triu, "triu")
 
 
-def tril(x, k=0) -> dlarray:
+def tril(x: ArrayLike, k: Any = 0) -> dlarray:
     """The lower triangle of the last two axes: zero above diagonal k (k < 0: below the main)."""
     return _triangle(x, k, np.tril, "tril")
 
 
-def ipermute(x, order) -> dlarray:
+def ipermute(x: ArrayLike, order: Any) -> dlarray:
     """The inverse of permute(x, order): ipermute(permute(x, order), order) is x (0-based axes)."""
     order = tuple(int(a) for a in order)
     if sorted(order) != list(range(len(order))):
@@ -150,7 +154,7 @@ def ipermute(x, order) -> dlarray:
     return F.transpose(x, tuple(int(i) for i in np.argsort(order)))
 
 
-def squeeze(x, axis=None) -> dlarray:
+def squeeze(x: ArrayLike, axis: Any = None) -> dlarray:
     """x without its axes of length 1 (numpy.squeeze: a 1 x n row becomes (n,), unlike MATLAB)."""
     x = asdlarray(x)
     axes = range(x.ndim) if axis is None else normalize_axes(axis, x.ndim, "squeeze axis")

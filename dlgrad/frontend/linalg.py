@@ -8,6 +8,10 @@ sense through Householder QR (graph/ops/lstsq.py), as MATLAB's `\\` does.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from .types import ArrayLike
+
 import math
 import warnings
 
@@ -50,7 +54,7 @@ def _vector_norm(x, p, axes, keepdims):
     return _scaled_norm(x, p, axes, keepdims)
 
 
-def vecnorm(x, p=2, axis=None, keepdims=False) -> dlarray:
+def vecnorm(x: ArrayLike, p: Any = 2, axis: Any = None, keepdims: Any = False) -> dlarray:
     """The p-norm of x along axis (default: MATLAB's first non-singleton axis); p a positive
     number or math.inf. MATLAB keeps the reduced axis (as keepdims=True); dlgrad drops it."""
     x = asdlarray(x)
@@ -59,7 +63,7 @@ def vecnorm(x, p=2, axis=None, keepdims=False) -> dlarray:
     return _vector_norm(x, p, axes, keepdims)
 
 
-def norm(x, p=2) -> dlarray:
+def norm(x: ArrayLike, p: Any = 2) -> dlarray:
     """MATLAB's norm: of a vector (1-D, or a matrix with a dimension of 1) its p-norm; of a
     matrix its 1-norm (largest column sum of |x|), inf-norm (largest row sum) or 'fro'.
 
@@ -85,7 +89,7 @@ def norm(x, p=2) -> dlarray:
     raise ValueError(f"the norm of a matrix takes p = 1, 2, math.inf or 'fro', got {p!r}")
 
 
-def dot(a, b, axis=None) -> dlarray:
+def dot(a: ArrayLike, b: ArrayLike, axis: Any = None) -> dlarray:
     """MATLAB's dot: sum(a * b) along axis (default: all of two 1-D arrays, else the first
     non-singleton axis); a and b of one shape. numpy.dot (a matrix product) stays numpy's."""
     a, b = asdlarray(a), asdlarray(b)
@@ -101,7 +105,7 @@ def dot(a, b, axis=None) -> dlarray:
 _TRANSPOSES = ("none", "transpose", "ctranspose")
 
 
-def pagemtimes(x, *args) -> dlarray:
+def pagemtimes(x: ArrayLike, *args: Any) -> dlarray:
     """Page-wise matrix products: pagemtimes(X, Y) or pagemtimes(X, transpX, Y, transpY) with
     'none', 'transpose' or 'ctranspose' (the same for real data). The pages are numpy's leading
     axes (MATLAB's trailing ones); they broadcast."""
@@ -158,7 +162,7 @@ def solve(a, b) -> dlarray:
     return F.reshape(x, x.shape[:-1]) if vector else x
 
 
-def mldivide(a, b) -> dlarray:
+def mldivide(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's A \\ B: the solution of A X = B for square A; for tall A (more rows than
     columns) the least-squares solution (through QR); for a scalar A, B / A."""
     a, b = asdlarray(a), asdlarray(b)
@@ -191,7 +195,7 @@ def _least_squares(a, b):
     return x
 
 
-def mrdivide(b, a) -> dlarray:
+def mrdivide(b: ArrayLike, a: ArrayLike) -> dlarray:
     """MATLAB's B / A: the solution of X A = B, that is (A.T \\ B.T).T; a 1-D B is a row."""
     a, b = asdlarray(a), asdlarray(b)
     if a.size == 1 and a.ndim <= 2:

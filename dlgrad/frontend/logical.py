@@ -7,23 +7,25 @@ keywords, hence numpy's names.
 """
 from __future__ import annotations
 
+from .types import ArrayLike
+
 import math
 
 from .dispatch import apply
 from .dlarray import dlarray
 
 
-def isnan(x) -> dlarray:
+def isnan(x: ArrayLike) -> dlarray:
     """1 where x is NaN, else 0."""
     return apply("ne", x, x)
 
 
-def isinf(x) -> dlarray:
+def isinf(x: ArrayLike) -> dlarray:
     """1 where x is +Inf or -Inf, else 0."""
     return apply("eq", apply("abs", x), math.inf)
 
 
-def isfinite(x) -> dlarray:
+def isfinite(x: ArrayLike) -> dlarray:
     """1 where x is neither Inf nor NaN, else 0."""
     return apply("lt", apply("abs", x), math.inf)
 
@@ -32,22 +34,22 @@ def _true(x):
     return apply("ne", x, 0.0)
 
 
-def logical_and(a, b) -> dlarray:
+def logical_and(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's and (a & b): 1 where both are nonzero."""
     return apply("mul", _true(a), _true(b))
 
 
-def logical_or(a, b) -> dlarray:
+def logical_or(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's or (a | b): 1 where either is nonzero."""
     return apply("maximum", _true(a), _true(b))
 
 
-def logical_not(a) -> dlarray:
+def logical_not(a: ArrayLike) -> dlarray:
     """MATLAB's not (~a): 1 where a is zero."""
     return apply("eq", a, 0.0)
 
 
-def logical_xor(a, b) -> dlarray:
+def logical_xor(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's xor: 1 where exactly one is nonzero."""
     return apply("ne", _true(a), _true(b))
 

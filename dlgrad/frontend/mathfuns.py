@@ -7,6 +7,10 @@ MATLAB's (cot(0) = Inf, acot(0) = pi/2, sech(1000) = 0).
 """
 from __future__ import annotations
 
+from typing import Any, Callable
+
+from .types import ArrayLike
+
 import math
 
 import numpy as np
@@ -19,31 +23,31 @@ from .dlarray import dlarray
 from .join import concatenate
 
 
-def asinh(x) -> dlarray:
+def asinh(x: ArrayLike) -> dlarray:
     """Inverse hyperbolic sine."""
     return apply("asinh", x)
 
 
-def acosh(x) -> dlarray:
+def acosh(x: ArrayLike) -> dlarray:
     """Inverse hyperbolic cosine (NaN below 1)."""
     return apply("acosh", x)
 
 
-def atanh(x) -> dlarray:
+def atanh(x: ArrayLike) -> dlarray:
     """Inverse hyperbolic tangent (+-Inf at +-1, NaN beyond)."""
     return apply("atanh", x)
 
 
-def _reciprocal(name, inner, doc):
-    def function(x) -> dlarray:
+def _reciprocal(name: str, inner: str, doc: str) -> Callable[[ArrayLike], dlarray]:
+    def function(x: ArrayLike) -> dlarray:
         return apply("div", 1.0, apply(inner, x))
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
     return function
 
 
-def _of_reciprocal(name, inner, doc):
-    def function(x) -> dlarray:
+def _of_reciprocal(name: str, inner: str, doc: str) -> Callable[[ArrayLike], dlarray]:
+    def function(x: ArrayLike) -> dlarray:
         return apply(inner, apply("div", 1.0, x))
     function.__name__ = function.__qualname__ = name
     function.__doc__ = doc
@@ -61,13 +65,13 @@ acsc = _of_reciprocal("acsc", "asin", "Inverse cosecant asin(1/x) (NaN for |x| <
 acot = _of_reciprocal("acot", "atan", "Inverse cotangent atan(1/x) (acot(+-0) = +-pi/2).")
 
 
-def fix(x) -> dlarray:
+def fix(x: ArrayLike) -> dlarray:
     """Round toward zero (numpy's trunc); gradient zero."""
     x = asdlarray(x)
     return F.where(F.less(x, 0), F.ceil(x), F.floor(x))
 
 
-def rescale(x, l=0.0, u=1.0, *, InputMin=None, InputMax=None) -> dlarray:
+def rescale(x: ArrayLike, l: Any = 0.0, u: Any = 1.0, *, InputMin: Any = None, InputMax: Any = None) -> dlarray:
     """MATLAB's rescale: x clipped to [InputMin, InputMax] (default: x's min and max over all
     elements) and mapped linearly onto [l, u]; where InputMin == InputMax the result is l."""
     x = asdlarray(x)
@@ -84,7 +88,7 @@ def rescale(x, l=0.0, u=1.0, *, InputMin=None, InputMax=None) -> dlarray:
     return F.add(l, F.multiply(fraction, u - l if numbers else F.subtract(u, l)))
 
 
-def cumprod(x, axis=None, direction="forward") -> dlarray:
+def cumprod(x: ArrayLike, axis: Any = None, direction: Any = "forward") -> dlarray:
     """Running product along axis (an int; None: x flattened, as numpy's cumprod); MATLAB's
     direction "reverse" runs from the end. The gradient is exact where x has zeros."""
     x = asdlarray(x)
@@ -103,7 +107,7 @@ def cumprod(x, axis=None, direction="forward") -> dlarray:
     return flip(apply("cumprod", flip(x, axis), axis=axis), axis)
 
 
-def interp1(x, v, xq, method="linear", extrapolation=None) -> dlarray:
+def interp1(x: ArrayLike, v: ArrayLike, xq: Any, method: Any = "linear", extrapolation: Any = None) -> dlarray:
     """Linear interpolation of the samples v at the increasing points x, at the queries xq.
 
     MATLAB's interp1(x, v, xq) with method "linear": v is (n,) or (n, ...) (each column a set
@@ -155,7 +159,7 @@ _CLASS = {"float64": "double", "float32": "single", "bool": "logical", "int8": "
           "uint64": "uint64"}
 
 
-def underlyingType(x) -> str:
+def underlyingType(x: ArrayLike) -> str:
     """MATLAB's class name of x's data: 'double' for float64, 'single' for float32, ..."""
     if isinstance(x, dlarray):
         return _CLASS[x.dtype.name]

@@ -6,6 +6,10 @@ Indices are 0-based float dlarrays (a dlarray holds floats): MATLAB's I - 1.
 """
 from __future__ import annotations
 
+from typing import Any
+
+from .types import ArrayLike
+
 import math
 
 import numpy as np
@@ -29,7 +33,7 @@ def _sorted(x, axis, descend, indices):
     return (values, order) if indices else values
 
 
-def sort(x, axis=None, direction="ascend", return_indices=False) -> "dlarray | tuple[dlarray, dlarray]":
+def sort(x: ArrayLike, axis: Any = None, direction: Any = "ascend", return_indices: Any = False) -> "dlarray | tuple[dlarray, dlarray]":
     """Sorted along axis (default: MATLAB's first non-singleton axis), stable: ties keep their
     order; "ascend" puts NaN last, "descend" first (as MATLAB). With return_indices=True,
     (B, I): I the 0-based positions the sorted values came from (B = take_along_axis(x, I))."""
@@ -79,7 +83,7 @@ def argmax(x, axis) -> dlarray:
     return F.min(F.where(hit, position, math.inf), axis)
 
 
-def onehotdecode(b, classes, axis=None) -> "np.ndarray | dlarray":
+def onehotdecode(b: ArrayLike, classes: Any, axis: Any = None) -> "np.ndarray | dlarray":
     """MATLAB's onehotdecode: the class of the largest entry along axis (default: the 'C' axis of
     a formatted b); ties go to the first. Untraced: a numpy array of classes' labels. Traced
     (labels must be numbers then): a dlarray of them, with no gradient."""

@@ -7,6 +7,8 @@ primitive's (filter..., channelsPerGroup, numGroups * filtersPerGroup), filters 
 """
 from __future__ import annotations
 
+from ..types import ArrayLike
+
 from typing import Any, Optional
 
 import numpy as np
@@ -82,7 +84,7 @@ def _bias(y, bias, filters, per_group, groups, op):
     return y + F.reshape(b, (filters, 1))
 
 
-def dlconv(X, weights, bias=None, Stride: Any = 1, DilationFactor: Any = 1, Padding: Any = 0,
+def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, Stride: Any = 1, DilationFactor: Any = 1, Padding: Any = 0,
            PaddingValue: Any = 0, DataFormat: Optional[str] = None) -> dlarray:
     """Convolution (cross-correlation, like MATLAB) of 1-D, 2-D or 3-D data.
 
@@ -154,7 +156,7 @@ def _edge_padded(x, padding, mode, op):
     return x
 
 
-def dltranspconv(X, weights, bias=None, Stride: Any = 1, DilationFactor: Any = 1, Cropping: Any = 0,
+def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, Stride: Any = 1, DilationFactor: Any = 1, Cropping: Any = 0,
                  DataFormat: Optional[str] = None) -> dlarray:
     """Transposed convolution of 1-D, 2-D or 3-D data (the adjoint of dlconv in its input).
 

@@ -16,7 +16,7 @@ import numpy.typing as npt
 from .. import functions as F
 from ..formats import labelled
 from . import activations as A
-from .conv import dlconv
+from .convolution import dlconv
 from .linear import dropout, fullyconnect
 from .normalization import batchnorm, layernorm
 from ..dlarray import dlarray
