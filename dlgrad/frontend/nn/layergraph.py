@@ -100,29 +100,29 @@ def _split(spec, what):
     return name, port
 
 
-def endpoint(layers, spec, what):
+def endpoint(layers, spec, what, op="connectLayers"):
     """(layer index, port index) of 'name' or 'name/port' among layers; inputs when what == 'destination'."""
     name, port = _split(spec, what)
     index = next((i for i, l in enumerate(layers) if l.name == name), None)
     if index is None:
-        raise ValueError(f"connectLayers: no layer named {name!r} for the {what} "
+        raise ValueError(f"{op}: no layer named {name!r} for the {what} "
                          f"(layers: {[l.name for l in layers]})")
     if what == "source":
         if port not in ("", "out"):
-            raise ValueError(f"connectLayers: layer {name!r} has one output 'out', got {spec!r}")
+            raise ValueError(f"{op}: layer {name!r} has one output 'out', got {spec!r}")
         return index, 0
     names = layers[index].input_names()
     if hasattr(layers[index], "example"):
-        raise ValueError(f"connectLayers: {name!r} is an input layer and takes no connection")
+        raise ValueError(f"{op}: {name!r} is an input layer and takes no connection")
     if port == "" and len(names) == 1:
         return index, 0
     if port not in names:
-        raise ValueError(f"connectLayers: layer {name!r} has inputs {names}, got {spec!r}")
+        raise ValueError(f"{op}: layer {name!r} has inputs {names}, got {spec!r}")
     return index, names.index(port)
 
 
-def _canonical(layers, source, destination):
-    (si, _), (di, port) = endpoint(layers, source, "source"), endpoint(layers, destination, "destination")
+def _canonical(layers, source, destination, op):
+    (si, _), (di, port) = endpoint(layers, source, "source", op), endpoint(layers, destination, "destination", op)
     dst = layers[di]
     return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
 
@@ -130,7 +130,7 @@ def _canonical(layers, source, destination):
 def connectLayers(graph, source, destination):
     """The graph with the output of `source` feeding the input `destination` ('layer' or 'layer/in2')."""
     g, net = _graph_of(graph, "connectLayers")
-    s, d = _canonical(g._layers, source, destination)
+    s, d = _canonical(g._layers, source, destination, "connectLayers")
     if any(dd == d for _, dd in g._connections):
         raise ValueError(f"connectLayers: input {d!r} is already connected; disconnectLayers first")
     return _result(LayerGraph(g._layers, g._connections + ((s, d),)), net)
@@ -139,7 +139,7 @@ def connectLayers(graph, source, destination):
 def disconnectLayers(graph, source, destination):
     """The graph without the connection source -> destination."""
     g, net = _graph_of(graph, "disconnectLayers")
-    pair = _canonical(g._layers, source, destination)
+    pair = _canonical(g._layers, source, destination, "disconnectLayers")
     if pair not in g._connections:
         raise ValueError(f"disconnectLayers: no connection {pair[0]!r} -> {pair[1]!r}")
     return _result(LayerGraph(g._layers, tuple(c for c in g._connections if c != pair)), net)
@@ -185,6 +185,14 @@ def _same_format(xs, op):
     return xs[0]._fmt
 
 
+def _same_size(layer, xs):
+    """MATLAB's elementwise merge layers need inputs of one size (no broadcasting of a miswired branch)."""
+    _same_format(xs, type(layer).__name__)
+    if len({x.shape for x in xs}) > 1:
+        raise FormatError(f"{type(layer).__name__} {layer.name!r}: all inputs must have the same size, got "
+                          f"{', '.join(str(x.shape) for x in xs)} (inputs {', '.join(layer.input_names())})")
+
+
 @_layer("addition")
 class additionLayer(_MultiInput):
     """Elementwise sum of NumInputs inputs of one size and format."""
@@ -192,7 +200,7 @@ class additionLayer(_MultiInput):
     name: str = ""
 
     def forward(self, p, xs):
-        _same_format(xs, "additionLayer")
+        _same_size(self, xs)
         y = xs[0]
         for x in xs[1:]:
             y = y + x
@@ -206,7 +214,7 @@ class multiplicationLayer(_MultiInput):
     name: str = ""
 
     def forward(self, p, xs):
-        _same_format(xs, "multiplicationLayer")
+        _same_size(self, xs)
         y = xs[0]
         for x in xs[1:]:
             y = y * x

@@ -69,7 +69,16 @@ class featureInputLayer(Layer):
         return labelled(np.zeros((self.inputSize, 1), dtype), "CB")
 
     def forward(self, params, x):
-        return x if x._fmt else labelled(x, "CB")
+        x = x if x._fmt else labelled(x, "CB")
+        check_channels(self, x, self.inputSize, "features")
+        return x
+
+
+def check_channels(layer, x, size, noun="channels"):
+    """An input layer's data must have its number of channels (MATLAB refuses other sizes)."""
+    if "C" in x._fmt and x.shape[x._fmt.index("C")] != size:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} takes data with {size} {noun}, got "
+                         f"{x.shape[x._fmt.index('C')]} (shape {x.shape}, format {x._fmt!r})")
 
 
 class Statistic:

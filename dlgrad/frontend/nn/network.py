@@ -142,11 +142,15 @@ class dlnetwork:
                 f"initialize(net, X1, ...)), got {len(examples)}"
                 + ("; or pass Initialize=False" if not examples else ""))
         inputs, given = [], iter(examples)
-        for i, _ in arch.inputs:
+        for k, (i, _) in enumerate(arch.inputs):
             layer = arch.layers[i]
             x = layer.example(dtype) if hasattr(layer, "example") else asdlarray(next(given))
             if x._node is not None:
                 raise ValueError("dlnetwork: example inputs must be data, not traced values")
+            if not x._fmt:   # as MATLAB: the layers read the channel axis from the format
+                raise ValueError(f"dlnetwork: the example input for {arch.input_names()[k]!r} must be a "
+                                 f"formatted dlarray (for example dlarray(X, 'CB')), got an unformatted "
+                                 f"array of shape {x.shape}")
             inputs.append(x)
         learn, state, masks = _initial_values(arch, inputs, np.random.default_rng(seed))
         self._arch = arch.with_(masks=masks, examples=tuple(

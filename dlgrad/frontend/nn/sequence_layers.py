@@ -8,7 +8,7 @@ from ..formats import labelled
 from .. import functions as F
 from ..dispatch import apply
 from .attention import attention
-from .layers import LAYERS, Layer, _layer, glorot
+from .layers import LAYERS, Layer, _layer, check_channels, glorot
 from .linear import embed, fullyconnect
 
 
@@ -33,7 +33,9 @@ class sequenceInputLayer(Layer):
         return labelled(np.zeros((self.inputSize, 1, self.MinLength), dtype), "CBT")
 
     def forward(self, params, x):
-        return x if x._fmt else labelled(x, "CBT")
+        x = x if x._fmt else labelled(x, "CBT")
+        check_channels(self, x, self.inputSize)
+        return x
 
 
 @_layer("posemb")
