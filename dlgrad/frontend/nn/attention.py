@@ -76,6 +76,9 @@ def _allowed(fmt, keys_fmt, PaddingMask, AttentionMask, batch, nq, nk):
     pad = asdlarray(PaddingMask)
     pad_fmt = pad._fmt or keys_fmt
     c, b, s = _layout(pad_fmt, "PaddingMask")
+    if pad.ndim != len(pad_fmt):
+        raise FormatError(f"attention: PaddingMask must have the keys' layout {pad_fmt!r} ({len(pad_fmt)} "
+                          f"dimensions), got shape {pad.shape}")
     p = stripdims(pad)
     if p.shape[s] != nk or (b is not None and p.shape[b] != batch):
         raise FormatError(f"attention: PaddingMask of shape {p.shape} ({pad_fmt!r}) does not match keys with "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from .network import dlnetwork
+from .network import Learnables, dlnetwork
 
 
 def _default_l2(parameter):
@@ -86,7 +86,10 @@ def getL2Factor(net, *where) -> float:
 
 
 def leaf_factors(params, count):
-    """(learn-rate factors, L2 factors) per parameter leaf: a dlnetwork's, or the defaults."""
+    """(learn-rate factors, L2 factors) per parameter leaf: a dlnetwork's, a Learnables table's
+    defaults (L2 factor 0 for biases, as the same table inside its network), or 1 for other leaves."""
+    if isinstance(params, Learnables) and len(params) == count:
+        return [1.0] * count, [_default_l2(parameter) for _, parameter in params._keys]
     if not isinstance(params, dlnetwork):
         return [1.0] * count, [1.0] * count
     pairs = [_lookup(params, key) for key in params.Learnables._keys]

@@ -91,6 +91,12 @@ def _mode(mask, layer):
     raise ValueError(f"{layer}: AttentionMask must be 'none' or 'causal', got {mask!r}")
 
 
+def _probability(value, layer):
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"{layer}: DropoutProbability must be a number in [0, 1), got {value!r}")
+
+
 def _no_dropout(layer, training):
     if training and layer.DropoutProbability:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: DropoutProbability > 0 in training needs "
@@ -118,6 +124,9 @@ class selfAttentionLayer(Layer):
         if keys % heads or values % heads:
             raise ValueError(f"selfAttentionLayer: numHeads ({heads}) must divide numKeyChannels ({keys}) and "
                              f"NumValueChannels ({values})")
+        if self.OutputSize != "auto":
+            _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
+        _probability(self.DropoutProbability, "selfAttentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
 
     def initialize(self, x, rng):
@@ -149,6 +158,7 @@ class attentionLayer(Layer):
 
     def __post_init__(self):
         _positive(self.numHeads, "numHeads", "attentionLayer")
+        _probability(self.DropoutProbability, "attentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
 
     def num_inputs(self):
