@@ -1,5 +1,6 @@
 """L2 regularization and factors through every form of parameters the update functions take."""
 import numpy as np
+import pytest
 
 import dlgrad as dl
 
@@ -15,3 +16,42 @@ def test_learnables_table_gets_matlab_default_l2_factors():
     for key in (("fc", "Weights"), ("fc", "Bias")):
         np.testing.assert_array_equal(dl.extractdata(by_table[key]), dl.extractdata(by_net.Learnables[key]))
     np.testing.assert_array_equal(dl.extractdata(by_table["fc", "Bias"]), np.ones((3, 1), np.float32))
+
+
+def _net():
+    return dl.dlnetwork([dl.featureInputLayer(2), dl.fullyConnectedLayer(3, name="fc")])
+
+
+def test_adamupdate_iteration_errors_name_it():
+    net = _net()
+    g = dl.dlupdate(lambda p: p * 0.0, net.Learnables)
+    # a two-element dlarray said "The truth value of an array ... is ambiguous"
+    with pytest.raises(ValueError, match=r"iteration must be a scalar, got shape \(2,\)"):
+        dl.adamupdate(net, g, None, None, dl.dlarray(np.array([1.0, 2.0])))
+    with pytest.raises(TypeError, match="iteration must be a positive integer.*'1'"):
+        dl.adamupdate(net, g, None, None, "1")
+
+
+def test_factor_must_be_a_number():
+    net = _net()
+    with pytest.raises(TypeError, match="factor must be a nonnegative number, got '2'"):
+        dl.setLearnRateFactor(net, "fc", "Weights", "2")
+    with pytest.raises(TypeError, match="factor must be a nonnegative number, got True"):
+        dl.setL2Factor(net, "fc", "Weights", True)
+
+
+def test_factor_on_a_missing_parameter_of_an_uninitialized_network_is_reported():
+    # the misspelt parameter could not be checked before initialisation, and was then ignored
+    net = dl.dlnetwork([dl.featureInputLayer(2), dl.fullyConnectedLayer(3, name="fc")], Initialize=False)
+    net = dl.setLearnRateFactor(net, "fc", "Wieghts", 0)
+    with pytest.raises(ValueError, match="fc/Wieghts"):
+        dl.initialize(net)
+    ok = dl.initialize(dl.setLearnRateFactor(net.__class__([dl.featureInputLayer(2), dl.fullyConnectedLayer(
+        3, name="fc")], Initialize=False), "fc", "Weights", 0))
+    assert dl.getLearnRateFactor(ok, "fc", "Weights") == 0.0
+
+
+def test_empty_outputs_list_is_an_error():
+    net = _net()
+    with pytest.raises(ValueError, match="Outputs must name at least one"):
+        dl.predict(net, dl.dlarray(np.ones((2, 1), np.float32), "CB"), Outputs=[])

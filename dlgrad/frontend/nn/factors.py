@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from .network import Learnables, dlnetwork
 
 
@@ -38,6 +40,8 @@ def _target(net, args, op):
 
 
 def _factor(value, op):
+    if isinstance(value, (str, bool, np.bool_)):
+        raise TypeError(f"{op}: factor must be a nonnegative number, got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):

@@ -153,6 +153,10 @@ class dlnetwork:
                                  f"array of shape {x.shape}")
             inputs.append(x)
         learn, state, masks = _initial_values(arch, inputs, np.random.default_rng(seed))
+        unknown = [key for key, _, _ in arch.factors if key not in {(l, p) for l, p, _ in learn}]
+        if unknown:   # set by setLearnRateFactor/setL2Factor before the parameters existed
+            raise ValueError(f"initialize: learn-rate or L2 factors were set for parameters the network "
+                             f"does not have: {['/'.join(k) for k in unknown]}")
         self._arch = arch.with_(masks=masks, examples=tuple(
             (x.shape, x._fmt, x.dtype.str) for x in inputs))
         self.Learnables, self.State = Learnables(learn), Learnables(state)
@@ -258,6 +262,8 @@ def _outputs(net, Outputs):
     if Outputs is None:
         return None
     names = [Outputs] if isinstance(Outputs, str) else list(Outputs)
+    if not names:
+        raise ValueError("Outputs must name at least one layer output, got an empty list")
     return tuple(net._arch.index(n) for n in names)
 
 
