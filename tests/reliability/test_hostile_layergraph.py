@@ -58,3 +58,37 @@ def test_feature_input_layer_checks_its_features():
     net = dl.dlnetwork([dl.featureInputLayer(3, name="feat"), dl.reluLayer()])
     with pytest.raises((ValueError, FormatError), match=r"(?s)feat.*3.*5"):
         dl.predict(net, dl.dlarray(np.ones((5, 2), np.float32), "CB"))
+
+
+def test_editing_a_trained_network_keeps_its_values_and_factors():
+    # MATLAB's transfer learning: removeLayers / addLayers / connectLayers on a trained dlnetwork, then
+    # initialize, which fills only the new layers. The edits dropped every trained value and factor,
+    # and initialize silently drew fresh weights.
+    net = dl.dlnetwork([dl.featureInputLayer(4, name="in"), dl.fullyConnectedLayer(8, name="body"),
+                        dl.batchNormalizationLayer(name="bn"), dl.reluLayer(name="r"),
+                        dl.fullyConnectedLayer(3, name="head")])
+    net = dl.dlupdate(lambda p: p + 5.0, net)
+    net.State = net.State.map(lambda v: v + 2.0)
+    net = dl.setLearnRateFactor(net, "body", "Weights", 0)
+    edited = dl.removeLayers(net, "head")
+    edited = dl.connectLayers(dl.addLayers(edited, dl.fullyConnectedLayer(2, name="head")), "r", "head")
+    assert not edited.Initialized
+    edited = dl.initialize(edited)
+    for table, new in ((net.Learnables, edited.Learnables), (net.State, edited.State)):
+        for layer, parameter, value in table:
+            if layer != "head":
+                np.testing.assert_array_equal(dl.extractdata(new[layer, parameter]), dl.extractdata(value))
+    assert edited.Learnables["head", "Weights"].shape == (2, 8)
+    assert not np.array_equal(dl.extractdata(edited.Learnables["head", "Bias"]),
+                              dl.extractdata(net.Learnables["head", "Bias"])[:2])
+    assert dl.getLearnRateFactor(edited, "body", "Weights") == 0.0
+
+
+def test_edit_that_changes_a_kept_parameter_size_is_a_clear_error():
+    net = dl.dlnetwork([dl.featureInputLayer(4, name="in"), dl.fullyConnectedLayer(8, name="a"),
+                        dl.fullyConnectedLayer(3, name="b")])
+    edited = dl.removeLayers(net, "a")
+    edited = dl.connectLayers(dl.addLayers(edited, dl.fullyConnectedLayer(5, name="a2")), "in", "a2")
+    edited = dl.connectLayers(edited, "a2", "b")
+    with pytest.raises(ValueError, match=r"(?s)'b'.*Weights.*\(3, 8\).*\(3, 5\)"):
+        dl.initialize(edited)

@@ -66,15 +66,28 @@ def layerGraph(layers=()) -> LayerGraph:
 def _graph_of(graph, op):
     from .network import dlnetwork
     if isinstance(graph, dlnetwork):
-        return LayerGraph(graph._layers, graph._connections()), True
+        return LayerGraph(graph._layers, graph._connections()), graph
     if not isinstance(graph, LayerGraph):
         raise TypeError(f"{op} needs a layerGraph or a dlnetwork, got {type(graph).__name__}")
-    return graph, False
+    return graph, None
 
 
-def _result(graph, as_network):
+def _result(graph, source):
+    """The edited graph; for a dlnetwork an uninitialized dlnetwork that keeps the values and factors of
+    the layers that remain, so that initialize() only fills new layers (MATLAB's transfer learning)."""
     from .network import dlnetwork
-    return dlnetwork(graph, Initialize=False) if as_network else graph
+    if source is None:
+        return graph
+    net = dlnetwork(graph, Initialize=False)
+    names = {l.name for l in graph._layers}
+    seed, dtype, kept = source._init or (0, np.dtype(np.float32), {})
+    kept = dict(kept)
+    if source.Initialized:
+        for table in (source.Learnables, source.State):
+            kept.update({(layer, p): np.array(v._data) for layer, p, v in table})
+    net._init = (seed, dtype, {k: v for k, v in kept.items() if k[0] in names})
+    net._arch = net._arch.with_(factors=tuple(f for f in source._arch.factors if f[0][0] in names))
+    return net
 
 
 def addLayers(graph, layers):

@@ -96,7 +96,7 @@ class dlnetwork:
                 raise ValueError("dlnetwork needs at least one layer")
             layers = layerGraph(layers)
         self._arch = Architecture.build(layers._layers, layers._connections)
-        self._init = (seed, np.dtype(dtype))
+        self._init = (seed, np.dtype(dtype), {})   # {} : values kept by graph edits (layergraph._result)
         self.Learnables = self.State = None
         if examples or Initialize:
             self._initialize(examples)
@@ -132,7 +132,7 @@ class dlnetwork:
 
     def _initialize(self, examples):
         arch = self._arch
-        seed, dtype = self._init or (0, np.dtype(np.float32))
+        seed, dtype, kept = self._init or (0, np.dtype(np.float32), {})
         free = [k for k, (i, _) in enumerate(arch.inputs) if not hasattr(arch.layers[i], "example")]
         if len(examples) != len(free):
             names = [arch.input_names()[k] for k in free]
@@ -153,6 +153,7 @@ class dlnetwork:
                                  f"array of shape {x.shape}")
             inputs.append(x)
         learn, state, masks = _initial_values(arch, inputs, np.random.default_rng(seed))
+        learn, state = _restore(learn, kept), _restore(state, kept)
         unknown = [key for key, _, _ in arch.factors if key not in {(l, p) for l, p, _ in learn}]
         if unknown:   # set by setLearnRateFactor/setL2Factor before the parameters existed
             raise ValueError(f"initialize: learn-rate or L2 factors were set for parameters the network "
@@ -227,6 +228,18 @@ def _initial_values(arch, inputs, rng):
     learn = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in params[i].items()]
     state = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in states[i].items()]
     return learn, state, tuple(masks)
+
+
+def _restore(rows, kept):
+    """rows with the values a graph edit kept (MATLAB's initialize fills only the empty learnables)."""
+    out = []
+    for layer, name, value in rows:
+        old = kept.get((layer, name))
+        if old is not None and old.shape != value.shape:
+            raise ValueError(f"initialize: layer {layer!r} kept its {name} of shape {old.shape} from before the "
+                             f"graph was edited, but its input now needs shape {value.shape}")
+        out.append((layer, name, value if old is None else old))
+    return out
 
 
 def initialize(net, *examples):
