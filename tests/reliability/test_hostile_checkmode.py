@@ -35,3 +35,16 @@ def test_checkmode_with_donated_arguments_does_not_warn_falsely():
             assert float(loss) == float(ref_loss)
     for a, b in zip(net.Learnables.Value, ref[0].Learnables.Value):
         np.testing.assert_array_equal(dl.extractdata(a), dl.extractdata(b))
+
+
+def _double(x):
+    return 2 * x
+
+
+def test_pickle_keeps_check_mode_and_tolerance():
+    # copy.deepcopy kept them; a pickle came back with CheckMode 'none'
+    import pickle
+    f = dl.dlaccelerate(_double)
+    f.CheckMode, f.CheckTolerance = "tolerance", 1e-6
+    g = pickle.loads(pickle.dumps(f))
+    assert (g.CheckMode, g.CheckTolerance) == ("tolerance", 1e-6)
