@@ -32,10 +32,12 @@ class AcceleratedFunction(SignatureCache):
         self._check_mode, self._check_tolerance = "none", 1e-4
 
     def _dispatch(self, *args: Any, **kwargs: Any) -> Any:
+        if self._check_mode != "tolerance":
+            return self.dispatch(self.function, args, kwargs)
+        self.forget_fast()   # every call comes back here to be checked
+        expected = checkmode.reference(self.function, args, kwargs)   # before donated arguments change
         result = self.dispatch(self.function, args, kwargs)
-        if self._check_mode == "tolerance":
-            self.forget_fast()   # every call comes back here to be checked
-            checkmode.compare(self.function, result, args, kwargs, self._check_tolerance)
+        checkmode.compare(self.function, result, expected, self._check_tolerance)
         return result
 
     @property

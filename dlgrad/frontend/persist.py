@@ -6,6 +6,7 @@ wrappers around the same compiled runs, so nothing is traced or compiled again.
 A pickle is `restore(state)` with state a dict (FORMAT 1):
   function        the traced function, pickled by reference (module and qualified name)
   max_cache_size, donate, enabled, hits, misses
+  check_mode, check_tolerance   CheckMode and CheckTolerance (absent in older pickles: 'none', 1e-4)
   entries         one tuple per signature: (key, program, captured) where key is the
                   signature (tree.signature's tokens), program the C Program as JSON
                   (codegen.lower.Program.to_json: C source, entry point, input and output
@@ -47,7 +48,7 @@ def state(cache) -> dict:
         entries.append(entry)
     return {"format": FORMAT, "function": cache.function, "max_cache_size": cache.max_entries,
             "donate": cache.donate, "enabled": cache.active, "hits": cache.hits, "misses": cache.misses,
-            "entries": entries}
+            "check_mode": cache.check_mode, "check_tolerance": cache.check_tolerance, "entries": entries}
 
 
 def restore(saved: dict):
@@ -61,6 +62,8 @@ def restore(saved: dict):
     accelerated = AcceleratedFunction(saved["function"], saved["max_cache_size"], saved["donate"])
     cache = accelerated
     cache.active, cache.hits, cache.misses = saved["enabled"], saved["hits"], saved["misses"]
+    accelerated.check_mode = saved.get("check_mode", "none")
+    accelerated.check_tolerance = saved.get("check_tolerance", 1e-4)
     for key, program, fields in saved["entries"]:
         fields = dict(fields)
         count = fields.pop("count")

@@ -34,8 +34,8 @@ class Architecture:
             raise ValueError(f"dlnetwork: layer names must be unique, got {names}")
         feeds: list[list[Feed | None]] = [[None] * l.num_inputs() for l in layers]
         for source, destination in connections:
-            si, _ = endpoint(layers, source, "source")
-            di, slot = endpoint(layers, destination, "destination")
+            si, _ = endpoint(layers, source, "source", "dlnetwork")
+            di, slot = endpoint(layers, destination, "destination", "dlnetwork")
             if feeds[di][slot] is not None:
                 raise ValueError(f"dlnetwork: input {destination!r} is connected twice")
             feeds[di][slot] = ("layer", si)

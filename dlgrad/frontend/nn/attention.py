@@ -79,6 +79,10 @@ def _allowed(fmt: str | None, keys_fmt: str | None, PaddingMask: ArrayLike | Non
     pad = asdlarray(PaddingMask)
     pad_fmt = pad._fmt or keys_fmt
     c, b, s = _layout(pad_fmt, "PaddingMask")
+    assert pad_fmt is not None   # _layout refuses a missing format
+    if pad.ndim != len(pad_fmt):
+        raise FormatError(f"attention: PaddingMask must have the keys' layout {pad_fmt!r} ({len(pad_fmt)} "
+                          f"dimensions), got shape {pad.shape}")
     p = stripdims(pad)
     if p.shape[s] != nk or (b is not None and p.shape[b] != batch):
         raise FormatError(f"attention: PaddingMask of shape {p.shape} ({pad_fmt!r}) does not match keys with "

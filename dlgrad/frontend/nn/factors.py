@@ -11,7 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
-from .network import dlnetwork
+import numpy as np
+
+from .network import Learnables, dlnetwork
 
 
 def _default_l2(parameter: str) -> float:
@@ -38,7 +40,9 @@ def _target(net: dlnetwork, args: Sequence[Any], op: str) -> tuple[str, str]:
     return layer, parameter
 
 
-def _factor(value: Any, op: str) -> float:
+def _factor(value: Any, op: Any) -> Any:
+    if isinstance(value, (str, bool, np.bool_)):
+        raise TypeError(f"{op}: factor must be a nonnegative number, got {value!r}")
     try:
         value = float(value)
     except (TypeError, ValueError):
@@ -86,8 +90,11 @@ def getL2Factor(net: dlnetwork, *where: str) -> float:
     return _lookup(net, _target(net, where, "getL2Factor"))[1]
 
 
-def leaf_factors(params: Any, count: int) -> tuple[list[float], list[float]]:
-    """(learn-rate factors, L2 factors) per parameter leaf: a dlnetwork's, or the defaults."""
+def leaf_factors(params: Any, count: Any) -> Any:
+    """(learn-rate factors, L2 factors) per parameter leaf: a dlnetwork's, a Learnables table's
+    defaults (L2 factor 0 for biases, as the same table inside its network), or 1 for other leaves."""
+    if isinstance(params, Learnables) and len(params) == count:
+        return [1.0] * count, [_default_l2(parameter) for _, parameter in params._keys]
     if not isinstance(params, dlnetwork):
         return [1.0] * count, [1.0] * count
     assert params.Learnables is not None   # flattened before this, so initialized

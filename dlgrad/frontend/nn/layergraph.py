@@ -75,18 +75,31 @@ def layerGraph(layers: Layers = ()) -> LayerGraph:
     return addLayers(LayerGraph(), layers)
 
 
-def _graph_of(graph: LayerGraph | dlnetwork, op: str) -> tuple[LayerGraph, bool]:
+def _graph_of(graph: LayerGraph | dlnetwork, op: str) -> tuple[LayerGraph, dlnetwork | None]:
     from .network import dlnetwork
     if isinstance(graph, dlnetwork):
-        return LayerGraph(graph._layers, graph._connections()), True
+        return LayerGraph(graph._layers, graph._connections()), graph
     if not isinstance(graph, LayerGraph):
         raise TypeError(f"{op} needs a layerGraph or a dlnetwork, got {type(graph).__name__}")
-    return graph, False
+    return graph, None
 
 
-def _result(graph: LayerGraph, as_network: bool) -> Any:
+def _result(graph: Any, source: Any) -> Any:
+    """The edited graph; for a dlnetwork an uninitialized dlnetwork that keeps the values and factors of
+    the layers that remain, so that initialize() only fills new layers (MATLAB's transfer learning)."""
     from .network import dlnetwork
-    return dlnetwork(graph, Initialize=False) if as_network else graph
+    if source is None:
+        return graph
+    net = dlnetwork(graph, Initialize=False)
+    names = {l.name for l in graph._layers}
+    seed, dtype, kept = source._init or (0, np.dtype(np.float32), {})
+    kept = dict(kept)
+    if source.Initialized:
+        for table in (source.Learnables, source.State):
+            kept.update({(layer, p): np.array(v._data) for layer, p, v in table})
+    net._init = (seed, dtype, {k: v for k, v in kept.items() if k[0] in names})
+    net._arch = net._arch.with_(factors=tuple(f for f in source._arch.factors if f[0][0] in names))
+    return net
 
 
 def addLayers(graph: Graph, layers: Layers) -> Graph:
@@ -112,29 +125,29 @@ def _split(spec: str, what: str) -> tuple[str, str]:
     return name, port
 
 
-def endpoint(layers: Sequence[Layer], spec: str, what: str) -> tuple[int, int]:
+def endpoint(layers: Any, spec: Any, what: Any, op: Any = "connectLayers") -> Any:
     """(layer index, port index) of 'name' or 'name/port' among layers; inputs when what == 'destination'."""
     name, port = _split(spec, what)
     index = next((i for i, l in enumerate(layers) if l.name == name), None)
     if index is None:
-        raise ValueError(f"connectLayers: no layer named {name!r} for the {what} "
+        raise ValueError(f"{op}: no layer named {name!r} for the {what} "
                          f"(layers: {[l.name for l in layers]})")
     if what == "source":
         if port not in ("", "out"):
-            raise ValueError(f"connectLayers: layer {name!r} has one output 'out', got {spec!r}")
+            raise ValueError(f"{op}: layer {name!r} has one output 'out', got {spec!r}")
         return index, 0
     names = layers[index].input_names()
     if hasattr(layers[index], "example"):
-        raise ValueError(f"connectLayers: {name!r} is an input layer and takes no connection")
+        raise ValueError(f"{op}: {name!r} is an input layer and takes no connection")
     if port == "" and len(names) == 1:
         return index, 0
     if port not in names:
-        raise ValueError(f"connectLayers: layer {name!r} has inputs {names}, got {spec!r}")
+        raise ValueError(f"{op}: layer {name!r} has inputs {names}, got {spec!r}")
     return index, names.index(port)
 
 
-def _canonical(layers: Sequence[Layer], source: str, destination: str) -> Connection:
-    (si, _), (di, port) = endpoint(layers, source, "source"), endpoint(layers, destination, "destination")
+def _canonical(layers: Any, source: Any, destination: Any, op: Any) -> Any:
+    (si, _), (di, port) = endpoint(layers, source, "source", op), endpoint(layers, destination, "destination", op)
     dst = layers[di]
     return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
 
@@ -142,7 +155,7 @@ def _canonical(layers: Sequence[Layer], source: str, destination: str) -> Connec
 def connectLayers(graph: Graph, source: str, destination: str) -> Graph:
     """The graph with the output of `source` feeding the input `destination` ('layer' or 'layer/in2')."""
     g, net = _graph_of(graph, "connectLayers")
-    s, d = _canonical(g._layers, source, destination)
+    s, d = _canonical(g._layers, source, destination, "connectLayers")
     if any(dd == d for _, dd in g._connections):
         raise ValueError(f"connectLayers: input {d!r} is already connected; disconnectLayers first")
     return _result(LayerGraph(g._layers, g._connections + ((s, d),)), net)
@@ -151,7 +164,7 @@ def connectLayers(graph: Graph, source: str, destination: str) -> Graph:
 def disconnectLayers(graph: Graph, source: str, destination: str) -> Graph:
     """The graph without the connection source -> destination."""
     g, net = _graph_of(graph, "disconnectLayers")
-    pair = _canonical(g._layers, source, destination)
+    pair = _canonical(g._layers, source, destination, "disconnectLayers")
     if pair not in g._connections:
         raise ValueError(f"disconnectLayers: no connection {pair[0]!r} -> {pair[1]!r}")
     return _result(LayerGraph(g._layers, tuple(c for c in g._connections if c != pair)), net)
@@ -198,14 +211,22 @@ def _same_format(xs: Sequence[dlarray], op: str) -> str:
     return xs[0]._fmt
 
 
+def _same_size(layer: Any, xs: Any) -> Any:
+    """MATLAB's elementwise merge layers need inputs of one size (no broadcasting of a miswired branch)."""
+    _same_format(xs, type(layer).__name__)
+    if len({x.shape for x in xs}) > 1:
+        raise FormatError(f"{type(layer).__name__} {layer.name!r}: all inputs must have the same size, got "
+                          f"{', '.join(str(x.shape) for x in xs)} (inputs {', '.join(layer.input_names())})")
+
+
 @_layer("addition")
 class additionLayer(_MultiInput):
     """Elementwise sum of NumInputs inputs of one size and format."""
     NumInputs: int = 2
     name: str = ""
 
-    def forward(self, p: Params, xs: Any) -> dlarray:
-        _same_format(xs, "additionLayer")
+    def forward(self, p: Any, xs: Any) -> Any:
+        _same_size(self, xs)
         y = xs[0]
         for x in xs[1:]:
             y = y + x
@@ -218,8 +239,8 @@ class multiplicationLayer(_MultiInput):
     NumInputs: int = 2
     name: str = ""
 
-    def forward(self, p: Params, xs: Any) -> dlarray:
-        _same_format(xs, "multiplicationLayer")
+    def forward(self, p: Any, xs: Any) -> Any:
+        _same_size(self, xs)
         y = xs[0]
         for x in xs[1:]:
             y = y * x

@@ -6,6 +6,8 @@ Weights use MATLAB's defaults: Glorot-uniform weights, zero biases.
 """
 from __future__ import annotations
 
+from ..types import ArrayLike
+
 import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
@@ -87,8 +89,17 @@ class featureInputLayer(Layer):
     def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1), dtype), "CB")
 
-    def forward(self, params: Params, x: dlarray) -> dlarray:
-        return x if x._fmt else labelled(x, "CB")
+    def forward(self, params: Any, x: dlarray) -> Any:
+        x = x if x._fmt else labelled(x, "CB")
+        check_channels(self, x, self.inputSize, "features")
+        return x
+
+
+def check_channels(layer: Any, x: dlarray, size: Any, noun: Any = "channels") -> Any:
+    """An input layer's data must have its number of channels (MATLAB refuses other sizes)."""
+    if "C" in x._fmt and x.shape[x._fmt.index("C")] != size:
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} takes data with {size} {noun}, got "
+                         f"{x.shape[x._fmt.index('C')]} (shape {x.shape}, format {x._fmt!r})")
 
 
 class Statistic:

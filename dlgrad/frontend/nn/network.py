@@ -95,7 +95,7 @@ class dlnetwork:
     Learnables: _Table | None   # None until initialized
     State: _Table | None
     _arch: Architecture
-    _init: tuple[int | None, np.dtype[Any]] | None
+    _init: tuple[int | None, np.dtype[Any], dict[tuple[str, str], Any]] | None
 
     def __init__(self, layers: Layers | LayerGraph, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
                  dtype: npt.DTypeLike = np.float32) -> None:
@@ -111,7 +111,7 @@ class dlnetwork:
                 raise ValueError("dlnetwork needs at least one layer")
             layers = layerGraph(items)
         self._arch = Architecture.build(layers._layers, layers._connections)
-        self._init = (seed, np.dtype(dtype))
+        self._init = (seed, np.dtype(dtype), {})   # {} : values kept by graph edits (layergraph._result)
         self.Learnables = self.State = None
         if examples or Initialize:
             self._initialize(examples)
@@ -148,7 +148,7 @@ class dlnetwork:
 
     def _initialize(self, examples: Sequence[ArrayLike]) -> None:
         arch = self._arch
-        seed, dtype = self._init or (0, np.dtype(np.float32))
+        seed, dtype, kept = self._init or (0, np.dtype(np.float32), {})
         free = [k for k, (i, _) in enumerate(arch.inputs) if not hasattr(arch.layers[i], "example")]
         if len(examples) != len(free):
             names = [arch.input_names()[k] for k in free]
@@ -159,13 +159,22 @@ class dlnetwork:
                 + ("; or pass Initialize=False" if not examples else ""))
         inputs: list[dlarray] = []
         given = iter(examples)
-        for i, _ in arch.inputs:
+        for k, (i, _) in enumerate(arch.inputs):
             layer = arch.layers[i]
             x = layer.example(dtype) if hasattr(layer, "example") else asdlarray(next(given))
             if x._node is not None:
                 raise ValueError("dlnetwork: example inputs must be data, not traced values")
+            if not x._fmt:   # as MATLAB: the layers read the channel axis from the format
+                raise ValueError(f"dlnetwork: the example input for {arch.input_names()[k]!r} must be a "
+                                 f"formatted dlarray (for example dlarray(X, 'CB')), got an unformatted "
+                                 f"array of shape {x.shape}")
             inputs.append(x)
         learn, state, masks = _initial_values(arch, inputs, np.random.default_rng(seed))
+        learn, state = _restore(learn, kept), _restore(state, kept)
+        unknown = [key for key, _, _ in arch.factors if key not in {(l, p) for l, p, _ in learn}]
+        if unknown:   # set by setLearnRateFactor/setL2Factor before the parameters existed
+            raise ValueError(f"initialize: learn-rate or L2 factors were set for parameters the network "
+                             f"does not have: {['/'.join(k) for k in unknown]}")
         self._arch = arch.with_(masks=masks, examples=tuple(
             (x.shape, x._fmt, x.dtype.str) for x in inputs))
         self.Learnables, self.State = Learnables(learn), Learnables(state)
@@ -247,7 +256,19 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
     return learn, state, tuple(masks)
 
 
-def initialize(net: dlnetwork, *examples: ArrayLike) -> dlnetwork:
+def _restore(rows: Any, kept: Any) -> Any:
+    """rows with the values a graph edit kept (MATLAB's initialize fills only the empty learnables)."""
+    out = []
+    for layer, name, value in rows:
+        old = kept.get((layer, name))
+        if old is not None and old.shape != value.shape:
+            raise ValueError(f"initialize: layer {layer!r} kept its {name} of shape {old.shape} from before the "
+                             f"graph was edited, but its input now needs shape {value.shape}")
+        out.append((layer, name, value if old is None else old))
+    return out
+
+
+def initialize(net: Any, *examples: Any) -> Any:
     """The network with values (MATLAB's initialize); an initialized network is returned as it is."""
     if not isinstance(net, dlnetwork):
         raise TypeError(f"initialize needs a dlnetwork, got {type(net).__name__}")
@@ -280,6 +301,8 @@ def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[int, 
     if Outputs is None:
         return None
     names = [Outputs] if isinstance(Outputs, str) else list(Outputs)
+    if not names:
+        raise ValueError("Outputs must name at least one layer output, got an empty list")
     return tuple(net._arch.index(n) for n in names)
 
 

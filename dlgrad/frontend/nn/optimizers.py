@@ -142,7 +142,13 @@ def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iterat
     λ * L2Factor * p to each gradient (MATLAB's trainingOptions semantics; see factors.py).
     """
     if isinstance(iteration, dlarray) and iteration._node is None:
-        iteration = iteration._data.item() if iteration.size == 1 else iteration._data
+        if iteration.size != 1:
+            raise ValueError(f"adamupdate: iteration must be a scalar, got shape {iteration.shape}")
+        iteration = iteration._data.item()
+    if not isinstance(iteration, dlarray) and (isinstance(iteration, (str, bool, np.bool_))
+                                               or not isinstance(iteration, (int, float, np.number))):
+        raise TypeError(f"adamupdate: iteration must be a positive integer (1 at the first call), "
+                        f"got {iteration!r}")
     p, treedef, g, m, v = _prepare(net, grad, averageGrad, averageSqGrad)
     if isinstance(iteration, dlarray):
         # traced (a training step compiled once for every iteration): the bias corrections

@@ -16,6 +16,7 @@ import numpy.typing as npt
 from ...graph.node import Const
 from ...graph.ops.pool import geometry
 from ..dispatch import apply, asdlarray
+from ..functions import where
 from ..dlarray import dlarray, wrap_traced
 from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
@@ -172,7 +173,16 @@ def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
         ones = apply("broadcast_to", np.ones((1,) * x.ndim, dtype=x.dtype),
                      shape=(1,) * axis + x.shape[axis:axis + d] + (1,) * (x.ndim - axis - d))
         inside = apply(op, ones, **attrs)
-        y = y / inside if mean else y + float(PaddingValue) * (1 - inside)
+        if mean:
+            y = y / inside
+            return relabel(y, fmt, keep)
+        value = float(PaddingValue)
+        if math.isfinite(value):
+            y = y + value * (1 - inside)
+        else:   # inf * 0 would be NaN in the windows without padding (where inside is exactly 1)
+            outside = 1 - inside
+            padded = outside > 0
+            y = y + where(padded, value * where(padded, outside, 1.0), 0.0)
     return relabel(y, fmt, keep)
 
 

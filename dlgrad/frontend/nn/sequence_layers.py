@@ -2,6 +2,8 @@
 and attentionLayer (queries, keys and values from three branches of a layer graph)."""
 from __future__ import annotations
 
+from ..types import ArrayLike
+
 from typing import Any
 
 import numpy as np
@@ -12,7 +14,7 @@ from .. import functions as F
 from ..dispatch import apply
 from ..dlarray import dlarray
 from .attention import attention
-from .layers import LAYERS, Layer, Params, _layer, glorot
+from .layers import LAYERS, Layer, Params, _layer, check_channels, glorot
 from .linear import embed, fullyconnect
 
 
@@ -36,8 +38,10 @@ class sequenceInputLayer(Layer):
     def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1, self.MinLength), dtype), "CBT")
 
-    def forward(self, params: Params, x: dlarray) -> dlarray:
-        return x if x._fmt else labelled(x, "CBT")
+    def forward(self, params: Any, x: dlarray) -> Any:
+        x = x if x._fmt else labelled(x, "CBT")
+        check_channels(self, x, self.inputSize)
+        return x
 
 
 @_layer("posemb")
@@ -93,7 +97,13 @@ def _mode(mask: Any, layer: str) -> str:
     raise ValueError(f"{layer}: AttentionMask must be 'none' or 'causal', got {mask!r}")
 
 
-def _no_dropout(layer: selfAttentionLayer | attentionLayer, training: bool) -> None:
+def _probability(value: Any, layer: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 <= value < 1:
+        raise ValueError(f"{layer}: DropoutProbability must be a number in [0, 1), got {value!r}")
+
+
+def _no_dropout(layer: Any, training: Any) -> Any:
     if training and layer.DropoutProbability:
         raise ValueError(f"{type(layer).__name__} {layer.name!r}: DropoutProbability > 0 in training needs "
                          "random numbers in compiled code; use DropoutProbability=0 and a dropoutLayer, or call "
@@ -120,6 +130,9 @@ class selfAttentionLayer(Layer):
         if keys % heads or values % heads:
             raise ValueError(f"selfAttentionLayer: numHeads ({heads}) must divide numKeyChannels ({keys}) and "
                              f"NumValueChannels ({values})")
+        if self.OutputSize != "auto":
+            _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
+        _probability(self.DropoutProbability, "selfAttentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
@@ -153,6 +166,7 @@ class attentionLayer(Layer):
 
     def __post_init__(self) -> None:
         _positive(self.numHeads, "numHeads", "attentionLayer")
+        _probability(self.DropoutProbability, "attentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
 
     def num_inputs(self) -> int:
