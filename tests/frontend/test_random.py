@@ -185,3 +185,20 @@ def test_threads_take_distinct_keys():
 def test_bad_arguments(call, message):
     with pytest.raises((ValueError, TypeError), match=message):
         call()
+
+
+def test_key_among_captured_inputs():
+    """A captured dlarray lifted to an input after the key (and one before it) is fed in its place."""
+    weights = {"before": dl.dlarray(np.full((2, 3), 10.0)), "after": dl.dlarray(np.full((2, 3), 100.0))}
+
+    def f(x):
+        y = x * weights["before"]
+        return y + dl.rand(2, 3) + weights["after"]
+    x = dl.dlarray(np.ones((2, 3)))
+    dl.rng(2)
+    out = dl.extractdata(dl.dlfeval(f, x))
+    dl.rng(2)
+    np.testing.assert_array_equal(out, 10.0 + dl.extractdata(dl.rand(2, 3)) + 100.0)
+    weights["after"] = dl.dlarray(np.full((2, 3), 1000.0))
+    dl.rng(2)
+    np.testing.assert_array_equal(dl.extractdata(dl.dlfeval(f, x)) - out, 900.0)
