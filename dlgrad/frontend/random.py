@@ -65,12 +65,28 @@ def rng(seed: "int | str | RandomState | None" = None) -> RandomState:
         return before
 
 
+_thread = threading.local()
+
+
 def next_key() -> np.ndarray:
     """The stream's key (seed, counter) as int64 and the counter advanced by one (thread-safe)."""
     with _lock:
         key = np.array(_state, dtype=np.int64)
-        _state[1] = (_state[1] + 1) % _MAX_SEED
+        if not getattr(_thread, "replaying", False):
+            _state[1] = (_state[1] + 1) % _MAX_SEED
         return key
+
+
+class replaying:
+    """`with replaying():` draws of this thread read the stream's key without advancing it, so
+    that the call after draws the same numbers (CheckMode's uncompiled evaluation)."""
+
+    def __enter__(self) -> None:
+        self.before = getattr(_thread, "replaying", False)
+        _thread.replaying = True
+
+    def __exit__(self, *exc: object) -> None:
+        _thread.replaying = self.before
 
 
 def trace_key_index(trace: Any) -> Optional[int]:

@@ -202,3 +202,15 @@ def test_key_among_captured_inputs():
     weights["after"] = dl.dlarray(np.full((2, 3), 1000.0))
     dl.rng(2)
     np.testing.assert_array_equal(dl.extractdata(dl.dlfeval(f, x)) - out, 900.0)
+
+
+def test_checkmode_compares_with_the_same_draws():
+    import warnings
+    f = dl.dlaccelerate(lambda x: x + dl.randn(3, 4) + dl.rand(3, 4))
+    f.CheckMode, f.CheckTolerance = "tolerance", 1e-12
+    x = dl.dlarray(np.zeros((3, 4)))
+    dl.rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        first, second = dl.extractdata(f(x)), dl.extractdata(f(x))
+    assert not np.array_equal(first, second) and dl.rng().Counter == 2
