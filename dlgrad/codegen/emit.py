@@ -19,6 +19,7 @@ from .memory import plan_workspace
 from .vecmath import vector_math_block
 
 HELPERS = (Path(__file__).parent / "c" / "dl_helpers.h").read_text()
+RANDOM_HELPERS = (Path(__file__).parent / "c" / "dl_random.h").read_text()
 
 
 # Kernels take restrict pointers, and workspace blocks are reused by later kernels. Once
@@ -226,6 +227,15 @@ def _helper_functions():
             text = re.sub(r"\bT\b", ctype, text) if ctype else text
             helper = re.search(r"\b(dl_\w+)\(", text).group(1)
             table[helper] = text.rstrip() + "\n"
+    # c/dl_random.h: plain definitions (no type macro), each from its `static inline` line on
+    definition = []
+    for line in RANDOM_HELPERS.splitlines() + ["static inline"]:
+        if line.startswith("static inline"):
+            if definition:
+                table[re.search(r"\b(dl_\w+)\(", definition[0]).group(1)] = "\n".join(definition).rstrip() + "\n"
+            definition = [line]
+        elif definition:
+            definition.append(line)
     return table
 
 

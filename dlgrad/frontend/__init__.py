@@ -17,6 +17,7 @@ from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, t
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
+from .random import RandomState, rand, randi, randn, rng
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 from . import parallel
@@ -38,6 +39,7 @@ __all__ = [
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
     "take", "take_along_axis",
+    "rng", "rand", "randn", "randi", "RandomState",
 
     *parallel.__all__,
 ]

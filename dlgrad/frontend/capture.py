@@ -9,13 +9,14 @@ from __future__ import annotations
 import types
 import warnings
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
 from ..errors import TraceError
 from ..graph.node import INDEX_DTYPE
 from ..graph.registry import apply, const, input_node
-from . import tree
+from . import random, tree
 from .dlarray import argument_dtype, dlarray, to_data, wrap_traced
 from .guards import (GUARD_MAX_ELEMENTS, WALK_MAX_DEPTH, WALK_MAX_NODES, Truncated, _walkable,
                      current_tokens, feed_source, guard_source, make_guard, walk)
@@ -36,6 +37,7 @@ class Captured:
     guards: list = field(default_factory=list)   # captured values checked on every hit
     feeds: list = field(default_factory=list)    # per captured input (after the specs of the
     # arguments' arrays): (guard, array) of the guard whose walk gives its data on each call
+    key_input: Optional[int] = None   # the input the random stream's key feeds (frontend/random.py)
 
 
 # --- captured values -------------------------------------------------------------------------
@@ -111,7 +113,8 @@ class Capturing:
         """(guards, feeds) after the trace: a guard per source (what fn itself assigned during the
         trace is not a change), and for each lifted input in order, (guard, array) feeding it."""
         label = getattr(fn, "__qualname__", None) or type(fn).__name__
-        inputs = {id(_memory(x)): index - first_input for x, _, index in self.lifted.values()}
+        # by rank: a random draw's key (frontend/random.py) may sit among the lifted inputs
+        inputs = {id(_memory(x)): rank for rank, (x, _, _) in enumerate(self.lifted.values())}
         guards, feeds = [], [None] * len(inputs)
         for source in self.sources:
             value = source.read()
@@ -224,7 +227,10 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
     guards, feeds = capturing.finish(fn, len(specs))
     specs += [(tuple(x.shape), (x._data if type(x) is dlarray else to_data(x)).dtype.name)
               for x, _, _ in capturing.lifted.values()]
-    return Captured(specs, outputs, out_def, kinds, fmts, guards, feeds)
+    key_input = random.trace_key_index(trace)
+    if key_input is not None:
+        specs.insert(key_input, ((2,), INDEX_DTYPE))
+    return Captured(specs, outputs, out_def, kinds, fmts, guards, feeds, key_input)
 
 
 def make_call(captured: Captured, run):
@@ -233,6 +239,8 @@ def make_call(captured: Captured, run):
     With guards, call raises Stale when a captured value changed; call.unguarded skips the check
     and call.guards lists them.
     """
+    if captured.key_input is not None:   # draws random numbers: the stream's key joins each call
+        run = random.keyed(run, captured.key_input)
     namespace = {"run": run, "new": object.__new__, "D": dlarray, "copy": np.array, "Stale": Stale}
     # a compiled run names its outputs o0, o1, ... and takes the wrapping into its own frame
     returning = getattr(run, "returning", None)

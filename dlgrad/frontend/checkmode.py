@@ -47,12 +47,14 @@ def reference(fn: Any, args: Any, kwargs: Any) -> Any:
     """fn evaluated uncompiled on args (None when called inside another trace). Run it before the
     compiled call: that call may overwrite donated arguments in place."""
     from .cache import call_signature, compile_call
+    from .random import replaying
     from .tree import TracedArgument
     try:
         _, arrays = call_signature(args, kwargs)
     except TracedArgument:   # called inside another trace: nothing is evaluated to compare
         return None
-    return (compile_call(fn, args, kwargs, reference=True)(arrays),)
+    with replaying():   # random draws read the key the compiled call then draws with
+        return (compile_call(fn, args, kwargs, reference=True)(arrays),)
 
 
 def compare(fn: Any, result: Any, expected: Any, tolerance: Any) -> Any:

@@ -15,6 +15,7 @@ from . import tree
 from .accelerate import AcceleratedFunction
 from .capture import capture
 from .dlarray import argument_dtype, dlarray
+from .random import rng as random_state
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
@@ -24,7 +25,8 @@ def export_c(fn: Callable[..., Any], *example_args: Any, name: str | None = None
     """Write fn, traced on example_args as dlfeval would, as NAME.h and NAME.c in `directory`.
 
     Array leaves of example_args (dlarrays, numpy arrays) become the C function's inputs, in
-    order; other leaves are baked in. self_test=True also writes NAME_test.c, which checks the
+    order; other leaves are baked in. A function that draws random numbers (rand, randn, randi)
+    takes one more input, `random_key`: int64 (seed, counter), which the caller advances per call. self_test=True also writes NAME_test.c, which checks the
     C against dlgrad's reference interpreter on the example values. Returns the paths by role
     ("header", "source", "test").
     """
@@ -47,6 +49,9 @@ def export_c(fn: Callable[..., Any], *example_args: Any, name: str | None = None
     if not captured.outputs:
         raise ValueError(f"{_qualname(fn)} returned no dlarray: there is nothing to export")
     in_names, baked, examples = _input_leaves(fn, example_args)
+    if captured.key_input is not None:   # fn draws random numbers: the caller passes the key
+        in_names.insert(captured.key_input, "random_key")
+        examples.insert(captured.key_input, np.array(random_state(), dtype=np.int64))
     out_names = _output_names(fn, captured)
     lines = [f"Python: {_qualname(fn)}{_signature(fn)}" + _returns(fn)]
     lines += [f"  baked in: {label} = {value!r}" for label, value in baked]

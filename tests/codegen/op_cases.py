@@ -22,7 +22,7 @@ from dlgrad.graph.ops import movement as M
 from dlgrad.graph.ops import lstsq as Q
 from dlgrad.graph.ops import solve as L
 from dlgrad.graph.ops import sort as S
-from dlgrad.graph.ops.take import TAKE
+from dlgrad.graph.ops.take import TAKE, to_index
 from dlgrad.graph.ops.conv import WINDOW
 from dlgrad.graph.registry import ELEMENTWISE, GATHER, MATMUL, MOVEMENT, OPS, REDUCE, SOURCE, apply
 from graph.support import Inputs, vjp_graph
@@ -302,7 +302,14 @@ _TALL = np.array([[0.5, -1.2, 0.3], [1.1, 0.4, -0.7], [-0.6, 0.9, 1.3], [0.2, -0
 _TIES = np.array([[3.0, 1.0, 2.0, NAN, 1.0], [0.0, -0.0, 5.0, 5.0, -1.0], [NAN, NAN, 1.0, INF, -INF],
                   [9.0, 8.0, 8.0, 6.0, 5.0]])
 _ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
+_KEY_INDEX = lambda k: to_index(k, "key", 2 ** 31)  # noqa: E731
+_KEYS = np.array([7.0, 3.0])   # (seed, counter): the key of a random draw, an int64 input
 EXPLICIT = {
+    # random draws (graph/ops/random.py): the key read at run time, two sizes and offsets, both dtypes
+    "random_uniform": [("5x7,f64,offset=3", [_KEYS], {"shape": (5, 7), "dtype": "float64", "offset": 3}, _KEY_INDEX),
+                       ("1000,f32", [_KEYS], {"shape": (1000,), "dtype": "float32", "offset": 0}, _KEY_INDEX)],
+    "random_normal": [("5x7,f64,offset=3", [_KEYS], {"shape": (5, 7), "dtype": "float64", "offset": 3}, _KEY_INDEX),
+                      ("1000,f32", [_KEYS], {"shape": (1000,), "dtype": "float32", "offset": 0}, _KEY_INDEX)],
     # zeros along the axis (first, later, twice): the gradient's exact form at zeros
     "cumprod": [("zeros(3x6),axis=1", [_ZEROS], {"axis": 1}, None),
                 ("zeros(6x3),axis=0", [_ZEROS.T.copy()], {"axis": 0}, None)],

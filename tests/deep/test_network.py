@@ -63,11 +63,20 @@ def test_training_run_loss_falls_and_networks_share_code():
     assert cache.misses == misses
 
 
-def test_dropout_needs_masks_in_training():
-    net = dl.dlnetwork(MLP)
-    with pytest.raises(ValueError, match="needs a mask"):
-        dl.forward(net, dl.dlarray(X, "CB"))
-    assert dl.predict(net, dl.dlarray(X, "CB")).shape == (4, 32)
+def test_forward_without_masks_drops_out_from_the_global_stream():
+    """As MATLAB's forward: dropout layers draw their own masks (dl.rand), new ones on every call
+    of a compiled function, the same after the same dl.rng(seed)."""
+    net = dl.dlnetwork([dl.featureInputLayer(8), dl.dropoutLayer(0.5)])
+    Xd = dl.dlarray(np.ones((8, 500), dtype=np.float32), "CB")
+    dl.rng(4)
+    eager = dl.extractdata(dl.forward(net, Xd))
+    assert set(np.unique(eager)) == {0.0, 2.0} and abs((eager == 0).mean() - 0.5) < 0.02
+    step = dl.dlaccelerate(lambda net, X: dl.forward(net, X))
+    dl.rng(4)
+    first, second = dl.extractdata(step(net, Xd)), dl.extractdata(step(net, Xd))
+    np.testing.assert_array_equal(first, eager)   # the first draw of a call is the eager one
+    assert not np.array_equal(first, second)
+    assert dl.predict(net, Xd).shape == (8, 500)
 
 
 def test_dlupdate_on_network_and_structures():

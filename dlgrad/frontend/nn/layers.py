@@ -20,6 +20,7 @@ from ..formats import labelled
 from . import activations as A
 from .convolution import dlconv
 from .linear import dropout, fullyconnect
+from ..random import rand
 from .normalization import batchnorm, layernorm
 from ..dlarray import dlarray
 
@@ -313,10 +314,8 @@ class dropoutLayer(Layer):
               mask: Any = None) -> tuple[dlarray, Params]:
         if not training or self.Probability == 0:
             return x, {}
-        if mask is None:
-            raise ValueError(f"dropout layer {self.name!r} needs a mask in training: pass "
-                             "forward(net, X, DropoutMasks=dropout_masks(net, batch_size, rng)) "
-                             "(the masks are inputs, so the compiled function stays deterministic)")
+        if mask is None:   # MATLAB's forward drops out by itself: a mask from the global stream
+            mask = rand(tuple(x.shape), dtype=x.dtype) >= self.Probability
         return dropout(x, mask, self.Probability), {}
 
 

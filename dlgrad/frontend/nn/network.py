@@ -309,7 +309,7 @@ def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[int, 
 def forward(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None, return_state: bool = False,
             DropoutMasks: dict[str, Any] | None = None) -> Any:
     """The network's output(s) in training behaviour (batch statistics, dropout with the given
-    masks): one array per network output (or per name in Outputs); with return_state=True the
+    masks, or, as MATLAB's, masks drawn with dl.rand where none is given): one array per network output (or per name in Outputs); with return_state=True the
     updated State follows them, as MATLAB's [Y1, ..., state] = forward(...)."""
     ys, state = net.run(X, True, DropoutMasks, _outputs(net, Outputs))
     if return_state:

@@ -1,0 +1,175 @@
+"""rng, rand, randn and randi: MATLAB's random number functions, usable inside traced functions.
+
+The numbers come from Philox4x32-10 (graph/ops/random.py), keyed by the global stream's
+(seed, counter). Eagerly each call draws with the current key and advances the counter by one.
+Inside dlfeval or an accelerated function, the key is an implicit runtime input of the compiled
+function: every call of it reads the stream's key then and advances the counter by one, so
+each call draws new numbers, and the draws of one call use consecutive element ranges of its
+key (two draws of a call differ). The C and the numpy interpreter give the same numbers
+(uniforms bit for bit; float64 normals within a few ulp, libm's log and cos against numpy's).
+
+Conventions: sizes as MATLAB's (rand(n) is n-by-n, rand(m, n, ...) or rand((m, n)));
+randi(imax) draws whole numbers 1..imax as MATLAB's does (values, not 0-based indices), and
+randi((imin, imax)) draws imin..imax. The result is a dlarray of float64 unless dtype says
+"single"/float32 (MATLAB's default is double).
+"""
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import Any, NamedTuple, Optional
+
+import numpy as np
+
+from ..graph.ops.random import normal_numpy, random_normal, random_uniform, uniform_numpy
+from ..graph.registry import input_node
+from . import trace as tracing
+from .dispatch import apply, cast
+from .dlarray import dlarray, wrap_traced
+
+__all__ = ["RandomState", "rng", "rand", "randn", "randi"]
+
+_MAX_SEED = 2 ** 63
+
+
+class RandomState(NamedTuple):
+    """The global stream: the seed and how many calls have drawn from it since rng(seed)."""
+    Seed: int
+    Counter: int
+
+
+_lock = threading.Lock()
+_state = [0, 0]   # seed, counter: MATLAB starts from seed 0 too
+_draws: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()   # trace -> [key node, used]
+
+
+def rng(seed: "int | str | RandomState | None" = None) -> RandomState:
+    """Seed the global stream (counter 0); rng("default") is rng(0), rng(state) restores a state.
+
+    Returns the state before the call (rng() only returns it), as MATLAB's `s = rng` does."""
+    with _lock:
+        before = RandomState(*_state)
+        if seed is None:
+            return before
+        if isinstance(seed, str):
+            if seed != "default":
+                raise ValueError(f"rng: seed must be a non-negative int, 'default' or a RandomState, got {seed!r}")
+            seed = 0
+        counter = 0
+        if isinstance(seed, RandomState):
+            seed, counter = seed
+        for name, value in (("seed", seed), ("counter", counter)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < _MAX_SEED:
+                raise ValueError(f"rng: {name} must be an int in [0, 2^63), got {value!r}")
+        _state[:] = [int(seed), int(counter)]
+        return before
+
+
+_thread = threading.local()
+
+
+def next_key() -> np.ndarray:
+    """The stream's key (seed, counter) as int64 and the counter advanced by one (thread-safe)."""
+    with _lock:
+        key = np.array(_state, dtype=np.int64)
+        if not getattr(_thread, "replaying", False):
+            _state[1] = (_state[1] + 1) % _MAX_SEED
+        return key
+
+
+class replaying:
+    """`with replaying():` draws of this thread read the stream's key without advancing it, so
+    that the call after draws the same numbers (CheckMode's uncompiled evaluation)."""
+
+    def __enter__(self) -> None:
+        self.before = getattr(_thread, "replaying", False)
+        _thread.replaying = True
+
+    def __exit__(self, *exc: object) -> None:
+        _thread.replaying = self.before
+
+
+def trace_key_index(trace: Any) -> Optional[int]:
+    """The input index of the key of `trace` if the function it traced draws, else None."""
+    found = _draws.get(trace)
+    return None if found is None else found[0].attr("index")
+
+
+def _shape(size: "tuple[Any, ...]", what: str) -> "tuple[int, ...]":
+    if len(size) == 1 and isinstance(size[0], (tuple, list, np.ndarray)):
+        size = tuple(size[0])
+    elif len(size) == 1:
+        size = (size[0], size[0])   # MATLAB: rand(n) is n-by-n
+    for n in size:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+            raise ValueError(f"{what}: sizes must be non-negative ints, got {size!r}")
+    return tuple(int(n) for n in size)
+
+
+def _dtype(dtype: Any, what: str) -> str:
+    if isinstance(dtype, str) and dtype in ("double", "single"):
+        return "float64" if dtype == "double" else "float32"
+    try:
+        name = np.dtype(dtype).name
+    except TypeError:
+        name = None
+    if name not in ("float32", "float64"):
+        raise TypeError(f"{what}: dtype must be float32/'single' or float64/'double', got {dtype!r}")
+    return name
+
+
+def _draw(op: str, shape: "tuple[int, ...]", dtype: str) -> dlarray:
+    trace = tracing.current()
+    if trace is None:
+        values = next_key()
+        uniform = op == "random_uniform"
+        return dlarray(uniform_numpy(values, shape, dtype, 0) if uniform else normal_numpy(values, shape, dtype, 0))
+    found = _draws.get(trace)
+    if found is None:
+        key = input_node(len(trace.inputs), (2,), "int64")
+        trace.inputs.append(key)
+        found = _draws[trace] = [key, 0]
+    node, offset = found
+    found[1] += int(np.prod(shape, dtype=np.int64))
+    drawn = random_uniform(node, shape, dtype, offset) if op == "random_uniform" else \
+        random_normal(node, shape, dtype, offset)
+    return wrap_traced(drawn, trace)
+
+
+def rand(*size: Any, dtype: Any = "double") -> dlarray:
+    """Uniform numbers in [0, 1) of MATLAB's size arguments (rand() is a scalar, rand(n) n-by-n)."""
+    return _draw("random_uniform", _shape(size, "rand") if size else (), _dtype(dtype, "rand"))
+
+
+def randn(*size: Any, dtype: Any = "double") -> dlarray:
+    """Standard normal numbers (Box-Muller) of MATLAB's size arguments."""
+    return _draw("random_normal", _shape(size, "randn") if size else (), _dtype(dtype, "randn"))
+
+
+def randi(imax: "int | tuple[int, int]", *size: Any, dtype: Any = "double") -> dlarray:
+    """Whole numbers uniform in 1..imax (or imin..imax for a pair), MATLAB's randi, as floats."""
+    low, high = (1, imax) if not isinstance(imax, (tuple, list)) else tuple(imax)
+    for name, value in (("imin", low), ("imax", high)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"randi: {name} must be an int, got {value!r}")
+    name = _dtype(dtype, "randi")
+    count = int(high) - int(low) + 1
+    limit = 2 ** 24 if name == "float32" else 2 ** 53
+    if count < 1 or max(abs(int(low)), abs(int(high))) > limit:
+        raise ValueError(f"randi: the range must hold at least one number and lie within +-{limit} for "
+                         f"{name}, got imin={low}, imax={high}")
+    u = _draw("random_uniform", _shape(size, "randi") if size else (), "float64")
+    # floor(u * count) < count in exact arithmetic; the rounded product may reach count
+    k = apply("minimum", apply("floor", apply("mul", u, float(count))), float(count - 1))
+    return cast(apply("add", k, float(low)), name)
+
+
+def keyed(run: Any, at: int) -> Any:
+    """run with the stream's next key inserted among its arrays at position `at` on each call.
+
+    The wrapper has no native form (CompiledFunction.returning), so a function that draws runs
+    on the Python call path: the counter advances in Python, under the stream's lock."""
+    def run_keyed(*arrays: np.ndarray) -> Any:
+        return run(*arrays[:at], next_key(), *arrays[at:])
+    run_keyed.program = getattr(run, "program", None)   # type: ignore[attr-defined]
+    return run_keyed
