@@ -17,6 +17,7 @@ from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, t
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
+from .dlarray import islogical
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 from . import parallel
@@ -38,6 +39,7 @@ __all__ = [
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
     "take", "take_along_axis",
+    "islogical",
 
     *parallel.__all__,
 ]

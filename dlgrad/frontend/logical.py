@@ -1,7 +1,7 @@
 """Tests of values and logical operators: isnan, isinf, isfinite, logical_and/or/not/xor.
 
-Like dlgrad's comparisons they give 0/1 masks of the operands' float dtype with no gradient
-(a dlarray holds floats). A value is true where it is not zero; NaN counts as true, as in
+Like dlgrad's comparisons they give logical dlarrays (islogical): 0/1 masks of the operands'
+float dtype inside, numpy bools from extractdata, with no gradient. A value is true where it is not zero; NaN counts as true, as in
 numpy (MATLAB refuses to convert NaN to logical). MATLAB's `and`, `or`, `not` are Python
 keywords, hence numpy's names.
 """
@@ -12,7 +12,7 @@ from .types import ArrayLike
 import math
 
 from .dispatch import apply
-from .dlarray import dlarray
+from .dlarray import dlarray, logical
 
 
 def isnan(x: ArrayLike) -> dlarray:
@@ -36,12 +36,12 @@ def _true(x):
 
 def logical_and(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's and (a & b): 1 where both are nonzero."""
-    return apply("mul", _true(a), _true(b))
+    return logical(apply("mul", _true(a), _true(b)))
 
 
 def logical_or(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's or (a | b): 1 where either is nonzero."""
-    return apply("maximum", _true(a), _true(b))
+    return logical(apply("maximum", _true(a), _true(b)))
 
 
 def logical_not(a: ArrayLike) -> dlarray:

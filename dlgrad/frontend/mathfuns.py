@@ -162,7 +162,7 @@ _CLASS = {"float64": "double", "float32": "single", "bool": "logical", "int8": "
 def underlyingType(x: ArrayLike) -> str:
     """MATLAB's class name of x's data: 'double' for float64, 'single' for float32, ..."""
     if isinstance(x, dlarray):
-        return _CLASS[x.dtype.name]
+        return "logical" if x._logical else _CLASS[x.dtype.name]
     if isinstance(x, (bool, np.bool_)):
         return "logical"
     if isinstance(x, (int, float)):
