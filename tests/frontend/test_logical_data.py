@@ -59,7 +59,12 @@ def test_dlfeval_outputs_are_logical():
     _check(dl.dlfeval(_all_producers, dlarray(X), dlarray(Y)))   # a hit
 
 
-ACCELERATED = dl.dlaccelerate(lambda x, y: (*_all_producers(x, y), x * y))
+def _inline(x, y):   # reads no globals but the module (a guarded global keeps the native path off)
+    return (x > y, x >= y, x < y, x <= y, x == y, x != y, dl.isnan(x), dl.isinf(x), dl.isfinite(x),
+            dl.logical_and(x, y), dl.logical_or(x, y), dl.logical_not(x), dl.logical_xor(x, y), x * y)
+
+
+ACCELERATED = dl.dlaccelerate(_inline)
 
 
 def test_dlaccelerate_hit_and_native_path_keep_logical_outputs():
@@ -153,3 +158,15 @@ def test_no_gradient_through_logical_values():
 
 def test_repr_shows_bools():
     assert "True" in repr(dlarray(np.array([True, False])))
+
+
+def test_generated_python_hit_path_keeps_logical(monkeypatch):
+    monkeypatch.setenv(fastcall.DISABLE_VARIABLE, "0")   # the fallback when the native path is off
+    f = dl.dlaccelerate(lambda m, x: (m, x > 0, m * x))
+    t, x = dlarray(np.array([True, False])), dlarray(np.array([-1.0, 2.0]))
+    for _ in range(3):
+        same, positive, product = f(t, x)
+        assert islogical(same) and islogical(positive) and not islogical(product)
+        assert not islogical(f(dlarray(np.array([1.0, 0.0])), x)[0])
+        f(t, x)
+    assert type(f.__call__).__name__ == "function"
