@@ -225,6 +225,15 @@ class dlarray:
     def __eq__(self, other: object) -> dlarray: return dispatch.apply("eq", self, other)  # type: ignore[override]
     def __ne__(self, other: object) -> dlarray: return dispatch.apply("ne", self, other)  # type: ignore[override]
 
+    # ~, &, |, ^ on logical data are MATLAB's ~, &, |, xor (numpy's on bool arrays); numbers refuse them
+    def __invert__(self) -> dlarray: return _logic.operator("~", _logic.logical_not, self)
+    def __and__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, self, other)
+    def __rand__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, other, self)
+    def __or__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, self, other)
+    def __ror__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, other, self)
+    def __xor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, self, other)
+    def __rxor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, other, self)
+
     def __getitem__(self, key: Any) -> dlarray:
         return indexing.getitem(self, key)
 
@@ -333,3 +342,4 @@ def isdlarray(x: object) -> bool:
 
 
 from . import assignment, dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)
+from . import logical as _logic  # noqa: E402

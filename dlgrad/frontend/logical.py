@@ -7,12 +7,14 @@ keywords, hence numpy's names.
 """
 from __future__ import annotations
 
+from typing import Callable
+
 from .types import ArrayLike
 
 import math
 
 from .dispatch import apply
-from .dlarray import dlarray, logical
+from .dlarray import dlarray, islogical, logical
 
 
 def isnan(x: ArrayLike) -> dlarray:
@@ -55,3 +57,15 @@ def logical_xor(a: ArrayLike, b: ArrayLike) -> dlarray:
 
 
 xor = logical_xor
+
+
+def operator(symbol: str, fn: Callable[..., dlarray], *args: ArrayLike) -> dlarray:
+    """fn(*args) for the operator `symbol` (~, &, |, ^) on logical operands; numbers get a TypeError,
+    as numpy's bitwise operators refuse floats."""
+    for a in args:
+        if not islogical(a):
+            what = f"a {type(a).__name__}" if not isinstance(a, dlarray) else "a numeric dlarray"
+            raise TypeError(f"operator {symbol} needs logical operands (comparisons, isnan..., dlarray of a "
+                            f"bool array, True/False), got {what}; for numbers use dlgrad.logical_not/"
+                            f"logical_and/logical_or/logical_xor, which take nonzero as true")
+    return fn(*args)

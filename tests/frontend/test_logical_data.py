@@ -170,3 +170,32 @@ def test_generated_python_hit_path_keeps_logical(monkeypatch):
         assert not islogical(f(dlarray(np.array([1.0, 0.0])), x)[0])
         f(t, x)
     assert type(f.__call__).__name__ == "function"
+
+
+def test_functions_reading_eager_data_take_logical_values_as_numbers():
+    # they read the values themselves: a logical dlarray gives its 0/1 numbers, not numpy bools
+    eye = dlarray(np.eye(2, dtype=bool))
+    np.testing.assert_array_equal(extractdata(dl.mldivide(eye, dlarray(np.array([1.0, 2.0])))), [1.0, 2.0])
+    np.testing.assert_array_equal(extractdata(np.linalg.solve(eye, dlarray(np.array([1.0, 2.0])))), [1.0, 2.0])
+    x = dlarray(np.array([False, True]))
+    np.testing.assert_allclose(extractdata(dl.interp1(x, dlarray(np.array([0.0, 2.0])), dlarray(0.5))), 1.0)
+
+
+def test_operators_on_logical_data_are_matlabs_not_and_or_xor():
+    a, b = dlarray(np.array([True, True, False, False])), dlarray(np.array([1.0, 0.0, 1.0, 0.0])) > 0.5
+    A, B = extractdata(a), extractdata(b)
+    for got, want in ((~a, ~A), (a & b, A & B), (a | b, A | B), (a ^ b, A ^ B), (a & True, A & True),
+                      (False | b, False | B)):
+        assert islogical(got)
+        np.testing.assert_array_equal(extractdata(got), want)
+    compiled = dl.dlfeval(lambda a, b: (~a, a & b, a | b, a ^ b), a, b)
+    for got, want in zip(compiled, (~A, A & B, A | B, A ^ B)):
+        assert islogical(got)
+        np.testing.assert_array_equal(extractdata(got), want)
+    numbers = dlarray(np.array([1.0, 0.0]))
+    with pytest.raises(TypeError, match="operator ~ needs logical operands.*numeric dlarray"):
+        ~numbers
+    with pytest.raises(TypeError, match="operator & needs logical operands"):
+        a[:2] & numbers
+    with pytest.raises(TypeError, match="operator \\| needs logical operands.*int"):
+        a | 1
