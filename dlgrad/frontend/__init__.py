@@ -18,6 +18,7 @@ from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
 from .random import RandomState, rand, randi, randn, rng
+from .dlarray import islogical
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 from . import parallel
@@ -40,6 +41,7 @@ __all__ = [
     *nn.__all__,
     "take", "take_along_axis",
     "rng", "rand", "randn", "randi", "RandomState",
+    "islogical",
 
     *parallel.__all__,
 ]

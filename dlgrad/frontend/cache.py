@@ -199,7 +199,8 @@ def generated_call(call, args, cache):
     for i, a in enumerate(args):
         names[f"S{i}"], names[f"T{i}"], names[f"F{i}"] = a._data.shape, a._data.dtype, a._fmt
         fmt = f"x{i}._fmt is not None" if a._fmt is None else f"x{i}._fmt != F{i}"
-        head += [f"if x{i}.__class__ is not D or x{i}._node is not None or {fmt}: {miss}",
+        head += [f"if x{i}.__class__ is not D or x{i}._node is not None or {fmt}"
+                 f" or x{i}._logical is not {a._logical!r}: {miss}",
                  f"a{i} = x{i}._data",
                  f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: {miss}"]
     head.append("_counter.hits += 1")
@@ -212,7 +213,7 @@ def native_call(call, args, cache):
     themselves, counts the hit in cache.hits and passes any other call to cache.slow."""
     if call.native is None or not all(type(a) is dlarray and a._node is None for a in args):
         return None
-    return call.native(tuple(a._fmt for a in args), cache, cache.slow)
+    return call.native(tuple(a._fmt for a in args), cache, cache.slow, tuple(a._logical for a in args))
 
 
 def compile_call(fn, args, kwargs=None, donate=(), reference=False):

@@ -34,6 +34,7 @@ class Captured:
     treedef: object     # structure of fn's result
     leaves: list        # per result leaf: ("array", i) for output i, ("static", value)
     formats: list = field(default_factory=list)  # data format (or None) of each output
+    logical: list = field(default_factory=list)  # whether each output holds logical data (at trace time)
     guards: list = field(default_factory=list)   # captured values checked on every hit
     feeds: list = field(default_factory=list)    # per captured input (after the specs of the
     # arguments' arrays): (guard, array) of the guard whose walk gives its data on each call
@@ -196,6 +197,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
         specs.append((tuple(shape), dtype))
         proxy = wrap_traced(node, trace)
         proxy._fmt = getattr(leaf, "_fmt", None)
+        proxy._logical = getattr(leaf, "_logical", False)
         proxies.append(proxy)
     capturing = Capturing(find_sources(fn) + _static_sources(leaves))
     if lift and capturing.candidates:
@@ -204,7 +206,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
         rebuilt = tree.unflatten(treedef, proxies)
         result = fn(*rebuilt[0], **rebuilt[1]) if kwargs else fn(*rebuilt)
     out_leaves, out_def = tree.flatten(result)
-    outputs, kinds, fmts = [], [], []
+    outputs, kinds, fmts, logical = [], [], [], []
     for leaf in out_leaves:
         if isinstance(leaf, dlarray):
             if leaf._node is None:
@@ -221,6 +223,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
             kinds.append(("array", len(outputs)))
             outputs.append(node)
             fmts.append(leaf._fmt)
+            logical.append(leaf._logical)
         else:
             kinds.append(("static", leaf))
     # after the trace: what fn itself assigns (a call counter) is not a change
@@ -230,7 +233,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
     key_input = random.trace_key_index(trace)
     if key_input is not None:
         specs.insert(key_input, ((2,), INDEX_DTYPE))
-    return Captured(specs, outputs, out_def, kinds, fmts, guards, feeds, key_input)
+    return Captured(specs, outputs, out_def, kinds, fmts, logical, guards, feeds, key_input)
 
 
 def make_call(captured: Captured, run):
@@ -250,8 +253,9 @@ def make_call(captured: Captured, run):
         if kind == "array":
             i = value
             fmt = captured.formats[i] if i < len(captured.formats) else None
+            logical = i < len(captured.logical) and captured.logical[i]
             wrap.append(f"x{i} = new(D); x{i}._data = {output.format(i)}; x{i}._node = x{i}._trace = None; "
-                        f"x{i}._fmt = {fmt!r}")
+                        f"x{i}._fmt = {fmt!r}; x{i}._logical = {logical!r}")
             codes.append(f"x{i}")
             leaves.append((0, i))
         else:
@@ -301,17 +305,19 @@ def make_call(captured: Captured, run):
     return call
 
 
-_SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt)
+_SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt, dlarray._logical)
 
 
 def _native(run, captured, leaves, wrap, namespace):
-    """native(formats, counter, miss) -> the call as a native Dispatcher taking dlarrays with
-    those formats (None where there is no native call path); see CompiledFunction.native."""
+    """native(formats, counter, miss, logical) -> the call as a native Dispatcher taking dlarrays
+    with those formats and logical flags (None where there is no native call path); see
+    CompiledFunction.native. The outputs' logical flags were decided at trace time."""
     n = len(captured.outputs)
     formats = tuple(captured.formats[i] if i < len(captured.formats) else None for i in range(n))
+    out_logical = tuple(i < len(captured.logical) and captured.logical[i] for i in range(n))
     template = None if None in leaves else tree.template(captured.treedef, leaves)
 
-    def native(in_formats, counter, miss):
+    def native(in_formats, counter, miss, in_logical):
         build = None
         if template is None:   # the result is built by the wrapping lines, in Python
             outs = "".join(f"o{i}, " for i in range(n))
@@ -319,5 +325,6 @@ def _native(run, captured, leaves, wrap, namespace):
             scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
             exec(compile(source, "<dlgrad native result>", "exec"), scope)
             build = scope["build"]
-        return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter)
+        return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter,
+                          in_logical, out_logical)
     return native

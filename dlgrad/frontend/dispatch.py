@@ -68,11 +68,23 @@ def apply(name: str, *args, **attrs) -> dlarray:
     if trace is None and tracing.capturing:
         trace = _capturing_trace(args)
     out = _eager(name, args, attrs) if trace is None else _traced(name, trace, args, attrs)
+    if name in COMPARISONS or name in MOVEMENT and _logical_data(args[0]):
+        out._logical = True
     for a in args:
         if isinstance(a, dlarray) and a._fmt is not None:
             out._fmt = formats.propagate(name, args, attrs, out)
             break
     return out
+
+
+# comparisons make logical data; ops that move, select or repeat elements keep it (their first
+# operand's); every other op gives numbers, as MATLAB's arithmetic on logicals does
+COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
+MOVEMENT = frozenset({"reshape", "permute", "broadcast_to", "slice", "gather", "take"})
+
+
+def _logical_data(x) -> bool:
+    return isinstance(x, dlarray) and x._logical
 
 
 def _capturing_trace(args):

@@ -45,7 +45,9 @@ def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") ->
     Masked arrays are refused: their mask would be dropped silently (MATLAB has none).
     """
     if isinstance(value, dlarray):
-        return value.__array__()
+        if value._node is not None:
+            value.__array__()   # raises the error that says a traced value cannot leave
+        return value._data
     if isinstance(value, np.ma.MaskedArray):
         raise TypeError(f"{what}: expected an array without a mask, got a numpy masked array (a dlarray "
                         f"cannot hold its mask); pass value.filled(fill) or value.compressed()")
@@ -64,22 +66,30 @@ class dlarray:
     donation overwrites an array only where no other dlarray (or numpy view) can see it.
     dlarray(x, fmt) labels x's axes with the data format fmt (letters S, C, B, T, U; C, B
     and T at most once) and permutes them into the canonical order S..., C, B, T, U...
+
+    Logical data (MATLAB's logical class: comparisons, isnan..., logical_and..., and
+    dlarray(x) of a numpy bool array) is stored as 0/1 floats of a float dtype, with `_logical`
+    set: islogical(x) is true, underlyingType(x) is "logical", and extractdata(x) and
+    np.asarray(x) give a numpy bool array. Arithmetic on it gives numbers (true + true is 2).
     """
 
-    __slots__ = ("_data", "_node", "_trace", "_fmt", "_origin")
+    __slots__ = ("_data", "_node", "_trace", "_fmt", "_origin", "_logical")
     __hash__ = None  # type: ignore[assignment]  # == is elementwise, as in numpy
     _data: Any
     _node: Any
     _trace: Any
     _fmt: Any   # the data format (str), or None
     _origin: Any
+    _logical: bool   # holds MATLAB logical data (0/1 values); set by every constructor
 
     def __init__(self, data: ArrayLike, fmt: str | None = None) -> None:
         self._origin = None   # eager: how the value was made (frontend/eager.py)
         if isinstance(data, dlarray):
             self._data, self._node, self._trace, self._fmt = data._data, data._node, data._trace, data._fmt
             self._origin = data._origin
+            self._logical = data._logical
         else:
+            self._logical = _is_bool(data)
             self._data = to_data(data, copy=True)
             self._node = self._trace = self._fmt = None
         if fmt is not None:
@@ -122,7 +132,8 @@ class dlarray:
             state = "traced" if self._trace.active else "traced by a finished dlfeval"
             fmt = f", fmt={self._fmt!r}" if self._fmt else ""
             return f"dlarray(<{state}>, shape={self._node.shape}, dtype={self._node.dtype}{fmt})"
-        text = "dl" + repr(self._data).replace("\n", "\n  ")
+        data = self._data.astype(bool) if self._logical else self._data   # logical data shows as bools
+        text = "dl" + repr(data).replace("\n", "\n  ")
         return text[:-1] + f", fmt={self._fmt!r})" if self._fmt else text
 
     def __format__(self, spec: str) -> str:
@@ -136,6 +147,10 @@ class dlarray:
             raise control_flow_error("numpy conversion (np.asarray, np.array, a numpy function "
                                      "without a dlgrad counterpart)")
         data = self._data
+        if self._logical:   # logical data leaves as numpy bools
+            if copy is False and np.dtype(dtype or bool) != data.dtype:
+                raise ValueError("a logical dlarray's data becomes a bool array only by copying")
+            return data.astype(dtype or bool)
         if dtype is not None and np.dtype(dtype) != data.dtype:
             return data.astype(dtype)
         return data.copy() if copy else data
@@ -172,6 +187,8 @@ class dlarray:
     def __reduce__(self) -> tuple[Any, ...]:
         if self._node is not None:
             raise transfer_error("pickling")
+        if self._logical:
+            return (_logical, (self._data, self._fmt))
         return (dlarray, (self._data,)) if self._fmt is None else (_relabel, (self._data, self._fmt))
 
     def __setitem__(self, key: Any, value: ArrayLike) -> None:
@@ -192,7 +209,7 @@ class dlarray:
     def __matmul__(self, other: ArrayLike) -> dlarray: return functions.matmul(self, other)
     def __rmatmul__(self, other: ArrayLike) -> dlarray: return functions.matmul(other, self)
     def __neg__(self) -> dlarray: return dispatch.apply("neg", self)
-    def __pos__(self) -> dlarray: return rebox(self)
+    def __pos__(self) -> dlarray: return numeric(self)   # +true is the number 1, as in MATLAB
     def __abs__(self) -> dlarray: return dispatch.apply("abs", self)
 
     def __round__(self, ndigits: int | None = None) -> dlarray:
@@ -200,13 +217,22 @@ class dlarray:
             raise TypeError("round() of a dlarray supports no ndigits (it rounds halves to even)")
         return dispatch.apply("round", self)
 
-    # comparisons give float 0/1 masks of the operands' dtype (not differentiable)
+    # comparisons give logical dlarrays: 0/1 masks of the operands' float dtype (not differentiable)
     def __lt__(self, other: ArrayLike) -> dlarray: return dispatch.apply("lt", self, other)
     def __le__(self, other: ArrayLike) -> dlarray: return dispatch.apply("le", self, other)
     def __gt__(self, other: ArrayLike) -> dlarray: return dispatch.apply("gt", self, other)
     def __ge__(self, other: ArrayLike) -> dlarray: return dispatch.apply("ge", self, other)
     def __eq__(self, other: object) -> dlarray: return dispatch.apply("eq", self, other)  # type: ignore[override]
     def __ne__(self, other: object) -> dlarray: return dispatch.apply("ne", self, other)  # type: ignore[override]
+
+    # ~, &, |, ^ on logical data are MATLAB's ~, &, |, xor (numpy's on bool arrays); numbers refuse them
+    def __invert__(self) -> dlarray: return _logic.operator("~", _logic.logical_not, self)
+    def __and__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, self, other)
+    def __rand__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, other, self)
+    def __or__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, self, other)
+    def __ror__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, other, self)
+    def __xor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, self, other)
+    def __rxor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, other, self)
 
     def __getitem__(self, key: Any) -> dlarray:
         return indexing.getitem(self, key)
@@ -243,6 +269,7 @@ def wrap(data: np.ndarray) -> dlarray:
     x = _new(dlarray)
     x._data = data
     x._node = x._trace = x._fmt = x._origin = None
+    x._logical = False
     return x
 
 
@@ -255,13 +282,34 @@ def rebox(x: dlarray) -> dlarray:
     y = _new(dlarray)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, x._fmt
     y._origin = getattr(x, "_origin", None)   # unset on dlarrays the native call path builds
+    y._logical = x._logical
     return y
 
+
+def numeric(x: dlarray) -> dlarray:
+    """A new dlarray sharing x's value, as numbers (not logical)."""
+    y = rebox(x)
+    y._logical = False
+    return y
+
+
+def logical(x: dlarray) -> dlarray:
+    """x (a new dlarray of an operation's result, 0/1 valued) marked as holding logical data."""
+    x._logical = True
+    return x
+
+
+def _is_bool(data: Any) -> bool:
+    """Whether `data` (what dlarray() was given) is logical: a numpy bool array or a Python/numpy bool."""
+    if isinstance(data, (bool, np.bool_)):
+        return True
+    return getattr(data, "dtype", None) == np.bool_
 
 def wrap_traced(node: Any, trace: Any) -> dlarray:
     """A traced dlarray standing for graph node `node` of `trace`."""
     x = _new(dlarray)
     x._data = x._fmt = x._origin = None
+    x._logical = False
     x._node = node
     x._trace = trace
     return x
@@ -274,9 +322,24 @@ def _relabel(data: npt.NDArray[Any], fmt: str) -> dlarray:
     return x
 
 
+def _logical(data: npt.NDArray[Any], fmt: str | None) -> dlarray:
+    """Unpickle a logical dlarray (its float data kept, so its dtype is too)."""
+    x = dlarray(data)
+    x._fmt, x._logical = fmt, True
+    return x
+
+
+def islogical(x: object) -> bool:
+    """MATLAB's islogical: True if x holds logical data (a logical dlarray, a numpy bool array, a bool)."""
+    if isinstance(x, dlarray):
+        return x._logical
+    return _is_bool(x)
+
+
 def isdlarray(x: object) -> bool:
     """True if x is a dlarray."""
     return isinstance(x, dlarray)
 
 
 from . import assignment, dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)
+from . import logical as _logic  # noqa: E402

@@ -14,7 +14,7 @@ import numpy as np
 from . import tree
 from .accelerate import AcceleratedFunction
 from .capture import capture
-from .dlarray import argument_dtype, dlarray
+from .dlarray import argument_dtype, dlarray, to_data
 from .random import rng as random_state
 
 _PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -163,7 +163,7 @@ def _input_leaves(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[list[s
         for leaf, path in zip(leaves, _paths(treedef, parameter)):
             if isinstance(leaf, dlarray):
                 names.append(path)
-                examples.append(np.asarray(leaf))
+                examples.append(to_data(leaf))   # float data, also for a logical dlarray
             elif isinstance(leaf, np.ndarray):
                 names.append(path)
                 examples.append(np.asarray(leaf, argument_dtype(leaf.dtype)))

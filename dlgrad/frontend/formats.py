@@ -74,7 +74,7 @@ def stripdims(x: ArrayLike, fmt: str | None = None) -> dlarray:
         x = _reorder(x, fmt)
     y = dlarray.__new__(dlarray)   # a new object even when x has no format (see dlarray.rebox)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, None
-    y._origin = getattr(x, "_origin", None)
+    y._origin, y._logical = getattr(x, "_origin", None), x._logical
     return y
 
 
@@ -109,7 +109,7 @@ def labelled(x: ArrayLike, fmt: str) -> dlarray:
     x = functions.transpose(x, order)
     y = dlarray.__new__(dlarray)
     y._data, y._node, y._trace, y._fmt = x._data, x._node, x._trace, fmt or None
-    y._origin = getattr(x, "_origin", None)
+    y._origin, y._logical = getattr(x, "_origin", None), x._logical
     return y
 
 

@@ -116,10 +116,13 @@ def _formatted(x: dlarray, fmt: str | None) -> dlarray:
 
 
 def extractdata(x: dlarray) -> Any:
-    """The data of x: an ndarray outside dlfeval; inside, a value that gradients do not flow through."""
+    """The data of x: an ndarray outside dlfeval (a bool array for logical x); inside, a value that
+    gradients do not flow through."""
     if not isinstance(x, dlarray):
         raise TypeError(f"extractdata needs a dlarray, got {type(x).__name__}")
     if x._node is None:
-        return x._data
+        return x._data.astype(bool) if x._logical else x._data
     check_usable(x._trace)
-    return wrap_traced(stop_gradient(x._node), x._trace)
+    y = wrap_traced(stop_gradient(x._node), x._trace)
+    y._logical = x._logical
+    return y

@@ -6,7 +6,7 @@ from typing import Iterable
 from ..errors import ShapeError
 from ..graph.registry import normalize_axes
 from .dispatch import apply, asdlarray, cast
-from .dlarray import F32, F64, dlarray
+from .dlarray import F32, F64, dlarray, logical
 from .functions import reshape
 from .types import ArrayLike
 
@@ -51,7 +51,7 @@ def concatenate(arrays: Iterable[ArrayLike], axis: int | None = 0) -> dlarray:
             result = part if result is None else result + part
         offset += n
     assert result is not None
-    return result
+    return logical(result) if all(a._logical for a in parts) else result
 
 
 def stack(arrays: Iterable[ArrayLike], axis: int = 0) -> dlarray:

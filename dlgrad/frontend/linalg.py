@@ -22,7 +22,7 @@ from ..graph.registry import normalize_axes
 from . import functions as F
 from .arrays import first_nonsingleton
 from .dispatch import apply, asdlarray
-from .dlarray import dlarray
+from .dlarray import dlarray, to_data
 
 
 def _scaled_norm(x, p, axes, keepdims):
@@ -136,11 +136,11 @@ def _warn_if_singular(a, x):
     """MATLAB's warnings, for untraced values (compiled code cannot warn)."""
     if any(isinstance(v, dlarray) and v._node is not None for v in (a, x)):
         return
-    data = np.asarray(a)
+    data = to_data(a)   # numbers, also for logical A (np.asarray gives its bools)
     with np.errstate(all="ignore"):   # the 1-norm condition number of square A, the 2-norm one of tall A
         norm = 1 if data.shape[0] == data.shape[1] else None
         condition = np.linalg.cond(data, norm) if np.isfinite(data).all() else math.inf
-    if not np.isfinite(np.asarray(x)).all() or condition > 1 / np.finfo(data.dtype).eps:
+    if not np.isfinite(to_data(x)).all() or condition > 1 / np.finfo(data.dtype).eps:
         warnings.warn(f"Matrix is singular, close to singular, rank deficient or badly scaled (condition "
                       f"number {condition:.3g}): results may be inaccurate", RuntimeWarning, stacklevel=3)
 

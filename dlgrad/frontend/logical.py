@@ -1,18 +1,20 @@
 """Tests of values and logical operators: isnan, isinf, isfinite, logical_and/or/not/xor.
 
-Like dlgrad's comparisons they give 0/1 masks of the operands' float dtype with no gradient
-(a dlarray holds floats). A value is true where it is not zero; NaN counts as true, as in
+Like dlgrad's comparisons they give logical dlarrays (islogical): 0/1 masks of the operands'
+float dtype inside, numpy bools from extractdata, with no gradient. A value is true where it is not zero; NaN counts as true, as in
 numpy (MATLAB refuses to convert NaN to logical). MATLAB's `and`, `or`, `not` are Python
 keywords, hence numpy's names.
 """
 from __future__ import annotations
+
+from typing import Callable
 
 from .types import ArrayLike
 
 import math
 
 from .dispatch import apply
-from .dlarray import dlarray
+from .dlarray import dlarray, islogical, logical
 
 
 def isnan(x: ArrayLike) -> dlarray:
@@ -36,12 +38,12 @@ def _true(x):
 
 def logical_and(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's and (a & b): 1 where both are nonzero."""
-    return apply("mul", _true(a), _true(b))
+    return logical(apply("mul", _true(a), _true(b)))
 
 
 def logical_or(a: ArrayLike, b: ArrayLike) -> dlarray:
     """MATLAB's or (a | b): 1 where either is nonzero."""
-    return apply("maximum", _true(a), _true(b))
+    return logical(apply("maximum", _true(a), _true(b)))
 
 
 def logical_not(a: ArrayLike) -> dlarray:
@@ -55,3 +57,15 @@ def logical_xor(a: ArrayLike, b: ArrayLike) -> dlarray:
 
 
 xor = logical_xor
+
+
+def operator(symbol: str, fn: Callable[..., dlarray], *args: ArrayLike) -> dlarray:
+    """fn(*args) for the operator `symbol` (~, &, |, ^) on logical operands; numbers get a TypeError,
+    as numpy's bitwise operators refuse floats."""
+    for a in args:
+        if not islogical(a):
+            what = f"a {type(a).__name__}" if not isinstance(a, dlarray) else "a numeric dlarray"
+            raise TypeError(f"operator {symbol} needs logical operands (comparisons, isnan..., dlarray of a "
+                            f"bool array, True/False), got {what}; for numbers use dlgrad.logical_not/"
+                            f"logical_and/logical_or/logical_xor, which take nonzero as true")
+    return fn(*args)

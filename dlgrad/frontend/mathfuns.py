@@ -123,7 +123,7 @@ def interp1(x: ArrayLike, v: ArrayLike, xq: Any, method: Any = "linear", extrapo
         raise ShapeError(f"interp1 needs sample points x of shape (n,), n >= 2, and values v of shape "
                          f"(n,) or (n, ...), got x {x.shape} and v {v.shape}")
     if x._node is None:
-        data = np.asarray(x)
+        data = x._data
         if not (np.diff(data) > 0).all():
             raise ValueError("interp1 sample points x must be strictly increasing (and not NaN)")
     extend = isinstance(extrapolation, str)
@@ -162,7 +162,7 @@ _CLASS = {"float64": "double", "float32": "single", "bool": "logical", "int8": "
 def underlyingType(x: ArrayLike) -> str:
     """MATLAB's class name of x's data: 'double' for float64, 'single' for float32, ..."""
     if isinstance(x, dlarray):
-        return _CLASS[x.dtype.name]
+        return "logical" if x._logical else _CLASS[x.dtype.name]
     if isinstance(x, (bool, np.bool_)):
         return "logical"
     if isinstance(x, (int, float)):

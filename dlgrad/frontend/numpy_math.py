@@ -70,7 +70,7 @@ def _solve(a, b):
     x = L.solve(a, b)
     if x._node is None:
         from ..graph.ops.solve import lu_numpy
-        factors = lu_numpy(np.asarray(asdlarray(a)))
+        factors = lu_numpy(asdlarray(a)._data)
         if (np.diagonal(factors, axis1=-2, axis2=-1) == 0).any():
             raise np.linalg.LinAlgError("Singular matrix")
     return x

@@ -148,7 +148,7 @@ def visit(x, tokens, arrays):
             check_usable(x._trace)
             raise TracedArgument
         data = x._data
-        tokens.append((data.shape, data.dtype, x._fmt))
+        tokens.append((data.shape, data.dtype, x._fmt, x._logical))
         arrays.append(data)
     elif kind is tuple or kind is list:
         tokens.append((kind, len(x)))
@@ -190,7 +190,7 @@ def signature(args):
     for a in args:
         if type(a) is dlarray and a._node is None:
             data = a._data
-            tokens.append((data.shape, data.dtype, a._fmt))
+            tokens.append((data.shape, data.dtype, a._fmt, a._logical))
             arrays.append(data)
         else:
             visit(a, tokens, arrays)

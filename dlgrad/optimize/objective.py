@@ -182,6 +182,7 @@ class Compiled:
         b = _new(dlarray)
         b._data = x
         b._node = b._trace = b._fmt = b._origin = None
+        b._logical = False
         return b
 
 
@@ -288,6 +289,7 @@ def _value_and_gradient(accelerated, arrays, box):
             b = new(D)
             b._data = x
             b._node = b._trace = b._fmt = b._origin = None
+            b._logical = False
         else:
             b = box(x)
         y, g = accelerated(b, *arrays)
@@ -298,6 +300,7 @@ def _value_and_gradient(accelerated, arrays, box):
             b = new(D)
             b._data = x
             b._node = b._trace = b._fmt = b._origin = None
+            b._logical = False
         else:
             b = box(x)
         y, g = accelerated(b)

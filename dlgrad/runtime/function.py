@@ -212,23 +212,28 @@ class CompiledFunction:
         exec(compile(code, f"<dlgrad call {self.program.entry}>", "exec"), namespace)
         return namespace["run"]
 
-    def native(self, box, slots, formats, out_formats, template, build, miss, counter=None):
+    def native(self, box, slots, formats, out_formats, template, build, miss, counter=None,
+               logical=None, out_logical=None):
         """A native Dispatcher (runtime/fastcall.py) calling this program with instances of `box`
         as arguments, or None where the native call path is unavailable.
 
-        Each argument must be exactly `box` with its slots (data, node, trace, fmt; `slots` are
-        their descriptors) holding an array of the signature, no node and the format in
-        `formats`; anything else is passed to miss(*args). Outputs are boxed with `out_formats`
-        into `template` (see fastcall.c), or build(*output arrays) makes the result.
+        Each argument must be exactly `box` with its slots (data, node, trace, fmt, logical;
+        `slots` are their descriptors) holding an array of the signature, no node, the format
+        in `formats` and the logical flag in `logical` (all False if None); anything else is
+        passed to miss(*args). Outputs are boxed with `out_formats` and `out_logical` into
+        `template` (see fastcall.c), or build(*output arrays) makes the result.
         counter.hits counts the calls served.
         """
         module = fastcall.get() if self._address is not None and fastcall.enabled() else None
         if module is None:
             return None
         aliases = dict(self.program.aliases)
-        inputs = tuple((shape, dtype.num, fmt) for (shape, dtype), fmt in zip(self._inputs, formats, strict=True))
-        outputs = tuple((shape, dtype.num, fmt, aliases.get(o, -1))
-                        for o, ((shape, dtype), fmt) in enumerate(zip(self._outputs, out_formats, strict=True)))
+        logical = logical or (False,) * len(self._inputs)
+        out_logical = out_logical or (False,) * len(self._outputs)
+        inputs = tuple((shape, dtype.num, fmt, bool(flag)) for (shape, dtype), fmt, flag
+                       in zip(self._inputs, formats, logical, strict=True))
+        outputs = tuple((shape, dtype.num, fmt, bool(flag), aliases.get(o, -1)) for o, ((shape, dtype), fmt, flag)
+                        in enumerate(zip(self._outputs, out_formats, out_logical, strict=True)))
         return module.Dispatcher(self._address, inputs, outputs, box, tuple(slots), template, build, miss,
                                  counter, self._failed, self._work_bytes, self)
 

@@ -35,6 +35,8 @@ def test_copy_then_assign_leaves_the_original():
 
 
 def test_logical_masks_become_numpy_bool_by_comparison():
-    mask = extractdata(dlarray(X) > 0) > 0
-    assert mask.dtype == bool
+    mask = extractdata(dlarray(X) > 0)
+    assert mask.dtype == bool and dl.islogical(dlarray(X) > 0)
     np.testing.assert_array_equal(X[mask], X[X > 0])
+    np.testing.assert_array_equal(X[~mask], X[~(X > 0)])
+    assert extractdata((dlarray(X) > 0) + (dlarray(X) > 0)).max() == 2.0   # true + true is 2

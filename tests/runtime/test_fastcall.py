@@ -13,7 +13,7 @@ from dlgrad.errors import DlgradError
 from dlgrad.runtime import fastcall, load
 import runtime_programs as programs
 
-SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt)
+SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt, dlarray._logical)
 OUT, CONST, TUPLE, LIST = 0, 1, 2, 3
 
 
@@ -91,7 +91,7 @@ def test_bad_construction_is_a_python_error():
     with pytest.raises(ValueError, match="template"):
         f.native(dlarray, SLOTS, *spec[:2], (7, ()), None, missed)
     with pytest.raises(TypeError, match="slot"):
-        f.native(dlarray, (dlarray.shape,) * 4, *spec[:2], (OUT, 0), None, missed)
+        f.native(dlarray, (dlarray.shape,) * 5, *spec[:2], (OUT, 0), None, missed)
     with pytest.raises(ValueError, match="build"):
         f.native(dlarray, SLOTS, *spec[:2], None, None, missed)
     with pytest.raises(ValueError):

@@ -2,7 +2,8 @@
  *
  * A Dispatcher holds one signature of one compiled program. Called with the function's
  * arguments, it checks that each is exactly the box type (dlarray) with no graph node, the
- * expected format and, in its data slot, a native-endian C-contiguous ndarray of the expected
+ * expected format, the expected logical flag (a pointer compare: True or False) and, in its
+ * data slot, a native-endian C-contiguous ndarray of the expected
  * dtype and shape. Anything else goes to `miss`, which runs the Python path (and raises the
  * error that says what is wrong). Outputs are allocated, or are the donated inputs themselves
  * where nothing else can see their memory (else copies of them); the program runs with the GIL
@@ -35,7 +36,7 @@
 typedef int (*dl_eval_fn)(const void *const *in, void *const *out, void *work);
 
 enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3, TEMPLATE_FLOAT = 4 };
-enum { SLOT_DATA, SLOT_NODE, SLOT_TRACE, SLOT_FMT, NSLOTS };
+enum { SLOT_DATA, SLOT_NODE, SLOT_TRACE, SLOT_FMT, SLOT_LOGICAL, NSLOTS };
 #define STACK_ARRAYS 32   /* calls with more arrays than this take their pointer tables from the heap */
 #define WORK_ALIGN 64
 
@@ -45,6 +46,7 @@ typedef struct {
     npy_intp *dims;      /* into Dispatcher.dims */
     npy_intp nbytes;
     PyObject *fmt;       /* the box's format: None or a string */
+    PyObject *logical;   /* the box's logical flag: Py_True or Py_False */
     Py_ssize_t alias;    /* outputs: the donated input it overwrites, or -1 */
 } Spec;
 
@@ -86,14 +88,14 @@ slot_offset(PyTypeObject *box, PyObject *descr, Py_ssize_t *offset)
     return 0;
 }
 
-/* One (shape, typenum, fmt[, alias]) item of `inputs` or `outputs` into `spec`. */
+/* One (shape, typenum, fmt, logical[, alias]) item of `inputs` or `outputs` into `spec`. */
 static int
 parse_spec(PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t nin)
 {
     PyObject *shape;
     Py_ssize_t alias = -1;
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != (output ? 4 : 3)) {
-        PyErr_Format(PyExc_TypeError, "%s spec: expected a tuple (shape, typenum, fmt%s)",
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != (output ? 5 : 4)) {
+        PyErr_Format(PyExc_TypeError, "%s spec: expected a tuple (shape, typenum, fmt, logical%s)",
                      output ? "output" : "input", output ? ", alias" : "");
         return -1;
     }
@@ -127,8 +129,14 @@ parse_spec(PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t n
     *dims += spec->ndim;
     spec->fmt = PyTuple_GET_ITEM(item, 2);
     Py_INCREF(spec->fmt);
+    if (!PyBool_Check(PyTuple_GET_ITEM(item, 3))) {
+        PyErr_SetString(PyExc_TypeError, "spec: the logical flag must be True or False");
+        return -1;
+    }
+    spec->logical = PyTuple_GET_ITEM(item, 3);
+    Py_INCREF(spec->logical);
     if (output) {
-        alias = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 3));
+        alias = PyLong_AsSsize_t(PyTuple_GET_ITEM(item, 4));
         if (alias == -1 && PyErr_Occurred())
             return -1;
         if (alias < -1 || alias >= nin) {
@@ -213,7 +221,7 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     int raw = (PyTypeObject *)box == &PyArray_Type;
     if (address == 0 || work_bytes < 0 || (!raw && PyTuple_GET_SIZE(slots) != NSLOTS) || !PyCallable_Check(miss)
         || !PyCallable_Check(failed) || (template_ == Py_None && !PyCallable_Check(build))) {
-        PyErr_SetString(PyExc_ValueError, "Dispatcher: needs an address, 4 slots, callable miss and failed, "
+        PyErr_SetString(PyExc_ValueError, "Dispatcher: needs an address, 5 slots, callable miss and failed, "
                                           "and a template or a callable build");
         return NULL;
     }
@@ -282,8 +290,10 @@ Dispatcher_traverse(Dispatcher *self, visitproc visit, void *arg)
     Py_VISIT(self->failed);
     Py_VISIT(self->keep);
     if (self->specs != NULL)
-        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++)
+        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_VISIT(self->specs[i].fmt);
+            Py_VISIT(self->specs[i].logical);
+        }
     return 0;
 }
 
@@ -298,8 +308,10 @@ Dispatcher_clear(Dispatcher *self)
     Py_CLEAR(self->failed);
     Py_CLEAR(self->keep);
     if (self->specs != NULL)
-        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++)
+        for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_CLEAR(self->specs[i].fmt);
+            Py_CLEAR(self->specs[i].logical);
+        }
     return 0;
 }
 
@@ -336,6 +348,8 @@ boxed(Dispatcher *self, Py_ssize_t o, PyObject **outs, PyObject **boxes)
         SLOT(b, self->slot[SLOT_TRACE]) = Py_None;
         Py_INCREF(self->specs[self->nin + o].fmt);
         SLOT(b, self->slot[SLOT_FMT]) = self->specs[self->nin + o].fmt;
+        Py_INCREF(self->specs[self->nin + o].logical);
+        SLOT(b, self->slot[SLOT_LOGICAL]) = self->specs[self->nin + o].logical;
         boxes[o] = b;
     }
     Py_INCREF(boxes[o]);
@@ -379,7 +393,8 @@ fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
 {
     PyObject *obj = x;
     if (!self->raw) {
-        if (Py_TYPE(x) != self->box || SLOT(x, self->slot[SLOT_NODE]) != Py_None)
+        if (Py_TYPE(x) != self->box || SLOT(x, self->slot[SLOT_NODE]) != Py_None
+            || SLOT(x, self->slot[SLOT_LOGICAL]) != s->logical)
             return 0;
         PyObject *fmt = SLOT(x, self->slot[SLOT_FMT]);
         if (fmt != s->fmt) {
