@@ -7,7 +7,7 @@ import threading
 import warnings
 
 from ..errors import CompilerNotFoundError
-from . import compiler, eviction
+from . import compiler, eviction, split
 from .cache import atomic_write, cache_dir, file_hash, intact, temp_name, touch
 
 _FORMAT = 3  # bump when the layout of the cache or the meaning of a key changes
@@ -214,7 +214,8 @@ def _build(tc: compiler.Toolchain, source: str, path: str) -> None:
     atomic_write(source_path, source)
     tmp = temp_name(path)
     try:
-        compiler.compile_shared(tc, source_path, tmp)
+        if not split.compile_parallel(tc, source, tmp):
+            compiler.compile_shared(tc, source_path, tmp)
         atomic_write(path + ".sha256", file_hash(tmp))
         os.replace(tmp, path)
     finally:
