@@ -2,7 +2,8 @@
 
 gcc spends its time optimising kernels, one function at a time; kernels are never inlined into
 each other (emit.py's DLGRAD_KERNEL is noinline), so compiling half of them in each of two
-processes gives the same code in about half the wall time on two cores. The split is textual,
+processes loses no inlining (only interprocedural details of static functions, such as dropping
+a parameter) and takes about half the wall time on two cores. The split is textual,
 on the kernel comments emit.py writes ("/* kernel N: ..."); anything unexpected, or a failed
 compile, falls back to compiling the file whole.
 """
