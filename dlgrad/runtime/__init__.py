@@ -2,6 +2,7 @@
 import os
 
 from ..errors import DlgradError
+from . import fastcall, trampoline
 from .build import shared_object
 from .cache import cache_dir
 from .compiler import find_compiler
@@ -10,6 +11,10 @@ from .function import CompiledFunction
 
 def load(program) -> CompiledFunction:
     """Compile `program` (or find it in the disk cache) and return it as a callable."""
+    # The call path's extensions (built once per cache) compile alongside the program.
+    trampoline.prefetch()
+    if fastcall.enabled():
+        fastcall.prefetch()
     path = shared_object(program.source)
     try:
         return CompiledFunction(program, path)

@@ -7,7 +7,7 @@ import threading
 import warnings
 
 from ..errors import CompilerNotFoundError
-from . import compiler, eviction
+from . import compiler, eviction, split
 from .cache import atomic_write, cache_dir, file_hash, intact, temp_name, touch
 
 _FORMAT = 3  # bump when the layout of the cache or the meaning of a key changes
@@ -91,7 +91,11 @@ def locked(path: str):
 
 class OptionalExtension:
     """An extension module built on first use by load(), or None, with one warning saying
-    `fallback`, when it cannot be built. `reset()` forgets the outcome (tests)."""
+    `fallback`, when it cannot be built. `reset()` forgets the outcome (tests).
+
+    `prefetch()` starts the load in a background thread, so that its compiler runs while the
+    caller compiles something else (the first program of a cold cache); get() then waits for it
+    and warns, in the caller's thread, if it failed."""
 
     def __init__(self, load, what: str, fallback: str):
         self._load, self._what, self._fallback = load, what, fallback
@@ -99,18 +103,42 @@ class OptionalExtension:
         self.reset()
 
     def reset(self):
-        self._module, self._known = None, False
+        self._module, self._known, self._pending = None, False, None
+
+    def prefetch(self) -> None:
+        """Start building in the background unless the outcome is known or a build is under way."""
+        with self._lock:
+            if self._known or self._pending is not None:
+                return
+            outcome: list = []
+
+            def run():
+                try:
+                    outcome.append((self._load(), None))
+                except Exception as exc:  # noqa: BLE001 - reported by get()
+                    outcome.append((None, exc))
+
+            thread = threading.Thread(target=run, name=f"dlgrad build of {self._what}", daemon=True)
+            self._pending = (thread, outcome)
+            thread.start()
 
     def get(self):
         if not self._known:
             with self._lock:
                 if not self._known:
-                    try:
-                        self._module = self._load()
-                    except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
-                        warnings.warn(f"dlgrad: cannot build {self._what} ({type(exc).__name__}: {exc}); "
+                    pending, self._pending = self._pending, None
+                    if pending is not None:
+                        pending[0].join()
+                        module, error = pending[1][0] if pending[1] else (None, RuntimeError("no result"))
+                    else:
+                        try:
+                            module, error = self._load(), None
+                        except Exception as exc:  # noqa: BLE001 - any failure means: use the fallback
+                            module, error = None, exc
+                    if error is not None:
+                        warnings.warn(f"dlgrad: cannot build {self._what} ({type(error).__name__}: {error}); "
                                       f"{self._fallback}", RuntimeWarning, stacklevel=3)
-                    self._known = True
+                    self._module, self._known = module, True
         return self._module
 
 
@@ -130,6 +158,26 @@ def extension(name: str, path: str, make) -> object:
         if state is not True:
             make(path)
     return _import(name, path)
+
+
+def compile_extension(source: str, out: str, flags: list[str]) -> None:
+    """Compile the C file `source`, which includes Python.h, into the extension module `out`
+    with the C compiler (one call, no setuptools); CompileError on failure."""
+    import shlex
+    import subprocess
+    import sys
+    import sysconfig
+
+    from ..errors import CompileError
+    # -DNDEBUG -fwrapv as Python builds extensions; without NDEBUG cffi's asserts cost a third more time
+    cmd = [*compiler.find_compiler(), "-g0", "-DNDEBUG", "-fwrapv", "-fPIC", "-shared",
+           "-I", sysconfig.get_paths()["include"],
+           *flags, source, "-o", out]
+    if sys.platform == "darwin":
+        cmd += ["-undefined", "dynamic_lookup"]   # Python's symbols come from the process
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise CompileError(f"{shlex.join(cmd)}\n{(done.stderr or done.stdout)[-2000:]}")
 
 
 def _import(name: str, path: str):
@@ -168,7 +216,8 @@ def _build(tc: compiler.Toolchain, source: str, path: str) -> None:
     atomic_write(source_path, source)
     tmp = temp_name(path)
     try:
-        compiler.compile_shared(tc, source_path, tmp)
+        if not split.compile_parallel(tc, source, tmp):
+            compiler.compile_shared(tc, source_path, tmp)
         atomic_write(path + ".sha256", file_hash(tmp))
         os.replace(tmp, path)
     finally:

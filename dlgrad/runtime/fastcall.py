@@ -9,10 +9,7 @@ numpy headers, no POSIX compiler) the generated Python call is used instead.
 import hashlib
 import importlib.machinery
 import os
-import shlex
-import subprocess
 import sys
-import sysconfig
 
 import numpy as np
 
@@ -29,6 +26,11 @@ _extension = build.OptionalExtension(lambda: _load(), "the native call path",
 
 def enabled() -> bool:
     return os.environ.get(DISABLE_VARIABLE, "1").strip() != "0"
+
+
+def prefetch() -> None:
+    """Start building the module in the background, if it is not known yet (see build.OptionalExtension)."""
+    _extension.prefetch()
 
 
 def get():
@@ -49,17 +51,10 @@ def _load():
 
 def _build(name: str, path: str) -> None:
     """Compile into a private name, record its hash, then move it into place."""
-    from .compiler import find_compiler
     tmp = path + f".{os.getpid()}.tmp"
-    cmd = [*find_compiler(), "-O2", "-g0", "-fPIC", "-shared", "-Wall",
-           "-I", sysconfig.get_paths()["include"], "-I", np.get_include(),
-           f"-DDLGRAD_FASTCALL_INIT=PyInit_{name}", SOURCE, "-o", tmp]
-    if sys.platform == "darwin":
-        cmd += ["-undefined", "dynamic_lookup"]   # Python's symbols come from the process
     try:
-        done = subprocess.run(cmd, capture_output=True, text=True)
-        if done.returncode != 0:
-            raise CompileError(f"{shlex.join(cmd)}\n{(done.stderr or done.stdout)[-2000:]}")
+        build.compile_extension(SOURCE, tmp, ["-O2", "-Wall", "-I", np.get_include(),
+                                              f"-DDLGRAD_FASTCALL_INIT=PyInit_{name}"])
         atomic_write(path + ".sha256", build.file_hash(tmp))
         os.replace(tmp, path)
     finally:
