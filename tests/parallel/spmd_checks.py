@@ -101,6 +101,14 @@ def check_plus_through_shared_memory():
     mine = np.concatenate([sums["f32"].ravel(), sums["f64"].astype(np.float32)]).tobytes()
     halves = dl.spmdCat([np.frombuffer(mine, np.uint8)], 0)[0].reshape(2, -1)
     assert np.array_equal(halves[0], halves[1]), "the ranks got different bits"
+    from dlgrad.frontend.parallel import shared
+    shared.WHOLE_MAX_RANKS, whole = 1, shared.WHOLE_MAX_RANKS   # the path of more ranks: a slice each
+    try:
+        split = [dl.spmdPlus(values["f32"]), dl.spmdPlus(values["f64"]), dl.spmdPlus(values["f32"] * 3)]
+    finally:
+        shared.WHOLE_MAX_RANKS = whole
+    assert split[0].tobytes() == sums["f32"].tobytes() and split[1].tobytes() == sums["f64"].tobytes()
+    assert np.array_equal(split[2], both["f32"][:300] * 3 + both["f32"][300:] * 3)
     first = dl.spmdPlus(np.full(6000, 1.0 + r))
     second = dl.spmdPlus(np.full(6000, 10.0))
     third = dl.spmdPlus(np.full(9000, 7.0))   # a larger buffer: the window grows
