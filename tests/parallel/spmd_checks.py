@@ -75,9 +75,9 @@ def check_cat_and_broadcast():
     passed("cat_and_broadcast")
 
 
-def check_plus_through_shared_memory():
-    """Large buffers are summed through the shared-memory window: exact sums, the same bits on both
-    ranks, earlier results untouched by later calls, the window grown for a larger buffer, and a
+def check_plus_through_reused_buffers():
+    """Large buffers are summed by MPI in memory reused between calls: exact sums, the same bits on
+    both ranks, earlier results untouched by later calls, the buffer grown for a larger one, and a
     clear error on every rank when the ranks' values differ in size."""
     from dlgrad.frontend.parallel.world import world
     r = dl.spmdIndex()
@@ -87,7 +87,7 @@ def check_plus_through_shared_memory():
               "net": dl.dlnetwork([dl.featureInputLayer(40), dl.fullyConnectedLayer(200)], seed=r).Learnables}
     calls = world().sums.calls
     sums = {key: dl.spmdPlus(value) for key, value in values.items()}
-    assert world().sums.calls == calls + len(values), "spmdPlus did not use the shared-memory window"
+    assert world().sums.calls == calls + len(values), "spmdPlus did not use its reused buffers"
     both = dl.spmdCat({key: values[key] for key in ("f32", "f64", "ints", "bools")}, 0)
     for key, n in (("f32", 300), ("f64", 5000), ("ints", 5000), ("bools", 5000)):
         expected = both[key][:n].astype(sums[key].dtype) + both[key][n:].astype(sums[key].dtype)
@@ -101,17 +101,9 @@ def check_plus_through_shared_memory():
     mine = np.concatenate([sums["f32"].ravel(), sums["f64"].astype(np.float32)]).tobytes()
     halves = dl.spmdCat([np.frombuffer(mine, np.uint8)], 0)[0].reshape(2, -1)
     assert np.array_equal(halves[0], halves[1]), "the ranks got different bits"
-    from dlgrad.frontend.parallel import shared
-    shared.WHOLE_MAX_RANKS, whole = 1, shared.WHOLE_MAX_RANKS   # the path of more ranks: a slice each
-    try:
-        split = [dl.spmdPlus(values["f32"]), dl.spmdPlus(values["f64"]), dl.spmdPlus(values["f32"] * 3)]
-    finally:
-        shared.WHOLE_MAX_RANKS = whole
-    assert split[0].tobytes() == sums["f32"].tobytes() and split[1].tobytes() == sums["f64"].tobytes()
-    assert np.array_equal(split[2], both["f32"][:300] * 3 + both["f32"][300:] * 3)
     first = dl.spmdPlus(np.full(6000, 1.0 + r))
     second = dl.spmdPlus(np.full(6000, 10.0))
-    third = dl.spmdPlus(np.full(9000, 7.0))   # a larger buffer: the window grows
+    third = dl.spmdPlus(np.full(9000, 7.0))   # a larger buffer: the reused one grows
     assert np.all(first == 3) and np.all(second == 20) and np.all(third == 14), "a later sum overwrote one"
     try:
         dl.spmdPlus(np.ones(6000 + r))
@@ -121,7 +113,7 @@ def check_plus_through_shared_memory():
     else:
         raise AssertionError("spmdPlus of values of different sizes did not raise")
     assert np.all(dl.spmdPlus(np.ones(6000)) == 2)   # usable after the error
-    passed("plus_through_shared_memory")
+    passed("plus_through_reused_buffers")
 
 
 def model_loss(net, params, X, T):
@@ -189,7 +181,7 @@ def check_traced_value_refused():
 
 
 if __name__ == "__main__":
-    for check in (check_world, check_plus_nested, check_plus_through_shared_memory, check_reduce,
+    for check in (check_world, check_plus_nested, check_plus_through_reused_buffers, check_reduce,
                   check_cat_and_broadcast, check_shard_gradients, check_accelerated_function_travels,
                   check_traced_value_refused):
         check()

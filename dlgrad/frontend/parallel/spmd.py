@@ -4,9 +4,9 @@ spmdCat, spmdBarrier.
 Values are dlarrays, numpy arrays, numbers, or nested dicts, lists, tuples, Learnables and
 dlnetworks of them; every rank passes the same structure, shapes and dtypes (as MPI
 requires). A call is one collective on one contiguous buffer of all the leaves
-(buffers.py), never one per leaf; spmdPlus of a large buffer with every process on one
-machine packs it straight into an MPI shared-memory window and sums it there (shared.py). Indices are 0-based (dlgrad's convention: spmdIndex is
-MPI's rank); outside mpiexec there is one process, index 0, and each function answers as
+(buffers.py), never one per leaf; spmdPlus packs a large buffer into memory reused between
+calls, which MPI sums in place (reuse.py). Indices are 0-based (dlgrad's convention: spmdIndex
+is MPI's rank); outside mpiexec there is one process, index 0, and each function answers as
 MATLAB's do on a single worker.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from .buffers import Packed
-from .shared import SharedSum
+from .reuse import ReusedSum
 from .world import world
 
 _BOOL = np.dtype(bool)
@@ -118,11 +118,11 @@ def spmdReduce(fcn: Any, X: Any, destination: int | None = None) -> Any:
 
 
 def _sums(found):
-    """The job's SharedSum (spmdPlus's path for large buffers), None in a single process."""
+    """The job's ReusedSum (spmdPlus's path for large buffers), None in a single process."""
     if found.size == 1:
         return None
     if found.sums is None:
-        found.sums = SharedSum(found.comm, found.mpi)
+        found.sums = ReusedSum(found.comm, found.mpi)
     return found.sums
 
 
