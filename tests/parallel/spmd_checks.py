@@ -75,6 +75,47 @@ def check_cat_and_broadcast():
     passed("cat_and_broadcast")
 
 
+def check_plus_through_reused_buffers():
+    """Large buffers are summed by MPI in memory reused between calls: exact sums, the same bits on
+    both ranks, earlier results untouched by later calls, the buffer grown for a larger one, and a
+    clear error on every rank when the ranks' values differ in size."""
+    from dlgrad.frontend.parallel.world import world
+    r = dl.spmdIndex()
+    rng = np.random.default_rng(10 + r)
+    values = {"f32": rng.standard_normal((300, 70)).astype(np.float32), "f64": rng.standard_normal(5000),
+              "ints": rng.integers(-9, 9, 5000), "bools": rng.random(5000) < 0.5,
+              "net": dl.dlnetwork([dl.featureInputLayer(40), dl.fullyConnectedLayer(200)], seed=r).Learnables}
+    calls = world().sums.calls
+    sums = {key: dl.spmdPlus(value) for key, value in values.items()}
+    assert world().sums.calls == calls + len(values), "spmdPlus did not use its reused buffers"
+    both = dl.spmdCat({key: values[key] for key in ("f32", "f64", "ints", "bools")}, 0)
+    for key, n in (("f32", 300), ("f64", 5000), ("ints", 5000), ("bools", 5000)):
+        expected = both[key][:n].astype(sums[key].dtype) + both[key][n:].astype(sums[key].dtype)
+        assert sums[key].dtype == (np.int64 if key == "bools" else values[key].dtype), (key, sums[key].dtype)
+        assert np.array_equal(sums[key], expected), key
+    weights = [dl.extractdata(row.Value) for row in sums["net"]]
+    nets = [dl.dlnetwork([dl.featureInputLayer(40), dl.fullyConnectedLayer(200)], seed=k).Learnables
+            for k in (0, 1)]
+    for w, a, b in zip(weights, nets[0], nets[1]):
+        assert np.array_equal(w, dl.extractdata(a.Value) + dl.extractdata(b.Value))
+    mine = np.concatenate([sums["f32"].ravel(), sums["f64"].astype(np.float32)]).tobytes()
+    halves = dl.spmdCat([np.frombuffer(mine, np.uint8)], 0)[0].reshape(2, -1)
+    assert np.array_equal(halves[0], halves[1]), "the ranks got different bits"
+    first = dl.spmdPlus(np.full(6000, 1.0 + r))
+    second = dl.spmdPlus(np.full(6000, 10.0))
+    third = dl.spmdPlus(np.full(9000, 7.0))   # a larger buffer: the reused one grows
+    assert np.all(first == 3) and np.all(second == 20) and np.all(third == 14), "a later sum overwrote one"
+    try:
+        dl.spmdPlus(np.ones(6000 + r))
+    except ValueError as exc:
+        assert "same structure, shapes and dtypes" in str(exc), exc
+        assert f"this process has {6000 + r} numbers" in str(exc), exc
+    else:
+        raise AssertionError("spmdPlus of values of different sizes did not raise")
+    assert np.all(dl.spmdPlus(np.ones(6000)) == 2)   # usable after the error
+    passed("plus_through_reused_buffers")
+
+
 def model_loss(net, params, X, T):
     Y = dl.forward(net.with_learnables(params["net"]), X) * params["scale"][0]
     loss = dl.crossentropy(dl.softmax(Y), T)
@@ -140,7 +181,8 @@ def check_traced_value_refused():
 
 
 if __name__ == "__main__":
-    for check in (check_world, check_plus_nested, check_reduce, check_cat_and_broadcast,
-                  check_shard_gradients, check_accelerated_function_travels, check_traced_value_refused):
+    for check in (check_world, check_plus_nested, check_plus_through_reused_buffers, check_reduce,
+                  check_cat_and_broadcast, check_shard_gradients, check_accelerated_function_travels,
+                  check_traced_value_refused):
         check()
     dl.spmdBarrier()

@@ -9,7 +9,7 @@ import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-CHECKS = ("world", "plus_nested", "reduce", "cat_and_broadcast", "shard_gradients",
+CHECKS = ("world", "plus_nested", "plus_through_reused_buffers", "reduce", "cat_and_broadcast", "shard_gradients",
           "accelerated_function_travels", "traced_value_refused")
 
 

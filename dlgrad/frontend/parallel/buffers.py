@@ -19,11 +19,12 @@ _PYTHON_NUMBERS = (bool, int, float, complex)
 
 
 class Packed:
-    """A value's leaves in `buffer` (one 1-D array) and how to rebuild the value."""
+    """A value's leaves in `buffer` (one 1-D array, from allocate(size, dtype), which may give
+    another dtype to convert to) and how to rebuild the value."""
 
     __slots__ = ("treedef", "kinds", "shapes", "dtypes", "buffer")
 
-    def __init__(self, value, what: str, dtype=None):
+    def __init__(self, value, what: str, dtype=None, allocate=np.empty):
         leaves, self.treedef = tree.flatten(value)
         arrays, self.kinds = [], []
         for leaf in leaves:
@@ -34,7 +35,7 @@ class Packed:
         self.dtypes = [a.dtype for a in arrays]
         if dtype is None:
             dtype = np.result_type(*self.dtypes) if arrays else np.dtype(np.float64)
-        self.buffer = np.empty(sum(a.size for a in arrays), dtype)
+        self.buffer = allocate(sum(a.size for a in arrays), np.dtype(dtype))
         start = 0
         for a in arrays:
             self.buffer[start:start + a.size] = a.reshape(-1)

@@ -4,8 +4,9 @@ spmdCat, spmdBarrier.
 Values are dlarrays, numpy arrays, numbers, or nested dicts, lists, tuples, Learnables and
 dlnetworks of them; every rank passes the same structure, shapes and dtypes (as MPI
 requires). A call is one collective on one contiguous buffer of all the leaves
-(buffers.py), never one per leaf. Indices are 0-based (dlgrad's convention: spmdIndex is
-MPI's rank); outside mpiexec there is one process, index 0, and each function answers as
+(buffers.py), never one per leaf; spmdPlus packs a large buffer into memory reused between
+calls, which MPI sums in place (reuse.py). Indices are 0-based (dlgrad's convention: spmdIndex
+is MPI's rank); outside mpiexec there is one process, index 0, and each function answers as
 MATLAB's do on a single worker.
 """
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .buffers import Packed
+from .reuse import ReusedSum
 from .world import world
 
 _BOOL = np.dtype(bool)
@@ -86,14 +88,22 @@ def spmdReduce(fcn: Any, X: Any, destination: int | None = None) -> Any:
     found = world()
     destination = _check_index(destination, "destination", found)
     name = _named(fcn)
-    packed = Packed(X, f"spmdReduce({fcn!r}, ...)" if name else "spmdReduce", _buffer_dtype(X, name))
-    dtypes = [_BOOL] * len(packed.dtypes) if name in ("and", "or") else None
+    what = f"spmdReduce({fcn!r}, ...)" if name else "spmdReduce"
     if name is None:
-        return _fold(fcn, packed, found, destination)
+        return _fold(fcn, Packed(X, what), found, destination)
+    sums = _sums(found) if name == "plus" and destination is None else None
+
+    def allocate(size, dtype):
+        if name in ("plus", "times") and dtype == _BOOL:   # true + true is 2, as in MATLAB
+            dtype = np.dtype(np.int64)
+        return np.empty(size, dtype) if sums is None else sums.buffer(size, dtype)
+
+    packed = Packed(X, what, _buffer_dtype(X, name), allocate)
+    dtypes = [_BOOL] * len(packed.dtypes) if name in ("and", "or") else None
     buffer = packed.buffer
-    if name in ("plus", "times") and buffer.dtype == _BOOL:   # true + true is 2, as in MATLAB
-        buffer = buffer.astype(np.int64)
-    if found.size > 1 and buffer.size:
+    if sums is not None and buffer.size:
+        buffer = sums.total(buffer)
+    elif found.size > 1 and buffer.size:
         op = getattr(found.mpi, _NAMED[name])
         if destination is None:
             found.comm.Allreduce(found.mpi.IN_PLACE, buffer, op)
@@ -105,6 +115,15 @@ def spmdReduce(fcn: Any, X: Any, destination: int | None = None) -> Any:
     elif found.size > 1 and destination is not None and found.rank != destination:
         return None
     return packed.unpack(buffer, _promoted(packed.dtypes, name) if dtypes is None else dtypes)
+
+
+def _sums(found):
+    """The job's ReusedSum (spmdPlus's path for large buffers), None in a single process."""
+    if found.size == 1:
+        return None
+    if found.sums is None:
+        found.sums = ReusedSum(found.comm, found.mpi)
+    return found.sums
 
 
 def _buffer_dtype(X, name):

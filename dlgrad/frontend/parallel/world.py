@@ -35,6 +35,7 @@ class Mpi:
         self.comm: Any = mpi.COMM_WORLD
         self.rank: int = self.comm.Get_rank()
         self.size: int = self.comm.Get_size()
+        self.sums: Any = None   # reuse.ReusedSum, made at the first spmdPlus
 
     def __repr__(self):
         return f"<spmd world: rank {self.rank} of {self.size} (MPI)>"
