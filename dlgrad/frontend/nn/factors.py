@@ -40,16 +40,17 @@ def _target(net: dlnetwork, args: Sequence[Any], op: str) -> tuple[str, str]:
     return layer, parameter
 
 
-def _factor(value: Any, op: Any) -> Any:
+def nonnegative(value: Any, what: str) -> float:
+    """value as a finite float >= 0, else a clear error naming `what` (factors, L2Regularization)."""
     if isinstance(value, (str, bool, np.bool_)):
-        raise TypeError(f"{op}: factor must be a nonnegative number, got {value!r}")
+        raise TypeError(f"{what} must be a nonnegative number, got {value!r}")
     try:
-        value = float(value)
+        number = float(value)
     except (TypeError, ValueError):
-        raise TypeError(f"{op}: factor must be a nonnegative number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{op}: factor must be a finite nonnegative number, got {value}")
-    return value
+        raise TypeError(f"{what} must be a nonnegative number, got {value!r}") from None
+    if not math.isfinite(number) or number < 0:
+        raise ValueError(f"{what} must be a finite nonnegative number, got {number}")
+    return number
 
 
 def _lookup(net: dlnetwork, key: tuple[str, str]) -> tuple[float, float]:
@@ -71,7 +72,7 @@ def _set(net: dlnetwork, key: tuple[str, str], lr: float | None = None, l2: floa
 def setLearnRateFactor(net: dlnetwork, *args: str | float) -> dlnetwork:
     """setLearnRateFactor(net, layerName, parameterName, factor): the network with that factor."""
     *where, factor = args
-    return _set(net, _target(net, where, "setLearnRateFactor"), lr=_factor(factor, "setLearnRateFactor"))
+    return _set(net, _target(net, where, "setLearnRateFactor"), lr=nonnegative(factor, "setLearnRateFactor: factor"))
 
 
 def getLearnRateFactor(net: dlnetwork, *where: str) -> float:
@@ -82,7 +83,7 @@ def getLearnRateFactor(net: dlnetwork, *where: str) -> float:
 def setL2Factor(net: dlnetwork, *args: str | float) -> dlnetwork:
     """setL2Factor(net, layerName, parameterName, factor): the network with that L2 factor."""
     *where, factor = args
-    return _set(net, _target(net, where, "setL2Factor"), l2=_factor(factor, "setL2Factor"))
+    return _set(net, _target(net, where, "setL2Factor"), l2=nonnegative(factor, "setL2Factor: factor"))
 
 
 def getL2Factor(net: dlnetwork, *where: str) -> float:

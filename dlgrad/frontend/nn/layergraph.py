@@ -6,6 +6,9 @@ it adds in sequence, and the functions return a new graph rather than changing t
 """
 from __future__ import annotations
 
+import functools
+import operator
+
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar, Union, cast
 
 import numpy as np
@@ -219,32 +222,28 @@ def _same_size(layer: Any, xs: Any) -> Any:
                           f"{', '.join(str(x.shape) for x in xs)} (inputs {', '.join(layer.input_names())})")
 
 
+class _Fold(_MultiInput):
+    """NumInputs inputs of one size and format combined elementwise by `combine`, left to right."""
+    combine = staticmethod(operator.add)
+
+    def forward(self, p: Any, xs: Any) -> Any:
+        _same_size(self, xs)
+        return functools.reduce(self.combine, xs)
+
+
 @_layer("addition")
-class additionLayer(_MultiInput):
+class additionLayer(_Fold):
     """Elementwise sum of NumInputs inputs of one size and format."""
     NumInputs: int = 2
     name: str = ""
 
-    def forward(self, p: Any, xs: Any) -> Any:
-        _same_size(self, xs)
-        y = xs[0]
-        for x in xs[1:]:
-            y = y + x
-        return y
-
 
 @_layer("multiplication")
-class multiplicationLayer(_MultiInput):
+class multiplicationLayer(_Fold):
     """Elementwise product of NumInputs inputs of one size and format."""
     NumInputs: int = 2
     name: str = ""
-
-    def forward(self, p: Any, xs: Any) -> Any:
-        _same_size(self, xs)
-        y = xs[0]
-        for x in xs[1:]:
-            y = y * x
-        return y
+    combine = staticmethod(operator.mul)
 
 
 class _Concat(_MultiInput):

@@ -21,7 +21,7 @@ from ..dispatch import asdlarray, cast
 from ..dlarray import dlarray
 from ..functions import sqrt
 from ..formats import FormatError
-from .factors import leaf_factors
+from .factors import leaf_factors, nonnegative
 from .network import dlnetwork
 
 Leaves = list[dlarray]
@@ -189,11 +189,5 @@ def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.
 
 
 def _l2(value: Any) -> float:
-    try:
-        value = float(value)
-    except (TypeError, ValueError):
-        raise TypeError(f"L2Regularization must be a nonnegative number, got {value!r}") from None
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"L2Regularization must be a finite nonnegative number, got {value}")
-    return value
+    return nonnegative(value, "L2Regularization")
 
