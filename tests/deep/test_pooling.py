@@ -229,7 +229,8 @@ def test_second_derivatives_through_the_max_pool_adjoint():
     (dl.averagePooling3dLayer(2, Stride=2), "SSSCB", (4, 2, 2, 1, 1),
      lambda x: x.reshape(2, 2, 1, 2, 1, 2, 1, 1).mean(axis=(1, 3, 5))),
     (dl.maxPooling3dLayer(2), "SSSCB", (3, 2, 2, 1, 1), lambda x: np.maximum(x[:-1], x[1:]).max(axis=(1, 2), keepdims=True)),
-    (dl.globalMaxPooling1dLayer(), "TCB", (5, 2, 1), lambda x: x.max(axis=0, keepdims=True).transpose(1, 2, 0)),
+    # over time: one vector per sequence ("CBT" -> "CB", as MATLAB's sequence-to-label layers need)
+    (dl.globalMaxPooling1dLayer(), "TCB", (5, 2, 1), lambda x: x.max(axis=0)),
     (dl.globalAveragePooling2dLayer(), "SSCB", (3, 4, 2, 1), lambda x: x.mean(axis=(0, 1), keepdims=True)),
     (dl.globalMaxPooling2dLayer(), "SSCB", (3, 4, 2, 1), lambda x: x.max(axis=(0, 1), keepdims=True)),
     (dl.globalAveragePooling3dLayer(), "SSSCB", (2, 3, 2, 1, 1), lambda x: x.mean(axis=(0, 1, 2), keepdims=True)),

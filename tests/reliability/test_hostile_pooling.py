@@ -22,10 +22,6 @@ def test_avgpool_nonfinite_padding_value_leaves_unpadded_windows_finite(value):
     assert np.isfinite(dl.extractdata(y)[1:-1, 1:-1]).all()
 
 
-@pytest.mark.xfail(strict=True, reason="global 1-D pooling over 'T' keeps a T axis of size 1, so MATLAB's documented "
-                   "sequence-to-label stack (sequenceInputLayer, ..., globalAveragePooling1dLayer, "
-                   "fullyConnectedLayer, softmaxLayer) gives 'CBT' predictions that crossentropy refuses against "
-                   "'CB' targets; whether to drop T (MATLAB's layer output format) is the pooling owner's call")
 def test_global_pooling_over_time_gives_one_vector_per_sequence():
     net = dl.dlnetwork([dl.sequenceInputLayer(3), dl.globalAveragePooling1dLayer(), dl.fullyConnectedLayer(2),
                         dl.softmaxLayer()])

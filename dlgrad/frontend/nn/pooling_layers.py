@@ -9,7 +9,9 @@ from typing import Any, Callable, ClassVar
 
 import numpy as np
 
+from .. import functions as F
 from ..dlarray import dlarray
+from ..formats import labelled, stripdims
 from .layers import LAYERS, Layer, Params, _layer
 from .pooling import Padding, Sizes, avgpool, maxpool
 
@@ -54,7 +56,14 @@ class _Global(Layer):
     function: ClassVar[Callable[..., Any]] = staticmethod(maxpool)
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
-        return type(self).function(x, "global", _ndims=self.dims)
+        y = type(self).function(x, "global", _ndims=self.dims)
+        fmt = y._fmt or ""
+        if self.dims == 1 and "T" in fmt and "S" not in fmt:
+            # pooled over time: one vector per sequence, "CBT" -> "CB" (MATLAB's sequence-to-label
+            # stack feeds it to fullyConnectedLayer and a loss against "CB" targets)
+            t = fmt.index("T")
+            return labelled(F.reshape(stripdims(y), y.shape[:t] + y.shape[t + 1:]), fmt.replace("T", ""))
+        return y
 
 
 def _max(dims: int, prefix: str) -> type[_Pooling]:
