@@ -28,9 +28,11 @@ def test_attention_layer_options_checked_when_built():
         dl.attentionLayer(2, DropoutProbability=-0.1)
 
 
-@pytest.mark.xfail(strict=True, reason="wordEmbeddingLayer/embed give a zero vector for an out-of-vocabulary "
-                   "index; MATLAB's Weights have numWords+1 columns and OOVMode 'map-to-last' maps such words "
-                   "to the last one (or 'error'); changing the weight layout is a design decision (linear.embed)")
+@pytest.mark.xfail(strict=True, raises=dl.IndexOutOfRange,
+                   reason="an out-of-vocabulary index now raises IndexOutOfRange naming X and the range (no longer a "
+                          "silent zero vector); MATLAB's default OOVMode 'map-to-last' (Weights with numWords+1 "
+                          "columns, unknown words read the last) is not implemented: it needs the index mapped "
+                          "inside the graph, which runtime gathers refuse")
 def test_word_embedding_out_of_vocabulary_index_is_not_silently_zero():
     net = dl.dlnetwork([dl.sequenceInputLayer(1), dl.wordEmbeddingLayer(3, 5, name="emb")])
     y = dl.extractdata(dl.predict(net, dl.dlarray(np.array([[[1.0, 5.0, -1.0]]], np.float32), "CBT")))
