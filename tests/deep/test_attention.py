@@ -90,7 +90,8 @@ def test_matches_torch_scaled_dot_product_attention_per_head():
     (dict(numHeads=4), "FormatError", "divide"),
     (dict(AttentionMask="future"), "ValueError", "AttentionMask"),
     (dict(AttentionMask=np.ones((2, 2))), "FormatError", "numKeys"),
-    (dict(DropoutProbability=0.1), "ValueError", "DropoutMask"),
+    (dict(DropoutProbability=0.1, DropoutMask=np.ones((2, 2))), "FormatError", "DropoutMask"),
+    (dict(DropoutProbability=1.0), "ValueError", "DropoutProbability"),
     (dict(Scale="big"), "ValueError", "Scale"),
 ])
 def test_bad_arguments_are_clear_errors(kwargs, error, message):
@@ -149,3 +150,27 @@ def test_word_embedding_layer_looks_up_columns():
     W = dl.extractdata(net.Learnables["embedding", "Weights"])
     assert dl.dims(y) == "CBT" and y.shape == (4, 2, 5)
     np.testing.assert_array_equal(dl.extractdata(y), W[:, words[0].astype(int)])
+
+
+def test_dropout_draws_its_mask_from_the_global_stream():
+    q, k, v = (dl.dlarray(a, "CBT") for a in (Q, K, V))
+    dl.rng(3)
+    first, _ = dl.attention(q, k, v, H, DropoutProbability=0.5)
+    dl.rng(3)
+    again, _ = dl.attention(q, k, v, H, DropoutProbability=0.5)
+    other, _ = dl.attention(q, k, v, H, DropoutProbability=0.5)
+    dl.rng(3)
+    mask = dl.rand((TK, TQ, H, B)) >= 0.5
+    explicit, _ = dl.attention(q, k, v, H, DropoutProbability=0.5, DropoutMask=mask)
+    np.testing.assert_array_equal(dl.extractdata(first), dl.extractdata(again))
+    np.testing.assert_array_equal(dl.extractdata(first), dl.extractdata(explicit))
+    assert not np.array_equal(dl.extractdata(first), dl.extractdata(other))
+
+
+def test_self_attention_layer_drops_out_in_training_only():
+    net = dl.dlnetwork([dl.sequenceInputLayer(4), dl.selfAttentionLayer(2, 4, DropoutProbability=0.5)], seed=0,
+                       dtype=np.float64)
+    x = dl.dlarray(RNG.standard_normal((4, 2, 5)), "CBT")
+    a, b = dl.forward(net, x), dl.forward(net, x)
+    assert not np.array_equal(dl.extractdata(a), dl.extractdata(b))
+    np.testing.assert_array_equal(dl.extractdata(dl.predict(net, x)), dl.extractdata(dl.predict(net, x)))

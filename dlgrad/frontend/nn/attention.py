@@ -100,8 +100,8 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
     Scale: "auto" (1/sqrt(d), d the key channels per head) or a number. PaddingMask: keys'
     layout, 0 marks padding (its first channel is read). AttentionMask: "none", "causal" or an
     array (numKeys, numQueries[, numObservations]) of 1 (attend) and 0 (do not). With
-    DropoutProbability > 0 the weights are multiplied by DropoutMask / (1 - p) (an explicit 0/1
-    array of the weights' shape, as for dropout: random numbers are inputs of compiled code).
+    DropoutProbability > 0 the weights are multiplied by DropoutMask / (1 - p): a 0/1 array of the
+    weights' shape, drawn from the global random stream (dl.rng) when not given.
     """
     if isinstance(numHeads, bool) or not isinstance(numHeads, (int, np.integer)) or numHeads < 1:
         raise ValueError(f"attention: numHeads must be a positive integer, got {numHeads!r}")
@@ -131,9 +131,9 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
     if DropoutProbability:
         if not 0 <= DropoutProbability < 1:
             raise ValueError(f"attention: DropoutProbability must be in [0, 1), got {DropoutProbability}")
-        if DropoutMask is None:
-            raise ValueError("attention: DropoutProbability > 0 needs DropoutMask=, a 0/1 array of the weights' "
-                             f"shape {(nk, nq, heads, batch)} (random numbers are inputs of compiled code)")
+        if DropoutMask is None:   # MATLAB draws the mask: from the global stream (dl.rng), compiled too
+            from ..random import rand
+            DropoutMask = rand((nk, nq, heads, batch), dtype=scores.dtype) >= DropoutProbability
         mask = stripdims(asdlarray(DropoutMask))
         if mask.shape != (nk, nq, heads, batch):
             raise FormatError(f"attention: DropoutMask must have shape {(nk, nq, heads, batch)}, got {mask.shape}")

@@ -103,11 +103,9 @@ def _probability(value: Any, layer: Any) -> Any:
         raise ValueError(f"{layer}: DropoutProbability must be a number in [0, 1), got {value!r}")
 
 
-def _no_dropout(layer: Any, training: Any) -> Any:
-    if training and layer.DropoutProbability:
-        raise ValueError(f"{type(layer).__name__} {layer.name!r}: DropoutProbability > 0 in training needs "
-                         "random numbers in compiled code; use DropoutProbability=0 and a dropoutLayer, or call "
-                         "attention(..., DropoutMask=) in a model function")
+def _dropout(layer: Any, training: bool) -> float:
+    """The attention-weight dropout of a layer: its DropoutProbability in training, none in prediction."""
+    return float(layer.DropoutProbability) if training else 0.0
 
 
 @_layer("selfattention")
@@ -149,9 +147,9 @@ class selfAttentionLayer(Layer):
 
     def apply(self, p: Params, s: Params, x: dlarray, training: bool,
               mask: Any = None) -> tuple[dlarray, Params]:
-        _no_dropout(self, training)
         q, k, v = (fullyconnect(x, p[n + "Weights"], p[n + "Bias"]) for n in ("Query", "Key", "Value"))
-        y, _ = attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)
+        y, _ = attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask,
+                         DropoutProbability=_dropout(self, training))
         return fullyconnect(y, p["OutputWeights"], p["OutputBias"]), {}
 
 
@@ -177,9 +175,9 @@ class attentionLayer(Layer):
 
     def apply(self, p: Params, s: Params, xs: Any, training: bool,
               mask: Any = None) -> tuple[dlarray, Params]:
-        _no_dropout(self, training)
         q, k, v = xs
-        return attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask)[0], {}
+        return attention(q, k, v, self.numHeads, Scale=self.Scale, AttentionMask=self.AttentionMask,
+                         DropoutProbability=_dropout(self, training))[0], {}
 
 
 SEQUENCE_LAYERS = [sequenceInputLayer, wordEmbeddingLayer, positionEmbeddingLayer, selfAttentionLayer, attentionLayer]
