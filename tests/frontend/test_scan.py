@@ -166,3 +166,23 @@ def test_errors_name_what_is_wrong():
     h32 = dl.dlarray(dl.extractdata(h0).astype(np.float32))
     with pytest.raises(ShapeError, match="carry 0"):   # a float32 carry turned float64
         dl.dlfeval(lambda h: dl.scan(lambda c, x: (c + np.ones(c.shape), None), h, None, length=2)[0], h32)
+
+
+def test_one_element_constants_zero_steps_and_exported_c(tmp_path):
+    X = dl.dlarray(np.arange(4.0).reshape(4, 1, 1))
+
+    def f(X):   # the carry starts from a one-element constant (no buffer of its own)
+        hT, ys = dl.scan(lambda h, x: (h * 0.5 + x + 1.0, h), np.zeros((1, 1)), X)
+        return hT, ys
+    hT, ys = dl.dlfeval(f, X)
+    h, want = 0.0, []
+    for x in range(4):
+        want.append(h)
+        h = h * 0.5 + x + 1.0
+    assert dl.extractdata(hT).item() == h and dl.extractdata(ys).ravel().tolist() == want
+    hT, ys = dl.dlfeval(lambda X: f(X[:0]), X)   # no step: the carry as it came, no ys
+    assert dl.extractdata(hT).item() == 0.0 and ys.shape == (0, 1, 1)
+
+    W, R, h0, Xs = map(dl.dlarray, _data(5))
+    paths = dl.export_c(_value_and_grads, W, R, h0, Xs, name="rnn", directory=tmp_path, self_test=True)
+    assert "_step" in open(paths["source"]).read()

@@ -13,8 +13,18 @@ import math
 
 from ...graph.ops.loop import LOOP, pieces
 from ..csyntax import CTYPE, Block, For, Function
-from .gather import placer
-from . import Kind, register
+from . import Kernel, Kind, register
+
+
+def _literal(x):
+    """A one-element constant: the scheduler gives it no memory, so the kernel declares it."""
+    return x.op == "const" and x.size <= 1
+
+
+def place(scheduler, node):
+    operands = [scheduler.operand(x, contiguous=True) for x in node.inputs if not _literal(x)]
+    reads = {id(scheduler.ctx.storage(x)[0]) for x, _ in operands}
+    return scheduler.add(Kernel(LOOP, node.shape, [node], operands=operands), reads)
 
 
 def scratch(emitter, index, kernel):
@@ -27,6 +37,10 @@ def scratch(emitter, index, kernel):
     functions, work = emit_nested(emitter.unit, body.outputs, body.specs, name, comment)
     kernel.nested = (name, functions)
     return work
+
+
+def _special(text):
+    return {"nan": "NAN", "inf": "INFINITY", "-inf": "-INFINITY"}[text]
 
 
 class _Group:
@@ -49,7 +63,15 @@ def emit(emitter, index, kernel):
     if kernel.scratch:
         params.append("char *restrict work")
         args.append(kernel.scratch)
-    src = [emitter.names[id(o)] for o in owners]
+    block, stored, src = Block(), iter(owners), []
+    for k, x in enumerate(root.inputs):
+        if _literal(x):
+            src.append(f"literal{k}")
+            value = x.attr("value").array.reshape(-1)
+            number = repr(float(value[0])) if value.size else "0"
+            block.add(f"const {CTYPE[x.dtype]} literal{k}[1] = {{{number if math.isfinite(float(number)) else _special(number)}}};")
+        else:
+            src.append(emitter.names[id(next(stored))])
     out, ctype = emitter.names[id(root)], CTYPE[root.dtype]
     shapes = pieces(body, T)
     sizes = [math.prod(s) for s in shapes]
@@ -59,7 +81,6 @@ def emit(emitter, index, kernel):
     carry_size = sizes[:carries]
     y_size = [math.prod(y.shape) for y in body.ys]
     x_size = [math.prod(shape) for shape, _ in body.specs[carries:carries + xs]]
-    block = Block()
     first = T - 1 if reverse else 0
     for i in range(carries):   # the first step's carries are init's (with no step, the final ones)
         at = f"{entering[i] + first * carry_size[i]}" if T else f"{final[i]}"
@@ -86,4 +107,4 @@ def emit(emitter, index, kernel):
     return _Group([*functions, loop_fn]), f"{name}({', '.join(args)});"
 
 
-register(Kind(LOOP, placer(LOOP), emit, scratch=scratch), ops=(LOOP,))
+register(Kind(LOOP, place, emit, scratch=scratch), ops=(LOOP,))
