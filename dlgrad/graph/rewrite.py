@@ -257,4 +257,5 @@ def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL):
     are applied where the frontend builds a node, traced and eager alike, not here: they are more
     accurate than the naive graph (log1p against log(1 + y) at a tiny y), and a compiled graph
     must give the reference interpreter's numbers for the graph it was given."""
-    return rewrite_graph(list(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)
+    from .ops.loop import merge_loops   # a loop and its twin that stores residuals run as one
+    return rewrite_graph(merge_loops(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)
