@@ -39,7 +39,11 @@ class RandomState(NamedTuple):
 
 
 _lock = threading.Lock()
-_state = [0, 0]   # seed, counter: MATLAB starts from seed 0 too
+# seed, counter (MATLAB starts from seed 0 too), busy. The native dispatcher (runtime/c/fastcall.c)
+# takes keys from this array holding the GIL but not _lock: Python's reads and writes set busy
+# while they run, and a native call that finds it set takes the Python path (which waits for _lock).
+STREAM = np.zeros(3, dtype=np.int64)
+_cells = STREAM.data   # its elements as Python ints, without numpy's scalar overhead
 _draws: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()   # trace -> [key node, used]
 
 
@@ -47,8 +51,8 @@ def rng(seed: "int | str | RandomState | None" = None) -> RandomState:
     """Seed the global stream (counter 0); rng("default") is rng(0), rng(state) restores a state.
 
     Returns the state before the call (rng() only returns it), as MATLAB's `s = rng` does."""
-    with _lock:
-        before = RandomState(*_state)
+    with _stream() as state:
+        before = RandomState(*state)
         if seed is None:
             return before
         if isinstance(seed, str):
@@ -61,8 +65,24 @@ def rng(seed: "int | str | RandomState | None" = None) -> RandomState:
         for name, value in (("seed", seed), ("counter", counter)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value < _MAX_SEED:
                 raise ValueError(f"rng: {name} must be an int in [0, 2^63), got {value!r}")
-        _state[:] = [int(seed), int(counter)]
+        state[:] = [int(seed), int(counter)]
         return before
+
+
+class _stream:
+    """`with _stream() as state:` state is [seed, counter] as ints, written back to STREAM at the
+    end; the lock and the busy flag keep other threads, native calls included, out meanwhile."""
+
+    def __enter__(self) -> "list[int]":
+        _lock.acquire()
+        _cells[2] = 1
+        self.state = [_cells[0], _cells[1]]
+        return self.state
+
+    def __exit__(self, *exc: object) -> None:
+        _cells[0], _cells[1] = self.state
+        _cells[2] = 0
+        _lock.release()
 
 
 _thread = threading.local()
@@ -70,10 +90,10 @@ _thread = threading.local()
 
 def next_key() -> np.ndarray:
     """The stream's key (seed, counter) as int64 and the counter advanced by one (thread-safe)."""
-    with _lock:
-        key = np.array(_state, dtype=np.int64)
+    with _stream() as state:
+        key = np.array(state, dtype=np.int64)
         if not getattr(_thread, "replaying", False):
-            _state[1] = (_state[1] + 1) % _MAX_SEED
+            state[1] = (state[1] + 1) % _MAX_SEED
         return key
 
 
@@ -164,12 +184,47 @@ def randi(imax: "int | tuple[int, int]", *size: Any, dtype: Any = "double") -> d
     return cast(apply("add", k, float(low)), name)
 
 
-def keyed(run: Any, at: int) -> Any:
-    """run with the stream's next key inserted among its arrays at position `at` on each call.
+class Keyed:
+    """run with the stream's next key inserted among its arrays at position `at` on each call."""
 
-    The wrapper has no native form (CompiledFunction.returning), so a function that draws runs
-    on the Python call path: the counter advances in Python, under the stream's lock."""
-    def run_keyed(*arrays: np.ndarray) -> Any:
-        return run(*arrays[:at], next_key(), *arrays[at:])
-    run_keyed.program = getattr(run, "program", None)   # type: ignore[attr-defined]
-    return run_keyed
+    def __init__(self, run: Any, at: int) -> None:
+        self.run, self.at = run, at
+        self.program = getattr(run, "program", None)
+
+    def __call__(self, *arrays: np.ndarray) -> Any:
+        return self.run(*arrays[:self.at], next_key(), *arrays[self.at:])
+
+
+class KeyedCompiled(Keyed):
+    """Keyed over a CompiledFunction, with its fast call paths drawing the key inside them: the
+    generated Python call takes it from next_key, the native dispatcher (runtime/c/fastcall.c)
+    from STREAM itself, so every path advances the one stream."""
+
+    def returning(self, result_lines: "list[str]", names: "dict[str, Any]",
+                  head: "Optional[tuple[str, list[str]]]" = None) -> Any:
+        """CompiledFunction.returning with the key drawn; with `head` (the caller's own arguments,
+        binding a0, a1, ...), the key is the last input."""
+        if head is not None:
+            lines = [*head[1], f"a{self.at} = _next_key()"]
+            return self.run.returning(result_lines, {**names, "_next_key": next_key}, (head[0], lines))
+        inner, at = self.run.returning(result_lines, names), self.at
+
+        def run_keyed(arrays: "list[np.ndarray]") -> Any:
+            return inner([*arrays[:at], next_key(), *arrays[at:]])
+        return run_keyed
+
+    def native(self, box: Any, slots: Any, formats: "tuple[Any, ...]", out_formats: "tuple[Any, ...]",
+               template: Any, build: Any, miss: Any, counter: Any = None, logical: Any = None,
+               out_logical: Any = None) -> Any:
+        """CompiledFunction.native taking every input but the key, which it draws from STREAM
+        (None unless the key is the last input)."""
+        if self.at != len(formats):
+            return None
+        logical = (*(logical or (False,) * len(formats)), False)
+        return self.run.native(box, slots, (*formats, None), out_formats, template, build, miss, counter,
+                               logical, out_logical, stream=STREAM)
+
+
+def keyed(run: Any, at: int) -> Keyed:
+    """run (a compiled program or the numpy interpreter's run) drawing the stream's key per call."""
+    return KeyedCompiled(run, at) if hasattr(run, "returning") else Keyed(run, at)
