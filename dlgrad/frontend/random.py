@@ -44,7 +44,9 @@ _lock = threading.Lock()
 # while they run, and a native call that finds it set takes the Python path (which waits for _lock).
 STREAM = np.zeros(3, dtype=np.int64)
 _cells = STREAM.data   # its elements as Python ints, without numpy's scalar overhead
-_draws: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()   # trace -> [key node, used]
+# trace -> [key node, elements drawn, whether the key was given (common_key) rather than the stream's]
+_draws: "weakref.WeakKeyDictionary[Any, list[Any]]" = weakref.WeakKeyDictionary()
+_given: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()   # trace -> key dlarray or None
 
 
 def rng(seed: "int | str | RandomState | None" = None) -> RandomState:
@@ -110,9 +112,35 @@ class replaying:
 
 
 def trace_key_index(trace: Any) -> Optional[int]:
-    """The input index of the key of `trace` if the function it traced draws, else None."""
+    """The input index of the stream's key in `trace` if the function it traced draws from the
+    stream, else None (also when its draws used a key given by common_key)."""
     found = _draws.get(trace)
-    return None if found is None else found[0].attr("index")
+    return None if found is None or found[2] else found[0].attr("index")
+
+
+class NeedsKey(Exception):
+    """A draw in a trace under common_key(None): the caller passes a key and traces again."""
+
+
+class common_key:
+    """`with common_key(key):` draws in the current trace use `key`, a traced int64 (seed,
+    counter) argument of it, instead of the stream's key, so every call draws the same numbers
+    while the caller passes the same key (common random numbers: dlgrad.optimize). With key None,
+    a draw raises NeedsKey. Outside a trace it changes nothing."""
+
+    def __init__(self, key: Optional[dlarray]) -> None:
+        self.key, self.trace = key, tracing.current()
+
+    def __enter__(self) -> None:
+        if self.trace is not None:
+            if self.key is not None and (self.key._trace is not self.trace or self.key.dtype != np.int64
+                                         or self.key.shape != (2,)):
+                raise ValueError("common_key: the key must be an int64 (seed, counter) argument of the trace")
+            _given[self.trace] = self.key
+
+    def __exit__(self, *exc: object) -> None:
+        if self.trace is not None:
+            _given.pop(self.trace, None)
 
 
 def _shape(size: "tuple[Any, ...]", what: str) -> "tuple[int, ...]":
@@ -145,11 +173,16 @@ def _draw(op: str, shape: "tuple[int, ...]", dtype: str) -> dlarray:
         uniform = op == "random_uniform"
         return dlarray(uniform_numpy(values, shape, dtype, 0) if uniform else normal_numpy(values, shape, dtype, 0))
     found = _draws.get(trace)
-    if found is None:
+    if found is None and trace in _given:
+        given = _given[trace]
+        if given is None:
+            raise NeedsKey()
+        found = _draws[trace] = [given._node, 0, True]
+    elif found is None:
         key = input_node(len(trace.inputs), (2,), "int64")
         trace.inputs.append(key)
-        found = _draws[trace] = [key, 0]
-    node, offset = found
+        found = _draws[trace] = [key, 0, False]
+    node, offset = found[0], found[1]
     found[1] += int(np.prod(shape, dtype=np.int64))
     drawn = random_uniform(node, shape, dtype, offset) if op == "random_uniform" else \
         random_normal(node, shape, dtype, offset)
