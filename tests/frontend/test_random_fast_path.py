@@ -11,6 +11,7 @@ import pytest
 
 import dlgrad as dl
 from dlgrad.frontend import random
+from dlgrad.frontend.checkmode import AccelerationCheckWarning
 from dlgrad.graph.ops.random import uniform_numpy
 
 
@@ -141,3 +142,39 @@ def test_threads_never_share_a_key(call_path):
     assert dl.rng() == dl.RandomState(5, 160)
     expected = sorted(_draws_of(c, 5).tobytes() for c in range(160))
     assert sorted(v.tobytes() for v in out) == expected
+
+
+def _dropout_step(w, x):
+    mask = dl.rand(3, 4) > 0.5
+    h = dl.relu(w @ x) * mask / 0.5 + 0.1 * dl.randn(3, 4)
+    loss = dl.sum(h ** 2)
+    return loss, dl.dlgradient(loss, w)
+
+
+def test_checkmode_compares_gradients_of_draws_with_the_same_key():
+    """CheckMode's uncompiled evaluation of a function that draws and differentiates reads the
+    key the compiled call then draws with (no false alarm), and the stream advances once per
+    call; with CheckMode off again, the native path serves the function, on the same stream."""
+    import warnings
+    f = dl.dlaccelerate(_dropout_step)
+    f.CheckMode, f.CheckTolerance = "tolerance", 1e-12
+    rng = np.random.default_rng(0)
+    w, x = dl.dlarray(rng.standard_normal((3, 5))), dl.dlarray(rng.standard_normal((5, 4)))
+    dl.rng(1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        checked = [f(w, x) for _ in range(3)]
+    assert dl.rng() == dl.RandomState(1, 3) and _path(f) == "none"
+    f.CheckMode = "none"
+    dl.rng(1)
+    fast = [f(w, x) for _ in range(3)]
+    assert _path(f) == ("native" if _native_available() else "python")
+    for (loss, grad), (loss2, grad2) in zip(checked, fast):
+        assert float(loss) == float(loss2)
+        np.testing.assert_array_equal(dl.extractdata(grad), dl.extractdata(grad2))
+    # the check does compare: a draw of numpy's own generator, frozen into the trace, is caught
+    g = dl.dlaccelerate(lambda w: dl.sum(w * np.random.default_rng().standard_normal(5)))
+    g.CheckMode = "tolerance"
+    v = dl.dlarray(np.ones(5))
+    with pytest.warns(AccelerationCheckWarning):
+        g(v)
