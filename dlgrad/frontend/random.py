@@ -92,11 +92,15 @@ _thread = threading.local()
 
 def next_key() -> np.ndarray:
     """The stream's key (seed, counter) as int64 and the counter advanced by one (thread-safe)."""
-    with _stream() as state:
-        key = np.array(state, dtype=np.int64)
-        if not getattr(_thread, "replaying", False):
-            state[1] = (state[1] + 1) % _MAX_SEED
-        return key
+    with _lock:   # what _stream does, inline: this runs on every Python-path call that draws
+        _cells[2] = 1
+        try:
+            seed, counter = _cells[0], _cells[1]
+            if not getattr(_thread, "replaying", False):
+                _cells[1] = (counter + 1) % _MAX_SEED
+        finally:
+            _cells[2] = 0
+    return np.array((seed, counter), dtype=np.int64)
 
 
 class replaying:
