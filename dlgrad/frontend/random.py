@@ -7,6 +7,9 @@ function: every call of it reads the stream's key then and advances the counter 
 each call draws new numbers, and the draws of one call use consecutive element ranges of its
 key (two draws of a call differ). The C and the numpy interpreter give the same numbers
 (uniforms bit for bit; float64 normals within a few ulp, libm's log and cos against numpy's).
+Every call path takes the key from the one stream (STREAM): eager draws and the Python call
+path through next_key, the native dispatcher (runtime/c/fastcall.c) in C holding the GIL.
+dlgrad.optimize gives its objectives a fixed key instead (common_key).
 
 Conventions: sizes as MATLAB's (rand(n) is n-by-n, rand(m, n, ...) or rand((m, n)));
 randi(imax) draws whole numbers 1..imax as MATLAB's does (values, not 0-based indices), and
@@ -140,11 +143,15 @@ class common_key:
             if self.key is not None and (self.key._trace is not self.trace or self.key.dtype != np.int64
                                          or self.key.shape != (2,)):
                 raise ValueError("common_key: the key must be an int64 (seed, counter) argument of the trace")
+            self.before = _given.get(self.trace, _given)   # _given itself: none before
             _given[self.trace] = self.key
 
     def __exit__(self, *exc: object) -> None:
         if self.trace is not None:
-            _given.pop(self.trace, None)
+            if self.before is _given:
+                _given.pop(self.trace, None)
+            else:
+                _given[self.trace] = self.before
 
 
 def _shape(size: "tuple[Any, ...]", what: str) -> "tuple[int, ...]":
