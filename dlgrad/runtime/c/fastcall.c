@@ -515,7 +515,7 @@ take_key(PyArrayObject *stream, int *busy)
     }
     const int64_t seed = s[0], counter = s[1];
     s[1] = counter == INT64_MAX ? 0 : counter + 1;
-    npy_intp two = 2;   /* allocated after the advance: an allocation may run a collection, and Python code */
+    npy_intp two = 2;   /* allocated after the advance: the collector it may run can let other threads in */
     PyObject *key = PyArray_SimpleNew(1, &two, NPY_INT64);
     if (key != NULL) {
         ((int64_t *)PyArray_DATA((PyArrayObject *)key))[0] = seed;
