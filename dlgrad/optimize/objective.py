@@ -359,5 +359,7 @@ def objective(fn: Callable, *static: Any, like: Any = None) -> Objective:
     or a dict/list/tuple of arrays), parameters of that shape or structure cut from scipy's flat
     vector x (obj.x0(params) flattens them). `static` values are passed to fn after the
     parameters: arrays among them are inputs of the compiled functions, other values are fixed.
+    A fn that draws random numbers sees one sample of them on every evaluation (common random
+    numbers, from the global stream's key at its first draw); `obj.resample()` draws a new one.
     """
     return Objective(fn, static, like)
