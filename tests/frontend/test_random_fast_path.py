@@ -98,9 +98,10 @@ def test_the_counter_wraps_on_both_paths(call_path):
     np.testing.assert_array_equal(dl.extractdata(u), _draws_of(last, 2))
 
 
-def test_a_native_call_finding_the_stream_busy_takes_the_python_path():
-    """While Python reads and writes the stream (busy set, under its lock), a native call leaves
-    it alone and runs the Python path, which draws the next key under the lock."""
+def test_a_native_call_waits_while_python_updates_the_stream():
+    """While a Python thread is inside an update of the stream (its lock held, busy set), a native
+    call takes no key: it runs the Python path, which waits for the lock, then draws the key the
+    update left."""
     f = dl.dlaccelerate(_noisy)
     x = dl.dlarray(np.zeros((1, 8)))
     f(x), f(x)
@@ -108,14 +109,19 @@ def test_a_native_call_finding_the_stream_busy_takes_the_python_path():
         pytest.skip("no native call path")
     assert _path(f) == "native"
     dl.rng(6)
-    hits = f.hits
-    random.STREAM[2] = 1   # as if another thread were inside rng() or next_key()
+    update, out = random._stream(), []
+    state = update.__enter__()   # as rng() or next_key() in another thread, midway
     try:
-        u, _ = f(x)
+        caller = threading.Thread(target=lambda: out.append(f(x)))
+        caller.start()
+        caller.join(0.3)
+        assert caller.is_alive() and random.STREAM.tolist() == [6, 0, 1]   # waiting, no key taken
+        state[1] = 100   # what the update writes
     finally:
-        assert random.STREAM[2] == 0   # the Python path's own advance cleared it
-    np.testing.assert_array_equal(dl.extractdata(u), _draws_of(0, 6))
-    assert dl.rng() == dl.RandomState(6, 1) and f.hits == hits + 1
+        update.__exit__(None, None, None)
+    caller.join()
+    np.testing.assert_array_equal(dl.extractdata(out[0][0]), _draws_of(100, 6))
+    assert dl.rng() == dl.RandomState(6, 101) and random.STREAM[2] == 0
 
 
 def test_threads_never_share_a_key(call_path):
@@ -135,10 +141,16 @@ def test_threads_never_share_a_key(call_path):
                 out.append(v)
     threads = [threading.Thread(target=work, args=(lambda: f(x),)) for _ in range(3)]
     threads.append(threading.Thread(target=work, args=(lambda: dl.rand(1, 8),)))
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    import sys
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)   # switch threads often: inside Python's updates of the stream too
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    finally:
+        sys.setswitchinterval(interval)
     assert dl.rng() == dl.RandomState(5, 160)
     expected = sorted(_draws_of(c, 5).tobytes() for c in range(160))
     assert sorted(v.tobytes() for v in out) == expected
