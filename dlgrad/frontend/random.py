@@ -18,6 +18,7 @@ randi((imin, imax)) draws imin..imax. The result is a dlarray of float64 unless 
 """
 from __future__ import annotations
 
+import sysconfig
 import threading
 import weakref
 from typing import Any, NamedTuple, Optional
@@ -91,6 +92,7 @@ class _stream:
 
 
 _thread = threading.local()
+_FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 
 
 def next_key() -> np.ndarray:
@@ -261,8 +263,8 @@ class KeyedCompiled(Keyed):
                template: Any, build: Any, miss: Any, counter: Any = None, logical: Any = None,
                out_logical: Any = None) -> Any:
         """CompiledFunction.native taking every input but the key, which it draws from STREAM
-        (None unless the key is the last input)."""
-        if self.at != len(formats):
+        (None unless the key is the last input, and on Python without a GIL)."""
+        if self.at != len(formats) or _FREE_THREADED:   # the dispatcher's take is atomic by the GIL
             return None
         logical = (*(logical or (False,) * len(formats)), False)
         return self.run.native(box, slots, (*formats, None), out_formats, template, build, miss, counter,
