@@ -16,6 +16,7 @@ from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_o
 from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
+from .singular import cond, svd
 from .take import take, take_along_axis
 from .random import RandomState, rand, randi, randn, rng
 from .dlarray import islogical
@@ -42,6 +43,7 @@ __all__ = [
     "take", "take_along_axis",
     "rng", "rand", "randn", "randi", "RandomState",
     "islogical",
+    "svd", "cond",
 
     *parallel.__all__,
 ]

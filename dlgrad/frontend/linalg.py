@@ -23,6 +23,7 @@ from . import functions as F
 from .arrays import first_nonsingleton
 from .dispatch import apply, asdlarray
 from .dlarray import dlarray, to_data
+from .singular import two_norm
 
 
 def _scaled_norm(x, p, axes, keepdims):
@@ -65,11 +66,8 @@ def vecnorm(x: ArrayLike, p: Any = 2, axis: Any = None, keepdims: Any = False) -
 
 def norm(x: ArrayLike, p: Any = 2) -> dlarray:
     """MATLAB's norm: of a vector (1-D, or a matrix with a dimension of 1) its p-norm; of a
-    matrix its 1-norm (largest column sum of |x|), inf-norm (largest row sum) or 'fro'.
-
-    The matrix 2-norm (MATLAB's norm(X) of a matrix, the largest singular value) needs an
-    SVD, which dlgrad does not have: it raises rather than return another number.
-    """
+    matrix its 2-norm (the default: the largest singular value, see svd), 1-norm (largest
+    column sum of |x|), inf-norm (largest row sum) or 'fro'."""
     x = asdlarray(x)
     if x.ndim <= 1 or (x.ndim == 2 and 1 in x.shape):
         return _vector_norm(x, p, tuple(range(x.ndim)), False)
@@ -82,10 +80,8 @@ def norm(x: ArrayLike, p: Any = 2) -> dlarray:
         return F.max(F.sum(F.abs(x), 0))
     if p == math.inf:
         return F.max(F.sum(F.abs(x), 1))
-    if p == 2:
-        raise NotImplementedError("norm(X) of a matrix is its largest singular value, which needs an SVD "
-                                  "dlgrad does not have: use norm(X, 'fro'), norm(X, 1), norm(X, math.inf), "
-                                  "or vecnorm for the norms of its rows or columns")
+    if p == 2 and not isinstance(p, bool):
+        return two_norm(x)
     raise ValueError(f"the norm of a matrix takes p = 1, 2, math.inf or 'fro', got {p!r}")
 
 

@@ -1,5 +1,5 @@
 """Registry op cases whose arrays are given outright or built per family: random draws, cumprod at
-zeros, sorts with ties, LU/QR solves (singular ones included), runtime-index takes and convolutions.
+zeros, sorts with ties, LU/QR solves and SVDs (singular ones included), runtime-index takes and convolutions.
 op_cases.py imports them into its table (BY_KIND, named_cases)."""
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ EXPLICIT = {
     "gram_solve": [("6x3,3x2", [_TALL, _magnitudes(rng_for("gs"), (3, 2))], {}, _QR),
                    ("T(4x4),4x1", [_SQUARE, _magnitudes(rng_for("gs1"), (4, 1))], {},
                     lambda a, g: (M.permute(a, (1, 0)), Q.qr(M.permute(a, (1, 0))), g))],
+    # the thin SVD: tall, square, a batch, and a zero column (a zero singular value: U completed)
+    "svd": [("6x3", [_TALL], {}, None), ("4x4", [_SQUARE], {}, None),
+            ("2x4x2", [_magnitudes(rng_for("svd2"), (2, 4, 2))], {}, None), ("5x1", [_TALL[:5, :1]], {}, None),
+            ("singular zero column", [_TALL * np.array([1.0, 0.0, 1.0])], {}, None),
+            ("singular NaN", [np.array([[1.0, NAN], [2.0, 3.0]])], {}, None)],
     "lu_solve": [("4x4\\4x2", [_SQUARE, _magnitudes(rng_for("ls"), (4, 2))], {"transpose": False}, _FACTORED),
                  ("T(4x4)\\4x1", [_SQUARE, _magnitudes(rng_for("lst"), (4, 1))], {"transpose": True}, _FACTORED),
                  ("2x3x3\\2x3x2", [_magnitudes(rng_for("ls2"), (2, 3, 3)) + 3 * np.eye(3),
