@@ -3,8 +3,8 @@
 Norms scale by the largest |x| (held constant to differentiation, which is exact: the norm
 does not change with the scale) so squares neither overflow nor underflow, and their
 gradient at x = 0 is 0. Solves factor A once (LU with partial pivoting, graph/ops/solve.py)
-and reuse the factors in the adjoint. Overdetermined systems are solved in the least-squares
-sense through Householder QR (graph/ops/lstsq.py), as MATLAB's `\\` does.
+and reuse the factors in the adjoint. Rectangular systems get MATLAB's basic solution through
+Householder QR with column pivoting (graph/ops/pivoted.py), as MATLAB's `\\` does.
 """
 from __future__ import annotations
 
@@ -159,8 +159,10 @@ def solve(a, b) -> dlarray:
 
 
 def mldivide(a: ArrayLike, b: ArrayLike) -> dlarray:
-    """MATLAB's A \\ B: the solution of A X = B for square A; for tall A (more rows than
-    columns) the least-squares solution (through QR); for a scalar A, B / A."""
+    """MATLAB's A \\ B: the solution of A X = B for square A (LU; Inf/NaN if A is singular); for a
+    rectangular A MATLAB's basic solution (QR with column pivoting): the least-squares solution
+    with at most rank(A) nonzero rows; for a scalar A, B / A. Outside compiled code it warns as
+    MATLAB does for a singular, badly conditioned or rank-deficient A."""
     a, b = asdlarray(a), asdlarray(b)
     if a.size == 1 and a.ndim <= 2:
         return F.divide(b, F.reshape(a, ()))
@@ -169,25 +171,27 @@ def mldivide(a: ArrayLike, b: ArrayLike) -> dlarray:
     m, n = a.shape
     if b.ndim not in (1, 2) or b.shape[0] != m:
         raise ShapeError(f"mldivide: A {a.shape} and B {b.shape} do not fit: B needs {m} rows")
-    if m < n:
-        raise NotImplementedError(f"mldivide of a wide A {a.shape} (an underdetermined system): MATLAB returns "
-                                  "a basic solution, which dlgrad does not compute; the minimum-norm "
-                                  "solution is A.T @ mldivide(A @ A.T, B)")
-    if m > n:
-        return _least_squares(a, b)
+    if m != n:
+        return _basic(a, b)
     x = solve(a, b)
     _warn_if_singular(a, x)
     return x
 
 
-def _least_squares(a, b):
-    """min |A x - b| for tall A, through Householder QR (as MATLAB): R^-1 Q^T b."""
+def _basic(a, b):
+    """MATLAB's basic solution of a rectangular system: QR with column pivoting, R11^-1 (Q^T b)[:r]
+    in the rank-r pivot columns, zeros elsewhere (graph/ops/pivoted.py)."""
     vector = b.ndim == 1
     rhs = F.reshape(b, b.shape + (1,)) if vector else b
-    padded = apply("qr_solve", a, apply("qr", a), rhs)
-    x = padded[:a.shape[1]]
+    factors = apply("qrp", a)
+    x = apply("qrp_solve", a, factors, rhs)[:a.shape[1]]
     x = F.reshape(x, x.shape[:-1]) if vector else x
-    _warn_if_singular(a, x)
+    if factors._node is None:   # untraced: MATLAB's warning
+        m, n = a.shape
+        rank = to_data(factors)[m, n]
+        if rank < min(m, n):
+            tolerance = max(m, n) * np.finfo(factors.dtype).eps * abs(to_data(factors)[0, 0])
+            warnings.warn(f"Rank deficient, rank = {rank:.0f}, tol = {tolerance:.6e}.", RuntimeWarning, stacklevel=3)
     return x
 
 
