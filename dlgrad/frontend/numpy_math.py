@@ -89,4 +89,4 @@ FUNCTIONS = {
 }
 NAMES = "asinh acosh atanh sec csc cot sech csch coth asec acsc acot fix rescale cumprod interp1 " \
         "isnan isinf isfinite logical_and logical_or logical_not logical_xor flip circshift repmat " \
-        "repelem triu tril ipermute squeeze norm vecnorm dot pagemtimes mldivide mrdivide sort onehotdecode"
+        "repelem triu tril ipermute squeeze norm vecnorm dot pagemtimes mldivide mrdivide sort onehotdecode svd cond"
