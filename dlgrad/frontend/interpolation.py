@@ -1,10 +1,10 @@
-"""MATLAB's interp1: "linear", "nearest", "previous", "next", "pchip" and "spline".
+"""MATLAB's interp1: "linear", "nearest", "previous", "next", "pchip", "makima" and "spline".
 
 Every method is piecewise on the segments [x_i, x_i+1): each query is compared with every
 segment (memory xq.size * len(x) * columns, which suits the short tables MATLAB code
 interpolates in), and the one holding it gives the value. The cubic methods are Hermite
 cubics on the segments with slopes from the data: pchip's shape-preserving ones (Fritsch-Carlson
-with MATLAB's end formula) or the not-a-knot spline's (a linear solve, graph/ops/solve.py), so
+with MATLAB's end formula), the modified Akima ones, or the not-a-knot spline's (a linear solve, graph/ops/solve.py), so
 gradients flow to v, xq and x through them; nearest, previous and next pass gradients to v only.
 """
 from __future__ import annotations
@@ -21,8 +21,8 @@ from .dlarray import dlarray
 from .join import concatenate
 from .types import ArrayLike
 
-METHODS = ("linear", "nearest", "previous", "next", "pchip", "spline")
-_CUBIC = ("pchip", "spline")
+METHODS = ("linear", "nearest", "previous", "next", "pchip", "makima", "spline")
+_CUBIC = ("pchip", "makima", "spline")
 
 
 def _column(a: dlarray, ndim: int) -> dlarray:
@@ -54,6 +54,24 @@ def _pchip_slopes(h: dlarray, delta: dlarray) -> dlarray:
     first = _pchip_end(hk[:1], hk[1:2], delta[:1], delta[1:2])
     last = _pchip_end(hk[-1:], hk[-2:-1], delta[-1:], delta[-2:-1])
     return concatenate([first, inner, last])
+
+
+def _makima_slopes(h: dlarray, delta: dlarray) -> dlarray:
+    """The modified Akima slopes (MATLAB's makima): differences extended by two lines at each end,
+    each slope a weighted mean of its neighbours, weights |d_k+1 - d_k| + |d_k+1 + d_k| / 2 (0 where
+    both weights are 0)."""
+    if h.shape[0] == 1:
+        return concatenate([delta, delta])
+    before = F.subtract(F.multiply(delta[:1], 2.0), delta[1:2])
+    after = F.subtract(F.multiply(delta[-1:], 2.0), delta[-2:-1])
+    ext = concatenate([F.subtract(F.multiply(before, 2.0), delta[:1]), before, delta, after,
+                       F.subtract(F.multiply(after, 2.0), delta[-1:])])
+    weights = F.add(F.abs(F.subtract(ext[1:], ext[:-1])), F.multiply(F.abs(F.add(ext[1:], ext[:-1])), 0.5))
+    w1, w2 = weights[:-2], weights[2:]
+    total = F.add(w1, w2)
+    none = F.equal(total, 0)
+    mean = F.divide(F.add(F.multiply(w2, ext[1:-2]), F.multiply(w1, ext[2:-1])), F.where(none, 1.0, total))
+    return F.where(none, 0.0, mean)
 
 
 def _spline_slopes(h: dlarray, delta: dlarray) -> dlarray:
@@ -90,11 +108,13 @@ def interp1(x: ArrayLike, v: ArrayLike, xq: Any, method: Any = "linear", extrapo
 
     v is (n,) or (n, ...) (each column a set of values, as MATLAB's matrix v); the result is
     xq.shape + v.shape[1:]. method: "linear" (default), "nearest" (a query half way goes to the
-    later point), "previous", "next", "pchip" or "spline" (not-a-knot). Outside [x[0], x[-1]]:
+    later point), "previous", "next", "pchip" (or its synonym "cubic"), "makima" or "spline" (not-a-knot). Outside [x[0], x[-1]]:
     NaN, or `extrapolation` (a number), or with "extrap" the method carried on ("previous" has
-    nothing left of x[0] and "next" nothing right of x[-1]: NaN there). As in MATLAB, "pchip" and
-    "spline" extrapolate by default.
+    nothing left of x[0] and "next" nothing right of x[-1]: NaN there). As in MATLAB, "pchip",
+    "makima" and "spline" extrapolate by default.
     """
+    if method == "cubic":   # MATLAB's synonym
+        method = "pchip"
     if method not in METHODS:
         raise ValueError(f"interp1 method must be one of {METHODS}, got {method!r}")
     x, v, xq = asdlarray(x), asdlarray(v), asdlarray(xq)
@@ -141,7 +161,7 @@ def interp1(x: ArrayLike, v: ArrayLike, xq: Any, method: Any = "linear", extrapo
         piece = F.where(per_query(F.less_equal(q, x0)), start, stop)
     else:
         delta = F.divide(F.subtract(stop, start), _column(step, v.ndim))
-        slopes = (_pchip_slopes if method == "pchip" else _spline_slopes)(step, delta)
+        slopes = {"pchip": _pchip_slopes, "makima": _makima_slopes, "spline": _spline_slopes}[method](step, delta)
         width = _column(step, v.ndim)
         u = F.subtract(1.0, t)
         h00 = F.multiply(F.add(1.0, F.multiply(t, 2.0)), F.multiply(u, u))

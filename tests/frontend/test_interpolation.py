@@ -1,5 +1,5 @@
-"""interp1's methods other than linear against scipy (PchipInterpolator, CubicSpline not-a-knot,
-interp1d nearest-up/previous/next), MATLAB's documented example and extrapolation rules, and
+"""interp1's methods other than linear against scipy (PchipInterpolator, Akima1DInterpolator makima,
+CubicSpline not-a-knot, interp1d nearest-up/previous/next), MATLAB's documented example and extrapolation rules, and
 gradients to v, xq and x against central differences of the scipy reference, in both dtypes."""
 import numpy as np
 import pytest
@@ -25,12 +25,13 @@ def _step(kind, fill):
 
 def test_matlab_examples():
     """interp1's doc and answers: x = [1 2 4], v = [17 100 17], 'previous' at 1:5 is [17 100 100 17 NaN];
-    with 'extrap' the last is 17. pchip and spline extrapolate by default."""
+    with 'extrap' the last is 17. pchip, makima and spline extrapolate by default."""
     x, v, q = np.array([1.0, 2.0, 4.0]), np.array([17.0, 100.0, 17.0]), np.arange(1.0, 6.0)
     np.testing.assert_array_equal(extractdata(dl.interp1(x, v, q, "previous")), [17, 100, 100, 17, np.nan])
     np.testing.assert_array_equal(extractdata(dl.interp1(x, v, q, "previous", "extrap")), [17, 100, 100, 17, 17])
-    for method in ("pchip", "spline"):
+    for method in ("pchip", "makima", "spline"):
         assert np.isfinite(extractdata(dl.interp1(x, v, np.array([0.0, 5.0]), method))).all()
+    np.testing.assert_array_equal(extractdata(dl.interp1(x, v, q, "cubic")), extractdata(dl.interp1(x, v, q, "pchip")))
     # a query half way between two samples goes to the later one
     assert float(dl.interp1([1.0, 2.0], [10.0, 20.0], 1.5, "nearest")) == 20.0
 
@@ -41,6 +42,8 @@ def test_cubic_methods(dtype, rtol, grad_rtol):
     cases = [
         ("pchip", lambda v, q, x: dl.interp1(x, v, q, "pchip"), lambda v, q, x: interpolate.PchipInterpolator(x, v)(q)),
         ("spline", lambda v, q, x: dl.interp1(x, v, q, "spline"), lambda v, q, x: interpolate.CubicSpline(x, v)(q)),
+        ("makima", lambda v, q, x: dl.interp1(x, v, q, "makima"),
+         lambda v, q, x: interpolate.Akima1DInterpolator(x, v, method="makima", extrapolate=True)(q)),
         ("pchip fill", lambda v, q, x: dl.interp1(x, v, q, "pchip", 5.0),
          lambda v, q, x: np.where((q < x[0]) | (q > x[-1]), 5.0, interpolate.PchipInterpolator(x, v)(q))),
     ]
@@ -55,7 +58,13 @@ def test_cubic_methods(dtype, rtol, grad_rtol):
         check_cases([(f"spline n={n}", lambda v, q: dl.interp1(xs[:n], v, q, "spline"),
                       lambda v, q: interpolate.CubicSpline(X[:n], v)(q)),
                      (f"pchip n={n}", lambda v, q: dl.interp1(xs[:n], v, q, "pchip"),
-                      lambda v, q: interpolate.PchipInterpolator(X[:n], v)(q))], [V[:n], Q], dtype, rtol, grad_rtol)
+                      lambda v, q: interpolate.PchipInterpolator(X[:n], v)(q)),
+                     (f"makima n={n}", lambda v, q: dl.interp1(xs[:n], v, q, "makima"),
+                      lambda v, q: interpolate.Akima1DInterpolator(X[:n], v, method="makima", extrapolate=True)(q))],
+                    [V[:n], Q], dtype, rtol, grad_rtol)
+    flat = np.array([1.0, 1.0, 1.0, 2.0, 2.0, 2.0])   # makima's zero weights: flat stays flat
+    np.testing.assert_allclose(extractdata(dl.interp1(X, flat, Q, "makima")),
+                               interpolate.Akima1DInterpolator(X, flat, method="makima", extrapolate=True)(Q), rtol=1e-14)
 
 
 @pytest.mark.parametrize("dtype, rtol, grad_rtol", [F64, F32])
@@ -82,7 +91,7 @@ def test_step_methods(dtype, rtol, grad_rtol):
 
 def test_queries_on_the_samples_and_compiled_code():
     """At the sample points every method gives v; compiled and eager agree."""
-    for method in ("nearest", "previous", "next", "pchip", "spline"):
+    for method in ("nearest", "previous", "next", "pchip", "makima", "spline"):
         np.testing.assert_allclose(extractdata(dl.interp1(X, V, X, method)), V, rtol=1e-14, atol=1e-14)
         traced = dlfeval(lambda v, q: dl.interp1(X, v, q, method), dlarray(V), dlarray(Q))
         np.testing.assert_allclose(extractdata(traced), extractdata(dl.interp1(X, V, Q, method)), rtol=1e-14)
