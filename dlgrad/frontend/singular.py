@@ -11,6 +11,7 @@ Jacobi order happens to give, not a derivative.
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Any, Union
 
 import numpy as np
@@ -90,5 +91,7 @@ def cond(a: ArrayLike, p: Any = 2) -> dlarray:
         raise ValueError(f"cond's p must be 1, 2, math.inf or 'fro', got {p!r}")
     if a.ndim != 2 or a.shape[0] != a.shape[1]:
         raise ShapeError(f"cond(A, {p!r}) needs a square matrix A, got shape {a.shape} (cond(A) takes any matrix)")
-    inverse = mldivide(a, np.eye(a.shape[0], dtype=a.dtype))
+    with warnings.catch_warnings():   # MATLAB's cond does not warn for a singular A: it is Inf
+        warnings.simplefilter("ignore", RuntimeWarning)
+        inverse = mldivide(a, np.eye(a.shape[0], dtype=a.dtype))
     return F.multiply(norm(a, p), norm(inverse, p))

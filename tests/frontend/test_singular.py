@@ -2,6 +2,7 @@
 gradients against central differences (through sign-invariant functions of U and V), float32
 and float64, and clear errors."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -95,6 +96,9 @@ def test_rank_deficient_and_special_matrices():
     assert float(extractdata(s)[2]) == 0.0
     np.testing.assert_allclose(extractdata(u.T @ u), np.eye(3), atol=1e-14)
     assert float(dl.cond(a)) == math.inf and float(dlfeval(dl.cond, dlarray(a))) == math.inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # MATLAB's cond(A, 1) of a singular A is Inf, with no warning
+        assert float(dl.cond(np.array([[1.0, 2.0], [2.0, 4.0]]), 1)) == math.inf
     g = dlfeval(lambda x: dlgradient(dl.norm(x), x), dlarray(np.zeros((3, 2))))
     np.testing.assert_array_equal(extractdata(g), [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     big = np.array([[3e200, 1.0], [1.0, 4e200]])
