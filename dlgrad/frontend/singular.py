@@ -5,8 +5,9 @@ All come from one primitive, the thin SVD of a tall matrix by one-sided Jacobi
 is decomposed through its transpose. Singular values are descending; the columns of U and V
 are unique only up to sign (MATLAB's LAPACK may choose the other sign) and not at all where
 singular values repeat. The gradient of a singular value is u_i v_i^T, defined where that
-value is simple: at a repeated one (the identity's, say) it is the one-sided limit the
-Jacobi order happens to give, not a derivative.
+value is simple. At a repeated one (norm(eye(3)), say) there is no derivative: dlgrad returns
+u_i v_i^T for the singular vectors the Jacobi sweeps happen to give (for the largest value,
+one subgradient of the 2-norm), and gradients through U and V take the terms of equal values as 0.
 """
 from __future__ import annotations
 
