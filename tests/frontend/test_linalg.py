@@ -176,6 +176,17 @@ def test_rank_deficient_systems_get_the_basic_solution_and_matlab_warning():
     assert np.isnan(extractdata(dlfeval(dl.mldivide, dlarray(np.array([[1.0, np.nan]])), dlarray(np.ones(1))))).all()
 
 
+def test_basic_solution_of_huge_and_tiny_systems():
+    """The pivot columns are chosen by norms of A scaled by a power of two: entries of 1e200 or 1e-200
+    give the same basic columns (and a scaled solution) as entries of 1."""
+    b = RNG.uniform(-1.0, 1.0, (6, 1))
+    with pytest.warns(RuntimeWarning, match="Rank deficient"):
+        want = extractdata(dl.mldivide(DEFICIENT, b))
+    for scale in (1e200, 1e-200):
+        got = extractdata(dlfeval(dl.mldivide, dlarray(DEFICIENT * scale), dlarray(b)))
+        np.testing.assert_allclose(got * scale, want, rtol=1e-12, atol=1e-14)
+
+
 def test_solve_errors():
     with pytest.raises(ShapeError, match="B needs 4 rows"):
         dl.mldivide(SQUARE, np.ones(3))

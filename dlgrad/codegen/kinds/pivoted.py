@@ -33,6 +33,10 @@ if (bad) {{   /* NaN or Inf in A: NaN factors, rank and solutions */
     continue;
 }}
 for (ptrdiff_t c = 0; c < {n}; ++c) q[{m * w} + c] = ({ctype})c;
+{ctype} peak = 0;
+int shift = 0;   /* column sizes are compared as those of A / 2^shift (exact): no overflow */
+for (ptrdiff_t e = 0; e < {m * n}; ++e) peak = fmax{f}(peak, fabs{f}(s[e]));
+(void)frexp{f}(peak, &shift);
 ptrdiff_t rank = {min(m, n)};
 {ctype} limit = 0;
 for (ptrdiff_t j = 0; j < {min(m, n)}; ++j) {{
@@ -41,7 +45,10 @@ for (ptrdiff_t j = 0; j < {min(m, n)}; ++j) {{
     {ctype} best = -1;
     for (ptrdiff_t c = j; c < {n}; ++c) {{
         {ctype} size = 0;
-        for (ptrdiff_t i = j; i < {m}; ++i) size += q[i*{w} + c]*q[i*{w} + c];
+        for (ptrdiff_t i = j; i < {m}; ++i) {{
+            const {ctype} y = ldexp{f}(q[i*{w} + c], -shift);
+            size += y*y;
+        }}
         if (size > best) {{ best = size; p = c; }}
     }}
     q[{m * w} + j] = ({ctype})p;

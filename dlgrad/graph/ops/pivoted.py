@@ -6,7 +6,8 @@ leading 1 implied) and each reflector's tau in the last column (LAPACK's dgeqp3 
 last row holds the permutation (entry j: the column of A moved to position j, as floats) and,
 in its last column, the rank r: the number of |R_jj| > max(m, n) eps |R_00| (MATLAB's
 tolerance): the factorisation stops at the first column below it, leaving the rest unreduced.
-At step j the remaining column of largest norm (the first of equal ones) pivots.
+At step j the remaining column of largest norm (the first of equal ones) pivots; the norms are
+compared as those of A / 2^e, e the exponent of max |A| (exact), so none overflows or underflows.
 A NaN or Inf in A makes the factors, and so the solutions, NaN.
 
 `qrp_solve(A, F, B)` is the basic solution X of A X = B, padded with zeros to (..., max(m, n), k)
@@ -51,8 +52,9 @@ def _factor(f, m, n, tol):
         f[:] = np.nan
         return
     f[m, :n] = np.arange(n)
+    shift = np.frexp(np.abs(f[:m, :n]).max())[1]   # column sizes of A / 2^shift: no overflow
     for j in range(min(m, n)):
-        sizes = np.cumsum(f[j:m, j:n] ** 2, axis=0)[-1]   # summed in order, as the C does
+        sizes = np.cumsum(np.ldexp(f[j:m, j:n], -shift) ** 2, axis=0)[-1]   # summed in order, as the C
         p = j + int(np.argmax(np.where(np.isnan(sizes), -1, sizes)))
         f[:m, [j, p]] = f[:m, [p, j]]
         f[m, j] = p
