@@ -167,8 +167,12 @@ def _vjp(g, out, inputs, body, length, reverse, keep):
     init, steps, fixed = inputs[:carries], inputs[carries:carries + xs], inputs[carries + xs:]
     # residuals have cotangents too when the adjoint that reads them is differentiated again
     g_final, g_main, g_entering, g_stored = split(g, body, length, keep, residuals=True)
-    g_ys = [*g_main, *g_stored]
-    g_kept = [x for x in g_entering if x is not None]
+    # simplified now, to see which cotangents are the same at every step (_same_every_step)
+    from ..rewrite import simplify
+    parts = iter(simplify([*g_final, *g_main, *g_stored, *(x for x in g_entering if x is not None)]))
+    g_final = [next(parts) for _ in g_final]
+    g_ys = [next(parts) for _ in [*g_main, *g_stored]]
+    g_kept = list(parts)
     wanted = [x.dtype != INDEX_DTYPE for x in fixed]   # index arrays have no cotangent
     originals = [input_node(i, s, d) for i, (s, d) in enumerate(body.specs)]
     # the step's reverse mode on the body's own inputs; what the backward step gets as inputs
@@ -195,18 +199,45 @@ def _vjp(g, out, inputs, body, length, reverse, keep):
                                             body.residuals + len(residuals)), length, reverse, keep=True)
     _, _, entering, stored = unpack(forward, residuals=True)
     stored = stored[body.residuals:]   # the new ones (the body's own are among its ys)
-    step_parts = [*steps, *entering, *g_ys, *g_kept, *stored]
-    sources = [*ct, *acc, *x_in, *c_in, *gy, *(p for p in gc if p is not None), *residuals, *k_in]
-    values = [*init, *(k for k, w in zip(fixed, wanted) if w), *step_parts, *fixed]
-    specs = [(v.shape, v.dtype) for v in values[:len(ct) + len(acc)]]
-    specs += [(v.shape[1:], v.dtype) for v in step_parts] + [(k.shape, k.dtype) for k in fixed]
-    mapping = {id(src): input_node(i, sp, dt) for i, (src, (sp, dt)) in enumerate(zip(sources, specs))}
-    back_body = Body(substitute(back_outputs, mapping), specs, (len(ct) + len(acc), len(step_parts), consts))
-    start = [*g_final, *(_zeros(k) for k, w in zip(fixed, wanted) if w)]
-    back = loop(start, step_parts, fixed, back_body, length, not reverse, keep=False)
-    final, ct_steps, _ = unpack(back)
+    # the backward step's inputs: carries (cotangents of the carries, accumulated cotangents of
+    # the consts), one step of the sequences (xs, entering carries, cotangents of ys and of kept
+    # entering carries, residuals), then the consts; a cotangent that is the same at every step
+    # (a broadcast, zeros) is one step's value: a constant of the body or one of its consts
+    carry_in = [*zip(ct, g_final), *zip(acc, (_zeros(k) for k, w in zip(fixed, wanted) if w))]
+    sequences, invariant, mapping = [], [], {}
+    for src, part in zip([*x_in, *c_in, *gy, *(p for p in gc if p is not None), *residuals],
+                         [*steps, *entering, *g_ys, *g_kept, *stored]):
+        one = _same_every_step(part)
+        if one is None:
+            sequences.append((src, part))
+        elif one.op == "broadcast_to" and one.inputs[0].op == "const":
+            mapping[id(src)] = one
+        else:
+            invariant.append((src, one))
+    const_in = [*zip(k_in, fixed), *invariant]
+    specs = [(v.shape, v.dtype) for _, v in carry_in] + [(v.shape[1:], v.dtype) for _, v in sequences]
+    specs += [(v.shape, v.dtype) for _, v in const_in]
+    for i, ((src, _), (shape, dtype)) in enumerate(zip([*carry_in, *sequences, *const_in], specs)):
+        mapping[id(src)] = input_node(i, shape, dtype)
+    back_body = Body(substitute(back_outputs, mapping), specs, (len(carry_in), len(sequences), len(const_in)))
+    back = loop([v for _, v in carry_in], [v for _, v in sequences], [v for _, v in const_in], back_body, length, not reverse,
+                keep=False)
+    final, ct_all, _ = unpack(back)
+    ct_steps = iter(ct_all)
     ct_fixed = iter(final[carries:])
-    return [*final[:carries], *ct_steps, *(next(ct_fixed) if w else None for w in wanted)]
+    return [*final[:carries], *(next(ct_steps) for _ in steps), *(next(ct_fixed) if w else None for w in wanted)]
+
+
+def _same_every_step(x):
+    """x (steps along axis 0) as one step's value when a broadcast makes it the same at every step."""
+    if x.op != "broadcast_to":
+        return None
+    inner = x.inputs[0]
+    if inner.ndim == x.ndim:
+        if inner.shape[0] != 1:
+            return None
+        inner = M.reshape(inner, inner.shape[1:])
+    return M.broadcast_to(inner, x.shape[1:])
 
 
 # values the backward step reads are recomputed from the forward step's inputs through these
