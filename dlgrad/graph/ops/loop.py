@@ -18,6 +18,8 @@ ys step by step. A higher derivative differentiates that loop in turn.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ...errors import ShapeError
@@ -177,11 +179,10 @@ def _vjp(g, out, inputs, body, length, reverse, keep):
     originals = [input_node(i, s, d) for i, (s, d) in enumerate(body.specs)]
     # the step's reverse mode on the body's own inputs; what the backward step gets as inputs
     # of its own stands in as placeholders until the residuals are known
-    stand = iter(range(10 ** 6))
-    ct = [placeholder(next(stand), o.shape, o.dtype) for o in body.outputs[:carries]]
-    gy = [placeholder(next(stand), y.shape, y.dtype) for y in body.ys]
-    gc = [placeholder(next(stand), c.shape[1:], c.dtype) if c is not None else None for c in g_entering]
-    acc = [placeholder(next(stand), k.shape, k.dtype) for k, w in zip(fixed, wanted) if w]
+    ct = [placeholder(o.shape, o.dtype) for o in body.outputs[:carries]]
+    gy = [placeholder(y.shape, y.dtype) for y in body.ys]
+    gc = [placeholder(c.shape[1:], c.dtype) if c is not None else None for c in g_entering]
+    acc = [placeholder(k.shape, k.dtype) for k, w in zip(fixed, wanted) if w]
     total = None
     for value, cotangent in zip(body.outputs, [*ct, *gy]):
         term = R.sum_(E.mul(value, cotangent))
@@ -204,23 +205,22 @@ def _vjp(g, out, inputs, body, length, reverse, keep):
     # entering carries, residuals), then the consts; a cotangent that is the same at every step
     # (a broadcast, zeros) is one step's value: a constant of the body or one of its consts
     carry_in = [*zip(ct, g_final), *zip(acc, (_zeros(k) for k, w in zip(fixed, wanted) if w))]
-    sequences, invariant, mapping = [], [], {}
+    sequences, mapping = [], {}
     for src, part in zip([*x_in, *c_in, *gy, *(p for p in gc if p is not None), *residuals],
                          [*steps, *entering, *g_ys, *g_kept, *stored]):
         one = _same_every_step(part)
         if one is None:
             sequences.append((src, part))
-        elif one.op == "broadcast_to" and one.inputs[0].op == "const":
-            mapping[id(src)] = one
         else:
-            invariant.append((src, one))
-    const_in = [*zip(k_in, fixed), *invariant]
-    specs = [(v.shape, v.dtype) for _, v in carry_in] + [(v.shape[1:], v.dtype) for _, v in sequences]
-    specs += [(v.shape, v.dtype) for _, v in const_in]
-    for i, ((src, _), (shape, dtype)) in enumerate(zip([*carry_in, *sequences, *const_in], specs)):
-        mapping[id(src)] = input_node(i, shape, dtype)
-    back_body = Body(substitute(back_outputs, mapping), specs, (len(carry_in), len(sequences), len(const_in)))
-    back = loop([v for _, v in carry_in], [v for _, v in sequences], [v for _, v in const_in], back_body, length, not reverse,
+            mapping[id(src)] = one
+    mapping.update((id(src), value) for src, value in zip(k_in, fixed))
+    # the step closes over outer values (the consts, what is the same at every step): make_body
+    # turns what it computes from them alone (a transposed weight) into inputs computed once
+    stand_ins = [placeholder(v.shape if i < len(carry_in) else v.shape[1:], v.dtype)
+                 for i, (_, v) in enumerate([*carry_in, *sequences])]
+    mapping.update((id(src), p) for (src, _), p in zip([*carry_in, *sequences], stand_ins))
+    back_body, free = make_body(substitute(back_outputs, mapping), stand_ins, len(carry_in))
+    back = loop([v for _, v in carry_in], [v for _, v in sequences], free, back_body, length, not reverse,
                 keep=False)
     final, ct_all, _ = unpack(back)
     ct_steps = iter(ct_all)
@@ -310,9 +310,13 @@ def loop(init, xs, consts, body: Body, length: int, reverse: bool = False, keep:
                  keep=(bool(keep),) * body.n_carry)
 
 
-def placeholder(number: int, shape, dtype: str) -> Node:
-    """A step's stand-in input while it is traced (never reaches codegen: make_body replaces it)."""
-    return Node.make("placeholder", (), (("number", int(number)),), tuple(int(d) for d in shape), dtype)
+_numbers = itertools.count()
+
+
+def placeholder(shape, dtype: str) -> Node:
+    """A stand-in for a step's input while the step is built (make_body replaces it, so it never
+    reaches codegen); each is a new node, so steps nested in steps never share one."""
+    return Node.make("placeholder", (), (("number", next(_numbers)),), tuple(int(d) for d in shape), dtype)
 
 
 def substitute(outputs, mapping: dict) -> list:
@@ -345,10 +349,14 @@ def make_body(outputs, placeholders, carries: int):
             if node.op in _GATHERS and id(node.inputs[1]) in inner:
                 raise TypeError("a gather inside a scan step with indices that change per step is not "
                                 "supported: gather the whole sequence before the scan and pass it as xs")
+    constant = set()   # computed from constants alone: they stay in the step, folded
+    for node in order:
+        if node.op == "const" or node.inputs and all(id(i) in constant for i in node.inputs):
+            constant.add(id(node))
     free, seen = [], set()
 
     def keep(node):
-        if id(node) not in inner and node.op != "const" and id(node) not in seen:
+        if id(node) not in inner and id(node) not in constant and id(node) not in seen:
             seen.add(id(node))
             free.append(node)
     for node in order:
