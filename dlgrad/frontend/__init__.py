@@ -19,6 +19,7 @@ from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
 from .random import RandomState, rand, randi, randn, rng
 from .dlarray import islogical
+from .conversion import cast, double, logical, single
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 from . import parallel
@@ -42,6 +43,7 @@ __all__ = [
     "take", "take_along_axis",
     "rng", "rand", "randn", "randi", "RandomState",
     "islogical",
+    "cast", "double", "single", "logical",
 
     *parallel.__all__,
 ]
