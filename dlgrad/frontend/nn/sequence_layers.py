@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..formats import labelled
+from ..formats import labelled, stripdims
 from .. import functions as F
 from ..dispatch import apply
 from ..dlarray import dlarray
@@ -74,21 +74,41 @@ class positionEmbeddingLayer(Layer):
 
 @_layer("embedding")
 class wordEmbeddingLayer(Layer):
-    """Word vectors: Weights (dimension, numWords); input "CBT" word indices (C of size 1,
-    0-based: MATLAB's 1-based indices minus one), output (dimension, B, T)."""
+    """Word vectors: input "CBT" word indices (C of size 1, 0-based: MATLAB's 1-based indices minus
+    one), output (dimension, B, T). OOVMode "map-to-last" (MATLAB's default): Weights is
+    (dimension, numWords + 1) and every value that is not a whole number in [0, numWords) reads
+    the last column; "error": Weights is (dimension, numWords) and such a value raises
+    IndexOutOfRange."""
     dimension: int
     numWords: int
+    OOVMode: str = "map-to-last"
     name: str = ""
 
     def __post_init__(self) -> None:
         _positive(self.dimension, "dimension", "wordEmbeddingLayer")
         _positive(self.numWords, "numWords", "wordEmbeddingLayer")
+        mode = self.OOVMode.lower() if isinstance(self.OOVMode, str) else None
+        if mode not in ("map-to-last", "error"):
+            raise ValueError(f"wordEmbeddingLayer: OOVMode must be 'map-to-last' or 'error', got {self.OOVMode!r}")
+        object.__setattr__(self, "OOVMode", mode)
+
+    def _columns(self) -> int:
+        return self.numWords + (self.OOVMode == "map-to-last")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:   # MATLAB's default "narrow-normal": N(0, 0.01^2)
-        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self.numWords))).astype(x.dtype)}, {}
+        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self._columns()))).astype(x.dtype)}, {}
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
-        return embed(x, p["Weights"])
+        W = p["Weights"]
+        if W.ndim != 2 or W.shape[1] != self._columns():
+            raise ValueError(f"wordEmbeddingLayer {self.name!r}: Weights of shape {W.shape}; OOVMode "
+                             f"{self.OOVMode!r} needs ({self.dimension}, {self._columns()}) (numWords "
+                             f"{self.numWords}{' + 1 for the out-of-vocabulary column' * (self.OOVMode == 'map-to-last')})")
+        if self.OOVMode == "error":
+            return embed(x, W)
+        indices = apply("fill_index", stripdims(x), high=self.numWords, fill=self.numWords)
+        indices._fmt = x._fmt
+        return embed(indices, W, DataFormat=None if x._fmt else "CBT")
 
 
 def _mode(mask: Any, layer: str) -> str:
