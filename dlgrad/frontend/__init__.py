@@ -30,7 +30,7 @@ __all__ = [
     "FormatError", "dims", "finddim", "stripdims",
     "dlgradient", "extractdata", "export_c",
     "abs", "sign", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "sinh", "cosh",
-    "tanh", "asin", "acos", "atan", "atan2", "sigmoid", "relu", "softplus", "erf", "maximum",
+    "asin", "acos", "atan", "atan2", "softplus", "erf", "maximum",   # relu, sigmoid, tanh: nn.__all__
     "minimum", "where", "floor", "ceil", "round", "sum", "mean", "prod", "max", "min", "cumsum", "matmul",
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",

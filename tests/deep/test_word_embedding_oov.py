@@ -24,8 +24,8 @@ def test_map_to_last_is_the_default_with_an_extra_column():
     assert W.shape == (3, 6)
     for dtype in (np.float64, np.float32):
         y = dl.predict(NET, dl.dlarray(WORDS.astype(dtype), "CBT"))   # compiled
-        assert dl.dims(y) == "CBT" and y.shape == (3, 1, 8)
-        np.testing.assert_array_equal(dl.extractdata(y)[:, 0, :], W[:, COLUMN])
+        assert dl.dims(y) == "CBT" and y.shape == (3, 1, 8) and y.dtype == dtype   # single data: single
+        np.testing.assert_array_equal(dl.extractdata(y)[:, 0, :], W.astype(dtype)[:, COLUMN])
 
 
 def test_map_to_last_eager_and_on_the_native_hit_path():

@@ -13,7 +13,7 @@ from ..formats import labelled, stripdims
 from .. import functions as F
 from ..dispatch import apply
 from ..dlarray import dlarray
-from .attention import attention
+from .attention import attention, check_scale
 from .layers import LAYERS, Layer, Params, _layer, check_channels, glorot
 from .linear import embed, fullyconnect
 
@@ -151,6 +151,7 @@ class selfAttentionLayer(Layer):
         if self.OutputSize != "auto":
             _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
         _probability(self.DropoutProbability, "selfAttentionLayer")
+        check_scale(self.Scale, "selfAttentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
@@ -185,6 +186,7 @@ class attentionLayer(Layer):
     def __post_init__(self) -> None:
         _positive(self.numHeads, "numHeads", "attentionLayer")
         _probability(self.DropoutProbability, "attentionLayer")
+        check_scale(self.Scale, "attentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
 
     def num_inputs(self) -> int:
