@@ -66,7 +66,12 @@ def operand_dtype(*args):
     """The dtype operands combine in: the numeric operands' (strong_dtype), a logical operand's
     float storage counting only when all are logical; None if all are weak."""
     numeric = [a for a in args if not (isinstance(a, dlarray) and a._logical or _is_bool(a))]
-    return strong_dtype(*numeric) or strong_dtype(*args)
+    return _float(strong_dtype(*numeric) or strong_dtype(*args))
+
+
+def _float(dtype):
+    """dtype, with an int64 index argument's counting as float64 (it is used as numbers)."""
+    return dtype if dtype is None or dtype in (F64, F32) else F64
 
 
 def apply(name: str, *args, **attrs) -> dlarray:
@@ -113,7 +118,7 @@ def _is_bool(x) -> bool:
 def _numeric_dtype(args, logicals):
     """args with logical arrays stored in another float dtype than the numeric operands cast to
     theirs: MATLAB's logical combined with single is single (0/1 converts exactly)."""
-    dtype = strong_dtype(*(a for a, flag in zip(args, logicals) if not flag))
+    dtype = _float(strong_dtype(*(a for a, flag in zip(args, logicals) if not flag)))
     if dtype is None:
         return args
     return tuple(cast(asdlarray(a), dtype) if flag and not is_weak(a) and _dtype(a) != dtype else a

@@ -128,3 +128,12 @@ def test_checkpoint_keeps_logical(tmp_path):
     assert islogical(back["mask32"]) and back["mask32"].dtype == np.float32
     assert not islogical(back["numbers"])
     np.testing.assert_array_equal(extractdata(back["mask"]), [[True, False]])
+
+
+def test_logical_meets_an_integer_index_argument():
+    # an int64 argument used as numbers counts as float64 when the logical operand takes its dtype
+    m = dlarray(X32) > 0
+    got = dl.dlfeval(lambda m, i: (m * i, dl.where(m, i, m)), m, np.array([1, 2, 3]))
+    for y in got:
+        assert y.dtype == np.float64 and not islogical(y)
+        np.testing.assert_array_equal(extractdata(y), [1.0, 0.0, 3.0])
