@@ -13,13 +13,13 @@ from .join import concatenate, stack
 from .mathfuns import (acosh, acot, acsc, asec, asinh, atanh, cot, coth, csc, csch, cumprod, fix, interp1,
                        rescale, sec, sech, underlyingType)
 from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor, xor
+from .conversion import cast, double, logical, single
 from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
 from .take import take, take_along_axis
 from .random import RandomState, rand, randi, randn, rng
 from .dlarray import islogical
-from .conversion import cast, double, logical, single
 from . import nn
 from .nn import *  # noqa: F401,F403  (deep-learning functions, layers, optimizers)
 from . import parallel
@@ -37,13 +37,13 @@ __all__ = [
     "asinh", "acosh", "atanh", "sec", "csc", "cot", "sech", "csch", "coth", "asec", "acsc", "acot",
     "fix", "rescale", "cumprod", "interp1", "underlyingType",
     "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "logical_xor", "xor",
+    "cast", "double", "single", "logical",
     "flip", "circshift", "repmat", "repelem", "triu", "tril", "ipermute", "squeeze",
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,
     "take", "take_along_axis",
     "rng", "rand", "randn", "randi", "RandomState",
     "islogical",
-    "cast", "double", "single", "logical",
 
     *parallel.__all__,
 ]
