@@ -13,6 +13,7 @@ from .join import concatenate, stack
 from .mathfuns import (acosh, acot, acsc, asec, asinh, atanh, cot, coth, csc, csch, cumprod, fix,
                        rescale, sec, sech, underlyingType)
 from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor, xor
+from .conversion import cast, double, logical, single
 from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
@@ -32,13 +33,14 @@ __all__ = [
     "FormatError", "dims", "finddim", "stripdims",
     "dlgradient", "extractdata", "export_c",
     "abs", "sign", "sqrt", "exp", "log", "log1p", "expm1", "sin", "cos", "tan", "sinh", "cosh",
-    "tanh", "asin", "acos", "atan", "atan2", "sigmoid", "relu", "softplus", "erf", "maximum",
+    "asin", "acos", "atan", "atan2", "softplus", "erf", "maximum",   # relu, sigmoid, tanh: nn.__all__
     "minimum", "where", "floor", "ceil", "round", "sum", "mean", "prod", "max", "min", "cumsum", "matmul",
     "transpose", "permute", "reshape", "concatenate", "stack",
     "add", "subtract", "multiply", "divide", "power", "negative",
     "asinh", "acosh", "atanh", "sec", "csc", "cot", "sech", "csch", "coth", "asec", "acsc", "acot",
     "fix", "rescale", "cumprod", "interp1", "underlyingType",
     "isnan", "isinf", "isfinite", "logical_and", "logical_or", "logical_not", "logical_xor", "xor",
+    "cast", "double", "single", "logical",
     "flip", "circshift", "repmat", "repelem", "triu", "tril", "ipermute", "squeeze",
     "norm", "vecnorm", "dot", "pagemtimes", "mldivide", "mrdivide", "sort", "onehotdecode",
     *nn.__all__,

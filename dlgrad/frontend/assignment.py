@@ -24,14 +24,18 @@ from .indexing import _basic_specs, _is_array_index
 
 
 def setitem(x: dlarray, key: Any, value: Any) -> None:
-    """x[key] = value: x rebound to the updated value (value broadcast to x[key] and cast to x's dtype)."""
+    """x[key] = value: x rebound to the updated value (value broadcast to x[key] and cast to x's dtype,
+    and to logical when x is logical)."""
     trace = tracing.current()
     if trace is not None and x._node is None and trace.captures is not None and trace.captures.has(x):
         raise UnsupportedOperationError(
             "X[idx] = v on a dlarray read from outside the traced function (a global, a closure or an "
             "attribute) would change it only when the function is traced, not on later compiled calls; "
             "update a copy made inside the function (Y = X * 1; Y[idx] = v) and return it")
-    value = cast(stripdims(asdlarray(value)), x.dtype)
+    value = stripdims(asdlarray(value))
+    if x._logical and not value._logical:   # MATLAB converts what goes into a logical array to logical
+        value = apply("ne", value, 0.0)
+    value = cast(value, x.dtype)
     if not isinstance(key, tuple):
         key = (key,)
     data = stripdims(x)

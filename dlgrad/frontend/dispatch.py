@@ -62,13 +62,29 @@ def strong_dtype(*args):
     return dtype
 
 
+def operand_dtype(*args):
+    """The dtype operands combine in: the numeric operands' (strong_dtype), a logical operand's
+    float storage counting only when all are logical; None if all are weak."""
+    numeric = [a for a in args if not (isinstance(a, dlarray) and a._logical or _is_bool(a))]
+    return _float(strong_dtype(*numeric) or strong_dtype(*args))
+
+
+def _float(dtype):
+    """dtype, with an int64 index argument's counting as float64 (it is used as numbers)."""
+    return dtype if dtype is None or dtype in (F64, F32) else F64
+
+
 def apply(name: str, *args, **attrs) -> dlarray:
     """Apply registry op `name` to dlarrays, numpy arrays, lists or Python numbers."""
+    logicals = [isinstance(a, dlarray) and a._logical or _is_bool(a) for a in args]
+    flagged = any(logicals)
+    if flagged and not all(logicals) and OPS[name].kind != TAKE:
+        args = _numeric_dtype(args, logicals)
     trace = trace_of(args)
     if trace is None and tracing.capturing:
         trace = _capturing_trace(args)
     out = _eager(name, args, attrs) if trace is None else _traced(name, trace, args, attrs)
-    if name in COMPARISONS or name in MOVEMENT and _logical_data(args[0]):
+    if name in COMPARISONS or flagged and _keeps_logical(name, logicals):
         out._logical = True
     for a in args:
         if isinstance(a, dlarray) and a._fmt is not None:
@@ -78,13 +94,39 @@ def apply(name: str, *args, **attrs) -> dlarray:
 
 
 # comparisons make logical data; ops that move, select or repeat elements keep it (their first
-# operand's); every other op gives numbers, as MATLAB's arithmetic on logicals does
+# operand's), and so do ops that pick one of their operands' values when all of those are logical
+# (MATLAB: max(A, B) of two logicals is logical); every other op gives numbers, as MATLAB's
+# arithmetic on logicals does
 COMPARISONS = frozenset({"lt", "le", "gt", "ge", "eq", "ne"})
-MOVEMENT = frozenset({"reshape", "permute", "broadcast_to", "slice", "gather", "take"})
+MOVEMENT = frozenset({"reshape", "permute", "broadcast_to", "slice", "gather", "take", "pad", "scatter",
+                      "permute_along"})
+SELECTION = {"maximum": slice(None), "minimum": slice(None), "max": slice(None), "min": slice(None),
+             "where": slice(1, None)}   # the operands whose values the result takes
 
 
-def _logical_data(x) -> bool:
-    return isinstance(x, dlarray) and x._logical
+def _keeps_logical(name, logicals) -> bool:
+    if name in MOVEMENT:
+        return logicals[0]
+    picked = SELECTION.get(name)
+    return picked is not None and all(logicals[picked])
+
+
+def _is_bool(x) -> bool:
+    return isinstance(x, (bool, np.bool_)) or isinstance(x, np.ndarray) and x.dtype == np.bool_
+
+
+def _numeric_dtype(args, logicals):
+    """args with logical arrays stored in another float dtype than the numeric operands cast to
+    theirs: MATLAB's logical combined with single is single (0/1 converts exactly)."""
+    dtype = _float(strong_dtype(*(a for a, flag in zip(args, logicals) if not flag)))
+    if dtype is None:
+        return args
+    return tuple(cast(asdlarray(a), dtype) if flag and not is_weak(a) and _dtype(a) != dtype else a
+                 for a, flag in zip(args, logicals))
+
+
+def _dtype(x):
+    return x.dtype if isinstance(x, dlarray) else float_dtype(np.asarray(x).dtype)
 
 
 def _capturing_trace(args):

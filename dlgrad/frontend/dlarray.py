@@ -226,13 +226,13 @@ class dlarray:
     def __ne__(self, other: object) -> dlarray: return dispatch.apply("ne", self, other)  # type: ignore[override]
 
     # ~, &, |, ^ on logical data are MATLAB's ~, &, |, xor (numpy's on bool arrays); numbers refuse them
-    def __invert__(self) -> dlarray: return _logic.operator("~", _logic.logical_not, self)
-    def __and__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, self, other)
-    def __rand__(self, other: ArrayLike) -> dlarray: return _logic.operator("&", _logic.logical_and, other, self)
-    def __or__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, self, other)
-    def __ror__(self, other: ArrayLike) -> dlarray: return _logic.operator("|", _logic.logical_or, other, self)
-    def __xor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, self, other)
-    def __rxor__(self, other: ArrayLike) -> dlarray: return _logic.operator("^", _logic.logical_xor, other, self)
+    def __invert__(self) -> dlarray: return _logic_operator("~", logical_not, self)
+    def __and__(self, other: ArrayLike) -> dlarray: return _logic_operator("&", logical_and, self, other)
+    def __rand__(self, other: ArrayLike) -> dlarray: return _logic_operator("&", logical_and, other, self)
+    def __or__(self, other: ArrayLike) -> dlarray: return _logic_operator("|", logical_or, self, other)
+    def __ror__(self, other: ArrayLike) -> dlarray: return _logic_operator("|", logical_or, other, self)
+    def __xor__(self, other: ArrayLike) -> dlarray: return _logic_operator("^", logical_xor, self, other)
+    def __rxor__(self, other: ArrayLike) -> dlarray: return _logic_operator("^", logical_xor, other, self)
 
     def __getitem__(self, key: Any) -> dlarray:
         return indexing.getitem(self, key)
@@ -252,6 +252,10 @@ class dlarray:
 
     def permute(self, order: Sequence[int]) -> dlarray:
         return functions.permute(self, order)
+
+    def astype(self, dtype: Any) -> dlarray:
+        """numpy's astype for float64, float32 (numbers) and bool (logical data)."""
+        return conversion.astype(self, dtype)
 
     # --- numpy's protocols -----------------------------------------------------------
     def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
@@ -342,4 +346,6 @@ def isdlarray(x: object) -> bool:
 
 
 from . import assignment, dispatch, formats, functions, indexing, numpy_api  # noqa: E402  (they use the class above)
-from . import logical as _logic  # noqa: E402
+from .logical import logical_and, logical_not, logical_or, logical_xor  # noqa: E402
+from .logical import operator as _logic_operator  # noqa: E402
+from . import conversion  # noqa: E402

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import ShapeError
 from ..graph.registry import normalize_axes
-from .dispatch import apply, asdlarray, cast, strong_dtype
+from .dispatch import apply, asdlarray, cast, operand_dtype
 from .dlarray import dlarray, rebox
 from .types import ArrayLike, Axis
 
@@ -74,8 +74,9 @@ not_equal = _elementwise("ne", "not_equal", "a != b as a 0/1 float mask.")
 
 
 def where(condition: ArrayLike, a: ArrayLike, b: ArrayLike) -> dlarray:
-    """a where condition is nonzero, else b (broadcast together); no gradient flows to condition."""
-    dtype = strong_dtype(a, b)
+    """a where condition is nonzero, else b (broadcast together); no gradient flows to condition.
+    Logical when a and b both are."""
+    dtype = operand_dtype(a, b)
     condition = asdlarray(condition)
     if dtype is None:
         dtype = condition.dtype

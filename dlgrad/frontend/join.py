@@ -5,8 +5,8 @@ from typing import Iterable
 
 from ..errors import ShapeError
 from ..graph.registry import normalize_axes
-from .dispatch import apply, asdlarray, cast
-from .dlarray import F32, F64, dlarray, logical
+from .dispatch import apply, asdlarray, cast, operand_dtype
+from .dlarray import dlarray, logical
 from .functions import reshape
 from .types import ArrayLike
 
@@ -33,7 +33,7 @@ def concatenate(arrays: Iterable[ArrayLike], axis: int | None = 0) -> dlarray:
     if any(r != rest[0] for r in rest):
         raise ShapeError(f"concatenate along axis {axis} needs equal shapes on the other axes, got "
                          f"shapes {_shapes(parts)}")
-    dtype = F64 if any(a.dtype == F64 for a in parts) else F32
+    dtype = operand_dtype(*parts)   # logical parts take the numeric parts' dtype
     sizes = list(parts[0].shape)
     sizes[axis] = sum(a.shape[axis] for a in parts)
     shape = tuple(sizes)

@@ -7,16 +7,16 @@ import numpy as np
 from ..errors import UnsupportedOperationError
 from . import arrays as A
 from . import linalg as L
-from . import logical as G
+from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor
 from . import mathfuns as M
 from . import sorting as S
 from .dispatch import asdlarray
 
 UFUNCS = {
     np.arcsinh: M.asinh, np.arccosh: M.acosh, np.arctanh: M.atanh, np.trunc: M.fix,
-    np.isnan: G.isnan, np.isinf: G.isinf, np.isfinite: G.isfinite,
-    np.logical_and: G.logical_and, np.logical_or: G.logical_or, np.logical_not: G.logical_not,
-    np.logical_xor: G.logical_xor,
+    np.isnan: isnan, np.isinf: isinf, np.isfinite: isfinite,
+    np.logical_and: logical_and, np.logical_or: logical_or, np.logical_not: logical_not,
+    np.logical_xor: logical_xor,
 }
 
 

@@ -51,6 +51,11 @@ def _two_carries():
 _F64 = lambda *nodes: tuple(E.cast(n, "float64") for n in nodes)   # noqa: E731  (the bodies are float64)
 
 EXPLICIT = {
+    # index values as int64, fill where not a whole number in [0, high): ends, -0, fractions, NaN, Inf, huge
+    "fill_index": [("2x5,high=5,fill=5", [np.array([[0.0, 4.0, 5.0, -1.0, 2.5], [NAN, INF, -0.0, 3.0, 1e30]])],
+                    {"high": 5, "fill": 5}, None),
+                   ("7,high=3,fill=0", [np.array([2.0, 3.0, -INF, 1.0, 0.5, -2.0, 2.999])], {"high": 3, "fill": 0},
+                    None)],
     # random draws (graph/ops/random.py): the key read at run time, two sizes and offsets, both dtypes
     "random_uniform": [("5x7,f64,offset=3", [_KEYS], {"shape": (5, 7), "dtype": "float64", "offset": 3}, _KEY_INDEX),
                        ("1000,f32", [_KEYS], {"shape": (1000,), "dtype": "float32", "offset": 0}, _KEY_INDEX)],

@@ -40,3 +40,11 @@ def test_logical_masks_become_numpy_bool_by_comparison():
     np.testing.assert_array_equal(X[mask], X[X > 0])
     np.testing.assert_array_equal(X[~mask], X[~(X > 0)])
     assert extractdata((dlarray(X) > 0) + (dlarray(X) > 0)).max() == 2.0   # true + true is 2
+
+
+def test_single_with_double_rewrite_gives_single():
+    xs, yd = dlarray(X.astype(np.float32)), dlarray(X)
+    assert (xs + yd).dtype == np.float64                 # numpy's rule for dlarray arithmetic
+    assert (xs + dl.single(yd)).dtype == np.float32      # the rewrite: MATLAB's single
+    net = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2)])   # float32 learnables
+    assert dl.predict(net, dlarray(X[:, :, 0], "CB")).dtype == np.float32

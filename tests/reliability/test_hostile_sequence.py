@@ -28,12 +28,11 @@ def test_attention_layer_options_checked_when_built():
         dl.attentionLayer(2, DropoutProbability=-0.1)
 
 
-@pytest.mark.xfail(strict=True, raises=dl.IndexOutOfRange,
-                   reason="an out-of-vocabulary index now raises IndexOutOfRange naming X and the range (no longer a "
-                          "silent zero vector); MATLAB's default OOVMode 'map-to-last' (Weights with numWords+1 "
-                          "columns, unknown words read the last) is not implemented: it needs the index mapped "
-                          "inside the graph, which runtime gathers refuse")
 def test_word_embedding_out_of_vocabulary_index_is_not_silently_zero():
     net = dl.dlnetwork([dl.sequenceInputLayer(1), dl.wordEmbeddingLayer(3, 5, name="emb")])
     y = dl.extractdata(dl.predict(net, dl.dlarray(np.array([[[1.0, 5.0, -1.0]]], np.float32), "CBT")))
     assert np.abs(y[:, 0, 1]).sum() > 0 and np.abs(y[:, 0, 2]).sum() > 0
+    # MATLAB's default OOVMode "map-to-last": both unknown words read the extra last column
+    last = dl.extractdata(net.Learnables["emb", "Weights"])[:, 5]
+    np.testing.assert_array_equal(y[:, 0, 1], last)
+    np.testing.assert_array_equal(y[:, 0, 2], last)

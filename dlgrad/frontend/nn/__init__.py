@@ -32,6 +32,7 @@ from .lbfgs import lbfgsState, lbfgsupdate
 from .schedules import piecewiseSchedule, timeBasedDecay, warmupSchedule
 
 __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
+           "relu", "sigmoid", "tanh",   # MATLAB's deep-learning operations too; the same objects as dlgrad.relu ...
            "avgpool", "dlconv", "maxpool", "maxunpool", "dropout", "dropout_mask", "embed", "fullyconnect",
            "crossentropy", "huber", "indexcrossentropy", "l1loss", "l2loss", "mse",
            "batchnorm", "layernorm", "crosschannelnorm", "groupnorm", "instancenorm",

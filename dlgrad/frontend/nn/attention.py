@@ -117,9 +117,7 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
         raise FormatError(f"attention: queries {q.shape}, keys {k.shape} and values {v.shape} do not fit: keys "
                           "need the channels and observations of the queries, values the steps of the keys")
     nk = K.shape[2]
-    scale = 1 / math.sqrt(d) if isinstance(Scale, str) and Scale.lower() == "auto" else Scale
-    if isinstance(scale, str):
-        raise ValueError(f"attention: Scale must be 'auto' or a number, got {Scale!r}")
+    scale = 1 / math.sqrt(d) if check_scale(Scale, "attention") == "auto" else Scale
     scores = F.matmul(Q, F.transpose(K, (0, 1, 3, 2))) * scale          # (heads, batch, queries, keys)
     lowest = float(np.finfo(scores.dtype).min)   # a fully masked row then gets uniform weights, not NaN
     for allowed in _allowed(fmt, kf, PaddingMask, AttentionMask, batch, nq, nk):
@@ -140,3 +138,13 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
         attended = weights * F.transpose(mask, (2, 3, 1, 0)) / (1 - DropoutProbability)
     y = _from_heads(F.matmul(attended, V), fmt)
     return (labelled(y, cast(str, fmt)) if keep else y), F.transpose(weights, (3, 2, 0, 1))
+
+
+def check_scale(Scale: Any, what: str) -> Any:
+    """Scale as given if it is "auto" (any case; returned as "auto") or a finite real number."""
+    if isinstance(Scale, str) and Scale.lower() == "auto":
+        return "auto"
+    if isinstance(Scale, bool) or not isinstance(Scale, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(Scale):
+        raise ValueError(f"{what}: Scale must be 'auto' or a finite number, got {Scale!r}")
+    return Scale

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence, TypeVar, Union, cast
 
 import numpy as np
 
+from ...errors import ShapeError
 from ..formats import FormatError, labelled, stripdims
 from ..join import concatenate
 from .layers import LAYERS, Layer, Params, _layer
@@ -253,8 +254,11 @@ class _Concat(_MultiInput):
     def forward(self, p: Params, xs: Any) -> dlarray:
         fmt = _same_format(xs, type(self).__name__)
         axis = self._axis(fmt)
-        return labelled(concatenate([stripdims(x) for x in xs], axis), fmt) if fmt else \
-            concatenate(xs, axis)
+        try:
+            return labelled(concatenate([stripdims(x) for x in xs], axis), fmt) if fmt else \
+                concatenate(xs, axis)
+        except ShapeError as error:   # name the layer: a graph may hold several concatenations
+            raise ShapeError(f"{type(self).__name__} {self.name!r} ({fmt or 'unformatted'} data): {error}") from None
 
 
 @_layer("concat")
@@ -267,7 +271,7 @@ class concatenationLayer(_Concat):
     def _axis(self, fmt: str) -> int:
         ndim = len(fmt) if fmt else None
         if ndim is not None and not 0 <= self.Dim < ndim:
-            raise FormatError(f"concatenationLayer: Dim {self.Dim} is not an axis of {fmt!r} data "
+            raise FormatError(f"concatenationLayer {self.name!r}: Dim {self.Dim} is not an axis of {fmt!r} data "
                               f"(0-based: 0..{ndim - 1})")
         return self.Dim
 
@@ -280,7 +284,7 @@ class depthConcatenationLayer(_Concat):
 
     def _axis(self, fmt: str) -> int:
         if not fmt or "C" not in fmt:
-            raise FormatError(f"depthConcatenationLayer needs data with a 'C' axis, got format {fmt!r}")
+            raise FormatError(f"depthConcatenationLayer {self.name!r} needs data with a 'C' axis, got format {fmt!r}")
         return fmt.index("C")
 
 

@@ -13,8 +13,8 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import tree
-from ..dispatch import asdlarray
-from ..dlarray import dlarray, rebox
+from ..dispatch import asdlarray, cast
+from ..dlarray import F32, F64, dlarray, rebox
 from .architecture import Architecture
 from .layers import Layer
 from ..types import ArrayLike
@@ -192,13 +192,14 @@ class dlnetwork:
         if len(X) != len(arch.inputs):
             raise ValueError(f"the network has {len(arch.inputs)} inputs {arch.input_names()}, "
                              f"got {len(X)} arrays")
-        params, states = _by_layer(self.Learnables), _by_layer(self.State)
+        X, tables = _single_wins([asdlarray(x) for x in X], (self.Learnables, self.State))
+        params, states = _by_layer(tables[0]), _by_layer(tables[1])
         targets = arch.outputs if outputs is None else outputs
         values: dict[int, dlarray] = {}
         new_state: dict[tuple[str, str], dlarray] = {}
         for i in arch.needed(targets):
             layer = arch.layers[i]
-            xs = [asdlarray(X[j]) if kind == "input" else values[j] for kind, j in arch.feeds[i]]
+            xs = [X[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
             mask = None if masks is None else masks.get(layer.name)
             values[i], updated = layer.apply(params.get(layer.name, {}), states.get(layer.name, {}),
                                              xs[0] if len(xs) == 1 else tuple(xs), training, mask)
@@ -288,6 +289,20 @@ def resetState(net: dlnetwork) -> dlnetwork:
               for shape, fmt, dtype in net._arch.examples]
     _, state, _ = _initial_values(net._arch, inputs, np.random.default_rng(0))
     return dlnetwork._make(net._arch, [net.Learnables, Learnables(state)])
+
+
+def _single_wins(X: list[dlarray], tables: tuple[Learnables, Learnables]) -> tuple[list[dlarray], tuple[Learnables, ...]]:
+    """Inputs and (Learnables, State) computed in float32 when either side has float32 numbers:
+    MATLAB's single combined with double is single, so a single network given double data (or a
+    double network given single data) computes and answers in single."""
+    def numbers(values: Iterable[dlarray]) -> set[Any]:
+        return {v.dtype for v in values if v.dtype.kind == "f" and not v._logical}
+    inputs, learned = numbers(X), numbers(tables[0]._values)
+    if F32 not in inputs | learned or not (inputs | learned) - {F32}:
+        return X, tables
+    def single(v: dlarray) -> dlarray:
+        return cast(v, F32) if v.dtype == F64 and not v._logical else v
+    return [single(x) for x in X], tuple(table.map(single) for table in tables)
 
 
 def _by_layer(table: Learnables) -> dict[str, dict[str, dlarray]]:

@@ -9,11 +9,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from ..formats import labelled
+from ..formats import labelled, stripdims
 from .. import functions as F
 from ..dispatch import apply
 from ..dlarray import dlarray
-from .attention import attention
+from .attention import attention, check_scale
 from .layers import LAYERS, Layer, Params, _layer, check_channels, glorot
 from .linear import embed, fullyconnect
 
@@ -74,21 +74,41 @@ class positionEmbeddingLayer(Layer):
 
 @_layer("embedding")
 class wordEmbeddingLayer(Layer):
-    """Word vectors: Weights (dimension, numWords); input "CBT" word indices (C of size 1,
-    0-based: MATLAB's 1-based indices minus one), output (dimension, B, T)."""
+    """Word vectors: input "CBT" word indices (C of size 1, 0-based: MATLAB's 1-based indices minus
+    one), output (dimension, B, T). OOVMode "map-to-last" (MATLAB's default): Weights is
+    (dimension, numWords + 1) and every value that is not a whole number in [0, numWords) reads
+    the last column; "error": Weights is (dimension, numWords) and such a value raises
+    IndexOutOfRange."""
     dimension: int
     numWords: int
+    OOVMode: str = "map-to-last"
     name: str = ""
 
     def __post_init__(self) -> None:
         _positive(self.dimension, "dimension", "wordEmbeddingLayer")
         _positive(self.numWords, "numWords", "wordEmbeddingLayer")
+        mode = self.OOVMode.lower() if isinstance(self.OOVMode, str) else None
+        if mode not in ("map-to-last", "error"):
+            raise ValueError(f"wordEmbeddingLayer: OOVMode must be 'map-to-last' or 'error', got {self.OOVMode!r}")
+        object.__setattr__(self, "OOVMode", mode)
+
+    def _columns(self) -> int:
+        return self.numWords + (self.OOVMode == "map-to-last")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:   # MATLAB's default "narrow-normal": N(0, 0.01^2)
-        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self.numWords))).astype(x.dtype)}, {}
+        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self._columns()))).astype(x.dtype)}, {}
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
-        return embed(x, p["Weights"])
+        W = p["Weights"]
+        if W.ndim != 2 or W.shape[1] != self._columns():
+            raise ValueError(f"wordEmbeddingLayer {self.name!r}: Weights of shape {W.shape}; OOVMode "
+                             f"{self.OOVMode!r} needs ({self.dimension}, {self._columns()}) (numWords "
+                             f"{self.numWords}{' + 1 for the out-of-vocabulary column' * (self.OOVMode == 'map-to-last')})")
+        if self.OOVMode == "error":
+            return embed(x, W)
+        indices = apply("fill_index", stripdims(x), high=self.numWords, fill=self.numWords)
+        indices._fmt = x._fmt
+        return embed(indices, W, DataFormat=None if x._fmt else "CBT")
 
 
 def _mode(mask: Any, layer: str) -> str:
@@ -131,6 +151,7 @@ class selfAttentionLayer(Layer):
         if self.OutputSize != "auto":
             _positive(self.OutputSize, "OutputSize", "selfAttentionLayer")
         _probability(self.DropoutProbability, "selfAttentionLayer")
+        check_scale(self.Scale, "selfAttentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "selfAttentionLayer"))
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
@@ -165,6 +186,7 @@ class attentionLayer(Layer):
     def __post_init__(self) -> None:
         _positive(self.numHeads, "numHeads", "attentionLayer")
         _probability(self.DropoutProbability, "attentionLayer")
+        check_scale(self.Scale, "attentionLayer")
         object.__setattr__(self, "AttentionMask", _mode(self.AttentionMask, "attentionLayer"))
 
     def num_inputs(self) -> int:

@@ -62,7 +62,10 @@ def _encode(x, arrays, where):
     if isinstance(x, dlarray):
         if x._node is not None:
             raise TypeError(f"save_checkpoint: {where} is a traced dlarray; save the values dlfeval returns")
-        return {"dlarray": _array(x._data, arrays), "fmt": x._fmt}
+        entry = {"dlarray": _array(x._data, arrays), "fmt": x._fmt}
+        if x._logical:   # logical data keeps its float storage and its class
+            entry["logical"] = True
+        return entry
     if isinstance(x, np.ndarray):
         if x.dtype.kind not in "biufc":
             raise TypeError(f"save_checkpoint: {where} is a numpy array of dtype {x.dtype}; only numbers are saved")
@@ -123,7 +126,7 @@ def _decode(node, file):
         return value
     if kind == "dlarray":
         x = wrap(np.require(file[str(value)], requirements="C"))
-        x._fmt = node["fmt"]
+        x._fmt, x._logical = node["fmt"], bool(node.get("logical", False))
         return x
     if kind == "ndarray":
         return file[str(value)]

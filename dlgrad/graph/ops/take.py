@@ -35,6 +35,10 @@ def _check_index(idx, high, what):
     value = const_value(idx)
     if value is not None:   # a constant is checked once, when the node is built
         check_indices(what, value, high)
+    base = _base(idx)
+    if getattr(base, "op", None) == "fill_index" and max(base.attr("high"), base.attr("fill") + 1) > high:   # (fill_index.py)
+        raise ShapeError(f"{what}: indices filled up to {max(base.attr('high') - 1, base.attr('fill'))} do not "
+                         f"fit an axis of length {high}")
 
 
 def _take_shape(x_shape, idx, axis, along, what):
@@ -222,13 +226,17 @@ def to_index(x, what, high):
 _VALUE_PRESERVING = ("to_index", "cast", "reshape", "permute", "broadcast_to")
 
 
+def _base(idx):
+    while getattr(idx, "op", None) in _VALUE_PRESERVING:
+        idx = idx.inputs[0]
+    return idx
+
+
 def index_source(idx):
     """(input node, whether it holds floats) whose values idx reads at run time, or None for a
     constant; raises for indices computed inside the function (they cannot be checked up front)."""
-    base = idx
-    while base.op in _VALUE_PRESERVING:
-        base = base.inputs[0]
-    if base.op == "const":
+    base = _base(idx)
+    if base.op in ("const", "fill_index"):   # fill_index: in range by construction (_check_index)
         return None
     if base.op == "input":
         return base, base.dtype != INDEX_DTYPE
