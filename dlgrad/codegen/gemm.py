@@ -48,6 +48,12 @@ PARALLEL_MACRO = f"""#if defined(_OPENMP) && defined(DLGRAD_NUM_THREADS)
 """
 
 
+def packed_epilogue(ctype, k, loads) -> bool:
+    """Whether a packed product takes an epilogue reading `loads` buffers besides it: one k block,
+    and a small one (an accumulation, a bias), which the panel's column strips do not slow."""
+    return k <= KC[ctype] and loads <= 1
+
+
 def packs(ctype, m, n, k, b_k, b_n) -> bool:
     """Whether matmul_block packs B: then it reads B through any strides at full speed."""
     return (m >= ROWS and n > 1 and k > 0
@@ -66,9 +72,10 @@ def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n, pack=None, epilogue=None) -
     block = Block()
     g = _Product(ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue or (lambda *_: None))
     if packs(ctype, m, n, k, b_k, b_n) if pack is None else pack:
-        # the scheduler fuses no epilogue here: it would walk its operands down column strips
-        # of the panel (W3's Adam step on dW1 = dH @ X^T: 300 us fused, 290 us after it)
-        assert epilogue is None, "no epilogue on a packed product"
+        # the scheduler fuses only small epilogues here, and only with one k block (packed_epilogue):
+        # they walk their operands down column strips of the panel (W3's Adam step on dW1 = dH @ X^T:
+        # 300 us fused, 290 us after it), but an accumulation (a loop's dW += dZ @ X^T) saves a pass
+        assert epilogue is None or k <= KC[ctype], "an epilogue on a packed product of one k block only"
         block.extend(g.packed())
         return block
     if b_n == 1 and m >= ROWS and n >= g.cols:
@@ -204,6 +211,11 @@ class _Product:
             stores = For("j", width)
             stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
                                f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
+            if store == "=":   # one k block: the values are final (the overlapping block repeats them)
+                for r in rs:
+                    epilogue = self.epilogue(i, r, "j0 + j", f"acc{r}[j]")
+                    if epilogue is not None:
+                        stores.add(Scope(epilogue.body))
         return [self.accumulators(), over_k, stores]
 
     def finish_rows(self, i, rows, width):

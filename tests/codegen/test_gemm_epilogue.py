@@ -88,13 +88,22 @@ def test_epilogue_reading_the_product_transposed_is_a_kernel_of_its_own():
     assert_close(compile_graph([out], [((16, 16), "float64")])(x)[0], x @ x + (x @ x).T)
 
 
-def test_packed_products_take_no_epilogue():
-    """A packed product (here B transposed) walks its panels' column strips: its consumers
-    stay a kernel of their own (gemm.matmul_block)."""
-    a, bt = input_node(0, (64, 32), "float32"), input_node(1, (48, 32), "float32")
-    out = E.unary("relu", L.matmul(a, M.permute(bt, (1, 0))))
-    source = lower([out], [((64, 32), "float32"), ((48, 32), "float32")]).source
-    assert "panel[" in source and len(kernel_heads(source)) == 2
+@pytest.mark.parametrize("rows", [64, 61])   # 61: the last row block overlaps the one before
+def test_packed_products_take_small_epilogues(rows):
+    """A packed product (here B transposed) of one k block computes a small epilogue (an
+    activation, an accumulation d + a @ b': a loop's dW) as it stores each block; one that
+    reads several other arrays (an optimizer step) stays a kernel of its own (gemm.packed_epilogue)."""
+    rng = np.random.default_rng(4)
+    a, bt = input_node(0, (rows, 32), "float32"), input_node(1, (48, 32), "float32")
+    d, e = input_node(2, (rows, 48), "float32"), input_node(3, (rows, 48), "float32")
+    product = L.matmul(a, M.permute(bt, (1, 0)))
+    specs = [((rows, 32), "float32"), ((48, 32), "float32"), ((rows, 48), "float32"), ((rows, 48), "float32")]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s, _ in specs]
+    for out, kernels in ((E.unary("relu", product), 1), (E.add(d, product), 1),
+                         (E.sub(d, E.mul(E.div(product, E.add(E.unary("sqrt", e), 1e-3)), 0.1)), 2)):
+        source = lower([out], specs).source
+        assert "panel[" in source and len(kernel_heads(source)) == kernels, source
+        assert_close(compile_graph([out], specs)(*arrays)[0], evaluate([out], arrays)[0], rtol=1e-5, atol=1e-5)
 
 
 def test_an_update_in_the_epilogue_replaces_its_input():

@@ -6,7 +6,7 @@ from __future__ import annotations
 from ...graph.registry import MATMUL
 from ..body import Body, NeedMaterialize
 from ..csyntax import CTYPE, Block, Stmt, index_expr, loop_nest
-from ..gemm import matmul_block, packs
+from ..gemm import matmul_block, packed_epilogue, packs
 from ..indexmap import c_strides, linear
 from ..kernels import prune, unique
 from . import Kernel, Kind, register
@@ -30,9 +30,10 @@ def epilogue(scheduler, kernel, index, node):
     """Add an elementwise root to a matmul kernel, computed from each block of the product
     as it is stored (gemm.py): it must read the product, and only where it is stored."""
     product, shape = kernel.roots[0], kernel.shape
-    if kernel.packed:   # see gemm.matmul_block
-        return False
     trial, expr = scheduler._trial(kernel.body or Body(scheduler.ctx, shape), node, shape)
+    others = {id(load.buffer) for load in trial.loads if load.buffer is not product}
+    if kernel.packed and not packed_epilogue(CTYPE[product.dtype], product.inputs[0].shape[-1], len(others)):
+        return False   # see gemm.matmul_block
     strides = c_strides(shape)
     if (id(product) not in trial.reads or trial.masks
             or any(b is not None for load in trial.loads for b in load.bounds)
