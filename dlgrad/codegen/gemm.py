@@ -48,10 +48,11 @@ PARALLEL_MACRO = f"""#if defined(_OPENMP) && defined(DLGRAD_NUM_THREADS)
 """
 
 
-def packed_epilogue(ctype, k, loads) -> bool:
-    """Whether a packed product takes an epilogue reading `loads` buffers besides it: one k block,
-    and a small one (an accumulation, a bias), which the panel's column strips do not slow."""
-    return k <= KC[ctype] and loads <= 1
+def packed_epilogue(ctype, k, accumulates, loads) -> bool:
+    """Whether a packed product takes an epilogue: only an accumulation d + product reading one
+    other array (a loop step's dW + dZ @ X'), and with one k block; others walk their operands
+    down the panel's column strips (W3's Adam step on dW1 = dH @ X^T: 300 us fused, 290 us after)."""
+    return k <= KC[ctype] and accumulates and loads <= 1
 
 
 def packs(ctype, m, n, k, b_k, b_n) -> bool:
@@ -72,9 +73,7 @@ def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n, pack=None, epilogue=None) -
     block = Block()
     g = _Product(ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue or (lambda *_: None))
     if packs(ctype, m, n, k, b_k, b_n) if pack is None else pack:
-        # the scheduler fuses only small epilogues here, and only with one k block (packed_epilogue):
-        # they walk their operands down column strips of the panel (W3's Adam step on dW1 = dH @ X^T:
-        # 300 us fused, 290 us after it), but an accumulation (a loop's dW += dZ @ X^T) saves a pass
+        # the scheduler fuses only accumulations here, with one k block (packed_epilogue)
         assert epilogue is None or k <= KC[ctype], "an epilogue on a packed product of one k block only"
         block.extend(g.packed())
         return block

@@ -32,7 +32,9 @@ def epilogue(scheduler, kernel, index, node):
     product, shape = kernel.roots[0], kernel.shape
     trial, expr = scheduler._trial(kernel.body or Body(scheduler.ctx, shape), node, shape)
     others = {id(load.buffer) for load in trial.loads if load.buffer is not product}
-    if kernel.packed and not packed_epilogue(CTYPE[product.dtype], product.inputs[0].shape[-1], len(others)):
+    accumulates = node.op == "add" and any(x is product for x in node.inputs)
+    if kernel.packed and not packed_epilogue(CTYPE[product.dtype], product.inputs[0].shape[-1], accumulates,
+                                             len(others)):
         return False   # see gemm.matmul_block
     strides = c_strides(shape)
     if (id(product) not in trial.reads or trial.masks
