@@ -232,10 +232,11 @@ def emit_filter(emitter, index, kernel):
     (each x element one broadcast, rows of filters contiguous) whose accumulators start from and
     return to w[t], which stays in L1 while x and y stream through once.
 
-    On threads (a large product, _pragma) the blocks of w (tap, group, block of channel rows)
-    are dealt to the threads in turn: each thread runs every position, transposing y itself,
-    and sums only its own blocks, so each element of w is summed by one thread in the serial
-    order and the bits do not depend on the thread count."""
+    On threads (a large product, _pragma) the blocks of w (tap, group, block of channel rows),
+    numbered tap by tap, are split into one run per thread (runs rather than every other block:
+    neighbouring blocks share cache lines): each thread runs every position, transposing y
+    itself, and sums only its own blocks, so each element of w is summed by one thread in the
+    serial order and the bits do not depend on the thread count."""
     root = kernel.roots[0]
     (x, _), (y, _) = kernel.operands
     X, Yn, D = emitter.names[id(emitter.owner(x))], emitter.names[id(emitter.owner(y))], emitter.names[id(root)]
@@ -251,6 +252,7 @@ def emit_filter(emitter, index, kernel):
     chunk = max(1, min(nb, TRANSPOSED_BYTES // (stride * SIZE[ctype])))
     pragma = _pragma(geo)
     row_blocks = -(-cg // FILTER_ROWS)
+    units = math.prod(geo.kernel) * geo.groups * row_blocks   # blocks of dW, in runs of one per part
 
     def rows_block(rows, r0):
         def cols_block(width, f0):
@@ -263,7 +265,7 @@ def emit_filter(emitter, index, kernel):
         if not pragma:
             return items
         unit = f"((({_flat(t, geo.kernel)})*{geo.groups} + g)*{row_blocks} + {r0}/{FILTER_ROWS})"
-        return [_If(f"{unit} % parts == part", Block(items))]
+        return [_If(f"{unit} * parts / {units} == part", Block(items))]
 
     taps = [*(f"const ptrdiff_t {i[k]} = {o[k]}*{geo.stride[k]} + {t[k]}*{geo.dilation[k]} - {geo.lo[k]};"
               for k in range(d)),
