@@ -64,11 +64,13 @@ def test_dljacobian_over_a_convolution_is_one_batched_sweep():
     x = RNG.standard_normal(40)
     jacobian, hessian = (dl.extractdata(v) for v in dl.dlfeval(_jacobian_and_hessian, dl.dlarray(x)))
     eps = 1e-6
-    f = lambda z: dl.extractdata(dl.dlfeval(_net, dl.dlarray(z)))   # noqa: E731
-    g = lambda z: dl.extractdata(dl.dlfeval(lambda v: dl.dlgradient(dl.sum(_net(v) ** 2), v), dl.dlarray(z)))  # noqa: E731
-    basis = np.eye(40)
-    numeric_j = np.stack([(f(x + eps * e) - f(x - eps * e)) / (2 * eps) for e in basis], axis=1)
-    numeric_h = np.stack([(g(x + eps * e) - g(x - eps * e)) / (2 * eps) for e in basis], axis=1)
+
+    def central(fn):   # column j: the central difference along coordinate j
+        at = lambda z: dl.extractdata(dl.dlfeval(fn, dl.dlarray(z)))   # noqa: E731
+        return np.stack([(at(x + eps * e) - at(x - eps * e)) / (2 * eps) for e in np.eye(40)], axis=1)
+
+    numeric_j = central(_net)
+    numeric_h = central(lambda v: dl.dlgradient(dl.sum(_net(v) ** 2), v))
     np.testing.assert_allclose(jacobian, numeric_j, atol=1e-7)
     np.testing.assert_allclose(hessian, numeric_h, atol=1e-6)
     # one sweep for all rows: a handful of conv, conv_transpose and conv_filter nodes (5), not
