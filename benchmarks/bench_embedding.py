@@ -10,7 +10,8 @@ vocabulary of 50 000 words must be within 10% of its time at 10 000 (target rati
 
 Rows: the step at 10 000 words (the floor) and at 50 000, with the table as embed takes it
 (dim x words, MATLAB's shape: in row-major memory one word's vector is strided, 64 cache lines
-per lookup) and stored words x dim (dl.take along axis 0: one word's vector is contiguous, as
+per lookup, which the kernels read and update 8 words at a time across the rows so the hardware
+prefetcher follows them) and stored words x dim (dl.take along axis 0: one word's vector is contiguous, as
 in MATLAB's column-major memory); numpy's own W[:, idx] at both sizes, which shows what the
 memory system alone adds for the strided layout; the generated C's size at both; and an index
 of 50 000 at a vocabulary of 50 000 raising the clear error. New index values every call

@@ -106,3 +106,5 @@ def test_parallel_products_compile_warning_free(openmp, tmp_path):
     outputs, specs, _, _ = parallel_products("float64")
     compile_strictly(lower(outputs, specs).source, tmp_path, openmp)
     compile_strictly(products_program().source, tmp_path, openmp)
+    from .test_conv_kernels import programs   # conv, conv_transpose and conv_filter, each split
+    compile_strictly(lower(*programs(24, 37)).source, tmp_path, openmp)

@@ -220,3 +220,29 @@ def test_sgd_update_writes_the_scatter_into_the_donated_table():
     for _ in range(2):
         want = want - 0.5 * _embed_reference(want, x, t)[1]
     np.testing.assert_allclose(dl.extractdata(w), want, rtol=1e-12, atol=1e-14)
+
+
+def _columns(w, x, u):
+    y = dl.take(w, x, axis=1)   # a column lookup of a row-major table: one value per row and index
+    return y, dl.dlgradient(dl.sum(y * u), w), w - dl.dlgradient(dl.sum(y * u), w)
+
+
+@pytest.mark.parametrize("dtype, count", [(np.float64, 37), (np.float32, 70)])
+def test_column_lookups_run_in_blocks_of_a_cache_line(dtype, count):
+    """W[:, idx] and its scatters go through the indices a cache line of them at a time (8
+    doubles, 16 floats), all rows per block, then the partial block: the values and the order
+    of the sums at repeated indices stay numpy's (np.add.at's, in increasing index position)."""
+    rng = np.random.default_rng(5)
+    w = rng.standard_normal((5, 23)).astype(dtype)
+    x = rng.integers(0, 23, count)
+    x[[3, 11, 30]] = 7   # a repeated index across blocks and within the last one
+    u = rng.standard_normal((5, count)).astype(dtype)
+    source = dl.lower(_columns, dl.dlarray(w), x, dl.dlarray(u)).c_source
+    width = 64 // np.dtype(dtype).itemsize
+    assert f"jb < {count - count % width}; jb += {width}" in source   # row-major order before
+    y, grad, updated = dl.dlaccelerate(_columns)(dl.dlarray(w), x, dl.dlarray(u))
+    want = np.zeros_like(w)
+    np.add.at(want, (slice(None), x), u)
+    assert np.array_equal(dl.extractdata(y), w[:, x])
+    assert np.array_equal(dl.extractdata(grad), want)
+    np.testing.assert_allclose(dl.extractdata(updated), w - want, rtol=1e-6, atol=1e-6)

@@ -14,6 +14,7 @@ fixed order: the same bits on any number of threads.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 from ..csyntax import CTYPE, Block, For, Scope
 from ..gemm import COLS, PARALLEL, PARALLEL_MIN, ROWS, SIZE
@@ -229,7 +230,13 @@ def emit_filter(emitter, index, kernel):
     """w[t] (C x F) += x[i] (C x B) @ y[o]^T (B x F) position by position: y[o] is transposed
     into a stack buffer a chunk of the batch at a time, so the product is an outer-product GEMM
     (each x element one broadcast, rows of filters contiguous) whose accumulators start from and
-    return to w[t], which stays in L1 while x and y stream through once."""
+    return to w[t], which stays in L1 while x and y stream through once.
+
+    On threads (a large product, _pragma) the blocks of w (tap, group, block of channel rows),
+    numbered tap by tap, are split into one run per thread (runs rather than every other block:
+    neighbouring blocks share cache lines): each thread runs every position, transposing y
+    itself, and sums only its own blocks, so each element of w is summed by one thread in the
+    serial order and the bits do not depend on the thread count."""
     root = kernel.roots[0]
     (x, _), (y, _) = kernel.operands
     X, Yn, D = emitter.names[id(emitter.owner(x))], emitter.names[id(emitter.owner(y))], emitter.names[id(root)]
@@ -243,6 +250,9 @@ def emit_filter(emitter, index, kernel):
     padded = -(-nf // vector) * vector if geo.groups == 1 and nf <= 3 * vector else None
     cols, stride = (nf, padded) if padded else (2 * vector, nf)
     chunk = max(1, min(nb, TRANSPOSED_BYTES // (stride * SIZE[ctype])))
+    pragma = _pragma(geo)
+    row_blocks = -(-cg // FILTER_ROWS)
+    units = math.prod(geo.kernel) * geo.groups * row_blocks   # blocks of dW, in runs of one per part
 
     def rows_block(rows, r0):
         def cols_block(width, f0):
@@ -251,7 +261,11 @@ def emit_filter(emitter, index, kernel):
                 lambda k: f"yt + {k}*{stride} + {f0}", "nbc", lambda r: f"(Dt + ({r0} + {r})*{nf} + {f0})",
                 accumulate=True, lanes=padded)
             return [declare, step, stores]
-        return _blocks(fg, f"g*{fg}", cols, cols_block, var="f0")
+        items = _blocks(fg, f"g*{fg}", cols, cols_block, var="f0")
+        if not pragma:
+            return items
+        unit = f"((({_flat(t, geo.kernel)})*{geo.groups} + g)*{row_blocks} + {r0}/{FILTER_ROWS})"
+        return [_If(f"{unit} * parts / {units} == part", Block(items))]
 
     taps = [*(f"const ptrdiff_t {i[k]} = {o[k]}*{geo.stride[k]} + {t[k]}*{geo.dilation[k]} - {geo.lo[k]};"
               for k in range(d)),
@@ -268,8 +282,28 @@ def emit_filter(emitter, index, kernel):
         f"const {CTYPE[y.dtype]} *restrict yo = {Yn} + ({_flat(o, geo.out)})*{nf * nb} + bc;",
         transpose, _window_loops(bounds, t, taps)]), step=chunk)
     inner = Block([*_bound_declarations(bounds, t), over_batch])
-    block = Block([fill(D, root.size, "0"), *_position_loops(o, geo.out, inner, "").body])
+    positions = _position_loops(o, geo.out, inner, "").body
+    if pragma:   # one part per thread (one part without OpenMP), each part all positions
+        positions = [PARTS, For("part", "parts", Block(positions), pragma=pragma)]
+    block = Block([fill(D, root.size, "0"), *positions])
     return emitter.function(index, kernel, [emitter.owner(x), emitter.owner(y)], [root], block)
+
+
+PARTS = """#if defined(_OPENMP) && defined(DLGRAD_NUM_THREADS)
+const ptrdiff_t parts = DLGRAD_NUM_THREADS;
+#else
+const ptrdiff_t parts = 1;
+#endif"""
+
+
+@dataclass
+class _If:
+    """if (test) { body }"""
+    test: str
+    body: Block
+
+    def lines(self, indent):
+        return [f"{indent}if ({self.test}) {{"] + self.body.lines(indent + "    ") + [indent + "}"]
 
 
 def _tap_index(flat, kernel, k):

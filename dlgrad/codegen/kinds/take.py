@@ -23,6 +23,7 @@ def _split(shape, axis, middle):
 
 
 AHEAD = 8   # indices of prefetch distance for the rows a take reads
+LINE = 64   # bytes of a cache line
 
 
 def _loops(data, idx, axis, along, size, table, assign, prefetch=None):
@@ -31,8 +32,12 @@ def _loops(data, idx, axis, along, size, table, assign, prefetch=None):
     length `size` along the axis. Row by row (o outermost: the random reads of one row stay
     within its pages; index-major order measured slower, 2 ms against 0.3-1.5 ms for 512 words
     of a 64 x 10 000 or 50 000 table); for a given output position the indices run in
-    increasing order (deterministic sums)."""
+    increasing order (deterministic sums). Where the piece of a row one index names is shorter
+    than a cache line, the indices go in blocks (_blocked)."""
     outer, middle, inner = _split(data.shape, axis, 1 if along else idx.ndim)
+    width = LINE // np.dtype(data.dtype).itemsize
+    if not along and inner < width and middle >= 2 * width:
+        return _blocked(outer, middle, inner, width, size, table, assign)
     o, j, n = For("o", outer), For("j", middle), For("n", inner)
     position, source = f"(o * {middle} + j) * {inner} + n", f"(o * {size} + k) * {inner} + n"
     o.add(j)
@@ -47,6 +52,34 @@ def _loops(data, idx, axis, along, size, table, assign, prefetch=None):
     n.add(f"const ptrdiff_t k = (ptrdiff_t){table}[{position if along else 'j'}];")
     n.add(assign(position, source))
     return o
+
+
+def _blocked(outer, middle, inner, width, size, table, assign):
+    """The nest for short pieces (a column lookup W[:, idx] of a row-major table: one value per
+    row): blocks of `width` indices (one cache line of the gathered side), each taken across
+    all rows o before the next block. Each of a block's `width` accesses then steps through the
+    rows by a fixed stride, which the hardware prefetcher follows; row by row over all indices
+    every access is a fresh miss once the table outgrows the cache (measured on a 64 x 50 000
+    table, 512 indices: gather and scatter 83-90 us against 216 us). For a given output
+    position the indices still run in increasing order (the last partial block comes last)."""
+    full = middle - middle % width
+    nest = Block()
+    for start, stop, blocks in ((0, full, True), (full, middle, False)):
+        if start == stop:
+            continue
+        j = For("j", f"jb + {width}", start="jb") if blocks else For("j", stop, start=start)
+        o, n = For("o", outer), For("n", inner)
+        o.add(j)
+        j.add(n)
+        n.add(f"const ptrdiff_t k = (ptrdiff_t){table}[j];")
+        n.add(assign(f"(o * {middle} + j) * {inner} + n", f"(o * {size} + k) * {inner} + n"))
+        if blocks:
+            jb = For("jb", stop, step=width)
+            jb.add(o)
+            nest.add(jb)
+        else:
+            nest.add(o)
+    return nest
 
 
 def _names(emitter, root, operands):

@@ -193,9 +193,55 @@ def _layout(node, layouts):
     return tuple(out)
 
 
-register(Op("conv", WINDOW, _infer_conv, _numpy_conv, _vjp_conv, layout=_layout))
-register(Op("conv_transpose", WINDOW, _infer_transpose, _numpy_transpose, _vjp_transpose, layout=_layout))
-register(Op("conv_filter", WINDOW, _infer_filter, _numpy_filter, _vjp_filter, layout=_layout))
+# --- batching (graph/batching.py): `size` copies of a convolution as one convolution ----------
+def _move(x, axes):
+    return apply("permute", x, axes=tuple(axes))
+
+
+def _merge(x, at):
+    """x with axes at and at + 1 merged into one."""
+    return apply("reshape", x, shape=x.shape[:at] + (x.shape[at] * x.shape[at + 1],) + x.shape[at + 2:])
+
+
+def _copies_into_channels(a, d):
+    """(size, S.., C, B) as (S.., size*C, B): copy s holds channels s*C to (s+1)*C - 1."""
+    return _merge(_move(a, [*range(1, d + 1), 0, d + 1, d + 2]), d)
+
+
+def _channels_into_copies(out, size, d, at):
+    """The inverse for an output whose axis `at` is (size*F): copies first, F at `at`."""
+    split = apply("reshape", out, shape=out.shape[:at] + (size, out.shape[at] // size) + out.shape[at + 1:])
+    return _move(split, [at, *range(at), *range(at + 1, split.ndim)])
+
+
+def _batch(node, inputs, batched, size):
+    """Copies of conv (x batched) or conv_transpose (y batched) with shared weights join the
+    batch axis: one convolution of size*B observations. Otherwise (weights batched, or
+    conv_filter) the copies become groups: copy s of group g is group s*groups + g of one
+    grouped convolution (grouped channels and filters are group-major), the unbatched
+    operand broadcast to the copies."""
+    d = node.ndim - 2
+    attrs = dict(node.attrs)
+    if node.op != "conv_filter" and batched == [True, False]:
+        a = inputs[0]                       # (size, S.., C, B) -> (S.., C, size*B)
+        out = apply(node.op, _merge(_move(a, [*range(1, d + 2), 0, d + 2]), d + 1), inputs[1], **attrs)
+        split = apply("reshape", out, shape=out.shape[:-1] + (size, a.shape[-1]))
+        return _move(split, [d + 1, *range(d + 1), d + 2])
+    a, b = (x if flag else apply("broadcast_to", apply("reshape", x, shape=(1,) + x.shape), shape=(size,) + x.shape)
+            for x, flag in zip(inputs, batched))
+    attrs["groups"] = size * node.attr("groups")
+    if node.op == "conv_filter":            # x and y: (S.., size*C, B), (O.., size*F, B)
+        out = apply(node.op, _copies_into_channels(a, d), _copies_into_channels(b, d), **attrs)
+        return _channels_into_copies(out, size, d, d + 1)
+    # conv (x, w) or conv_transpose (y, w): w (size, K.., Cg, F) -> (K.., Cg, size*F)
+    w = _merge(_move(b, [*range(1, d + 2), 0, d + 2]), d + 1)
+    return _channels_into_copies(apply(node.op, _copies_into_channels(a, d), w, **attrs), size, d, d)
+
+
+register(Op("conv", WINDOW, _infer_conv, _numpy_conv, _vjp_conv, layout=_layout, batch=_batch))
+register(Op("conv_transpose", WINDOW, _infer_transpose, _numpy_transpose, _vjp_transpose, layout=_layout,
+            batch=_batch))
+register(Op("conv_filter", WINDOW, _infer_filter, _numpy_filter, _vjp_filter, layout=_layout, batch=_batch))
 
 
 def _attrs(stride, dilation, padding, groups):
