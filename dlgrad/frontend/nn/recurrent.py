@@ -1,0 +1,195 @@
+"""lstm and gru: MATLAB's recurrent operations, one input GEMM over all steps and a scan.
+
+The input projection W*x + b of every time step is one matrix product over (C, B*T) before
+the loop; the scan (frontend/recurrence.py, compiled as one loop, its gradient the reverse loop)
+steps over it time-major (T, gates*H, B), so a step holds only R*h and the gate arithmetic.
+Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
+candidate). Both return their final states too (MATLAB's [Y, hiddenState, cellState]).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .. import functions as F
+from ..dispatch import apply, asdlarray, cast
+from ..dlarray import dlarray
+from ..formats import FormatError, labelled, stripdims
+from ..recurrence import scan
+from ..types import ArrayLike
+from .common import formatted_input, relabel
+
+Activation = Callable[[dlarray], dlarray]
+
+
+def hard_sigmoid(x: dlarray) -> dlarray:
+    """MATLAB's "hard-sigmoid" gate: max(0, min(1, 0.2 x + 0.5))."""
+    return F.minimum(F.maximum(x * 0.2 + 0.5, 0.0), 1.0)
+
+
+def softsign(x: dlarray) -> dlarray:
+    """MATLAB's "softsign" state activation: x / (1 + |x|)."""
+    return x / (F.abs(x) + 1.0)
+
+
+STATE_ACTIVATIONS: dict[str, Activation] = {"tanh": F.tanh, "softsign": softsign, "relu": F.relu}
+GATE_ACTIVATIONS: dict[str, Activation] = {"sigmoid": F.sigmoid, "hard-sigmoid": hard_sigmoid}
+RESET_GATE_MODES = ("after-multiplication", "before-multiplication", "recurrent-bias-after-multiplication")
+
+
+def activation(table: dict[str, Activation], value: Any, option: str, op: str) -> Activation:
+    """The function an activation option names (a clear error naming the option otherwise)."""
+    if isinstance(value, str) and value.lower() in table:
+        return table[value.lower()]
+    raise ValueError(f"{op}: {option} must be one of {', '.join(map(repr, table))}, got {value!r}")
+
+
+def sequence_input(X: ArrayLike, DataFormat: str | None, op: str) -> tuple[dlarray, str, bool]:
+    """(X as (C, B, T), its format, whether the output is labelled): B and T of size 1 where absent."""
+    x, fmt, keep = formatted_input(X, "C", op, DataFormat)
+    other = sorted(set(fmt) - set("CBT"))
+    if other:
+        raise FormatError(f"{op}: X must have a 'C' axis and optional 'B' and 'T' axes (for example 'CBT'), "
+                          f"got data format {fmt!r} (flatten {', '.join(other)} axes into channels first)")
+    size = dict(zip(fmt, x.shape))
+    return F.reshape(x, (size["C"], size.get("B", 1), size.get("T", 1))), fmt, keep
+
+
+def sequence_output(y: dlarray, fmt: str, keep: bool) -> dlarray:
+    """(H, B, T) back to the axes of the input format fmt ('C' now of size H)."""
+    h, b, t = y.shape
+    shape = [{"C": h, "B": b, "T": t}[label] for label in fmt]
+    return relabel(F.reshape(y, tuple(shape)), fmt, keep)
+
+
+def initial_state(value: ArrayLike, hidden: int, batch: int, dtype: Any, what: str, op: str) -> dlarray:
+    """An initial state as (hidden, batch): (H,), (H, 1) and formatted "C" states are used for every observation."""
+    s = stripdims(asdlarray(value))
+    if s.shape in ((hidden,), (hidden, 1)):
+        s = F.reshape(s, (hidden, 1))
+        if batch != 1:
+            s = apply("broadcast_to", s, shape=(hidden, batch))
+    elif s.shape != (hidden, batch):
+        raise FormatError(f"{op}: {what} must have shape ({hidden}, {batch}) (numHiddenUnits by observations) "
+                          f"or ({hidden}, 1), got {s.shape}")
+    return s if s.dtype == dtype else cast(s, dtype)
+
+
+def state_output(s: dlarray, given: ArrayLike, batch_in_x: bool) -> dlarray:
+    """A final state formatted "CB" (or "C") when the initial one was formatted, as MATLAB does."""
+    if getattr(given, "_fmt", None):
+        return labelled(s, "CB") if batch_in_x else labelled(F.reshape(s, (s.shape[0],)), "C")
+    return s
+
+
+def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, gates: int, channels: int,
+             op: str, bias_blocks: tuple[int, ...] = ()) -> tuple[dlarray, dlarray, dlarray, int]:
+    """(W, R, bias as a column, H) checked against MATLAB's shapes (gates*H, C), (gates*H, H), gates*H."""
+    W, R, b = (stripdims(asdlarray(v)) for v in (weights, recurrentWeights, bias))
+    if W.ndim != 2 or W.shape[0] % gates or W.shape[1] != channels:
+        raise FormatError(f"{op}: weights must have shape ({gates}*numHiddenUnits, {channels}) for an input "
+                          f"with {channels} channels, got {W.shape}")
+    hidden = W.shape[0] // gates
+    if R.shape != (gates * hidden, hidden):
+        raise FormatError(f"{op}: recurrentWeights must have shape ({gates * hidden}, {hidden}), got {R.shape}")
+    sizes = bias_blocks or (gates * hidden,)
+    if b.size not in sizes:
+        raise FormatError(f"{op}: bias must have {' or '.join(map(str, sizes))} values, got shape {b.shape}")
+    return W, R, F.reshape(b, (b.size, 1)), hidden
+
+
+def project(x: dlarray, W: dlarray, b: dlarray) -> dlarray:
+    """W*x + b for all steps as one GEMM over (C, B*T), returned time-major (T, rows, B)."""
+    c, batch, steps = x.shape
+    z = F.matmul(W, F.reshape(x, (c, batch * steps))) + b
+    return F.transpose(F.reshape(z, (W.shape[0], batch, steps)), (2, 0, 1))
+
+
+def lstm_scan(xp: dlarray, h0: dlarray, c0: dlarray, R: dlarray, gate: Activation, state: Activation,
+              reverse: bool = False, sequence: bool = True) -> tuple[dlarray | None, dlarray, dlarray]:
+    """(Y as (H, B, T) or None, final h, final c) of the LSTM recurrence over projected inputs xp (T, 4H, B)."""
+    H = h0.shape[0]
+
+    def step(carry: Any, z_in: Any) -> Any:
+        h, c = carry
+        z = z_in + F.matmul(R, h)
+        i, f, o = gate(z[:H]), gate(z[H:2 * H]), gate(z[3 * H:])
+        c = f * c + i * state(z[2 * H:3 * H])
+        h = o * state(c)
+        return (h, c), (h if sequence else None)
+    (h, c), ys = scan(step, (h0, c0), xp, reverse=reverse)
+    return (F.transpose(ys, (1, 2, 0)) if sequence else None), h, c
+
+
+def gru_scan(xp: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None, mode: str, gate: Activation,
+             state: Activation, reverse: bool = False, sequence: bool = True) -> tuple[dlarray | None, dlarray]:
+    """(Y as (H, B, T) or None, final h) of the GRU recurrence over projected inputs xp (T, 3H, B)."""
+    H = h0.shape[0]
+
+    def step(h: Any, z_in: Any) -> Any:
+        if mode == "before-multiplication":
+            rz = gate(z_in[:2 * H] + F.matmul(R[:2 * H], h))
+            r, z = rz[:H], rz[H:]
+            candidate = state(z_in[2 * H:] + F.matmul(R[2 * H:], r * h))
+        else:
+            zr = F.matmul(R, h)
+            if recurrent_bias is not None:
+                zr = zr + recurrent_bias
+            rz = gate(z_in[:2 * H] + zr[:2 * H])
+            r, z = rz[:H], rz[H:]
+            candidate = state(z_in[2 * H:] + r * zr[2 * H:])
+        h = candidate + z * (h - candidate)     # (1 - z) candidate + z h
+        return h, (h if sequence else None)
+    h, ys = scan(step, h0, xp, reverse=reverse)
+    return (F.transpose(ys, (1, 2, 0)) if sequence else None), h
+
+
+def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurrentWeights: ArrayLike,
+         bias: ArrayLike, *, DataFormat: str | None = None, StateActivationFunction: str = "tanh",
+         GateActivationFunction: str = "sigmoid") -> tuple[dlarray, dlarray, dlarray]:
+    """[Y, hiddenState, cellState] = lstm(X, H0, C0, weights, recurrentWeights, bias) as MATLAB computes it.
+
+    X: "CBT" (or "CB", "CT", "CTB"...; DataFormat for unformatted X). weights (4H, C), recurrentWeights
+    (4H, H), bias 4H values, gates in MATLAB's order: input, forget, cell candidate, output. H0, C0:
+    (H, B), or (H, 1) / (H,) for every observation. Y has X's format with H channels; the final
+    states are (H, B), formatted "CB" when H0/C0 are formatted. Always returns the triple.
+    """
+    gate = activation(GATE_ACTIVATIONS, GateActivationFunction, "GateActivationFunction", "lstm")
+    state = activation(STATE_ACTIVATIONS, StateActivationFunction, "StateActivationFunction", "lstm")
+    x, fmt, keep = sequence_input(X, DataFormat, "lstm")
+    W, R, b, hidden = _weights(weights, recurrentWeights, bias, 4, x.shape[0], "lstm")
+    xp = project(x, W, b)
+    h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "lstm")
+    c0 = initial_state(C0, hidden, x.shape[1], xp.dtype, "C0", "lstm")
+    y, h, c = lstm_scan(xp, h0, c0, cast(R, xp.dtype), gate, state)
+    assert y is not None
+    return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt), state_output(c, C0, "B" in fmt)
+
+
+def gru(X: ArrayLike, H0: ArrayLike, weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, *,
+        DataFormat: str | None = None, ResetGateMode: str = "after-multiplication",
+        StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> tuple[dlarray, dlarray]:
+    """[Y, hiddenState] = gru(X, H0, weights, recurrentWeights, bias) as MATLAB computes it.
+
+    weights (3H, C), recurrentWeights (3H, H), gates in MATLAB's order: reset, update, candidate.
+    ResetGateMode: "after-multiplication" (candidate tanh(Wx + b + r.*(R h))), "before-multiplication"
+    (tanh(Wx + b + R(r.*h))) with a 3H bias, or "recurrent-bias-after-multiplication" with a 6H bias
+    (input bias, then recurrent bias; PyTorch's GRU). Always returns the pair.
+    """
+    if ResetGateMode not in RESET_GATE_MODES:
+        raise ValueError(f"gru: ResetGateMode must be one of {', '.join(map(repr, RESET_GATE_MODES))}, "
+                         f"got {ResetGateMode!r}")
+    gate = activation(GATE_ACTIVATIONS, GateActivationFunction, "GateActivationFunction", "gru")
+    state = activation(STATE_ACTIVATIONS, StateActivationFunction, "StateActivationFunction", "gru")
+    x, fmt, keep = sequence_input(X, DataFormat, "gru")
+    channels = x.shape[0]
+    W = stripdims(asdlarray(weights))
+    hidden = W.shape[0] // 3 if W.ndim == 2 else 0
+    six = ResetGateMode == "recurrent-bias-after-multiplication"
+    W, R, b, hidden = _weights(weights, recurrentWeights, bias, 3, channels, "gru",
+                               (6 * hidden,) if six else (3 * hidden,))
+    xp = project(x, W, b[:3 * hidden])
+    rb = cast(b[3 * hidden:], xp.dtype) if six else None
+    h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "gru")
+    y, h = gru_scan(xp, h0, cast(R, xp.dtype), rb, ResetGateMode, gate, state)
+    assert y is not None
+    return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt)
