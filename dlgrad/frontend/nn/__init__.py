@@ -25,6 +25,7 @@ from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLaye
                          depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
 from .attention import attention
 from .recurrent import gru, lstm
+from .recurrent_layers import bilstmLayer, gruLayer, lstmLayer
 from .sequence_layers import (attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer,
                               wordEmbeddingLayer)
 from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
@@ -57,4 +58,4 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
            "attention",
-           "lstm", "gru"]
+           "lstm", "gru", "lstmLayer", "gruLayer", "bilstmLayer"]
