@@ -26,6 +26,7 @@ from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLaye
 from .attention import attention
 from .recurrent import gru, lstm
 from .recurrent_layers import bilstmLayer, gruLayer, lstmLayer
+from .sequence_padding import padsequences
 from .sequence_layers import (attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer,
                               wordEmbeddingLayer)
 from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
@@ -58,4 +59,4 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
            "attention",
-           "lstm", "gru", "lstmLayer", "gruLayer", "bilstmLayer"]
+           "lstm", "gru", "lstmLayer", "gruLayer", "bilstmLayer", "padsequences"]
