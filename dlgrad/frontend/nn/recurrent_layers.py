@@ -77,8 +77,8 @@ class _Recurrent(Layer):
     InputWeightsInitializer: str
     RecurrentWeightsInitializer: str
     BiasInitializer: str
-    quiet = ("StateActivationFunction", "GateActivationFunction", "InputWeightsInitializer",
-             "RecurrentWeightsInitializer", "BiasInitializer")
+    quiet: tuple[str, ...] = ("StateActivationFunction", "GateActivationFunction", "InputWeightsInitializer",
+                              "RecurrentWeightsInitializer", "BiasInitializer")
 
     def __post_init__(self) -> None:
         layer = type(self).__name__
@@ -179,7 +179,7 @@ class bilstmLayer(_Recurrent):
         yb, hb, cb = lstm_scan(xp[:, 4 * H:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True,
                                sequence=sequence)
         h, c = concatenate([hf, hb], 0), concatenate([cf, cb], 0)
-        y = concatenate([yf, yb], 0) if sequence else None
+        y = concatenate([yf, yb], 0) if yf is not None and yb is not None else None
         return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
 
 
