@@ -15,4 +15,4 @@ def test_lstm_example_reaches_its_accuracy_in_five_epochs():
     lines = []
     _, accuracy = module.train(epochs=5, log=lines.append)
     assert len(lines) == 5
-    assert accuracy >= 0.85     # 15 epochs, the example's default, reach about 0.97
+    assert accuracy >= 0.85     # 15 epochs, the example's default, reach about 0.96

@@ -82,7 +82,7 @@ def state_output(s: dlarray, given: ArrayLike, batch_in_x: bool) -> dlarray:
 
 
 def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, gates: int, channels: int,
-             op: str, bias_blocks: tuple[int, ...] = ()) -> tuple[dlarray, dlarray, dlarray, int]:
+             op: str, bias_gates: int | None = None) -> tuple[dlarray, dlarray, dlarray, int]:
     """(W, R, bias as a column, H) checked against MATLAB's shapes (gates*H, C), (gates*H, H), gates*H."""
     W, R, b = (stripdims(asdlarray(v)) for v in (weights, recurrentWeights, bias))
     if W.ndim != 2 or W.shape[0] % gates or W.shape[1] != channels:
@@ -91,9 +91,9 @@ def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, g
     hidden = W.shape[0] // gates
     if R.shape != (gates * hidden, hidden):
         raise FormatError(f"{op}: recurrentWeights must have shape ({gates * hidden}, {hidden}), got {R.shape}")
-    sizes = bias_blocks or (gates * hidden,)
-    if b.size not in sizes:
-        raise FormatError(f"{op}: bias must have {' or '.join(map(str, sizes))} values, got shape {b.shape}")
+    size = (bias_gates or gates) * hidden
+    if b.size != size:
+        raise FormatError(f"{op}: bias must have {size} values, got shape {b.shape}")
     return W, R, F.reshape(b, (b.size, 1)), hidden
 
 
@@ -181,12 +181,8 @@ def gru(X: ArrayLike, H0: ArrayLike, weights: ArrayLike, recurrentWeights: Array
     gate = activation(GATE_ACTIVATIONS, GateActivationFunction, "GateActivationFunction", "gru")
     state = activation(STATE_ACTIVATIONS, StateActivationFunction, "StateActivationFunction", "gru")
     x, fmt, keep = sequence_input(X, DataFormat, "gru")
-    channels = x.shape[0]
-    W = stripdims(asdlarray(weights))
-    hidden = W.shape[0] // 3 if W.ndim == 2 else 0
     six = ResetGateMode == "recurrent-bias-after-multiplication"
-    W, R, b, hidden = _weights(weights, recurrentWeights, bias, 3, channels, "gru",
-                               (6 * hidden,) if six else (3 * hidden,))
+    W, R, b, hidden = _weights(weights, recurrentWeights, bias, 3, x.shape[0], "gru", 6 if six else 3)
     xp = project(x, W, b[:3 * hidden])
     rb = cast(b[3 * hidden:], xp.dtype) if six else None
     h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "gru")
