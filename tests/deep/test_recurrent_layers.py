@@ -134,3 +134,14 @@ def test_sequence_classifiers_train_from_a_layer_list_and_a_layer_graph():
 def test_bad_options_are_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_checkpoint_keeps_the_layers_and_their_state(tmp_path):
+    net = network(dl.bilstmLayer(H, OutputMode="last", name="bi"))
+    _, state = dl.forward(net, dl.dlarray(X, "CBT"), return_state=True)
+    net.State = state
+    dl.save_checkpoint(tmp_path / "net.npz", net)
+    back = dl.load_checkpoint(tmp_path / "net.npz")
+    assert back.Layers == net.Layers
+    np.testing.assert_array_equal(dl.extractdata(dl.predict(back, dl.dlarray(X, "CBT"))),
+                                  dl.extractdata(dl.predict(net, dl.dlarray(X, "CBT"))))
