@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -35,9 +36,55 @@ KERNEL_MACRO = """#ifndef DLGRAD_KERNEL
 """
 
 
-def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None, donate=()):
+class Unit:
+    """What the programs of one translation unit share: constant tables, one per distinct bytes
+    (a loop's step is a program nested in its kernel, emit_nested)."""
+
+    def __init__(self, name):
+        self.name, self.consts, self.statics, self.tables = name, [], [], {}
+
+    def const_table(self, prefix, node):
+        # constants with the same bytes (e.g. one vector as a row and as a column) share a table
+        data = (node.dtype, node.attr("value").array.tobytes())
+        if data not in self.tables:
+            self.tables[data] = f"{prefix}_const{len(self.consts)}"
+            self.consts.append(_static_array(self.tables[data], node.dtype, node.attr("value").array))
+        return self.tables[data]
+
+    def index_table(self, prefix, k, indices):
+        # a gather and its adjoint scatter read one index table (conv's im2col tables were
+        # megabytes of C text: gcc's parsing dominated a CNN's compile)
+        indices = indices.ravel()
+        data = ("intp", indices.tobytes())
+        if data not in self.tables:
+            self.tables[data] = f"{prefix}_index{k}"
+            self.statics.append(_static_array(self.tables[data], "intp", indices))
+        return self.tables[data]
+
+
+class _Scratch:
+    """A kernel's transient workspace block (a kind's `scratch` hook), planned like a buffer."""
+    __slots__ = ("size", "dtype", "serial")
+
+    def __init__(self, nbytes):
+        self.size, self.dtype, self.serial = -(-int(nbytes) // 8), "float64", -1
+
+
+@dataclass
+class _Plan:
+    """Names, workspace layout and kernel order of one program (the entry point's or a step's)."""
+    emitter: KernelEmitter
+    names: dict
+    work: list            # (C declaration, byte offset) of each workspace block
+    work_bytes: int
+    input_nodes: dict     # input index -> node
+    first_write: dict
+    last_read: dict
+
+
+def _plan(sched, outputs, prefix, unit, provenance=None):
     ctx, kernels = sched.ctx, sched.kernels
-    names, consts, statics, tables = {}, [], [], {}
+    names = {}
     for i, node in enumerate(outputs):
         names[id(node)] = f"out{i}"
     # which owners are read by some kernel (the rest of the roots stay kernel-local)
@@ -52,64 +99,95 @@ def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labe
     output_ids = {id(o) for o in outputs}
     stored = {id(n) for n in sched.materialized.values() if id(n) in last_read or id(n) in output_ids}
     work_nodes = [n for n in sched.materialized.values() if id(n) in stored and id(n) not in output_ids]
-    offsets, work_bytes = plan_workspace(work_nodes, first_write, last_read)
     for number, node in enumerate(work_nodes):   # numbered in order: serials vary between runs
         names[id(node)] = f"buf{number}"
+    emitter = KernelEmitter(prefix, names, ctx, provenance,
+                            lambda k, indices: unit.index_table(prefix, k, indices))
+    emitter.unit = unit
+    scratch = []
+    for k, kernel in enumerate(kernels):
+        hook = KINDS[kernel.kind].scratch
+        nbytes = hook(emitter, k, kernel) if hook is not None else 0
+        if nbytes:
+            block = _Scratch(nbytes)
+            first_write[id(block)] = last_read[id(block)] = k
+            names[id(block)] = kernel.scratch = f"scratch{k}"
+            scratch.append(block)
+    offsets, work_bytes = plan_workspace(work_nodes + scratch, first_write, last_read)
     input_nodes = {}
     for node in toposort(outputs):
         if node.op == "input":
             names[id(node)] = f"in{node.attr('index')}"
             input_nodes[node.attr("index")] = node
         elif node.op == "const" and node.size > 1:
-            # constants with the same bytes (e.g. one vector as a row and as a column) share a table
-            data = (node.dtype, node.attr("value").array.tobytes())
-            if data not in tables:
-                tables[data] = f"{name}_const{len(consts)}"
-                consts.append(_static_array(tables[data], node.dtype, node.attr("value").array))
-            names[id(node)] = tables[data]
-    aliases = _grant_aliases(donate, kernels, outputs, inputs, input_nodes, first_write, last_read, ctx)
-    for out, inp in aliases:   # the donated input is read through the output pointer it becomes
-        if inp in input_nodes:
-            names[id(input_nodes[inp])] = f"out{out}"
-    def index_table(k, indices):
-        # a gather and its adjoint scatter read one index table (conv's im2col tables are
-        # megabytes of C text: gcc's parsing dominated a CNN's compile)
-        indices = indices.ravel()
-        data = ("intp", indices.tobytes())
-        if data not in tables:
-            tables[data] = f"{name}_index{k}"
-            statics.append(_static_array(tables[data], "intp", indices))
-        return tables[data]
-    emitter = KernelEmitter(name, names, ctx, provenance, index_table)
+            names[id(node)] = unit.const_table(prefix, node)
+    work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
+    work += [(f"char *const {names[id(b)]}", offsets[id(b)]) for b in scratch]
+    return _Plan(emitter, names, work, work_bytes, input_nodes, first_write, last_read)
+
+
+def _emit_kernels(plan, kernels):
     functions, calls = [], []
     for k, kernel in enumerate(kernels):
-        fn, call = KINDS[kernel.kind].emit(emitter, k, kernel)
+        fn, call = KINDS[kernel.kind].emit(plan.emitter, k, kernel)
         functions.append(fn)
         calls.append(call)
-    work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
+    return functions, calls
+
+
+def emit_nested(unit, outputs, specs, name, comment):
+    """A program nested in a kernel (a loop's step): its kernels and its entry point
+    `int NAME(in..., out..., work)` (a kernel function itself, so the two-unit build splits
+    around it), for the enclosing unit. Returns (functions, workspace bytes)."""
+    import sympy
+
+    from ..graph import scalar as S
+    from .lower import prepare_roots
+    from .schedule import schedule
+    roots = prepare_roots(outputs)
+    sched = schedule(roots, sympy, S)
+    plan = _plan(sched, roots, name, unit)
+    functions, calls = _emit_kernels(plan, sched.kernels)
+    in_types = [CTYPE[dtype] for _, dtype in specs]
+    out_types = [CTYPE[node.dtype] for node in roots]
+    entry = _entry_points(name, in_types, out_types, plan.work, calls)[0]
+    functions.append(Function("DLGRAD_KERNEL " + entry.signature, entry.body, comment))
+    return functions, plan.work_bytes
+
+
+def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None, donate=()):
+    kernels, unit = sched.kernels, Unit(name)
+    plan = _plan(sched, outputs, name, unit, provenance)
+    aliases = _grant_aliases(donate, kernels, outputs, inputs, plan.input_nodes, plan.first_write,
+                             plan.last_read, sched.ctx)
+    for out, inp in aliases:   # the donated input is read through the output pointer it becomes
+        if inp in plan.input_nodes:
+            plan.names[id(plan.input_nodes[inp])] = f"out{out}"
+    functions, calls = _emit_kernels(plan, kernels)
     in_types = [CTYPE[dtype] for _, dtype in inputs]
     out_types = [CTYPE[node.dtype] for node in outputs]
     checks = index_checks(toposort(outputs))
     sizes = [(f"in{i}", int(np.prod(s, dtype=np.int64))) for i, (s, _) in enumerate(inputs)]
-    entries = _entry_points(name, in_types, out_types, work, calls, check_block(checks, sizes, in_types))
+    entries = _entry_points(name, in_types, out_types, plan.work, calls, check_block(checks, sizes, in_types))
     if labels is None:
         labels = ([f"in{i}" for i in range(len(inputs))], [f"out{i}" for i in range(len(outputs))])
-    interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], work_bytes, *labels)
+    interface = _interface(name, [s for s, _ in inputs], [o.shape for o in outputs], plan.work_bytes, *labels)
     header = header.replace("*/", "* /")
     helpers, kernel_texts = _helpers(name, [f.text() for f in functions])
     if any(PARALLEL in text for text in kernel_texts):
         helpers = PARALLEL_MACRO + helpers
+    statics = unit.statics
     stdint = any(" int32_t " in text for text in statics) or any("int64_t" in t for t in [*in_types, *out_types,
                                                                                           *kernel_texts])
     parts = [f"/* {header} */\n" if header else "",
              "#include <math.h>\n#include <stddef.h>\n" + ("#include <stdint.h>\n" if stdint else ""), KERNEL_MACRO, vector_math_block([helpers, *kernel_texts]),
-             helpers, "\n".join(consts + statics),
+             helpers, "\n".join(unit.consts + statics),
              *kernel_texts, *(f.text() for f in entries), interface]
     source = "\n".join(p for p in parts if p)
     return Program(source=source, entry=f"{name}_eval", name=name,
                    inputs=tuple((tuple(s), d) for s, d in inputs),
                    outputs=tuple((o.shape, o.dtype) for o in outputs),
-                   work_bytes=int(work_bytes), graph_text=graph_text, aliases=aliases,
+                   work_bytes=int(plan.work_bytes), graph_text=graph_text, aliases=aliases,
                    checks=tuple((i, high, what) for i, high, what, _ in checks))
 
 

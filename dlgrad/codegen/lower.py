@@ -154,14 +154,23 @@ def _prepare(outputs):
     simplified = simplify(list(outputs))
     head = f"// {before} nodes before simplification, {len(toposort(simplified))} after\n"
     graph_text, exact_text = head + pretty(simplified), head + pretty(simplified, exact=True)
-    # outputs that own no kernel (inputs, constants, views, repeats) are copied by an identity kernel
+    return _own_kernels(simplified), graph_text, exact_text
+
+
+def prepare_roots(outputs):
+    """`outputs` simplified, each owning a kernel (a loop's step, emitted as a nested program)."""
+    return _own_kernels(simplify(list(outputs)))
+
+
+def _own_kernels(simplified):
+    """Outputs that own no kernel (inputs, constants, views, repeats) copied by an identity kernel."""
     roots, seen = [], set()
     for index, node in enumerate(simplified):
         if node.op in ("input", "const", "reshape", "broadcast_to", "permute", "slice") or id(node) in seen:
             node = _copy(node, index)
         seen.add(id(node))
         roots.append(node)
-    return roots, graph_text, exact_text
+    return roots
 
 
 def _copy(node, index):

@@ -7,10 +7,13 @@ import numpy as np
 
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
+from dlgrad.graph.ops import linalg as A
 from dlgrad.graph.ops import lstsq as Q
+from dlgrad.graph.ops.loop import Body
 from dlgrad.graph.ops import solve as L
 from dlgrad.graph.ops import sort as S
 from dlgrad.graph.ops.take import to_index
+from dlgrad.graph.registry import input_node
 
 from .op_cases import INF, NAN, Case, _magnitudes, rng_for
 
@@ -28,6 +31,23 @@ _TIES = np.array([[3.0, 1.0, 2.0, NAN, 1.0], [0.0, -0.0, 5.0, 5.0, -1.0], [NAN, 
 _ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
 _KEY_INDEX = lambda k: to_index(k, "key", 2 ** 31)  # noqa: E731
 _KEYS = np.array([7.0, 3.0])   # (seed, counter): the key of a random draw, an int64 input
+
+
+def _rnn_body():
+    """An RNN step h' = tanh(W x + R h) giving y = 2 h' (one carry, one sequence, two consts)."""
+    h, x, W, R = (input_node(i, s, "float64") for i, s in enumerate([(3, 2), (4, 2), (3, 4), (3, 3)]))
+    new = E.unary("tanh", E.add(A.matmul(W, x), A.matmul(R, h)))
+    return Body([new, E.mul(new, 2.0)], [(n.shape, n.dtype) for n in (h, x, W, R)], (1, 1, 2))
+
+
+def _two_carries():
+    """A step with two carries, no sequence and no y: (a, b) -> (a*b + c, sin(a))."""
+    a, b, c = (input_node(i, (2,), "float64") for i in range(3))
+    return Body([E.add(E.mul(a, b), c), E.unary("sin", a)], [((2,), "float64")] * 3, (2, 0, 1))
+
+
+_F64 = lambda *nodes: tuple(E.cast(n, "float64") for n in nodes)   # noqa: E731  (the bodies are float64)
+
 EXPLICIT = {
     # random draws (graph/ops/random.py): the key read at run time, two sizes and offsets, both dtypes
     "random_uniform": [("5x7,f64,offset=3", [_KEYS], {"shape": (5, 7), "dtype": "float64", "offset": 3}, _KEY_INDEX),
@@ -35,6 +55,15 @@ EXPLICIT = {
     "random_normal": [("5x7,f64,offset=3", [_KEYS], {"shape": (5, 7), "dtype": "float64", "offset": 3}, _KEY_INDEX),
                       ("1000,f32", [_KEYS], {"shape": (1000,), "dtype": "float32", "offset": 0}, _KEY_INDEX)],
     # zeros along the axis (first, later, twice): the gradient's exact form at zeros
+    # a loop over time (scan): forwards, in reverse, and carries without a sequence
+    "loop": [("rnn(T=5)", [_magnitudes(rng_for(f"loop{i}"), s) for i, s in enumerate([(3, 2), (5, 4, 2), (3, 4),
+                                                                                      (3, 3)])],
+              {"body": _rnn_body(), "length": 5, "reverse": False}, _F64),
+             ("rnn(T=4),reverse", [_magnitudes(rng_for(f"loopr{i}"), s) for i, s in enumerate([(3, 2), (4, 4, 2),
+                                                                                              (3, 4), (3, 3)])],
+              {"body": _rnn_body(), "length": 4, "reverse": True}, _F64),
+             ("two carries(T=3)", [_magnitudes(rng_for(f"loopc{i}"), (2,)) for i in range(3)],
+              {"body": _two_carries(), "length": 3, "reverse": False}, _F64)],
     "cumprod": [("zeros(3x6),axis=1", [_ZEROS], {"axis": 1}, None),
                 ("zeros(6x3),axis=0", [_ZEROS.T.copy()], {"axis": 0}, None)],
     # ties (0 and -0 among them) keep their order, NaN sorts last ascending and first descending

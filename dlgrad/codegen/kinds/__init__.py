@@ -50,6 +50,8 @@ class Kernel:
     operands: list = field(default_factory=list)  # matmul/gather/scatter: (node, imap) per input
     deps: set = field(default_factory=set)        # indices of kernels this one reads from
     packed: bool = False                          # matmul: the GEMM packs B (gemm.packs)
+    scratch: str = ""                             # C name of its workspace block (Kind.scratch)
+    nested: object = None                         # a kind's own data between scratch and emit
 
 
 def always(scheduler, node, uses) -> bool:
@@ -71,6 +73,8 @@ class Kind:
     in_place(kernel) -> roots                      roots written where they are read (donation)
     over_operand                                   its one root may be written over its first
                                                    operand's memory (the kernel skips the copy)
+    scratch(emitter, index, kernel) -> int         bytes of workspace the kernel uses while it
+                                                   runs (named kernel.scratch; a loop's step's)
     """
     name: str
     place: Callable
@@ -79,6 +83,7 @@ class Kind:
     join: Optional[Callable] = None
     in_place: Callable = never
     over_operand: bool = False
+    scratch: Optional[Callable] = None
 
 
 KINDS: dict[str, Kind] = {}

@@ -1,0 +1,188 @@
+"""scan: a recurrence compiled as one loop — values and gradients against numpy loops and finite
+differences, both dtypes, reverse, several carries, higher derivatives, C size independent of
+the number of steps, and clear errors."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import dlgrad as dl
+from dlgrad.errors import ShapeError
+
+H, B, C = 3, 2, 4
+
+
+def _data(T, dtype="float64", seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((T, C, B))
+    W, R = rng.standard_normal((H, C)) * 0.6, rng.standard_normal((H, H)) * 0.5
+    h0 = rng.standard_normal((H, B))
+    return [a.astype(dtype) for a in (W, R, h0, X)]
+
+
+def _rnn(W, R, h0, X, reverse=False):
+    """The loss of an RNN over X and the hidden state after the last step (numpy)."""
+    h, total = h0, 0.0
+    for t in (range(len(X) - 1, -1, -1) if reverse else range(len(X))):
+        h = np.tanh(W @ X[t] + R @ h)
+        total = total + np.sum((2 * h) ** 2) * (t + 1)
+    return total + np.sum(h), h
+
+
+def _loss(W, R, h0, X, reverse=False):
+    def step(h, x):
+        h = dl.tanh(W @ x + R @ h)
+        return h, h * 2
+    hT, ys = dl.scan(step, h0, X, reverse=reverse)
+    weights = np.arange(1, X.shape[0] + 1, dtype=X.dtype).reshape(-1, 1, 1)
+    return dl.sum(ys ** 2 * weights) + dl.sum(hT), hT
+
+
+def _value_and_grads(W, R, h0, X, reverse=False):
+    loss, hT = _loss(W, R, h0, X, reverse)
+    return loss, hT, dl.dlgradient(loss, W, R, h0, X)
+
+
+def _fd(f, arrays, k, eps=1e-6):
+    grad = np.zeros_like(arrays[k])
+    for i in np.ndindex(arrays[k].shape):
+        plus = [a.copy() for a in arrays]
+        minus = [a.copy() for a in arrays]
+        plus[k][i] += eps
+        minus[k][i] -= eps
+        grad[i] = (f(*plus) - f(*minus)) / (2 * eps)
+    return grad
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_values_and_gradients_match_numpy_and_finite_differences(reverse):
+    arrays = _data(6)
+    loss, hT, grads = dl.dlfeval(_value_and_grads, *map(dl.dlarray, arrays), reverse)
+    want, want_h = _rnn(*arrays, reverse=reverse)
+    assert abs(float(loss) - want) < 1e-10 * abs(want)
+    np.testing.assert_allclose(dl.extractdata(hT), want_h, rtol=1e-12)
+    for k in range(4):
+        fd = _fd(lambda *a: _rnn(*a, reverse=reverse)[0], arrays, k)
+        np.testing.assert_allclose(dl.extractdata(grads[k]), fd, rtol=1e-6, atol=1e-6)
+
+
+def test_float32_stays_float32_and_agrees_with_float64():
+    arrays = _data(5)
+    loss64, _, g64 = dl.dlfeval(_value_and_grads, *map(dl.dlarray, arrays))
+    loss32, hT32, g32 = dl.dlfeval(_value_and_grads, *(dl.dlarray(a.astype(np.float32)) for a in arrays))
+    assert hT32.dtype == np.float32 and g32[0].dtype == np.float32
+    assert abs(float(loss32) - float(loss64)) < 1e-4 * abs(float(loss64))
+    for a, b in zip(g32, g64):
+        np.testing.assert_allclose(dl.extractdata(a), dl.extractdata(b), rtol=2e-4, atol=2e-4)
+
+
+def test_eager_scan_is_the_same_loop():
+    arrays = _data(4)
+    loss, hT = _loss(*map(dl.dlarray, arrays))
+    want, want_h = _rnn(*arrays)
+    assert abs(float(loss) - want) < 1e-12 * abs(want)
+    np.testing.assert_allclose(dl.extractdata(hT), want_h, rtol=1e-13)
+
+
+def test_several_carries_no_sequence_and_no_output():
+    def f(a, b, c):
+        def step(carry, _):
+            x, y = carry
+            return (x * y + c, dl.sin(x)), None
+        (x, y), ys = dl.scan(step, (a, b), None, length=4)
+        assert ys is None
+        return dl.sum(x * x) + dl.sum(y), dl.dlgradient(dl.sum(x * x) + dl.sum(y), a, b, c)
+
+    def ref(a, b, c):
+        for _ in range(4):
+            a, b = a * b + c, np.sin(a)
+        return np.sum(a * a) + np.sum(b)
+    rng = np.random.default_rng(3)
+    arrays = [rng.uniform(-1, 1, 3) for _ in range(3)]
+    value, grads = dl.dlfeval(f, *map(dl.dlarray, arrays))
+    assert abs(float(value) - ref(*arrays)) < 1e-12
+    for k in range(3):
+        np.testing.assert_allclose(dl.extractdata(grads[k]), _fd(ref, arrays, k), rtol=1e-6, atol=1e-7)
+
+
+def test_second_derivative_through_the_loop():
+    """d/dW of (dloss/dW . v): the loop's adjoint is a loop, differentiated again."""
+    arrays = _data(3)
+    v = np.random.default_rng(9).standard_normal((H, C))
+
+    def f(W, R, h0, X):
+        loss, _ = _loss(W, R, h0, X)
+        gW = dl.dlgradient(loss, W, EnableHigherDerivatives=True)
+        directional = dl.sum(gW * v)
+        return directional, dl.dlgradient(directional, W)
+
+    value, hvp = dl.dlfeval(f, *map(dl.dlarray, arrays))
+
+    def directional(W, R, h0, X):
+        return float(np.sum(_fd(lambda *a: _rnn(*a)[0], [W, R, h0, X], 0, 1e-5) * v))
+    assert abs(float(value) - directional(*arrays)) < 1e-5 * (1 + abs(float(value)))
+    np.testing.assert_allclose(dl.extractdata(hvp), _fd(directional, arrays, 0, 1e-4), rtol=1e-3, atol=1e-3)
+
+
+def test_generated_c_does_not_grow_with_the_number_of_steps():
+    def f(W, R, h0, X):   # no constant of T values (the weights of _loss are a table)
+        def step(h, x):
+            h = dl.tanh(W @ x + R @ h)
+            return h, h * 2
+        hT, ys = dl.scan(step, h0, X)
+        loss = dl.sum(ys ** 2) + dl.sum(hT)
+        return loss, dl.dlgradient(loss, W, R, h0, X)
+    sizes = {}
+    for T in (10, 1000):
+        lowered = dl.lower(f, *map(dl.dlarray, _data(T)))
+        sizes[T] = len(lowered.c_source)
+    assert abs(sizes[1000] - sizes[10]) <= 0.1 * sizes[10], sizes
+
+
+def test_loop_invariant_work_leaves_the_loop():
+    """W @ W (no carry, no step input) is computed once, before the loop: the step reads it."""
+    W, R, h0, X = _data(4)
+
+    def f(W, h0, X):
+        def step(h, x):
+            return dl.tanh((W @ W.T) @ h + x[:H]), None
+        return dl.scan(step, h0, X)[0]
+    text = dl.lower(f, *map(dl.dlarray, (R, h0, X))).graph_text
+    loop_line = next(line for line in text.splitlines() if " = loop " in line)
+    body = loop_line.split("{", 1)[1]
+    assert body.count("matmul") == 1, body   # the product with h only
+
+
+def test_errors_name_what_is_wrong():
+    W, R, h0, X = map(dl.dlarray, _data(3))
+    with pytest.raises(ShapeError, match="carry 0"):
+        dl.dlfeval(lambda h, X: dl.scan(lambda c, x: (dl.sum(c), None), h, X)[0], h0, X)
+    with pytest.raises(ShapeError, match="disagree"):
+        dl.dlfeval(lambda h, X: dl.scan(lambda c, x: (c, None), h, X, length=7)[0], h0, X)
+    with pytest.raises(ShapeError, match="length=T"):
+        dl.scan(lambda c, x: (c, None), h0, None)
+    with pytest.raises(TypeError, match=r"\(carry, y\)"):
+        dl.dlfeval(lambda h, X: dl.scan(lambda c, x: c, h, X)[0], h0, X)
+    h32 = dl.dlarray(dl.extractdata(h0).astype(np.float32))
+    with pytest.raises(ShapeError, match="carry 0"):   # a float32 carry turned float64
+        dl.dlfeval(lambda h: dl.scan(lambda c, x: (c + np.ones(c.shape), None), h, None, length=2)[0], h32)
+
+
+def test_one_element_constants_zero_steps_and_exported_c(tmp_path):
+    X = dl.dlarray(np.arange(4.0).reshape(4, 1, 1))
+
+    def f(X):   # the carry starts from a one-element constant (no buffer of its own)
+        hT, ys = dl.scan(lambda h, x: (h * 0.5 + x + 1.0, h), np.zeros((1, 1)), X)
+        return hT, ys
+    hT, ys = dl.dlfeval(f, X)
+    h, want = 0.0, []
+    for x in range(4):
+        want.append(h)
+        h = h * 0.5 + x + 1.0
+    assert dl.extractdata(hT).item() == h and dl.extractdata(ys).ravel().tolist() == want
+    hT, ys = dl.dlfeval(lambda X: f(X[:0]), X)   # no step: the carry as it came, no ys
+    assert dl.extractdata(hT).item() == 0.0 and ys.shape == (0, 1, 1)
+
+    W, R, h0, Xs = map(dl.dlarray, _data(5))
+    paths = dl.export_c(_value_and_grads, W, R, h0, Xs, name="rnn", directory=tmp_path, self_test=True)
+    assert "_step" in open(paths["source"]).read()
