@@ -2,7 +2,8 @@
 
 The input projection W*x + b of every time step is one matrix product over (C, B*T) before
 the loop; the scan (frontend/recurrence.py, compiled as one loop, its gradient the reverse loop)
-steps over it time-major (T, gates*H, B), so a step holds only R*h and the gate arithmetic.
+steps over it time-major, one (T, H, B) array per gate, so a step holds only R*h and the gate
+arithmetic.
 Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
 candidate). Both return their final states too (MATLAB's [Y, hiddenState, cellState]).
 """
@@ -51,6 +52,8 @@ def sequence_input(X: ArrayLike, DataFormat: str | None, op: str) -> tuple[dlarr
         raise FormatError(f"{op}: X must have a 'C' axis and optional 'B' and 'T' axes (for example 'CBT'), "
                           f"got data format {fmt!r} (flatten {', '.join(other)} axes into channels first)")
     size = dict(zip(fmt, x.shape))
+    if size.get("T", 1) == 0:
+        raise FormatError(f"{op}: X has no time steps (shape {x.shape}, format {fmt!r})")
     return F.reshape(x, (size["C"], size.get("B", 1), size.get("T", 1))), fmt, keep
 
 
@@ -97,50 +100,62 @@ def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, g
     return W, R, F.reshape(b, (b.size, 1)), hidden
 
 
-def project(x: dlarray, W: dlarray, b: dlarray) -> dlarray:
-    """W*x + b for all steps as one GEMM over (C, B*T), returned time-major (T, rows, B)."""
+def project(x: dlarray, W: dlarray, b: dlarray, blocks: int) -> dlarray:
+    """W*x + b for all steps as one GEMM over (C, B*T), returned as (blocks, T, H, B): a gate's
+    inputs for every step, contiguous, one step's (H, B) after another."""
     c, batch, steps = x.shape
     z = F.matmul(W, F.reshape(x, (c, batch * steps))) + b
-    return F.transpose(F.reshape(z, (W.shape[0], batch, steps)), (2, 0, 1))
+    return F.transpose(F.reshape(z, (blocks, W.shape[0] // blocks, batch, steps)), (0, 3, 1, 2))
 
+
+def gate_blocks(R: dlarray, count: int) -> list[dlarray]:
+    """The (H, H) blocks of stacked recurrent weights (count*H, H), one per gate."""
+    H = R.shape[1]
+    return [R[k * H:(k + 1) * H] for k in range(count)]
+
+
+# The steps carry R_k*h (the recurrent product of each gate) rather than computing it from h at the
+# start of the next step: the reverse loop then never recomputes a product (a matrix product's
+# adjoint reads its operands, not its value), and each gate is its own (H, B) array, so the
+# adjoint has no slices of a stacked (4H, B) to reassemble.
 
 def lstm_scan(xp: dlarray, h0: dlarray, c0: dlarray, R: dlarray, gate: Activation, state: Activation,
-              reverse: bool = False, sequence: bool = True) -> tuple[dlarray | None, dlarray, dlarray]:
-    """(Y as (H, B, T) or None, final h, final c) of the LSTM recurrence over projected inputs xp (T, 4H, B)."""
-    H = h0.shape[0]
+              reverse: bool = False) -> tuple[dlarray, dlarray, dlarray]:
+    """(Y as (H, B, T), final h, final c) of the LSTM recurrence over projected inputs xp (4, T, H, B)."""
+    blocks = gate_blocks(R, 4)
 
-    def step(carry: Any, z_in: Any) -> Any:
-        h, c = carry
-        z = z_in + F.matmul(R, h)
-        i, f, o = gate(z[:H]), gate(z[H:2 * H]), gate(z[3 * H:])
-        c = f * c + i * state(z[2 * H:3 * H])
+    def step(carry: Any, z: Any) -> Any:
+        c, *hz = carry
+        i, f, o = gate(z[0] + hz[0]), gate(z[1] + hz[1]), gate(z[3] + hz[3])
+        c = f * c + i * state(z[2] + hz[2])
         h = o * state(c)
-        return (h, c), (h if sequence else None)
-    (h, c), ys = scan(step, (h0, c0), xp, reverse=reverse)
-    return (F.transpose(ys, (1, 2, 0)) if sequence else None), h, c
+        return (c, *(F.matmul(Rk, h) for Rk in blocks)), h
+    (c, *_), ys = scan(step, (c0, *(F.matmul(Rk, h0) for Rk in blocks)), tuple(xp[k] for k in range(4)),
+                       reverse=reverse)
+    return F.transpose(ys, (1, 2, 0)), ys[0] if reverse else ys[-1], c
 
 
 def gru_scan(xp: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None, mode: str, gate: Activation,
-             state: Activation, reverse: bool = False, sequence: bool = True) -> tuple[dlarray | None, dlarray]:
-    """(Y as (H, B, T) or None, final h) of the GRU recurrence over projected inputs xp (T, 3H, B)."""
+             state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray]:
+    """(Y as (H, B, T), final h) of the GRU recurrence over projected inputs xp (3, T, H, B)."""
+    blocks = gate_blocks(R, 3)
     H = h0.shape[0]
+    before = mode == "before-multiplication"   # the candidate's product R_h*(r.*h) waits for r
 
-    def step(h: Any, z_in: Any) -> Any:
-        if mode == "before-multiplication":
-            rz = gate(z_in[:2 * H] + F.matmul(R[:2 * H], h))
-            r, z = rz[:H], rz[H:]
-            candidate = state(z_in[2 * H:] + F.matmul(R[2 * H:], r * h))
-        else:
-            zr = F.matmul(R, h)
-            if recurrent_bias is not None:
-                zr = zr + recurrent_bias
-            rz = gate(z_in[:2 * H] + zr[:2 * H])
-            r, z = rz[:H], rz[H:]
-            candidate = state(z_in[2 * H:] + r * zr[2 * H:])
-        h = candidate + z * (h - candidate)     # (1 - z) candidate + z h
-        return h, (h if sequence else None)
-    h, ys = scan(step, h0, xp, reverse=reverse)
-    return (F.transpose(ys, (1, 2, 0)) if sequence else None), h
+    def products(h: Any) -> list[Any]:
+        out = [F.matmul(Rk, h) for Rk in blocks[:2 if before else 3]]
+        if recurrent_bias is not None:
+            out = [p + recurrent_bias[k * H:(k + 1) * H] for k, p in enumerate(out)]
+        return out
+
+    def step(carry: Any, z: Any) -> Any:
+        h, *hz = carry
+        r, u = gate(z[0] + hz[0]), gate(z[1] + hz[1])
+        candidate = state(z[2] + (F.matmul(blocks[2], r * h) if before else r * hz[2]))
+        h = candidate + u * (h - candidate)     # (1 - u) candidate + u h
+        return (h, *products(h)), h
+    (h, *_), ys = scan(step, (h0, *products(h0)), tuple(xp[k] for k in range(3)), reverse=reverse)
+    return F.transpose(ys, (1, 2, 0)), h
 
 
 def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurrentWeights: ArrayLike,
@@ -157,11 +172,10 @@ def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurre
     state = activation(STATE_ACTIVATIONS, StateActivationFunction, "StateActivationFunction", "lstm")
     x, fmt, keep = sequence_input(X, DataFormat, "lstm")
     W, R, b, hidden = _weights(weights, recurrentWeights, bias, 4, x.shape[0], "lstm")
-    xp = project(x, W, b)
+    xp = project(x, W, b, 4)
     h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "lstm")
     c0 = initial_state(C0, hidden, x.shape[1], xp.dtype, "C0", "lstm")
     y, h, c = lstm_scan(xp, h0, c0, cast(R, xp.dtype), gate, state)
-    assert y is not None
     return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt), state_output(c, C0, "B" in fmt)
 
 
@@ -183,9 +197,8 @@ def gru(X: ArrayLike, H0: ArrayLike, weights: ArrayLike, recurrentWeights: Array
     x, fmt, keep = sequence_input(X, DataFormat, "gru")
     six = ResetGateMode == "recurrent-bias-after-multiplication"
     W, R, b, hidden = _weights(weights, recurrentWeights, bias, 3, x.shape[0], "gru", 6 if six else 3)
-    xp = project(x, W, b[:3 * hidden])
+    xp = project(x, W, b[:3 * hidden], 3)
     rb = cast(b[3 * hidden:], xp.dtype) if six else None
     h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "gru")
     y, h = gru_scan(xp, h0, cast(R, xp.dtype), rb, ResetGateMode, gate, state)
-    assert y is not None
     return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt)

@@ -121,9 +121,8 @@ class _Recurrent(Layer):
                              f"observations: call resetState(net) or assign a State of shape ({rows}, {batch})"
                              ) from None
 
-    def output(self, y: dlarray | None, h: dlarray, fmt: str) -> dlarray:
+    def output(self, y: dlarray, h: dlarray, fmt: str) -> dlarray:
         if self.OutputMode == "sequence":
-            assert y is not None
             return sequence_output(y, fmt, True)
         return labelled(h, "CB") if "B" in fmt else labelled(F.reshape(h, (h.shape[0],)), "C")
 
@@ -144,11 +143,10 @@ class lstmLayer(_Recurrent):
     def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
-        xp = project(x3, p["InputWeights"], p["Bias"])
+        xp = project(x3, p["InputWeights"], p["Bias"], 4)
         H, batch = self.numHiddenUnits, x3.shape[1]
         h0, c0 = (self.start(s, k, H, batch, xp.dtype) for k in ("HiddenState", "CellState"))
-        y, h, c = lstm_scan(xp, h0, c0, p["RecurrentWeights"], gate, state,
-                            sequence=self.OutputMode == "sequence")
+        y, h, c = lstm_scan(xp, h0, c0, p["RecurrentWeights"], gate, state)
         return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
 
 
@@ -171,15 +169,14 @@ class bilstmLayer(_Recurrent):
     def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
-        xp = project(x3, p["InputWeights"], p["Bias"])                # (T, 8H, B): one GEMM for both
+        xp = project(x3, p["InputWeights"], p["Bias"], 8)             # (8, T, H, B): one GEMM for both
         H, batch = self.numHiddenUnits, x3.shape[1]
         h0, c0 = (self.start(s, k, 2 * H, batch, xp.dtype) for k in ("HiddenState", "CellState"))
-        R, sequence = p["RecurrentWeights"], self.OutputMode == "sequence"
-        yf, hf, cf = lstm_scan(xp[:, :4 * H], h0[:H], c0[:H], R[:4 * H], gate, state, sequence=sequence)
-        yb, hb, cb = lstm_scan(xp[:, 4 * H:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True,
-                               sequence=sequence)
+        R = p["RecurrentWeights"]
+        yf, hf, cf = lstm_scan(xp[:4], h0[:H], c0[:H], R[:4 * H], gate, state)
+        yb, hb, cb = lstm_scan(xp[4:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True)
         h, c = concatenate([hf, hb], 0), concatenate([cf, cb], 0)
-        y = concatenate([yf, yb], 0) if yf is not None and yb is not None else None
+        y = concatenate([yf, yb], 0)
         return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
 
 
@@ -217,11 +214,10 @@ class gruLayer(_Recurrent):
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
         H, batch = self.numHiddenUnits, x3.shape[1]
         bias = p["Bias"]
-        xp = project(x3, p["InputWeights"], bias[:3 * H])
+        xp = project(x3, p["InputWeights"], bias[:3 * H], 3)
         recurrent_bias = bias[3 * H:] if self.bias_rows() == 6 else None
         h0 = self.start(s, "HiddenState", H, batch, xp.dtype)
-        y, h = gru_scan(xp, h0, p["RecurrentWeights"], recurrent_bias, self.ResetGateMode, gate, state,
-                        sequence=self.OutputMode == "sequence")
+        y, h = gru_scan(xp, h0, p["RecurrentWeights"], recurrent_bias, self.ResetGateMode, gate, state)
         return self.output(y, h, fmt), {"HiddenState": h}
 
 
