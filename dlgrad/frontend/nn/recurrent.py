@@ -108,53 +108,48 @@ def project(x: dlarray, W: dlarray, b: dlarray, blocks: int) -> dlarray:
     return F.transpose(F.reshape(z, (blocks, W.shape[0] // blocks, batch, steps)), (0, 3, 1, 2))
 
 
-def gate_blocks(R: dlarray, count: int) -> list[dlarray]:
-    """The (H, H) blocks of stacked recurrent weights (count*H, H), one per gate."""
+def gate_products(R: dlarray, h: Any, bias: dlarray | None = None) -> list[Any]:
+    """R*h (+ bias) for stacked recurrent weights R (gates*H, H), one GEMM, split into its gates' (H, B) parts."""
+    p = F.matmul(R, h)
+    if bias is not None:
+        p = p + bias
     H = R.shape[1]
-    return [R[k * H:(k + 1) * H] for k in range(count)]
+    return [p[k * H:(k + 1) * H] for k in range(R.shape[0] // H)]
 
 
-# The steps carry R_k*h (the recurrent product of each gate) rather than computing it from h at the
-# start of the next step: the reverse loop then never recomputes a product (a matrix product's
-# adjoint reads its operands, not its value), and each gate is its own (H, B) array, so the
-# adjoint has no slices of a stacked (4H, B) to reassemble.
+# The steps carry R*h, the recurrent product of the next step, one (H, B) array per gate, rather than
+# computing it from h at the start of the next step: the reverse loop then never recomputes a
+# product (a matrix product's adjoint reads its operands, not its value), and the gates' cotangents
+# arrive as separate carries, so no gate arithmetic is fused into the reassembly of a (4H, B) slice.
 
 def lstm_scan(xp: dlarray, h0: dlarray, c0: dlarray, R: dlarray, gate: Activation, state: Activation,
               reverse: bool = False) -> tuple[dlarray, dlarray, dlarray]:
     """(Y as (H, B, T), final h, final c) of the LSTM recurrence over projected inputs xp (4, T, H, B)."""
-    blocks = gate_blocks(R, 4)
-
     def step(carry: Any, z: Any) -> Any:
         c, *hz = carry
         i, f, o = gate(z[0] + hz[0]), gate(z[1] + hz[1]), gate(z[3] + hz[3])
         c = f * c + i * state(z[2] + hz[2])
         h = o * state(c)
-        return (c, *(F.matmul(Rk, h) for Rk in blocks)), h
-    (c, *_), ys = scan(step, (c0, *(F.matmul(Rk, h0) for Rk in blocks)), tuple(xp[k] for k in range(4)),
-                       reverse=reverse)
+        return (c, *gate_products(R, h)), h
+    (c, *_), ys = scan(step, (c0, *gate_products(R, h0)), tuple(xp[k] for k in range(4)), reverse=reverse)
     return F.transpose(ys, (1, 2, 0)), ys[0] if reverse else ys[-1], c
 
 
 def gru_scan(xp: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None, mode: str, gate: Activation,
              state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray]:
     """(Y as (H, B, T), final h) of the GRU recurrence over projected inputs xp (3, T, H, B)."""
-    blocks = gate_blocks(R, 3)
     H = h0.shape[0]
     before = mode == "before-multiplication"   # the candidate's product R_h*(r.*h) waits for r
-
-    def products(h: Any) -> list[Any]:
-        out = [F.matmul(Rk, h) for Rk in blocks[:2 if before else 3]]
-        if recurrent_bias is not None:
-            out = [p + recurrent_bias[k * H:(k + 1) * H] for k, p in enumerate(out)]
-        return out
+    carried = R[:2 * H] if before else R
 
     def step(carry: Any, z: Any) -> Any:
         h, *hz = carry
         r, u = gate(z[0] + hz[0]), gate(z[1] + hz[1])
-        candidate = state(z[2] + (F.matmul(blocks[2], r * h) if before else r * hz[2]))
+        candidate = state(z[2] + (F.matmul(R[2 * H:], r * h) if before else r * hz[2]))
         h = candidate + u * (h - candidate)     # (1 - u) candidate + u h
-        return (h, *products(h)), h
-    (h, *_), ys = scan(step, (h0, *products(h0)), tuple(xp[k] for k in range(3)), reverse=reverse)
+        return (h, *gate_products(carried, h, recurrent_bias)), h
+    (h, *_), ys = scan(step, (h0, *gate_products(carried, h0, recurrent_bias)), tuple(xp[k] for k in range(3)),
+                       reverse=reverse)
     return F.transpose(ys, (1, 2, 0)), h
 
 
