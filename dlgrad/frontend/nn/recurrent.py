@@ -101,11 +101,13 @@ def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, g
 
 
 def project(x: dlarray, W: dlarray, b: dlarray, blocks: int) -> dlarray:
-    """W*x + b for all steps as one GEMM over (C, B*T), returned as (blocks, T, H, B): a gate's
-    inputs for every step, contiguous, one step's (H, B) after another."""
+    """W*x + b for all steps as one GEMM, returned as (blocks, T, H, B): a gate's inputs for every
+    step, contiguous, one step's (H, B) after another. x (C, B, T) is read time-major, (C, T*B):
+    its transpose is cheap, and the result then reaches (blocks, T, H, B), and its cotangent comes
+    back, in runs of B contiguous values rather than through a stride-T permutation of (4H, B*T)."""
     c, batch, steps = x.shape
-    z = F.matmul(W, F.reshape(x, (c, batch * steps))) + b
-    return F.transpose(F.reshape(z, (blocks, W.shape[0] // blocks, batch, steps)), (0, 3, 1, 2))
+    z = F.matmul(W, F.reshape(F.transpose(x, (0, 2, 1)), (c, steps * batch))) + b
+    return F.transpose(F.reshape(z, (blocks, W.shape[0] // blocks, steps, batch)), (0, 2, 1, 3))
 
 
 def gate_products(R: dlarray, h: Any, bias: dlarray | None = None) -> list[Any]:
