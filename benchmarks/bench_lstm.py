@@ -16,11 +16,16 @@ Run: python benchmarks/bench_lstm.py [--rounds 7]
 """
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 
 os.environ.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", MKL_NUM_THREADS="1",
                   XLA_FLAGS="--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+os.environ["DLGRAD_CACHE_DIR"] = tempfile.mkdtemp(prefix="dlgrad-bench-lstm-")   # a cold cache, removed at exit
+atexit.register(shutil.rmtree, os.environ["DLGRAD_CACHE_DIR"], True)
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
