@@ -34,28 +34,35 @@ class KernelEmitter:
 
     # --- bodies built from sympy expressions -------------------------------------
     def body_statements(self, body, exprs, dim_of, loop_names, access_of, ctype, printer, block, pre=None,
-                        unmasked=False):
+                        unmasked=False, region=None):
         """Declarations of masks, loads and cse temporaries in `block`; the printed expressions.
 
         With `pre`, loads and temporaries that do not depend on the loop indices (scalars such
         as hyperparameters, and what is computed from them alone) are hoisted there. With
-        `unmasked`, the loop runs where every mask holds: no conditions are written.
+        `unmasked`, the loop runs where every mask holds: no conditions are written. A `region`
+        ({dim: (start, stop)}) is where the loop runs: masks it decides are written as 1 or 0
+        (a load outside its bounds as 0, no read), so the C compiler drops the dead branches.
         """
         import sympy as sp
 
         from . import ieee
         invariant = set()
         for bounds, symbol in body.masks.items():
-            block.add(f"const int {symbol} = {'1' if unmasked else _condition(bounds, dim_of, loop_names)};")
+            known = True if unmasked else _holds(bounds, region)
+            condition = _condition(bounds, dim_of, loop_names) if known is None else str(int(known))
+            block.add(f"const int {symbol} = {condition};")
         for load, symbol in body.loads.items():
             if isinstance(access_of[load], str):   # a value the caller holds (a matmul's accumulator)
                 ref, coefs = access_of[load], (1,)
             else:
                 offset, coefs = access_of[load]
                 ref = f"{self.names[id(load.buffer)]}[{index_expr(offset, coefs, loop_names)}]"
-            masked = not unmasked and any(b is not None for b in load.bounds)
+            known = True if unmasked or all(b is None for b in load.bounds) else _holds(load.bounds, region)
+            masked = known is None
             if masked:
                 ref = f"({_condition(load.bounds, dim_of, loop_names)} ? {ref} : 0)"
+            elif not known:
+                ref = "0"
             target = block
             if pre is not None and not masked and not any(coefs) and load.buffer.size > 0:
                 target = pre
@@ -174,6 +181,24 @@ def masked_dims(body):
     for bounds in list(body.masks) + [load.bounds for load in body.loads]:
         dims |= {d for d, b in enumerate(bounds) if b is not None}
     return dims
+
+
+def _holds(bounds, region):
+    """Whether `bounds` hold everywhere in `region` (True), nowhere (False), or it depends (None)."""
+    if region is None:
+        return None
+    result = True
+    for d, b in enumerate(bounds):
+        if b is None:
+            continue
+        if d not in region:
+            return None
+        start, stop = region[d]
+        if stop <= b[0] or start >= b[1]:
+            return False
+        if not (b[0] <= start and stop <= b[1]):
+            result = None
+    return result
 
 
 def _condition(bounds, dim_of, names):

@@ -58,12 +58,15 @@ EXPLICIT = {
     # a loop over time (scan): forwards, in reverse, and carries without a sequence
     "loop": [("rnn(T=5)", [_magnitudes(rng_for(f"loop{i}"), s) for i, s in enumerate([(3, 2), (5, 4, 2), (3, 4),
                                                                                       (3, 3)])],
-              {"body": _rnn_body(), "length": 5, "reverse": False}, _F64),
+              {"body": _rnn_body(), "length": 5, "reverse": False, "keep": (True,)}, _F64),
              ("rnn(T=4),reverse", [_magnitudes(rng_for(f"loopr{i}"), s) for i, s in enumerate([(3, 2), (4, 4, 2),
                                                                                               (3, 4), (3, 3)])],
-              {"body": _rnn_body(), "length": 4, "reverse": True}, _F64),
+              {"body": _rnn_body(), "length": 4, "reverse": True, "keep": (True,)}, _F64),
+             ("rnn(T=3),keep none", [_magnitudes(rng_for(f"loopk{i}"), s) for i, s in enumerate([(3, 2), (3, 4, 2),
+                                                                                               (3, 4), (3, 3)])],
+              {"body": _rnn_body(), "length": 3, "reverse": False, "keep": (False,)}, _F64),
              ("two carries(T=3)", [_magnitudes(rng_for(f"loopc{i}"), (2,)) for i in range(3)],
-              {"body": _two_carries(), "length": 3, "reverse": False}, _F64)],
+              {"body": _two_carries(), "length": 3, "reverse": False, "keep": (True, False)}, _F64)],
     "cumprod": [("zeros(3x6),axis=1", [_ZEROS], {"axis": 1}, None),
                 ("zeros(6x3),axis=0", [_ZEROS.T.copy()], {"axis": 0}, None)],
     # ties (0 and -0 among them) keep their order, NaN sorts last ascending and first descending

@@ -3,6 +3,8 @@ from loads of buffers (views folded into index arithmetic). Also the home of gra
 that are views (movement ops) when they need memory: they are copied by such a loop."""
 from __future__ import annotations
 
+import math
+
 from ...graph.registry import ELEMENTWISE, MOVEMENT, OPS
 from ..body import DUP_COST, Body, cost
 from ..csyntax import Block, For, index_expr, loop_nest
@@ -62,6 +64,23 @@ def emit(emitter, index, kernel):
         for root, value in zip(stores, values):
             block.add(f"{emitter.names[id(root)]}[{out_idx}] = {value};")
     interior = _unmasked_range(body, dim_of, extents)
+    regions = _regions(body, dim_of, extents) if interior is None else None
+    if regions is not None:
+        # masks that select rows (the adjoint of slices: a gate's rows of a concatenation):
+        # one loop per range of rows where every mask is decided, with no conditions inside
+        (d,) = masked_dims(body)
+        outer = Block()
+        for start, stop in regions:
+            loop = For("t", stop - start)
+            loop.body.add(f"const ptrdiff_t {names[0]} = {start} + t;")
+            rest, inner = loop_nest(extents[1:], names[1:])
+            loop.body.add(rest)
+            values = emitter.body_statements(body, exprs, dim_of, names, access_of, ctype, printer, inner,
+                                             None, region={d: (start, stop)})
+            for root, value in zip(stores, values):
+                inner.add(f"{emitter.names[id(root)]}[{out_idx}] = {value};")
+            outer.add(loop)
+        return emitter.function(index, kernel, body_reads(kernel), stores, outer)
     if interior is None:
         outer, inner = loop_nest(extents, names)
         loop_body(inner)
@@ -75,6 +94,32 @@ def emit(emitter, index, kernel):
             loop_body(loop.body, unmasked, hoist=unmasked)
             outer.add(loop)
     return emitter.function(index, kernel, body_reads(kernel), stores, Block(pre.body + outer.body))
+
+
+MAX_REGIONS = 8
+MIN_REGION = 64   # elements: below, one loop with conditions is shorter C and as fast
+
+
+def _regions(body, dim_of, extents):
+    """Ranges of the outermost loop in each of which every mask holds or fails throughout, when
+    all masks bound one axis, that loop's (at most MAX_REGIONS ranges of MIN_REGION elements
+    or more), else None."""
+    dims = masked_dims(body)
+    if len(dims) != 1 or not extents:
+        return None
+    (d,) = dims
+    if dim_of.get(d) != 0:
+        return None
+    cuts = {0, extents[0]}
+    for bounds in list(body.masks) + [load.bounds for load in body.loads]:
+        if bounds[d] is not None:
+            cuts |= {min(max(v, 0), extents[0]) for v in bounds[d]}
+    cuts = sorted(cuts)
+    regions = [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+    inner = math.prod(extents[1:])
+    if not 1 < len(regions) <= MAX_REGIONS or any((b - a) * inner < MIN_REGION for a, b in regions):
+        return None
+    return regions
 
 
 def _unmasked_range(body, dim_of, extents):

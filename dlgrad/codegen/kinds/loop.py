@@ -1,17 +1,20 @@
 """Loops whose step is a graph (graph/ops/loop.py): the step is a program of its own, emitted
 through the same scheduler and emitter (emit.emit_nested) and called once per step.
 
-No carry is ever copied between steps: the loop's packed output holds the carry entering each
-step (what backpropagation reads), so step t reads its carries there and writes the next ones
-straight into the slot of step t+1 (the last step into the final carries). Step t's xs are
-read at xs + t*(one step's size) and its ys written at ys + t*(one y's size); the step's own
-intermediate buffers live in the kernel's scratch block, reused by every step.
+No carry is ever copied between steps. Where the loop's packed output keeps the carry entering
+each step (what backpropagation reads), step t reads its carry there and writes the next one
+straight into the slot of step t+1 (the last step into the final carry). A carry not kept
+alternates between the final carry's memory and a spare block of the scratch, starting in the
+one that makes the last step write the final carry. Step t's xs are read at xs + t*(one
+step's size) and its ys written at ys + t*(one y's size); the step's own intermediate
+buffers live in the kernel's scratch block too, reused by every step.
 """
 from __future__ import annotations
 
 import math
 
 from ...graph.ops.loop import LOOP, pieces
+from ..memory import ITEMSIZE
 from ..csyntax import CTYPE, Block, For, Function
 from . import Kernel, Kind, register
 
@@ -27,6 +30,20 @@ def place(scheduler, node):
     return scheduler.add(Kernel(LOOP, node.shape, [node], operands=operands), reads)
 
 
+ALIGN = 64
+
+
+def _spares(root):
+    """Byte offsets (after the step's workspace `work`) of the spare blocks of carries not kept."""
+    body, keep = root.attr("body"), root.attr("keep")
+    sizes = [math.prod(o.shape) * ITEMSIZE[o.dtype] for o in body.outputs[:body.n_carry]]
+    offsets, end = [], 0
+    for size, kept in zip(sizes, keep):
+        offsets.append(None if kept else end)
+        end += 0 if kept else -(-size // ALIGN) * ALIGN
+    return offsets, end
+
+
 def scratch(emitter, index, kernel):
     """Emit the step (once, before the workspace is planned: its workspace is the scratch)."""
     from ..emit import emit_nested
@@ -35,8 +52,9 @@ def scratch(emitter, index, kernel):
     name = f"{emitter.prefix}_k{index}_step"
     comment = f"kernel {index}: the step of the loop of kernel {index} (a program of its own)"
     functions, work = emit_nested(emitter.unit, body.outputs, body.specs, name, comment)
-    kernel.nested = (name, functions)
-    return work
+    work = -(-work // ALIGN) * ALIGN
+    kernel.nested = (name, functions, work)
+    return work + _spares(root)[1]
 
 
 def _special(text):
@@ -55,8 +73,8 @@ class _Group:
 
 def emit(emitter, index, kernel):
     (root,) = kernel.roots
-    body, T, reverse = root.attr("body"), root.attr("length"), root.attr("reverse")
-    step, functions = kernel.nested
+    body, T, reverse, keep = (root.attr(a) for a in ("body", "length", "reverse", "keep"))
+    step, functions, work = kernel.nested
     carries, xs, consts = body.counts
     owners = [emitter.owner(x) for x, _ in kernel.operands]
     params, args = emitter.params(owners, [root])
@@ -73,36 +91,56 @@ def emit(emitter, index, kernel):
         else:
             src.append(emitter.names[id(next(stored))])
     out, ctype = emitter.names[id(root)], CTYPE[root.dtype]
-    shapes = pieces(body, T)
+    shapes = pieces(body, T, keep)
     sizes = [math.prod(s) for s in shapes]
-    offsets = [sum(sizes[:i]) for i in range(len(sizes))]
+    offsets = iter(sum(sizes[:i]) for i in range(len(sizes)))
     n_y = len(body.ys)
-    final, ys, entering = offsets[:carries], offsets[carries:carries + n_y], offsets[carries + n_y:]
+    final = [next(offsets) for _ in range(carries)]
+    ys = [next(offsets) for _ in range(n_y)]
+    entering = [next(offsets) if k else None for k in keep]
     carry_size = sizes[:carries]
     y_size = [math.prod(y.shape) for y in body.ys]
     x_size = [math.prod(shape) for shape, _ in body.specs[carries:carries + xs]]
+    spares, _ = _spares(root)
+    for i, at in enumerate(spares):
+        if at is not None:
+            block.add(f"{ctype} *const spare{i} = ({ctype} *)(work + {work + at});")
     first = T - 1 if reverse else 0
+    # where each carry enters step s and where step s writes the next one
+    reads, writes = [], []
+    for i in range(carries):
+        if keep[i]:
+            reads.append(f"{out} + {entering[i]} + t*{carry_size[i]}")
+            writes.append(f"s + 1 < {T} ? {out} + {entering[i]} + next*{carry_size[i]} : {out} + {final[i]}")
+        else:   # the last step (s = T-1) writes the final carry: steps of T-1-s even write there
+            reads.append(f"({T - 1} - s) % 2 ? {out} + {final[i]} : spare{i}")
+            writes.append(f"({T - 1} - s) % 2 ? spare{i} : {out} + {final[i]}")
     for i in range(carries):   # the first step's carries are init's (with no step, the final ones)
-        at = f"{entering[i] + first * carry_size[i]}" if T else f"{final[i]}"
+        if not T:
+            at = f"{out} + {final[i]}"
+        elif keep[i]:
+            at = f"{out} + {entering[i] + first * carry_size[i]}"
+        else:
+            at = f"{out} + {final[i]}" if (T - 1) % 2 else f"spare{i}"
         copy = For("e", carry_size[i], braces=False)
-        copy.add(f"{out}[{at} + e] = {src[i]}[e];")
+        copy.add(f"({at})[e] = {src[i]}[e];")
         block.add(copy)
     if T:
         steps = block.add(For("s", T))
         steps.add(f"const ptrdiff_t t = {f'{T - 1} - s' if reverse else 's'};")
-        if carries:
+        if any(keep):
             steps.add(f"const ptrdiff_t next = t {'-' if reverse else '+'} 1;")
-        call = [f"{out} + {entering[i]} + t*{carry_size[i]}" for i in range(carries)]
+        call = list(reads)
         call += [f"{src[carries + j]} + t*{x_size[j]}" for j in range(xs)]
         call += [src[carries + xs + k] for k in range(consts)]
-        call += [f"s + 1 < {T} ? {out} + {entering[i]} + next*{carry_size[i]} : {out} + {final[i]}"
-                 for i in range(carries)]
+        call += writes
         call += [f"{out} + {ys[j]} + t*{y_size[j]}" for j in range(n_y)]
         call.append("work" if kernel.scratch else "NULL")
         steps.add(f"(void){step}({', '.join(call)});")
     name = f"{emitter.prefix}_k{index}"
     comment = (f"kernel {index}: loop over {T} steps{' in reverse' if reverse else ''}: "
-               f"{carries} carries, {xs} sequences, {consts} loop-invariant inputs, {n_y} outputs per step")
+               f"{carries} carries ({sum(keep)} kept per step), {xs} sequences, {consts} loop-invariant "
+               f"inputs, {n_y} outputs per step")
     loop_fn = Function(f"DLGRAD_KERNEL void {name}({', '.join(params)})", block, comment)
     return _Group([*functions, loop_fn]), f"{name}({', '.join(args)});"
 

@@ -1,11 +1,14 @@
 """A loop over time whose step is a graph: recurrences (scan) compiled as one loop, never unrolled.
 
-loop(init..., xs..., consts...; body, length, reverse): the carries start at `init`; step t
-(t = 0, ..., T-1, or T-1, ..., 0 when `reverse`) evaluates the body on (carries, xs[t], consts)
-and gives the next carries and ys[t]. The node's value packs everything the loop writes into
-one flat vector: the final carries, the stacked ys, and the carry entering each step, stacked
-(T of each). Backpropagation through time reads those, so a gradient never runs the forward
-loop twice. `unpack(node)` gives the parts as views.
+loop(init..., xs..., consts...; body, length, reverse, keep): the carries start at `init`;
+step t (t = 0, ..., T-1, or T-1, ..., 0 when `reverse`) evaluates the body on (carries,
+xs[t], consts) and gives the next carries and ys[t]. The node's value packs everything the
+loop writes into one flat vector: the final carries, the stacked ys, and, for each carry
+`keep` marks, the value entering each step, stacked (T of them). Backpropagation through time
+reads those, so a gradient does not run the loop again: scan keeps every carry. An adjoint
+loop keeps none (its carries include the accumulated cotangents of weights: T copies of
+those would be most of the memory); differentiating it again (a higher derivative) runs it
+once more, keeping them. `unpack(node)` gives the parts as views.
 
 The body (`Body`) is a graph of its own: its sources are constants and input(i) nodes numbered
 carries, then one step's slices of xs, then consts. The adjoint is a loop in the other
@@ -78,19 +81,22 @@ def _sizes(shapes):
     return [int(np.prod(s, dtype=np.int64)) for s in shapes]
 
 
-def pieces(body: Body, length: int) -> list:
-    """Shapes of the packed value's parts in order: final carries, stacked ys, entering carries."""
+def pieces(body: Body, length: int, keep: tuple) -> list:
+    """Shapes of the packed value's parts in order: final carries, stacked ys, kept entering carries."""
     carries = [o.shape for o in body.outputs[:body.n_carry]]
-    return carries + [(length,) + y.shape for y in body.ys] + [(length,) + s for s in carries]
+    return (carries + [(length,) + y.shape for y in body.ys]
+            + [(length,) + s for s, k in zip(carries, keep) if k])
 
 
-def _infer(inputs, body, length, reverse):
+def _infer(inputs, body, length, reverse, keep):
     if not isinstance(body, Body):
         raise TypeError(f"loop: body must be a Body, got {type(body).__name__}")
     if isinstance(length, bool) or not isinstance(length, int) or length < 0:
         raise ShapeError(f"loop: length must be a non-negative int, got {length!r}")
     if len(inputs) != len(body.specs):
         raise ShapeError(f"loop: the body reads {len(body.specs)} inputs, {len(inputs)} were given")
+    if not isinstance(keep, tuple) or len(keep) != body.n_carry or not all(isinstance(k, bool) for k in keep):
+        raise TypeError(f"loop: keep must be a tuple of {body.n_carry} bools, got {keep!r}")
     carries, xs, _ = body.counts
     for i, (x, (shape, dtype)) in enumerate(zip(inputs, body.specs)):
         want = (length,) + shape if carries <= i < carries + xs else shape
@@ -102,10 +108,10 @@ def _infer(inputs, body, length, reverse):
         raise TypeError(f"loop: the step's carries and outputs must share one float dtype, got "
                         f"{sorted(dtypes)}")
     dtype = dtypes.pop() if dtypes else "float64"
-    return (sum(_sizes(pieces(body, length))),), dtype
+    return (sum(_sizes(pieces(body, length, keep))),), dtype
 
 
-def _numpy(*arrays, body, length, reverse):
+def _numpy(*arrays, body, length, reverse, keep):
     carries, xs, _ = body.counts
     state = [np.array(a) for a in arrays[:carries]]
     steps, consts = arrays[carries:carries + xs], list(arrays[carries + xs:])
@@ -119,47 +125,52 @@ def _numpy(*arrays, body, length, reverse):
         for y, v in zip(ys, values[carries:]):
             y[t] = v
     dtype = body.outputs[0].dtype if body.outputs else "float64"
-    parts = [np.ravel(a) for a in (*state, *ys, *entering)]
+    parts = [np.ravel(a) for a in (*state, *ys, *(e for e, k in zip(entering, keep) if k))]
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
-def split(flat, body: Body, length: int):
-    """(final carries, stacked ys, entering carries) of a packed loop value (or its cotangent)."""
+def split(flat, body: Body, length: int, keep: tuple):
+    """(final carries, stacked ys, entering carries: None where not kept) of a packed loop value
+    (or of its cotangent)."""
     parts, offset = [], 0
-    for shape, size in zip(pieces(body, length), _sizes(pieces(body, length))):
+    shapes = pieces(body, length, keep)
+    for shape, size in zip(shapes, _sizes(shapes)):
         parts.append(M.reshape(M.slice_(flat, ((offset, offset + size, 1),)), shape))
         offset += size
     carries, ys = body.n_carry, len(body.ys)
-    return parts[:carries], parts[carries:carries + ys], parts[carries + ys:]
+    kept = iter(parts[carries + ys:])
+    return parts[:carries], parts[carries:carries + ys], [next(kept) if k else None for k in keep]
 
 
 def unpack(node: Node):
-    """A loop node's (final carries, stacked ys, entering carries), as views of its value."""
-    return split(node, node.attr("body"), node.attr("length"))
+    """A loop node's (final carries, stacked ys, entering carries or None), as views of its value."""
+    return split(node, node.attr("body"), node.attr("length"), node.attr("keep"))
 
 
-def _vjp(g, out, inputs, body, length, reverse):
+def _vjp(g, out, inputs, body, length, reverse, keep):
     carries, xs, consts = body.counts
     init, steps, fixed = inputs[:carries], inputs[carries:carries + xs], inputs[carries + xs:]
-    g_final, g_ys, g_entering = split(g, body, length)
+    g_final, g_ys, g_entering = split(g, body, length, keep)
+    if not all(keep):   # run the loop again, keeping the carries entering each step
+        out = loop(init, steps, fixed, body, length, reverse)
     _, _, entering = unpack(out)
+    g_kept = [x for x in g_entering if x is not None]
     wanted = [x.dtype != INDEX_DTYPE for x in fixed]   # index arrays have no cotangent
     # the backward step's inputs: carries (cotangents of the carries, accumulated cotangents of
-    # the consts), one step of (xs, entering carries, cotangents of ys and of entering carries),
-    # then the consts
-    specs = [c.shape for c in init] + [k.shape for k, w in zip(fixed, wanted) if w]
-    dtypes = [c.dtype for c in init] + [k.dtype for k, w in zip(fixed, wanted) if w]
-    step_parts = [*steps, *entering, *g_ys, *g_entering]
-    specs += [x.shape[1:] for x in step_parts] + [k.shape for k in fixed]
-    dtypes += [x.dtype for x in step_parts] + [k.dtype for k in fixed]
-    params = [input_node(i, s, d) for i, (s, d) in enumerate(zip(specs, dtypes))]
-    n_acc = sum(wanted)
-    ct, acc = params[:carries], params[carries:carries + n_acc]
-    at = carries + n_acc
-    x_p, c_p = params[at:at + xs], params[at + xs:at + xs + carries]
-    at += xs + carries
-    gy_p, gc_p = params[at:at + len(body.ys)], params[at + len(body.ys):at + len(body.ys) + carries]
-    k_p = params[len(params) - consts:]
+    # the consts), one step of (xs, entering carries, cotangents of ys and of kept entering
+    # carries), then the consts
+    step_parts = [*steps, *entering, *g_ys, *g_kept]
+    nodes = [*init, *(k for k, w in zip(fixed, wanted) if w)]
+    specs = [(n.shape, n.dtype) for n in nodes] + [(x.shape[1:], x.dtype) for x in step_parts]
+    specs += [(k.shape, k.dtype) for k in fixed]
+    params = iter([input_node(i, s, d) for i, (s, d) in enumerate(specs)])
+    ct = [next(params) for _ in init]
+    acc = [next(params) for w in wanted if w]
+    x_p = [next(params) for _ in steps]
+    c_p = [next(params) for _ in entering]
+    gy_p = [next(params) for _ in g_ys]
+    gc_p = [next(params) if k else None for k in keep]
+    k_p = [next(params) for _ in fixed]
     outs = substitute(body.outputs, {id(old): new for old, new in zip(
         [input_node(i, s, d) for i, (s, d) in enumerate(body.specs)], [*c_p, *x_p, *k_p])})
     total = None
@@ -169,12 +180,12 @@ def _vjp(g, out, inputs, body, length, reverse):
     from ..autodiff import gradients
     wrt = [*c_p, *x_p, *(k for k, w in zip(k_p, wanted) if w)]
     grads = gradients(total, wrt) if total is not None else [_zeros(p) for p in wrt]
-    new_ct = [E.add(d, e) for d, e in zip(grads[:carries], gc_p)]
+    new_ct = [d if e is None else E.add(d, e) for d, e in zip(grads[:carries], gc_p)]
     new_acc = [E.add(a, d) for a, d in zip(acc, grads[carries + xs:])]
-    back_body = Body([*new_ct, *new_acc, *grads[carries:carries + xs]], zip(specs, dtypes),
-                     (carries + n_acc, len(step_parts), consts))
+    back_body = Body([*new_ct, *new_acc, *grads[carries:carries + xs]], specs,
+                     (len(ct) + len(acc), len(step_parts), consts))
     start = [*g_final, *(_zeros(k) for k, w in zip(fixed, wanted) if w)]
-    back = loop(start, step_parts, fixed, back_body, length, not reverse)
+    back = loop(start, step_parts, fixed, back_body, length, not reverse, keep=False)
     final, ct_steps, _ = unpack(back)
     ct_fixed = iter(final[carries:])
     return [*final[:carries], *ct_steps, *(next(ct_fixed) if w else None for w in wanted)]
@@ -189,9 +200,11 @@ register(Op(LOOP, LOOP, _infer, _numpy, _vjp, cost=10 ** 6))
 register(Op("placeholder", SOURCE, source_infer, lambda **_: None))
 
 
-def loop(init, xs, consts, body: Body, length: int, reverse: bool = False) -> Node:
-    """The loop node running `body` over `length` steps (see the module docstring)."""
-    return apply(LOOP, *init, *xs, *consts, body=body, length=int(length), reverse=bool(reverse))
+def loop(init, xs, consts, body: Body, length: int, reverse: bool = False, keep: bool = True) -> Node:
+    """The loop node running `body` over `length` steps, keeping the carries entering each step
+    or none of them (see the module docstring)."""
+    return apply(LOOP, *init, *xs, *consts, body=body, length=int(length), reverse=bool(reverse),
+                 keep=(bool(keep),) * body.n_carry)
 
 
 def placeholder(number: int, shape, dtype: str) -> Node:
