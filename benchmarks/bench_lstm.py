@@ -194,7 +194,8 @@ def main(argv=None):
     x = rng.standard_normal((C, B, 1000)).astype(np.float32)
     weights = lstm_weights(rng)
     rows = []
-    timings = fastest({"dlgrad": lambda: dlgrad_lstm(x, weights), "PyTorch eager": lambda: torch_lstm(x[:, :, :T], weights),
+    timings = fastest({"dlgrad": lambda: dlgrad_lstm(x, weights),
+                       "PyTorch eager": lambda: torch_lstm(x[:, :, :T], weights),
                        "JAX jit": lambda: jax_lstm(x[:, :, :T], weights)}, args.rounds)
     for name, result in timings.items():
         if isinstance(result, str):

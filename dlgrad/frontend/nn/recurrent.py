@@ -1,10 +1,9 @@
 """lstm and gru: MATLAB's recurrent operations, one input GEMM over all steps and a scan.
 
-The input projection W*x + b of every time step is one matrix product over (C, B*T) before
+The input projection W*x + b of every time step is one matrix product over (C, T*B) before
 the loop; the scan (frontend/recurrence.py, compiled as one loop, its gradient the reverse loop)
 steps over it time-major, one (T, H, B) array per gate, so a step holds only R*h and the gate
-arithmetic.
-Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
+arithmetic. Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
 candidate). Both return their final states too (MATLAB's [Y, hiddenState, cellState]).
 """
 from __future__ import annotations
@@ -160,9 +159,9 @@ def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurre
          GateActivationFunction: str = "sigmoid") -> tuple[dlarray, dlarray, dlarray]:
     """[Y, hiddenState, cellState] = lstm(X, H0, C0, weights, recurrentWeights, bias) as MATLAB computes it.
 
-    X: "CBT" (or "CB", "CT", "CTB"...; DataFormat for unformatted X). weights (4H, C), recurrentWeights
-    (4H, H), bias 4H values, gates in MATLAB's order: input, forget, cell candidate, output. H0, C0:
-    (H, B), or (H, 1) / (H,) for every observation. Y has X's format with H channels; the final
+    X: "CBT" (or "CB", "CT"; DataFormat in that label order for unformatted X). weights (4H, C),
+    recurrentWeights (4H, H), bias 4H values, gates in MATLAB's order: input, forget, cell candidate,
+    output. H0, C0: (H, B), or (H, 1) / (H,) for every observation. Y has X's format with H channels; the final
     states are (H, B), formatted "CB" when H0/C0 are formatted. Always returns the triple.
     """
     gate = activation(GATE_ACTIVATIONS, GateActivationFunction, "GateActivationFunction", "lstm")
