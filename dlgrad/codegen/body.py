@@ -64,13 +64,16 @@ class Context:
             (node.op == "const" and node.size > 1)
 
     def storage(self, node):
-        """(owner, shape) of memory holding node's value in C order, or None."""
-        owner = node
-        while not self.is_buffer(owner):   # a chain of reshapes views its first input's memory
-            if owner.op != "reshape":
+        """(owner, shape, offset) of memory holding node's value in C order from element
+        `offset` of its owner's, or None."""
+        owner, offset = node, 0
+        while not self.is_buffer(owner):   # reshapes and views read their input's memory
+            if owner.op == "view":
+                offset += owner.attr("offset")
+            elif owner.op != "reshape":
                 return None
             owner = owner.inputs[0]
-        return owner, node.shape
+        return owner, node.shape, offset
 
 
 class Body:
@@ -160,7 +163,7 @@ class Body:
             try:
                 step = movement_map(node)
             except NotAffine as why:
-                culprit = node.inputs[0] if node.op == "reshape" else node
+                culprit = node.inputs[0] if node.op in ("reshape", "view") else node
                 raise NeedMaterialize(culprit, str(why)) from None
             inner = imap.then(step)
             masked = step.masked()
@@ -193,8 +196,9 @@ class Body:
 
     def _load(self, storage, imap, pad):
         sp = self.ctx.sp
-        owner, shape = storage
+        owner, shape, base = storage
         offset, coefs = linear(imap, shape)
+        offset += base
         if pad is not None and any(c < 0 for c in coefs) and any(b is not None for b in imap.bounds):
             raise NeedMaterialize(pad, BACKWARDS)
         load = Load(owner, offset, coefs, imap.bounds)

@@ -166,7 +166,7 @@ def _own_kernels(simplified):
     """Outputs that own no kernel (inputs, constants, views, repeats) copied by an identity kernel."""
     roots, seen = [], set()
     for index, node in enumerate(simplified):
-        if node.op in ("input", "const", "reshape", "broadcast_to", "permute", "slice") or id(node) in seen:
+        if node.op in ("input", "const", "reshape", "broadcast_to", "permute", "slice", "view") or id(node) in seen:
             node = _copy(node, index)
         seen.add(id(node))
         roots.append(node)

@@ -43,7 +43,7 @@ def _predictable(order):
     inputs of reshapes that merge or split axes of something not in memory, strided pads."""
     forced = set()
     for node in order:
-        if OPS[node.op].kind != MOVEMENT:
+        if OPS[node.op].kind != MOVEMENT or node.op == "view":   # a view is read in place
             continue
         try:
             movement_map(node)
@@ -144,9 +144,13 @@ class _Scheduler:
         kernel.deps |= sources
         return True
 
-    def operand(self, node, contiguous):
-        """(node, imap) through which a matmul/gather reads `node`; otherwise it gets memory."""
+    def operand(self, node, contiguous, offsets=False):
+        """(node, imap) through which a matmul/gather reads `node`; otherwise it gets memory.
+        Memory read at an offset (a view of a loop's value) only for a kind that adds `offsets`."""
         imap, current = IndexMap.identity(node.shape), node
+        found = self.ctx.storage(current)
+        if found is not None and found[2] and not offsets:
+            raise NeedMaterialize(node, "operand at an offset")
         while self.ctx.storage(current) is None:
             if contiguous or OPS[current.op].kind != MOVEMENT:
                 raise NeedMaterialize(node, "operand needs memory")
@@ -157,6 +161,9 @@ class _Scheduler:
             if imap.masked():
                 raise NeedMaterialize(node, "operand is a masked view")
             current = current.inputs[0]
+            found = self.ctx.storage(current)
+            if found is not None and found[2] and not offsets:
+                raise NeedMaterialize(node, "operand at an offset")
         return current, imap
 
     def add(self, kernel, reads):

@@ -10,12 +10,14 @@ from .functions import (abs, acos, add, asin, atan, atan2, ceil, cos, cosh, cums
                         sinh, softplus, sqrt, subtract, sum, tan, tanh, transpose, where)
 from .gradient import dlgradient, extractdata
 from .join import concatenate, stack
-from .mathfuns import (acosh, acot, acsc, asec, asinh, atanh, cot, coth, csc, csch, cumprod, fix, interp1,
+from .mathfuns import (acosh, acot, acsc, asec, asinh, atanh, cot, coth, csc, csch, cumprod, fix,
                        rescale, sec, sech, underlyingType)
 from .logical import isfinite, isinf, isnan, logical_and, logical_not, logical_or, logical_xor, xor
 from .arrays import circshift, flip, ipermute, repelem, repmat, squeeze, tril, triu
 from .linalg import dot, mldivide, mrdivide, norm, pagemtimes, vecnorm
 from .sorting import onehotdecode, sort
+from .singular import cond, svd
+from .interpolation import interp1
 from .take import take, take_along_axis
 from .random import RandomState, rand, randi, randn, rng
 from .dlarray import islogical
@@ -44,6 +46,7 @@ __all__ = [
     "rng", "rand", "randn", "randi", "RandomState",
     "islogical",
     "scan",
+    "svd", "cond",
 
     *parallel.__all__,
 ]

@@ -3,8 +3,8 @@
 Norms scale by the largest |x| (held constant to differentiation, which is exact: the norm
 does not change with the scale) so squares neither overflow nor underflow, and their
 gradient at x = 0 is 0. Solves factor A once (LU with partial pivoting, graph/ops/solve.py)
-and reuse the factors in the adjoint. Overdetermined systems are solved in the least-squares
-sense through Householder QR (graph/ops/lstsq.py), as MATLAB's `\\` does.
+and reuse the factors in the adjoint. Rectangular systems get MATLAB's basic solution through
+Householder QR with column pivoting (graph/ops/pivoted.py), as MATLAB's `\\` does.
 """
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from . import functions as F
 from .arrays import first_nonsingleton
 from .dispatch import apply, asdlarray
 from .dlarray import dlarray, to_data
+from .singular import two_norm
 
 
 def _scaled_norm(x, p, axes, keepdims):
@@ -65,11 +66,8 @@ def vecnorm(x: ArrayLike, p: Any = 2, axis: Any = None, keepdims: Any = False) -
 
 def norm(x: ArrayLike, p: Any = 2) -> dlarray:
     """MATLAB's norm: of a vector (1-D, or a matrix with a dimension of 1) its p-norm; of a
-    matrix its 1-norm (largest column sum of |x|), inf-norm (largest row sum) or 'fro'.
-
-    The matrix 2-norm (MATLAB's norm(X) of a matrix, the largest singular value) needs an
-    SVD, which dlgrad does not have: it raises rather than return another number.
-    """
+    matrix its 2-norm (the default: the largest singular value, see svd), 1-norm (largest
+    column sum of |x|), inf-norm (largest row sum) or 'fro'."""
     x = asdlarray(x)
     if x.ndim <= 1 or (x.ndim == 2 and 1 in x.shape):
         return _vector_norm(x, p, tuple(range(x.ndim)), False)
@@ -82,10 +80,8 @@ def norm(x: ArrayLike, p: Any = 2) -> dlarray:
         return F.max(F.sum(F.abs(x), 0))
     if p == math.inf:
         return F.max(F.sum(F.abs(x), 1))
-    if p == 2:
-        raise NotImplementedError("norm(X) of a matrix is its largest singular value, which needs an SVD "
-                                  "dlgrad does not have: use norm(X, 'fro'), norm(X, 1), norm(X, math.inf), "
-                                  "or vecnorm for the norms of its rows or columns")
+    if p == 2 and not isinstance(p, bool):
+        return two_norm(x)
     raise ValueError(f"the norm of a matrix takes p = 1, 2, math.inf or 'fro', got {p!r}")
 
 
@@ -163,8 +159,10 @@ def solve(a, b) -> dlarray:
 
 
 def mldivide(a: ArrayLike, b: ArrayLike) -> dlarray:
-    """MATLAB's A \\ B: the solution of A X = B for square A; for tall A (more rows than
-    columns) the least-squares solution (through QR); for a scalar A, B / A."""
+    """MATLAB's A \\ B: the solution of A X = B for square A (LU; Inf/NaN if A is singular); for a
+    rectangular A MATLAB's basic solution (QR with column pivoting): the least-squares solution
+    with at most rank(A) nonzero rows; for a scalar A, B / A. Outside compiled code it warns as
+    MATLAB does for a singular, badly conditioned or rank-deficient A."""
     a, b = asdlarray(a), asdlarray(b)
     if a.size == 1 and a.ndim <= 2:
         return F.divide(b, F.reshape(a, ()))
@@ -173,25 +171,27 @@ def mldivide(a: ArrayLike, b: ArrayLike) -> dlarray:
     m, n = a.shape
     if b.ndim not in (1, 2) or b.shape[0] != m:
         raise ShapeError(f"mldivide: A {a.shape} and B {b.shape} do not fit: B needs {m} rows")
-    if m < n:
-        raise NotImplementedError(f"mldivide of a wide A {a.shape} (an underdetermined system): MATLAB returns "
-                                  "a basic solution, which dlgrad does not compute; the minimum-norm "
-                                  "solution is A.T @ mldivide(A @ A.T, B)")
-    if m > n:
-        return _least_squares(a, b)
+    if m != n:
+        return _basic(a, b)
     x = solve(a, b)
     _warn_if_singular(a, x)
     return x
 
 
-def _least_squares(a, b):
-    """min |A x - b| for tall A, through Householder QR (as MATLAB): R^-1 Q^T b."""
+def _basic(a, b):
+    """MATLAB's basic solution of a rectangular system: QR with column pivoting, R11^-1 (Q^T b)[:r]
+    in the rank-r pivot columns, zeros elsewhere (graph/ops/pivoted.py)."""
     vector = b.ndim == 1
     rhs = F.reshape(b, b.shape + (1,)) if vector else b
-    padded = apply("qr_solve", a, apply("qr", a), rhs)
-    x = padded[:a.shape[1]]
+    factors = apply("qrp", a)
+    x = apply("qrp_solve", a, factors, rhs)[:a.shape[1]]
     x = F.reshape(x, x.shape[:-1]) if vector else x
-    _warn_if_singular(a, x)
+    if factors._node is None:   # untraced: MATLAB's warning
+        m, n = a.shape
+        rank = to_data(factors)[m, n]
+        if rank < min(m, n):
+            tolerance = max(m, n) * np.finfo(factors.dtype).eps * abs(to_data(factors)[0, 0])
+            warnings.warn(f"Rank deficient, rank = {rank:.0f}, tol = {tolerance:.6e}.", RuntimeWarning, stacklevel=3)
     return x
 
 

@@ -1,5 +1,5 @@
 """MATLAB's elementwise math beyond numpy's core: inverse hyperbolics, the reciprocal trig
-family, fix, rescale, cumprod, interp1 and underlyingType.
+family, fix, rescale, cumprod and underlyingType (interp1 lives in interpolation.py).
 
 asinh, acosh and atanh are registry ops (libm's values, derivatives that neither overflow
 nor cancel); the reciprocal functions are 1/f(x), exact compositions whose IEEE limits are
@@ -11,8 +11,6 @@ from typing import Any, Callable
 
 from .types import ArrayLike
 
-import math
-
 import numpy as np
 
 from ..errors import ShapeError
@@ -20,7 +18,6 @@ from ..graph.registry import normalize_axes
 from . import functions as F
 from .dispatch import apply, asdlarray
 from .dlarray import dlarray
-from .join import concatenate
 
 
 def asinh(x: ArrayLike) -> dlarray:
@@ -105,53 +102,6 @@ def cumprod(x: ArrayLike, axis: Any = None, direction: Any = "forward") -> dlarr
         return apply("cumprod", x, axis=axis)
     from .arrays import flip
     return flip(apply("cumprod", flip(x, axis), axis=axis), axis)
-
-
-def interp1(x: ArrayLike, v: ArrayLike, xq: Any, method: Any = "linear", extrapolation: Any = None) -> dlarray:
-    """Linear interpolation of the samples v at the increasing points x, at the queries xq.
-
-    MATLAB's interp1(x, v, xq) with method "linear": v is (n,) or (n, ...) (each column a set
-    of values, as MATLAB's matrix v), the result xq.shape + v.shape[1:]. Queries outside
-    [x[0], x[-1]] give NaN, or `extrapolation` (a number), or, with "extrap", the end segments'
-    lines. Gradients flow to v, xq and x. Every query is compared with every segment (memory
-    xq.size * len(x) * columns), which suits the short tables MATLAB code interpolates in.
-    """
-    if method != "linear":
-        raise ValueError(f"interp1 supports method 'linear' only, got {method!r}")
-    x, v, xq = asdlarray(x), asdlarray(v), asdlarray(xq)
-    if x.ndim != 1 or v.ndim < 1 or v.shape[0] != x.shape[0] or x.shape[0] < 2:
-        raise ShapeError(f"interp1 needs sample points x of shape (n,), n >= 2, and values v of shape "
-                         f"(n,) or (n, ...), got x {x.shape} and v {v.shape}")
-    if x._node is None:
-        data = x._data
-        if not (np.diff(data) > 0).all():
-            raise ValueError("interp1 sample points x must be strictly increasing (and not NaN)")
-    extend = isinstance(extrapolation, str)
-    if extend and extrapolation != "extrap":
-        raise ValueError(f"interp1 extrapolation must be a number or 'extrap', got {extrapolation!r}")
-    n, columns = x.shape[0], v.shape[1:]
-    x0, x1 = x[:-1], x[1:]
-    q = F.reshape(xq, xq.shape + (1,))
-    last = np.zeros(n - 1, x.dtype)
-    last[-1] = 1.0
-    if extend:   # the first segment reaches down to -inf, the last up to +inf
-        lower = concatenate([np.array([-math.inf], x.dtype), x0[1:]]) if n > 2 else np.array([-math.inf], x.dtype)
-        upper = concatenate([x1[:-1], np.array([math.inf], x.dtype)]) if n > 2 else np.array([math.inf], x.dtype)
-        inside = F.multiply(F.greater_equal(q, lower), F.less(q, upper))
-    else:        # the last segment includes its right end
-        below_top = F.maximum(F.less(q, x1), F.multiply(F.equal(q, x1), last))
-        inside = F.multiply(F.greater_equal(q, x0), below_top)
-    t = F.divide(F.subtract(q, x0), F.subtract(x1, x0))
-    if columns:   # segments then columns: t and the mask get one unit axis per column axis
-        spread = xq.shape + (n - 1,) + (1,) * len(columns)
-        t, inside = F.reshape(t, spread), F.reshape(inside, spread)
-    line = F.add(v[:-1], F.multiply(t, F.subtract(v[1:], v[:-1])))
-    segment_axis = xq.ndim
-    value = F.sum(F.where(inside, line, 0.0), axis=segment_axis)
-    if extend:
-        return value
-    fill = math.nan if extrapolation is None else float(extrapolation)
-    return F.where(F.greater(F.sum(inside, axis=segment_axis), 0), value, fill)
 
 
 _CLASS = {"float64": "double", "float32": "single", "bool": "logical", "int8": "int8", "int16": "int16",

@@ -54,7 +54,7 @@ def _norm(x, ord=None, axis=None, keepdims=False):
     if axis is None and not keepdims:
         if x.ndim <= 1:
             return L.norm(x, 2 if ord is None else ord)
-        if x.ndim == 2 and (ord is None or ord in ("fro", 1, np.inf)):
+        if x.ndim == 2 and (ord is None or ord in ("fro", 1, 2, np.inf)):
             return L.norm(x, "fro" if ord is None else ord)
         if ord is None:
             return L.vecnorm(x.reshape(-1), 2, 0)
@@ -89,4 +89,4 @@ FUNCTIONS = {
 }
 NAMES = "asinh acosh atanh sec csc cot sech csch coth asec acsc acot fix rescale cumprod interp1 " \
         "isnan isinf isfinite logical_and logical_or logical_not logical_xor flip circshift repmat " \
-        "repelem triu tril ipermute squeeze norm vecnorm dot pagemtimes mldivide mrdivide sort onehotdecode"
+        "repelem triu tril ipermute squeeze norm vecnorm dot pagemtimes mldivide mrdivide sort onehotdecode svd cond"

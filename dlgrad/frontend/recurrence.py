@@ -121,8 +121,7 @@ def _traced(step: Callable[..., Any], trace: Any, carries: list[Any], steps: lis
             rebuild_carry: Callable[[list[Any]], Tree], rebuild_x: Callable[[list[Any]], Tree]) -> tuple[Tree, Tree]:
     init = [_node(c, trace) for c in carries]
     xs = [_node(x, trace) for x in steps]
-    stand_ins = [placeholder(i, c.shape, c.dtype) for i, c in enumerate(init)]
-    stand_ins += [placeholder(len(init) + j, x.shape[1:], x.dtype) for j, x in enumerate(xs)]
+    stand_ins = [placeholder(c.shape, c.dtype) for c in init] + [placeholder(x.shape[1:], x.dtype) for x in xs]
     proxies = [wrap_traced(p, trace) for p in stand_ins]
     new, y = _call(step, rebuild_carry(proxies[:len(init)]), rebuild_x(proxies[len(init):]))
     new_leaves, _ = _leaves(new, "the step's carry")

@@ -21,29 +21,49 @@ from . import functions as F
 from .arrays import first_nonsingleton
 from .dispatch import apply, asdlarray
 from .dlarray import dlarray
+from .logical import isnan
 
 _DIRECTIONS = ("ascend", "descend")
 
 
-def _sorted(x, axis, descend, indices):
+_COMPARISONS = ("auto", "real", "abs")
+_PLACEMENTS = ("auto", "first", "last")
+
+
+def _sorted(x, axis, descend, indices, comparison="auto", missing="auto"):
     if x.ndim == 0:
         x = F.reshape(x, (1,))
-    order = apply("argsort", x, axis=axis, descend=descend)
+    if comparison == "abs":   # by |x|, ties by angle: x >= 0 (angle 0) before x < 0 (angle pi) ascending
+        order = apply("argsort", F.less(x, 0), axis=axis, descend=descend)
+        by_size = apply("argsort", apply("permute_along", F.abs(x), order, axis=axis), axis=axis, descend=descend)
+        order = apply("permute_along", order, by_size, axis=axis)
+    else:
+        order = apply("argsort", x, axis=axis, descend=descend)
+    if missing != "auto" and (missing == "first") != descend:   # NaN moved from its default end, stably
+        nan = isnan(apply("permute_along", x, order, axis=axis))
+        order = apply("permute_along", order, apply("argsort", nan, axis=axis, descend=missing == "first"), axis=axis)
     values = apply("permute_along", x, order, axis=axis)
     return (values, order) if indices else values
 
 
-def sort(x: ArrayLike, axis: Any = None, direction: Any = "ascend", return_indices: Any = False) -> "dlarray | tuple[dlarray, dlarray]":
+def sort(x: ArrayLike, axis: Any = None, direction: Any = "ascend", return_indices: Any = False, *,
+         ComparisonMethod: str = "auto", MissingPlacement: str = "auto") -> "dlarray | tuple[dlarray, dlarray]":
     """Sorted along axis (default: MATLAB's first non-singleton axis), stable: ties keep their
-    order; "ascend" puts NaN last, "descend" first (as MATLAB). With return_indices=True,
-    (B, I): I the 0-based positions the sorted values came from (B = take_along_axis(x, I))."""
+    order. ComparisonMethod "auto"/"real" compares values, "abs" magnitudes (ties: x >= 0 before x < 0
+    ascending, MATLAB's angle order). MissingPlacement "auto" puts NaN last ascending and first
+    descending (as MATLAB), "first" or "last" at that end. With return_indices=True, (B, I): I the
+    0-based positions the sorted values came from (B = take_along_axis(x, I))."""
     x = asdlarray(x)
     if direction not in _DIRECTIONS:
         raise ValueError(f"sort direction must be 'ascend' or 'descend', got {direction!r}")
+    if ComparisonMethod not in _COMPARISONS:
+        raise ValueError(f"sort ComparisonMethod must be one of {_COMPARISONS}, got {ComparisonMethod!r}")
+    if MissingPlacement not in _PLACEMENTS:
+        raise ValueError(f"sort MissingPlacement must be one of {_PLACEMENTS}, got {MissingPlacement!r}")
     if x.ndim == 0:
         return (x, F.multiply(x, 0.0)) if return_indices else x
     (axis,) = normalize_axes(first_nonsingleton(x) if axis is None else axis, x.ndim, "sort axis")
-    return _sorted(x, axis, direction == "descend", return_indices)
+    return _sorted(x, axis, direction == "descend", return_indices, ComparisonMethod, MissingPlacement)
 
 
 def numpy_sort(a, axis=-1, kind=None, order=None, *, stable=None) -> dlarray:

@@ -60,7 +60,7 @@ def _const(value):
 
 _X, _Y = P(name="x"), P(name="y")
 _ANY = P()
-_MOVES = ("reshape", "permute", "broadcast_to", "slice")
+_MOVES = ("reshape", "permute", "broadcast_to", "slice", "view")
 
 
 def _inner_cast_widens(node):
@@ -107,7 +107,35 @@ def _is_broadcast_number(node):
     return node.inputs[0].size == 1
 
 
+def _view_of_pad(node, x):
+    """A view of a padded vector: the padded values where the view is their region, zeros where
+    it misses them (the cotangents of a loop's parts, summed into its packed value)."""
+    ((start, stop, step),) = node.inputs[0].attr("index")
+    offset, size = node.attr("offset"), node.size
+    if step != 1:
+        return None
+    if offset == start and offset + size == stop:
+        return M.reshape(x, node.shape)
+    if offset + size <= start or offset >= stop:
+        return M.broadcast_to(const(0.0, node.dtype), node.shape)
+    return None
+
+
+def _view_of_sum(node, x, y):
+    """A view of a sum of vectors is the sum of their views (each may then fold, _view_of_pad)."""
+    if x.shape != y.shape or x.shape != node.inputs[0].shape:
+        return None
+    offset = node.attr("offset")
+    return E.add(M.view(x, offset, node.shape), M.view(y, offset, node.shape))
+
+
 MOVEMENT = (
+    Rule("view_of_pad", P("view", P("pad", _X)), _view_of_pad),
+    Rule("view_of_sum", P("view", P("add", _X, _Y, where=lambda n: n.inputs[0].op == "pad" or n.inputs[1].op == "pad")),
+         _view_of_sum),
+    Rule("view_of_view", P("view", P("view", _X)),
+         lambda node, x: M.view(x, node.inputs[0].attr("offset") + node.attr("offset"), node.shape)
+         if node.inputs[0].ndim == 1 else None),
     Rule("noop_movement", P(("reshape", "broadcast_to"), _X), lambda node, x: x if node.shape == x.shape else None),
     Rule("reshape_of_reshape", P("reshape", P("reshape", _X)), lambda node, x: M.reshape(x, node.shape)),
     Rule("permute_of_permute", P("permute", P("permute", _X)), _permute_of_permute),
@@ -257,4 +285,5 @@ def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL):
     are applied where the frontend builds a node, traced and eager alike, not here: they are more
     accurate than the naive graph (log1p against log(1 + y) at a tiny y), and a compiled graph
     must give the reference interpreter's numbers for the graph it was given."""
-    return rewrite_graph(list(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)
+    from .ops.loop import merge_loops   # a loop and its twin that stores residuals run as one
+    return rewrite_graph(merge_loops(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)

@@ -10,6 +10,12 @@ method is the compiled program's native dispatcher in raw mode (runtime/c/fastca
 numpy arrays in, a float and arrays out, one C frame); without the native call path, or when fn
 captures values checked on each call, it boxes x as a dlarray without copying and calls the
 accelerated function (benchmarks/bench_scipy.py measures both against the compiled function).
+
+A fn that draws random numbers (dl.rand, dropout) is evaluated with common random numbers: its
+draws use one key fixed for the objective (sampling.py), passed to every compiled function, so
+scipy sees one deterministic function, whose value, gradient and Hessian agree; `resample()`
+takes a new key. Until fn is seen to draw, no key is passed (a draw during the first trace
+raises NeedsKey, and the call is traced again with the key).
 """
 from __future__ import annotations
 
@@ -22,9 +28,11 @@ from ..frontend import dlaccelerate, dlgradient, reshape
 from ..frontend import sum as dlsum
 from ..frontend.dlarray import dlarray
 from ..frontend.higher import dljacobian
+from ..frontend.random import NeedsKey, common_key
 from ..frontend.sources import WRAPS
 from ..frontend.tree import flatten, unflatten
 from .layout import F64, Layout
+from .sampling import Sample
 
 _new = object.__new__
 OUTPUT, TUPLE, FLOAT = 0, 2, 4   # result templates of the native dispatcher (runtime/c/fastcall.c)
@@ -55,10 +63,18 @@ def _label(fn) -> str:
     return getattr(fn, "__qualname__", None) or type(fn).__name__
 
 
+def evaluated(fn, layout, fixed, x, arrays):
+    """fn at the parameters x stands for and the static arrays; arrays begin with the random key
+    its draws use when the caller passes one (one more array than the static ones)."""
+    layout.check(x)
+    key = arrays[0] if len(arrays) > len(fixed.arrays) else None
+    with common_key(key):
+        return fn(layout.traced(x), *fixed.rebuild(arrays[1:] if key is not None else arrays))
+
+
 def scalar_value(fn, layout, fixed, x, arrays):
     """fn at the parameters x stands for, checked to be a scalar dlarray computed from them."""
-    layout.check(x)
-    y = fn(layout.traced(x), *fixed.rebuild(arrays))
+    y = evaluated(fn, layout, fixed, x, arrays)
     if not isinstance(y, dlarray):
         raise TypeError(f"{_label(fn)} must return a scalar dlarray (the value to minimize), "
                         f"got {type(y).__name__}")
@@ -72,8 +88,7 @@ def scalar_value(fn, layout, fixed, x, arrays):
 
 def vector_value(fn, layout, fixed, x, arrays):
     """fn at the parameters x stands for as a vector (a constraint's values)."""
-    layout.check(x)
-    c = fn(layout.traced(x), *fixed.rebuild(arrays))
+    c = evaluated(fn, layout, fixed, x, arrays)
     if not isinstance(c, dlarray):
         raise TypeError(f"constraint {_label(fn)} must return a dlarray (its values), got {type(c).__name__}")
     return reshape(c, (-1,))
@@ -133,7 +148,37 @@ class Compiled:
         self.fn = fn
         self.fixed = Fixed(tuple(static))
         self.layout = None if like is None else Layout.of(like, "like")
+        self.sample = Sample()   # the key of fn's random draws (minimize shares it with the constraints)
+        self.draws = False       # whether fn was seen to draw: then its functions take the key
         self._made: dict = {}
+
+    @property
+    def inputs(self) -> tuple:
+        """The arrays every compiled function takes after x (and p): the key once fn draws, then
+        the static arrays."""
+        return (self.sample.key, *self.fixed.arrays) if self.draws else self.fixed.arrays
+
+    def _call(self, kind: str, x, *more):
+        """kind's accelerated function at x (boxed), `more` and the inputs; a fn found to draw
+        during the trace gets its key and is traced again with it."""
+        accelerated = self._get(kind, x)
+        try:
+            return accelerated(self.box(x), *more, *self.inputs)
+        except NeedsKey:
+            self.draws = True
+            self.sample.first()
+            return accelerated(self.box(x), *more, *self.inputs)
+
+    def resample(self) -> None:
+        """Draw fn's random numbers afresh: a new key from the global stream (dl.rng) for every
+        later evaluation (a new sample; between solves, never inside one)."""
+        self.sample.resample()
+
+    @property
+    def random_key(self) -> "tuple[int, int] | None":
+        """The (seed, counter) key fn's draws use, or None until fn is seen to draw."""
+        key = self.sample.key
+        return None if key is None else (int(key[0]), int(key[1]))
 
     def _get(self, kind: str, x):
         accelerated = self._made.get(kind)
@@ -159,7 +204,7 @@ class Compiled:
         run = getattr(call, "run", None)
         if call is None or call.native is None or not hasattr(run, "native"):
             return None
-        arrays = tuple(a._data for a in self.fixed.arrays)
+        arrays = tuple(a if type(a) is np.ndarray else a._data for a in self.inputs)
         nin, nout = len(run.program.inputs), len(run.program.outputs)
         dispatcher = run.native(np.ndarray, (), (None,) * nin, (None,) * nout, template, None, slow, accelerated)
         if dispatcher is None or not arrays:
@@ -217,11 +262,10 @@ class Objective(Compiled):
         self.__call__ = self._evaluate
 
     def _evaluate(self, x, *_) -> tuple[float, np.ndarray]:
-        accelerated = self._get("value_and_gradient", x)
-        y, g = accelerated(self.box(x), *self.fixed.arrays)
+        y, g = self._call("value_and_gradient", x)
         if self.__call__ == self._evaluate:
             self.__call__ = (self._native("value_and_gradient", (TUPLE, ((FLOAT, 0), (OUTPUT, 1))), self._evaluate)
-                             or _value_and_gradient(accelerated, self.fixed.arrays, self.box))
+                             or _value_and_gradient(self._made["value_and_gradient"], self.inputs, self.box))
         return float(y._data), g._data
 
     # value, hessp and hess: after the first call, the instance attribute of that name is the fast
@@ -232,7 +276,7 @@ class Objective(Compiled):
         return fast(x) if fast is not None else self._value(x)
 
     def _value(self, x, *_) -> float:
-        y = float(self._get("value", x)(self.box(x), *self.fixed.arrays)._data)
+        y = float(self._call("value", x)._data)
         self._install("value", (FLOAT, 0), self._value)
         return y
 
@@ -246,8 +290,7 @@ class Objective(Compiled):
         return fast(x, p) if fast is not None else self._hessp(x, p)
 
     def _hessp(self, x, p, *_) -> np.ndarray:
-        accelerated = self._get("hessian_vector", x)
-        result = accelerated(self.box(x), self.box(p, "p"), *self.fixed.arrays)._data
+        result = self._call("hessian_vector", x, self.box(p, "p"))._data
         self._install("hessian_vector", (OUTPUT, 0), self._hessp, "hessp")
         return result
 
@@ -257,7 +300,7 @@ class Objective(Compiled):
         return fast(x) if fast is not None else self._hess(x)
 
     def _hess(self, x, *_) -> np.ndarray:
-        result = self._get("hessian", x)(self.box(x), *self.fixed.arrays)._data
+        result = self._call("hessian", x)._data
         self._install("hessian", (OUTPUT, 0), self._hess, "hess")
         return result
 
@@ -316,5 +359,7 @@ def objective(fn: Callable, *static: Any, like: Any = None) -> Objective:
     or a dict/list/tuple of arrays), parameters of that shape or structure cut from scipy's flat
     vector x (obj.x0(params) flattens them). `static` values are passed to fn after the
     parameters: arrays among them are inputs of the compiled functions, other values are fixed.
+    A fn that draws random numbers sees one sample of them on every evaluation (common random
+    numbers, from the global stream's key at its first draw); `obj.resample()` draws a new one.
     """
     return Objective(fn, static, like)

@@ -51,7 +51,7 @@ def minimize(fn: Callable, x0: Any, *static: Any, method: str | None = None, con
         elif name in _HESS:
             derivatives["hess"] = obj.hess
     if constraints is not None:
-        options["constraints"] = compile_constraints(constraints, obj.layout)
+        options["constraints"] = compile_constraints(constraints, obj.layout, obj.sample)
     result = scipy.optimize.minimize(fun, x, method=method, **derivatives, **options)
     result.params = obj.params(result.x)
     return result

@@ -213,7 +213,7 @@ class CompiledFunction:
         return namespace["run"]
 
     def native(self, box, slots, formats, out_formats, template, build, miss, counter=None,
-               logical=None, out_logical=None):
+               logical=None, out_logical=None, stream=None):
         """A native Dispatcher (runtime/fastcall.py) calling this program with instances of `box`
         as arguments, or None where the native call path is unavailable.
 
@@ -222,7 +222,8 @@ class CompiledFunction:
         in `formats` and the logical flag in `logical` (all False if None); anything else is
         passed to miss(*args). Outputs are boxed with `out_formats` and `out_logical` into
         `template` (see fastcall.c), or build(*output arrays) makes the result.
-        counter.hits counts the calls served.
+        counter.hits counts the calls served. With `stream` (frontend/random.py's STREAM), the last
+        input is a random key the dispatcher takes from it on each call (not an argument).
         """
         module = fastcall.get() if self._address is not None and fastcall.enabled() else None
         if module is None:
@@ -235,7 +236,7 @@ class CompiledFunction:
         outputs = tuple((shape, dtype.num, fmt, bool(flag), aliases.get(o, -1)) for o, ((shape, dtype), fmt, flag)
                         in enumerate(zip(self._outputs, out_formats, out_logical, strict=True)))
         return module.Dispatcher(self._address, inputs, outputs, box, tuple(slots), template, build, miss,
-                                 counter, self._failed, self._work_bytes, self)
+                                 counter, self._failed, self._work_bytes, self, stream)
 
     def __call__(self, *arrays) -> list:
         """Run the program on `arrays`; returns its outputs as new arrays (`self.call` saves a frame)."""

@@ -1,5 +1,5 @@
 """Registry op cases whose arrays are given outright or built per family: random draws, cumprod at
-zeros, sorts with ties, LU/QR solves (singular ones included), runtime-index takes and convolutions.
+zeros, sorts with ties, LU and pivoted-QR solves and SVDs (singular ones included), runtime-index takes and convolutions.
 op_cases.py imports them into its table (BY_KIND, named_cases)."""
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 from dlgrad.graph.ops import elementwise as E
 from dlgrad.graph.ops import movement as M
 from dlgrad.graph.ops import linalg as A
-from dlgrad.graph.ops import lstsq as Q
+from dlgrad.graph.ops import pivoted as P
 from dlgrad.graph.ops.loop import Body
 from dlgrad.graph.ops import solve as L
 from dlgrad.graph.ops import sort as S
@@ -23,9 +23,11 @@ _KEY = [True, False]   # finite differences move the values, not the sort key
 _SQUARE = np.array([[0.0, 2.0, 1.0, -0.5], [1.5, 0.3, -1.0, 0.8], [-0.7, 1.1, 2.2, 0.4], [0.9, -1.3, 0.2, 1.7]])
 _SINGULAR = np.array([[1.0, 2.0, 3.0], [2.0, 4.0, 6.0], [1.0, 0.0, 1.0]])
 _FACTORED = lambda a, b: (a, L.lu(a), b)   # noqa: E731
-_QR = lambda a, b: (a, Q.qr(a), b)   # noqa: E731
+_QRP = lambda a, b: (a, P.qrp(a), b)   # noqa: E731
 _TALL = np.array([[0.5, -1.2, 0.3], [1.1, 0.4, -0.7], [-0.6, 0.9, 1.3], [0.2, -0.3, 0.8], [1.4, 0.6, -0.2],
                   [-0.9, 1.0, 0.5]])
+_WIDE = np.array([[0.4, -1.1, 0.7, 0.2, 1.3], [1.2, 0.3, -0.5, 0.9, -0.4], [-0.8, 0.6, 1.0, -1.2, 0.1]])
+_DEFICIENT = _TALL * np.array([1.0, 1.0, 0.0]) + np.outer(_TALL[:, 0] * 2 + _TALL[:, 1] * 0.5, [0.0, 0.0, 1.0])
 _TIES = np.array([[3.0, 1.0, 2.0, NAN, 1.0], [0.0, -0.0, 5.0, 5.0, -1.0], [NAN, NAN, 1.0, INF, -INF],
                   [9.0, 8.0, 8.0, 6.0, 5.0]])
 _ZEROS = np.array([[0.9, 0.0, 1.3, -0.7, 0.0, 1.1], [1.2, -0.8, 0.0, 1.4, 0.6, 0.0], [0.0, 0.0, 1.5, -1.1, 0.7, 0.9]])
@@ -87,15 +89,24 @@ EXPLICIT = {
     # pivoting (a zero leading entry), a batch, and a singular matrix (Inf/NaN, as MATLAB's \)
     "lu": [("4x4", [_SQUARE], {}, None), ("2x3x3", [_magnitudes(rng_for("lu2"), (2, 3, 3))], {}, None),
            ("singular", [_SINGULAR], {}, None)],
-    # a zero column and a rank-deficient matrix (a zero on R's diagonal: Inf/NaN, as the LU's)
-    "qr": [("6x3", [_TALL], {}, None), ("2x4x2", [_magnitudes(rng_for("qr2"), (2, 4, 2))], {}, None),
-           ("4x4", [_SQUARE], {}, None), ("zero column", [_TALL * np.array([1.0, 0.0, 1.0])], {}, None)],
-    "qr_solve": [("6x3\\6x2", [_TALL, _magnitudes(rng_for("qs"), (6, 2))], {}, _QR),
-                 ("2x4x2\\2x4x1", [_magnitudes(rng_for("qs2"), (2, 4, 2)), _magnitudes(rng_for("qs2b"), (2, 4, 1))],
-                  {}, _QR)],
-    "gram_solve": [("6x3,3x2", [_TALL, _magnitudes(rng_for("gs"), (3, 2))], {}, _QR),
-                   ("T(4x4),4x1", [_SQUARE, _magnitudes(rng_for("gs1"), (4, 1))], {},
-                    lambda a, g: (M.permute(a, (1, 0)), Q.qr(M.permute(a, (1, 0))), g))],
+    # column pivoting (tall, wide, a batch), a rank-deficient matrix (a basic solution) and NaN
+    "qrp": [("6x3", [_TALL], {}, None), ("3x5", [_WIDE], {}, None),
+            ("2x4x2", [_magnitudes(rng_for("qrp2"), (2, 4, 2))], {}, None),
+            ("rank 2", [_DEFICIENT], {}, None), ("NaN", [np.array([[1.0, NAN, 2.0]])], {}, None)],
+    "qrp_solve": [("6x3\\6x2", [_TALL, _magnitudes(rng_for("qps"), (6, 2))], {}, _QRP),
+                  ("3x5\\3x1", [_WIDE, _magnitudes(rng_for("qpw"), (3, 1))], {}, _QRP),
+                  ("2x4x2\\2x4x1", [_magnitudes(rng_for("qps2"), (2, 4, 2)), _magnitudes(rng_for("qps2b"), (2, 4, 1))],
+                   {}, _QRP),
+                  ("rank 2\\6x2", [_DEFICIENT, _magnitudes(rng_for("qpd"), (6, 2))], {}, _QRP, [False, True]),
+                  ("singular NaN\\1x1", [np.array([[1.0, NAN, 2.0]]), np.array([[1.0]])], {}, _QRP)],
+    "qrp_gram": [("6x3,3x2", [_TALL, _magnitudes(rng_for("qpg"), (3, 2))], {}, _QRP),
+                 ("3x5,5x2", [_WIDE, _magnitudes(rng_for("qpgw"), (5, 2))], {}, _QRP),
+                 ("rank 2,3x1", [_DEFICIENT, _magnitudes(rng_for("qpgd"), (3, 1))], {}, _QRP, [False, True])],
+    # the thin SVD: tall, square, a batch, and a zero column (a zero singular value: U completed)
+    "svd": [("6x3", [_TALL], {}, None), ("4x4", [_SQUARE], {}, None),
+            ("2x4x2", [_magnitudes(rng_for("svd2"), (2, 4, 2))], {}, None), ("5x1", [_TALL[:5, :1]], {}, None),
+            ("singular zero column", [_TALL * np.array([1.0, 0.0, 1.0])], {}, None),
+            ("singular NaN", [np.array([[1.0, NAN], [2.0, 3.0]])], {}, None)],
     "lu_solve": [("4x4\\4x2", [_SQUARE, _magnitudes(rng_for("ls"), (4, 2))], {"transpose": False}, _FACTORED),
                  ("T(4x4)\\4x1", [_SQUARE, _magnitudes(rng_for("lst"), (4, 1))], {"transpose": True}, _FACTORED),
                  ("2x3x3\\2x3x2", [_magnitudes(rng_for("ls2"), (2, 3, 3)) + 3 * np.eye(3),

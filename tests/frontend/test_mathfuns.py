@@ -158,8 +158,10 @@ def test_interp1_linear(dtype, rtol, grad_rtol):
 def test_interp1_rejects_what_matlab_rejects():
     with pytest.raises(ValueError, match="strictly increasing"):
         dl.interp1([0.0, 2.0, 1.0], [1.0, 2.0, 3.0], 0.5)
-    with pytest.raises(ValueError, match="linear"):
-        dl.interp1(XS, XS, 0.5, "spline")
+    with pytest.raises(ValueError, match="method must be one of"):
+        dl.interp1(XS, XS, 0.5, "v5cubic")
+    with pytest.raises(ValueError, match="'extrap'"):
+        dl.interp1(XS, XS, 0.5, "linear", "extrapolate")
     with pytest.raises(ShapeError, match="values v of shape"):
         dl.interp1(XS, XS[:3], 0.5)
 

@@ -3,6 +3,8 @@ differences, both dtypes, reverse, several carries, higher derivatives, C size i
 the number of steps, and clear errors."""
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -186,3 +188,44 @@ def test_one_element_constants_zero_steps_and_exported_c(tmp_path):
     W, R, h0, Xs = map(dl.dlarray, _data(5))
     paths = dl.export_c(_value_and_grads, W, R, h0, Xs, name="rnn", directory=tmp_path, self_test=True)
     assert "_step" in open(paths["source"]).read()
+
+
+def test_scan_inside_a_scan_step():
+    """A step that runs a loop of its own (over the columns of its input): values and gradient."""
+    rng = np.random.default_rng(5)
+    X, w = rng.standard_normal((3, 4)), rng.standard_normal(())
+
+    def f(X, w):
+        def outer(s, row):
+            inner, _ = dl.scan(lambda a, x: (dl.sin(a * w + x), None), s, row)
+            return inner, inner * s
+        total, ys = dl.scan(outer, dl.dlarray(np.float64(0.5)) * w, X)
+        loss = total + dl.sum(ys)
+        return loss, dl.dlgradient(loss, X, w)
+
+    def ref(X, w):
+        s, total = 0.5 * w, 0.0
+        for row in X:
+            a = s
+            for x in row:
+                a = np.sin(a * w + x)
+            total += a * s
+            s = a
+        return s + total
+    value, (gX, gw) = dl.dlfeval(f, dl.dlarray(X), dl.dlarray(w))
+    assert abs(float(value) - ref(X, w)) < 1e-12
+    np.testing.assert_allclose(dl.extractdata(gX), _fd(ref, [X, w], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dl.extractdata(gw), _fd(ref, [X, w], 1), rtol=1e-6, atol=1e-8)
+
+
+def test_adjoint_loop_reads_stored_products_and_hoisted_transposes():
+    """The backward loop recomputes no matrix product of the forward step (they are stored once
+    per step by the one forward loop), and R transposed is computed once, before it."""
+    text = dl.lower(_value_and_grads, *map(dl.dlarray, _data(4))).graph_text
+    loops = [line for line in text.splitlines() if " = loop " in line]
+    assert len(loops) == 2, loops   # one forward, one backward
+    backward = loops[1].split("{", 1)[1]
+    assert backward.count("matmul") == 4, backward   # dh, dW, dR, dx: not R @ h again
+    # dh = R' dz reads R' as an input of the loop (transposed once, before it), not a permute of R
+    transposed = re.search(r"%(\d+)=inputindex=\d+:float64\[3,3\];", backward).group(1)
+    assert re.search(rf"matmul%{transposed}%", backward), backward

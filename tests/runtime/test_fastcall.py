@@ -224,3 +224,60 @@ def test_a_float_template_needs_a_one_element_float64_output():
         f.native(np.ndarray, (), (None,), (None, None), (FLOAT, 2), None, missed)
     with pytest.raises(ValueError, match="slots"):
         f.native(dlarray, (), (None,), (None, None), (OUT, 0), None, missed)   # a box needs its slots
+
+
+KEYED = programs.Program(r"""
+int keyed(const void *const *in, void *const *out, void *work) {
+    const double *x = (const double *)in[0];
+    const long long *key = (const long long *)in[1];
+    double *y = (double *)out[0];
+    (void)work;
+    y[0] = x[0] + (double)key[0];
+    y[1] = x[1] + (double)key[1];
+    return 0;
+}
+""", "keyed", (((2,), "float64"), ((2,), "int64")), (((2,), "float64"),))
+
+
+def _keyed(stream):
+    f = load(KEYED)
+    return f.native(dlarray, SLOTS, (None, None), (None,), (OUT, 0), None, missed, stream=stream)
+
+
+def test_a_stream_feeds_the_last_input_and_advances():
+    """With a stream (seed, counter, busy), the caller passes all inputs but the key: the call
+    takes (seed, counter) and advances the counter (mod 2^63); busy set: a miss, nothing taken."""
+    import tracemalloc
+    stream = np.array([7, 40, 0], dtype=np.int64)
+    d = _keyed(stream)
+    x = box([0.5, 0.25])
+    assert d(x)._data.tolist() == [7.5, 40.25] and stream.tolist() == [7, 41, 0]
+    assert d(x)._data.tolist() == [7.5, 41.25] and stream.tolist() == [7, 42, 0]
+    assert d(x, x)[0] == "missed" and stream.tolist() == [7, 42, 0]   # the key is not an argument
+    stream[2] = 1
+    assert d(x)[0] == "missed" and stream.tolist() == [7, 42, 1]
+    stream[:] = [7, 2 ** 63 - 1, 0]
+    d(x)
+    assert stream.tolist() == [7, 0, 0]
+    tracemalloc.start()   # the key arrays are freed with the call
+    for _ in range(200):
+        d(x)
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(5000):
+        d(x)
+    growth = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert growth < 10_000 and stream[1] == 5200
+
+
+def test_a_bad_stream_is_a_python_error():
+    for bad in (np.zeros(3, np.float64), np.zeros(2, np.int64), np.zeros(6, np.int64)[::2], [0, 0, 0]):
+        with pytest.raises(ValueError, match="stream"):
+            _keyed(bad)
+    read_only = np.zeros(3, np.int64)
+    read_only.flags.writeable = False
+    with pytest.raises(ValueError, match="stream"):
+        _keyed(read_only)
+    with pytest.raises(ValueError, match="stream"):   # the last input is not an int64 pair
+        load(programs.rosenbrock()).native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed,
+                                           stream=np.zeros(3, np.int64))

@@ -25,7 +25,7 @@ def _literal(x):
 
 
 def place(scheduler, node):
-    operands = [scheduler.operand(x, contiguous=True) for x in node.inputs if not _literal(x)]
+    operands = [scheduler.operand(x, contiguous=True, offsets=True) for x in node.inputs if not _literal(x)]
     reads = {id(scheduler.ctx.storage(x)[0]) for x, _ in operands}
     return scheduler.add(Kernel(LOOP, node.shape, [node], operands=operands), reads)
 
@@ -89,15 +89,18 @@ def emit(emitter, index, kernel):
             number = repr(float(value[0])) if value.size else "0"
             block.add(f"const {CTYPE[x.dtype]} literal{k}[1] = {{{number if math.isfinite(float(number)) else _special(number)}}};")
         else:
-            src.append(emitter.names[id(next(stored))])
+            offset = emitter.ctx.storage(x)[2]
+            name = emitter.names[id(next(stored))]
+            src.append(f"({name} + {offset})" if offset else name)
     out, ctype = emitter.names[id(root)], CTYPE[root.dtype]
     shapes = pieces(body, T, keep)
     sizes = [math.prod(s) for s in shapes]
     offsets = iter(sum(sizes[:i]) for i in range(len(sizes)))
     n_y = len(body.ys)
     final = [next(offsets) for _ in range(carries)]
-    ys = [next(offsets) for _ in range(n_y)]
+    ys = [next(offsets) for _ in range(body.main)]
     entering = [next(offsets) if k else None for k in keep]
+    ys += [next(offsets) for _ in range(body.residuals)]   # stored after the entering carries
     carry_size = sizes[:carries]
     y_size = [math.prod(y.shape) for y in body.ys]
     x_size = [math.prod(shape) for shape, _ in body.specs[carries:carries + xs]]
@@ -140,7 +143,7 @@ def emit(emitter, index, kernel):
     name = f"{emitter.prefix}_k{index}"
     comment = (f"kernel {index}: loop over {T} steps{' in reverse' if reverse else ''}: "
                f"{carries} carries ({sum(keep)} kept per step), {xs} sequences, {consts} loop-invariant "
-               f"inputs, {n_y} outputs per step")
+               f"inputs, {body.main} outputs and {body.residuals} residuals per step")
     loop_fn = Function(f"DLGRAD_KERNEL void {name}({', '.join(params)})", block, comment)
     return _Group([*functions, loop_fn]), f"{name}({', '.join(args)});"
 

@@ -13,7 +13,7 @@ from . import Kernel, Kind, register
 
 
 def place(scheduler, node):
-    operands = [scheduler.operand(x, contiguous=False) for x in node.inputs]
+    operands = [scheduler.operand(x, contiguous=False, offsets=True) for x in node.inputs]
     # a GEMM that packs B reads it through any strides; the others stream B's
     # rows, so a transposed B is copied first (O(k n) against the product's O(m k n))
     b, (owner, imap) = node.inputs[1], operands[1]
@@ -50,6 +50,7 @@ def emit(emitter, index, kernel):
     owner_a, owner_b = emitter.owner(a), emitter.owner(b)
     a_off, a_co = linear(amap, emitter.storage_shape(a))
     b_off, b_co = linear(bmap, emitter.storage_shape(b))
+    a_off, b_off = a_off + emitter.ctx.storage(a)[2], b_off + emitter.ctx.storage(b)[2]   # views
     m, k = root.inputs[0].shape[-2:]
     n = root.shape[-1]
     batch = root.shape[:-2]

@@ -1,2 +1,2 @@
 """The op families; importing this package registers every primitive."""
-from . import conv, elementwise, linalg, loop, lstsq, movement, pool, random, reduce, scan, solve, sort, take  # noqa: F401
+from . import conv, elementwise, linalg, loop, movement, pivoted, pool, random, reduce, scan, solve, sort, svd, take  # noqa: F401

@@ -18,12 +18,14 @@ ys step by step. A higher derivative differentiates that loop in turn.
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from ...errors import ShapeError
 from ..interpret import evaluate
 from ..node import INDEX_DTYPE, Node, postorder, pretty, toposort
-from ..registry import SOURCE, Op, apply, const, input_node, register, source_infer
+from ..registry import ELEMENTWISE, MOVEMENT, OPS, SOURCE, Op, apply, const, input_node, register, source_infer
 from . import elementwise as E
 from . import movement as M
 from . import reduce as R
@@ -32,15 +34,17 @@ LOOP = "loop"
 
 
 class Body:
-    """A loop's step as a hashable attribute: its outputs (carries, then ys), the (shape, dtype)
-    of each input(i) it reads, and how many inputs are carries, xs and consts."""
+    """A loop's step as a hashable attribute: its outputs (carries, ys, then the residuals its
+    adjoint reads), the (shape, dtype) of each input(i) it reads, and how many inputs are
+    carries, xs and consts."""
 
-    __slots__ = ("outputs", "specs", "counts", "_exact")
+    __slots__ = ("outputs", "specs", "counts", "residuals", "_exact")
 
-    def __init__(self, outputs, specs, counts):
+    def __init__(self, outputs, specs, counts, residuals=0):
         self.outputs = tuple(outputs)
         self.specs = tuple((tuple(int(d) for d in shape), str(dtype)) for shape, dtype in specs)
         self.counts = tuple(int(c) for c in counts)
+        self.residuals = int(residuals)
         self._exact = None
         carries = self.counts[0]
         if len(self.specs) != sum(self.counts) or len(self.outputs) < carries:
@@ -57,20 +61,28 @@ class Body:
 
     @property
     def ys(self) -> tuple:
+        """The step's outputs stacked over the steps (residuals last)."""
         return self.outputs[self.counts[0]:]
+
+    @property
+    def main(self) -> int:
+        """How many ys are the step's own (the rest are residuals)."""
+        return len(self.outputs) - self.counts[0] - self.residuals
 
     def __eq__(self, other):
         return (isinstance(other, Body) and len(self.outputs) == len(other.outputs)
                 and all(a is b for a, b in zip(self.outputs, other.outputs))
-                and self.specs == other.specs and self.counts == other.counts)
+                and self.specs == other.specs and self.counts == other.counts
+                and self.residuals == other.residuals)
 
     def __hash__(self):
-        return hash((tuple(o.serial for o in self.outputs), self.specs, self.counts))
+        return hash((tuple(o.serial for o in self.outputs), self.specs, self.counts, self.residuals))
 
     def __repr__(self):   # every bit: the text stored-program keys hash (node._exact_attr)
         if self._exact is None:
             text = pretty(self.outputs, exact=True).replace("\n", "; ")
-            self._exact = f"Body(counts={self.counts}, specs={self.specs}, {{{text}}})"
+            self._exact = (f"Body(counts={self.counts}, residuals={self.residuals}, specs={self.specs}, "
+                           f"{{{text}}})")
         return self._exact
 
     def __str__(self):
@@ -82,10 +94,12 @@ def _sizes(shapes):
 
 
 def pieces(body: Body, length: int, keep: tuple) -> list:
-    """Shapes of the packed value's parts in order: final carries, stacked ys, kept entering carries."""
+    """Shapes of the packed value's parts in order: final carries, stacked ys, kept entering
+    carries, stacked residuals (last, so that a loop without them is a prefix: merge_loops)."""
     carries = [o.shape for o in body.outputs[:body.n_carry]]
-    return (carries + [(length,) + y.shape for y in body.ys]
-            + [(length,) + s for s, k in zip(carries, keep) if k])
+    ys = [(length,) + y.shape for y in body.ys]
+    return (carries + ys[:body.main] + [(length,) + s for s, k in zip(carries, keep) if k]
+            + ys[body.main:])
 
 
 def _infer(inputs, body, length, reverse, keep):
@@ -125,70 +139,159 @@ def _numpy(*arrays, body, length, reverse, keep):
         for y, v in zip(ys, values[carries:]):
             y[t] = v
     dtype = body.outputs[0].dtype if body.outputs else "float64"
-    parts = [np.ravel(a) for a in (*state, *ys, *(e for e, k in zip(entering, keep) if k))]
+    kept = (e for e, k in zip(entering, keep) if k)
+    parts = [np.ravel(a) for a in (*state, *ys[:body.main], *kept, *ys[body.main:])]
     return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
 
 
-def split(flat, body: Body, length: int, keep: tuple):
+def split(flat, body: Body, length: int, keep: tuple, residuals: bool = False):
     """(final carries, stacked ys, entering carries: None where not kept) of a packed loop value
-    (or of its cotangent)."""
+    (or of its cotangent); with `residuals`, the stacked residuals too."""
     parts, offset = [], 0
     shapes = pieces(body, length, keep)
     for shape, size in zip(shapes, _sizes(shapes)):
-        parts.append(M.reshape(M.slice_(flat, ((offset, offset + size, 1),)), shape))
+        parts.append(M.view(flat, offset, shape))
         offset += size
-    carries, ys = body.n_carry, len(body.ys)
+    carries, ys = body.n_carry, body.main
     kept = iter(parts[carries + ys:])
-    return parts[:carries], parts[carries:carries + ys], [next(kept) if k else None for k in keep]
+    entering = [next(kept) if k else None for k in keep]
+    result = parts[:carries], parts[carries:carries + ys], entering
+    return (*result, list(kept)) if residuals else result
 
 
-def unpack(node: Node):
-    """A loop node's (final carries, stacked ys, entering carries or None), as views of its value."""
-    return split(node, node.attr("body"), node.attr("length"), node.attr("keep"))
+def unpack(node: Node, residuals: bool = False):
+    """A loop node's (final carries, stacked ys, entering carries or None[, residuals]), as views."""
+    return split(node, node.attr("body"), node.attr("length"), node.attr("keep"), residuals)
 
 
 def _vjp(g, out, inputs, body, length, reverse, keep):
     carries, xs, consts = body.counts
     init, steps, fixed = inputs[:carries], inputs[carries:carries + xs], inputs[carries + xs:]
-    g_final, g_ys, g_entering = split(g, body, length, keep)
-    if not all(keep):   # run the loop again, keeping the carries entering each step
-        out = loop(init, steps, fixed, body, length, reverse)
-    _, _, entering = unpack(out)
-    g_kept = [x for x in g_entering if x is not None]
+    # residuals have cotangents too when the adjoint that reads them is differentiated again
+    g_final, g_main, g_entering, g_stored = split(g, body, length, keep, residuals=True)
+    # simplified now, to see which cotangents are the same at every step (_same_every_step)
+    from ..rewrite import simplify
+    parts = iter(simplify([*g_final, *g_main, *g_stored, *(x for x in g_entering if x is not None)]))
+    g_final = [next(parts) for _ in g_final]
+    g_ys = [next(parts) for _ in [*g_main, *g_stored]]
+    g_kept = list(parts)
     wanted = [x.dtype != INDEX_DTYPE for x in fixed]   # index arrays have no cotangent
-    # the backward step's inputs: carries (cotangents of the carries, accumulated cotangents of
-    # the consts), one step of (xs, entering carries, cotangents of ys and of kept entering
-    # carries), then the consts
-    step_parts = [*steps, *entering, *g_ys, *g_kept]
-    nodes = [*init, *(k for k, w in zip(fixed, wanted) if w)]
-    specs = [(n.shape, n.dtype) for n in nodes] + [(x.shape[1:], x.dtype) for x in step_parts]
-    specs += [(k.shape, k.dtype) for k in fixed]
-    params = iter([input_node(i, s, d) for i, (s, d) in enumerate(specs)])
-    ct = [next(params) for _ in init]
-    acc = [next(params) for w in wanted if w]
-    x_p = [next(params) for _ in steps]
-    c_p = [next(params) for _ in entering]
-    gy_p = [next(params) for _ in g_ys]
-    gc_p = [next(params) if k else None for k in keep]
-    k_p = [next(params) for _ in fixed]
-    outs = substitute(body.outputs, {id(old): new for old, new in zip(
-        [input_node(i, s, d) for i, (s, d) in enumerate(body.specs)], [*c_p, *x_p, *k_p])})
+    originals = [input_node(i, s, d) for i, (s, d) in enumerate(body.specs)]
+    # the step's reverse mode on the body's own inputs; what the backward step gets as inputs
+    # of its own stands in as placeholders until the residuals are known
+    ct = [placeholder(o.shape, o.dtype) for o in body.outputs[:carries]]
+    gy = [placeholder(y.shape, y.dtype) for y in body.ys]
+    gc = [placeholder(c.shape[1:], c.dtype) if c is not None else None for c in g_entering]
+    acc = [placeholder(k.shape, k.dtype) for k, w in zip(fixed, wanted) if w]
     total = None
-    for value, cotangent in zip(outs, [*ct, *gy_p]):
+    for value, cotangent in zip(body.outputs, [*ct, *gy]):
         term = R.sum_(E.mul(value, cotangent))
         total = term if total is None else E.add(total, term)
     from ..autodiff import gradients
-    wrt = [*c_p, *x_p, *(k for k, w in zip(k_p, wanted) if w)]
+    c_in, x_in, k_in = originals[:carries], originals[carries:carries + xs], originals[carries + xs:]
+    wrt = [*c_in, *x_in, *(k for k, w in zip(k_in, wanted) if w)]
     grads = gradients(total, wrt) if total is not None else [_zeros(p) for p in wrt]
-    new_ct = [d if e is None else E.add(d, e) for d, e in zip(grads[:carries], gc_p)]
+    new_ct = [d if e is None else E.add(d, e) for d, e in zip(grads[:carries], gc)]
     new_acc = [E.add(a, d) for a, d in zip(acc, grads[carries + xs:])]
-    back_body = Body([*new_ct, *new_acc, *grads[carries:carries + xs]], specs,
-                     (len(ct) + len(acc), len(step_parts), consts))
-    start = [*g_final, *(_zeros(k) for k, w in zip(fixed, wanted) if w)]
-    back = loop(start, step_parts, fixed, back_body, length, not reverse, keep=False)
-    final, ct_steps, _ = unpack(back)
+    back_outputs = [*new_ct, *new_acc, *grads[carries:carries + xs]]
+    residuals = _residuals(body.outputs, back_outputs, originals, [*c_in, *x_in])
+    # the forward loop again, storing the residuals too: merge_loops makes it the only one
+    forward = loop(init, steps, fixed, Body([*body.outputs, *residuals], body.specs, body.counts,
+                                            body.residuals + len(residuals)), length, reverse, keep=True)
+    _, _, entering, stored = unpack(forward, residuals=True)
+    stored = stored[body.residuals:]   # the new ones (the body's own are among its ys)
+    # the backward step's inputs: carries (cotangents of the carries, accumulated cotangents of
+    # the consts), one step of the sequences (xs, entering carries, cotangents of ys and of kept
+    # entering carries, residuals), then the consts; a cotangent that is the same at every step
+    # (a broadcast, zeros) is one step's value: a constant of the body or one of its consts
+    carry_in = [*zip(ct, g_final), *zip(acc, (_zeros(k) for k, w in zip(fixed, wanted) if w))]
+    sequences, mapping = [], {}
+    for src, part in zip([*x_in, *c_in, *gy, *(p for p in gc if p is not None), *residuals],
+                         [*steps, *entering, *g_ys, *g_kept, *stored]):
+        one = _same_every_step(part)
+        if one is None:
+            sequences.append((src, part))
+        else:
+            mapping[id(src)] = one
+    mapping.update((id(src), value) for src, value in zip(k_in, fixed))
+    # the step closes over outer values (the consts, what is the same at every step): make_body
+    # turns what it computes from them alone (a transposed weight) into inputs computed once
+    stand_ins = [placeholder(v.shape if i < len(carry_in) else v.shape[1:], v.dtype)
+                 for i, (_, v) in enumerate([*carry_in, *sequences])]
+    mapping.update((id(src), p) for (src, _), p in zip([*carry_in, *sequences], stand_ins))
+    back_body, free = make_body(substitute(back_outputs, mapping), stand_ins, len(carry_in))
+    back = loop([v for _, v in carry_in], [v for _, v in sequences], free, back_body, length, not reverse,
+                keep=False)
+    final, ct_all, _ = unpack(back)
+    ct_steps = iter(ct_all)
     ct_fixed = iter(final[carries:])
-    return [*final[:carries], *ct_steps, *(next(ct_fixed) if w else None for w in wanted)]
+    return [*final[:carries], *(next(ct_steps) for _ in steps), *(next(ct_fixed) if w else None for w in wanted)]
+
+
+def _same_every_step(x):
+    """x (steps along axis 0) as one step's value when a broadcast makes it the same at every step."""
+    if x.op != "broadcast_to":
+        return None
+    inner = x.inputs[0]
+    if inner.ndim == x.ndim:
+        if inner.shape[0] != 1:
+            return None
+        inner = M.reshape(inner, inner.shape[1:])
+    return M.broadcast_to(inner, x.shape[1:])
+
+
+# values the backward step reads are recomputed from the forward step's inputs through these
+# (cheap, elementwise); any other forward value it reads (a matrix product, a reduction) is
+# stored by the forward loop, one per step
+_RECOMPUTED = (ELEMENTWISE, MOVEMENT)
+
+
+def _residuals(forward, backward, originals, varying):
+    """The forward step's values (of `forward`, on the body inputs `originals`) that the backward
+    step reads and that are not cheap to recompute: the matrix products, reductions, ... that
+    depend on the `varying` inputs (carries, xs) and that it reads directly or through
+    elementwise and movement ops."""
+    inner = {id(n) for n in varying}
+    for node in toposort(forward):
+        if any(id(i) in inner for i in node.inputs):
+            inner.add(id(node))
+    sources = {id(n) for n in originals}
+    stack = [i for node in toposort(backward) if id(node) not in inner for i in node.inputs if id(i) in inner]
+    found, visited = [], set()
+    while stack:
+        node = stack.pop()
+        if id(node) in visited or id(node) in sources:
+            continue
+        visited.add(id(node))
+        if OPS[node.op].kind in _RECOMPUTED:
+            stack += [i for i in node.inputs if id(i) in inner]
+        else:
+            found.append(node)
+    return sorted(found, key=lambda n: n.serial)
+
+
+def merge_loops(outputs) -> list:
+    """`outputs` with each loop that has a twin storing more residuals (built by an adjoint) read
+    from the twin instead: its value is a prefix of the twin's, so the loop runs once."""
+    def key(node):
+        body = node.attr("body")
+        core = Body(body.outputs[:len(body.outputs) - body.residuals], body.specs, body.counts)
+        return core, node.inputs, node.attr("length"), node.attr("reverse"), node.attr("keep")
+    order = toposort(outputs)
+    widest = {}
+    for node in order:
+        if node.op == LOOP:
+            k = key(node)
+            if k not in widest or node.attr("body").residuals > widest[k].attr("body").residuals:
+                widest[k] = node
+    mapping = {}
+    for node in order:
+        if node.op == LOOP:
+            twin = widest[key(node)]
+            outs, twin_outs = node.attr("body").outputs, twin.attr("body").outputs
+            if twin is not node and all(a is b for a, b in zip(outs, twin_outs)):
+                mapping[id(node)] = M.view(twin, 0, node.shape)
+    return substitute(outputs, mapping) if mapping else list(outputs)
 
 
 def _zeros(node):
@@ -207,9 +310,13 @@ def loop(init, xs, consts, body: Body, length: int, reverse: bool = False, keep:
                  keep=(bool(keep),) * body.n_carry)
 
 
-def placeholder(number: int, shape, dtype: str) -> Node:
-    """A step's stand-in input while it is traced (never reaches codegen: make_body replaces it)."""
-    return Node.make("placeholder", (), (("number", int(number)),), tuple(int(d) for d in shape), dtype)
+_numbers = itertools.count()
+
+
+def placeholder(shape, dtype: str) -> Node:
+    """A stand-in for a step's input while the step is built (make_body replaces it, so it never
+    reaches codegen); each is a new node, so steps nested in steps never share one."""
+    return Node.make("placeholder", (), (("number", next(_numbers)),), tuple(int(d) for d in shape), dtype)
 
 
 def substitute(outputs, mapping: dict) -> list:
@@ -242,10 +349,14 @@ def make_body(outputs, placeholders, carries: int):
             if node.op in _GATHERS and id(node.inputs[1]) in inner:
                 raise TypeError("a gather inside a scan step with indices that change per step is not "
                                 "supported: gather the whole sequence before the scan and pass it as xs")
+    constant = set()   # computed from constants alone: they stay in the step, folded
+    for node in order:
+        if node.op == "const" or node.inputs and all(id(i) in constant for i in node.inputs):
+            constant.add(id(node))
     free, seen = [], set()
 
     def keep(node):
-        if id(node) not in inner and node.op != "const" and id(node) not in seen:
+        if id(node) not in inner and id(node) not in constant and id(node) not in seen:
             seen.add(id(node))
             free.append(node)
     for node in order:

@@ -187,6 +187,30 @@ register(Op("slice", MOVEMENT, _slice_infer, lambda x, index: np.array(x[_as_sli
             batch=lambda node, ins, b, size: apply("slice", ins[0], index=_batch_index(node.attr("index"), size))))
 
 
+def _view_infer(inputs, offset, shape):
+    (x,) = inputs
+    size = int(np.prod(shape, dtype=np.int64))
+    if x.ndim != 1 or not 0 <= offset <= offset + size <= x.shape[0]:
+        raise ShapeError(f"view: elements [{offset}, {offset + size}) as shape {shape} do not lie in a "
+                         f"vector of shape {x.shape}")
+    return shape, x.dtype
+
+
+def _view_numpy(x, offset, shape):
+    return np.array(x[offset:offset + int(np.prod(shape, dtype=np.int64))].reshape(shape))
+
+
+def _view_vjp(g, out, inputs, offset, shape):
+    size = out.size
+    return [pad(reshape(g, (size,)), inputs[0].shape, ((offset, offset + size, 1),))]
+
+
+# A contiguous region of a vector as an array of any shape (a loop's packed value read as its
+# parts): codegen reads it in place, at an offset into the vector's memory (body.Context.storage);
+# no per-axis map exists, so other readers get it copied first.
+register(Op("view", MOVEMENT, _view_infer, _view_numpy, _view_vjp, cost=0))
+
+
 def _pad_infer(inputs, shape, index):
     (x,) = inputs
     _check_index(index, shape, "pad")
@@ -272,6 +296,14 @@ def slice_(x, index):
     if all(spec == (0, n, 1) for spec, n in zip(index, x.shape)):
         return x
     return apply("slice", x, index=index)
+
+
+def view(x, offset, shape):
+    """x[offset : offset + prod(shape)] (x a vector) reshaped to `shape`."""
+    shape = tuple(int(d) for d in shape)
+    if offset == 0 and shape == x.shape:
+        return x
+    return apply("view", x, offset=int(offset), shape=shape)
 
 
 def pad(x, shape, index):

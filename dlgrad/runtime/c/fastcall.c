@@ -10,6 +10,11 @@
  * released; the result is built from a template of tuples, lists, boxed outputs and constants,
  * or by calling `build` with the output arrays.
  *
+ * With `stream` (frontend/random.py's int64 array: seed, counter, busy), the function draws random
+ * numbers: its last input is the key (seed, counter), which the caller does not pass. Each call
+ * takes the stream's key and advances its counter holding the GIL (see take_key), then releases
+ * the GIL for the program, so the native and the Python path draw from one stream.
+ *
  * With `box` the ndarray type itself (raw mode, dlgrad.optimize's path from scipy), the arguments
  * are plain ndarrays checked the same way, outputs are returned unboxed, and a template may turn a
  * one-element float64 output into a Python float (TEMPLATE_FLOAT); donation always copies there.
@@ -64,6 +69,7 @@ typedef struct {
     PyObject *build, *miss, *counter, *failed, *keep;
     size_t work_bytes;
     void *work;                  /* an idle workspace block; NULL while a call holds it */
+    PyArrayObject *stream;       /* NULL, or the random stream (seed, counter, busy) feeding the last input */
 } Dispatcher;
 
 static PyObject *str_hits, *one;
@@ -205,18 +211,45 @@ check_floats(PyObject *t, PyObject *outputs)
     return 0;
 }
 
+/* Whether `stream` is an int64 array (seed, counter, busy) to advance and the last input a key. */
+static int
+check_stream(PyObject *stream, PyObject *inputs)
+{
+#ifdef Py_GIL_DISABLED
+    /* take_key is atomic because it holds the GIL */
+    PyErr_SetString(PyExc_ValueError, "Dispatcher: a random stream needs the GIL");
+    return -1;
+#endif
+    Py_ssize_t nin = PyTuple_GET_SIZE(inputs);
+    PyObject *last = nin > 0 ? PyTuple_GET_ITEM(inputs, nin - 1) : NULL, *shape = NULL;
+    if (last != NULL && PyTuple_Check(last) && PyTuple_GET_SIZE(last) > 1)
+        shape = PyTuple_GET_ITEM(last, 0);
+    if (!PyArray_CheckExact(stream) || PyArray_TYPE((PyArrayObject *)stream) != NPY_INT64
+        || PyArray_NDIM((PyArrayObject *)stream) != 1 || PyArray_DIM((PyArrayObject *)stream, 0) != 3
+        || !PyArray_ISCARRAY((PyArrayObject *)stream) || shape == NULL || !PyTuple_Check(shape)
+        || PyTuple_GET_SIZE(shape) != 1 || PyLong_AsLong(PyTuple_GET_ITEM(shape, 0)) != 2
+        || PyLong_AsLong(PyTuple_GET_ITEM(last, 1)) != NPY_INT64) {
+        PyErr_Clear();
+        PyErr_SetString(PyExc_ValueError, "Dispatcher: stream must be a writable int64 array (seed, counter, "
+                                          "busy) and the last input an int64 key of shape (2,)");
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"address", "inputs", "outputs", "box", "slots", "template", "build",
-                            "miss", "counter", "failed", "work_bytes", "keep", NULL};
+                            "miss", "counter", "failed", "work_bytes", "keep", "stream", NULL};
     unsigned long long address;
     PyObject *inputs, *outputs, *box, *slots, *template_, *build, *miss, *counter, *failed, *keep;
+    PyObject *stream = Py_None;
     Py_ssize_t work_bytes;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KO!O!O!O!OOOOOnO:Dispatcher", names, &address,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KO!O!O!O!OOOOOnO|O:Dispatcher", names, &address,
                                      &PyTuple_Type, &inputs, &PyTuple_Type, &outputs, &PyType_Type, &box,
                                      &PyTuple_Type, &slots, &template_, &build, &miss, &counter, &failed,
-                                     &work_bytes, &keep))
+                                     &work_bytes, &keep, &stream))
         return NULL;
     int raw = (PyTypeObject *)box == &PyArray_Type;
     if (address == 0 || work_bytes < 0 || (!raw && PyTuple_GET_SIZE(slots) != NSLOTS) || !PyCallable_Check(miss)
@@ -232,6 +265,8 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
             ndims += PyTuple_GET_SIZE(PyTuple_GET_ITEM(item, 0));
     }
     if (template_ != Py_None && (check_template(template_, nout) < 0 || check_floats(template_, outputs) < 0))
+        return NULL;
+    if (stream != Py_None && check_stream(stream, inputs) < 0)
         return NULL;
 
     Dispatcher *self = (Dispatcher *)type->tp_alloc(type, 0);
@@ -276,6 +311,10 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     Py_INCREF(failed);
     Py_INCREF(keep);
     self->work_bytes = (size_t)work_bytes;
+    if (stream != Py_None) {
+        self->stream = (PyArrayObject *)stream;
+        Py_INCREF(stream);
+    }
     return (PyObject *)self;
 }
 
@@ -289,6 +328,7 @@ Dispatcher_traverse(Dispatcher *self, visitproc visit, void *arg)
     Py_VISIT(self->counter);
     Py_VISIT(self->failed);
     Py_VISIT(self->keep);
+    Py_VISIT(self->stream);
     if (self->specs != NULL)
         for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_VISIT(self->specs[i].fmt);
@@ -307,6 +347,7 @@ Dispatcher_clear(Dispatcher *self)
     Py_CLEAR(self->counter);
     Py_CLEAR(self->failed);
     Py_CLEAR(self->keep);
+    Py_CLEAR(self->stream);
     if (self->specs != NULL)
         for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_CLEAR(self->specs[i].fmt);
@@ -459,6 +500,30 @@ count_hit(PyObject *counter)
     return status;
 }
 
+/* A new int64 array (seed, counter): the stream's key; its counter advances by one (mod 2^63, as
+ * rng's). Read and advanced with no Python code in between, so atomic under the GIL: two
+ * threads never get one key. Python's own reads and writes of the stream (frontend/random.py,
+ * under its lock) set busy while they run; a call finding it set sets *busy and takes the Python
+ * path, which waits for that lock. */
+static PyObject *
+take_key(PyArrayObject *stream, int *busy)
+{
+    int64_t *s = (int64_t *)PyArray_DATA(stream);
+    if (s[2] != 0) {
+        *busy = 1;
+        return NULL;
+    }
+    const int64_t seed = s[0], counter = s[1];
+    s[1] = counter == INT64_MAX ? 0 : counter + 1;
+    npy_intp two = 2;   /* allocated after the advance: the collector it may run can let other threads in */
+    PyObject *key = PyArray_SimpleNew(1, &two, NPY_INT64);
+    if (key != NULL) {
+        ((int64_t *)PyArray_DATA((PyArrayObject *)key))[0] = seed;
+        ((int64_t *)PyArray_DATA((PyArrayObject *)key))[1] = counter;
+    }
+    return key;
+}
+
 static PyObject *
 dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -473,8 +538,9 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     void **ptrs = stack_ptrs, *heap = NULL, *raw = NULL;
     PyObject *result = NULL;
     Py_ssize_t i;
+    const Py_ssize_t nargs = nin - (self->stream != NULL);   /* the caller does not pass the key */
 
-    if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != nin)
+    if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != nargs)
         return PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
     if (narrays > STACK_ARRAYS) {
         heap = PyMem_Calloc((size_t)narrays, sizeof(PyArrayObject *) + 4 * sizeof(PyObject *) + sizeof(void *));
@@ -489,14 +555,22 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     } else {
         memset(stack_objs, 0, sizeof stack_objs);
     }
-    for (i = 0; i < nin; i++) {
+    for (i = 0; i < nargs; i++) {
         int ok = fits(self, args[i], &self->specs[i], &ins[i]);
         if (ok <= 0) {
             PyMem_Free(heap);
             return ok < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
         }
     }
-    for (i = 0; i < nin; i++) {   /* another thread may rebind a dlarray's data during the call */
+    if (self->stream != NULL) {   /* only once the arguments fit: a miss draws its own key */
+        int busy = 0;
+        if ((held[nin - 1] = take_key(self->stream, &busy)) == NULL) {
+            PyMem_Free(heap);
+            return busy ? PyObject_Vectorcall(self->miss, args, nargsf, kwnames) : NULL;
+        }
+        ins[nin - 1] = (PyArrayObject *)held[nin - 1];
+    }
+    for (i = 0; i < nargs; i++) {   /* another thread may rebind a dlarray's data during the call */
         held[i] = (PyObject *)ins[i];
         Py_INCREF(held[i]);
     }
@@ -594,7 +668,7 @@ static PyTypeObject DispatcherType = {
     PyVarObject_HEAD_INIT(NULL, 0)
     .tp_name = "dlgrad_fastcall.Dispatcher",
     .tp_doc = "One compiled signature called natively: Dispatcher(address, inputs, outputs, box, slots, "
-              "template, build, miss, counter, failed, work_bytes, keep)(*args).",
+              "template, build, miss, counter, failed, work_bytes, keep, stream=None)(*args).",
     .tp_basicsize = sizeof(Dispatcher),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
     .tp_new = Dispatcher_new,
