@@ -97,8 +97,9 @@ class _Recurrent(Layer):
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         channels = x.shape[x._fmt.index("C")]
         H, gates, forget = self.numHiddenUnits, self.gates, 1 if self.cell else None
-        blocks = [(initial_weights(self.InputWeightsInitializer, rng, gates * H, channels, gates * H, x.dtype),
-                   initial_weights(self.RecurrentWeightsInitializer, rng, gates * H, H, gates * H, x.dtype),
+        fan_out = self.directions * gates * H     # MATLAB's numOut: 4H, 8H for a bilstm, 3H
+        blocks = [(initial_weights(self.InputWeightsInitializer, rng, gates * H, channels, fan_out, x.dtype),
+                   initial_weights(self.RecurrentWeightsInitializer, rng, gates * H, H, fan_out, x.dtype),
                    initial_bias(self.BiasInitializer, rng, self.bias_rows(), H, forget, x.dtype))
                   for _ in range(self.directions)]
         learn = {name: np.concatenate([b[k] for b in blocks])
