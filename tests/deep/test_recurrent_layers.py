@@ -33,7 +33,8 @@ def test_lstm_layer_learnables_state_and_initializers_are_matlabs():
     gru = values(network(dl.gruLayer(H, ResetGateMode="recurrent-bias-after-multiplication", name="g")), "g")
     assert gru["InputWeights"].shape == (3 * H, C) and gru["Bias"].shape == (6 * H, 1) and not gru["Bias"].any()
     bi = network(dl.bilstmLayer(H, name="bi"))
-    assert values(bi, "bi")["InputWeights"].shape == (8 * H, C)
+    weights = values(bi, "bi")["InputWeights"]
+    assert weights.shape == (8 * H, C) and np.abs(weights).max() <= np.sqrt(6 / (C + 8 * H))   # numOut = 8H
     assert [r.Value.shape for r in bi.State] == [(2 * H, 1), (2 * H, 1)]
 
 
