@@ -24,6 +24,9 @@ from .network import Learnables, dlnetwork, dlupdate, dropout_masks, forward, in
 from .layergraph import (LayerGraph, addLayers, additionLayer, concatenationLayer, connectLayers,
                          depthConcatenationLayer, disconnectLayers, layerGraph, multiplicationLayer, removeLayers)
 from .attention import attention
+from .recurrent import gru, lstm
+from .recurrent_layers import bilstmLayer, gruLayer, lstmLayer
+from .sequence_padding import padsequences
 from .sequence_layers import (attentionLayer, positionEmbeddingLayer, selfAttentionLayer, sequenceInputLayer,
                               wordEmbeddingLayer)
 from .factors import getL2Factor, getLearnRateFactor, setL2Factor, setLearnRateFactor
@@ -56,4 +59,5 @@ __all__ = ["elu", "gelu", "leakyrelu", "logsoftmax", "softmax",
            "piecewiseSchedule", "timeBasedDecay", "warmupSchedule",
            "initialize", "resetState", "LayerGraph", "layerGraph", "addLayers", "connectLayers",
            "disconnectLayers", "removeLayers", "setLearnRateFactor", "getLearnRateFactor", "setL2Factor", "getL2Factor",
-           "attention"]
+           "attention",
+           "lstm", "gru", "lstmLayer", "gruLayer", "bilstmLayer", "padsequences"]
