@@ -18,7 +18,7 @@ from ..dlarray import dlarray
 from ..formats import labelled
 from ..join import concatenate
 from .layers import LAYERS, Layer, Params, _layer
-from .recurrent import (GATE_ACTIVATIONS, RESET_GATE_MODES, STATE_ACTIVATIONS, activation, gru_scan,
+from .recurrent import (GATE_ACTIVATIONS, RESET_GATE_MODES, STATE_ACTIVATIONS, _dtype, activation, gru_scan,
                         initial_state, lstm_scan, project, sequence_input, sequence_output)
 
 _WEIGHT_INITIALIZERS = ("glorot", "he", "orthogonal", "narrow-normal", "zeros", "ones")
@@ -144,10 +144,9 @@ class lstmLayer(_Recurrent):
     def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
-        xp = project(x3, p["InputWeights"], p["Bias"], 4)
-        H, batch = self.numHiddenUnits, x3.shape[1]
-        h0, c0 = (self.start(s, k, H, batch, xp.dtype) for k in ("HiddenState", "CellState"))
-        y, h, c = lstm_scan(xp, h0, c0, p["RecurrentWeights"], gate, state)
+        H, batch, dtype = self.numHiddenUnits, x3.shape[1], _dtype(x3, p["InputWeights"])
+        h0, c0 = (self.start(s, k, H, batch, dtype) for k in ("HiddenState", "CellState"))
+        y, h, c = lstm_scan(x3, p["InputWeights"], p["Bias"], h0, c0, p["RecurrentWeights"], gate, state)
         return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
 
 
@@ -170,12 +169,11 @@ class bilstmLayer(_Recurrent):
     def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
-        xp = project(x3, p["InputWeights"], p["Bias"], 8)             # (8, T, H, B): one GEMM for both
-        H, batch = self.numHiddenUnits, x3.shape[1]
-        h0, c0 = (self.start(s, k, 2 * H, batch, xp.dtype) for k in ("HiddenState", "CellState"))
-        R = p["RecurrentWeights"]
-        yf, hf, cf = lstm_scan(xp[:4], h0[:H], c0[:H], R[:4 * H], gate, state)
-        yb, hb, cb = lstm_scan(xp[4:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True)
+        H, batch, dtype = self.numHiddenUnits, x3.shape[1], _dtype(x3, p["InputWeights"])
+        h0, c0 = (self.start(s, k, 2 * H, batch, dtype) for k in ("HiddenState", "CellState"))
+        W, R, b = p["InputWeights"], p["RecurrentWeights"], p["Bias"]
+        yf, hf, cf = lstm_scan(x3, W[:4 * H], b[:4 * H], h0[:H], c0[:H], R[:4 * H], gate, state)
+        yb, hb, cb = lstm_scan(x3, W[4 * H:], b[4 * H:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True)
         h, c = concatenate([hf, hb], 0), concatenate([cf, cb], 0)
         y = concatenate([yf, yb], 0)
         return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
