@@ -229,3 +229,13 @@ def test_adjoint_loop_reads_stored_products_and_hoisted_transposes():
     # dh = R' dz reads R' as an input of the loop (transposed once, before it), not a permute of R
     transposed = re.search(r"%(\d+)=inputindex=\d+:float64\[3,3\];", backward).group(1)
     assert re.search(rf"matmul%{transposed}%", backward), backward
+
+
+def test_a_random_draw_in_a_step_is_refused_not_repeated():
+    """The key does not advance between steps: a draw in the step would repeat silently."""
+    h0, X = dl.dlarray(np.zeros(3)), dl.dlarray(np.ones((4, 3)))
+    with pytest.raises(TypeError, match="same at every step"):
+        dl.dlfeval(lambda h, X: dl.scan(lambda c, x: (c + x * dl.rand(1, 3)[0], None), h, X)[0], h0, X)
+    masks = dl.dlarray(np.ones((4, 3)))   # drawn before the scan, one per step: fine
+    out = dl.dlfeval(lambda h, X, M: dl.scan(lambda c, xm: (c + xm[0] * xm[1], None), h, (X, M))[0], h0, X, masks)
+    assert dl.extractdata(out).tolist() == [4.0, 4.0, 4.0]

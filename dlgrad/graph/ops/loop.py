@@ -332,6 +332,7 @@ def substitute(outputs, mapping: dict) -> list:
 
 
 _GATHERS = ("take", "index_add")
+_RANDOM = ("random_uniform", "random_normal")
 
 
 def make_body(outputs, placeholders, carries: int):
@@ -349,10 +350,12 @@ def make_body(outputs, placeholders, carries: int):
             if node.op in _GATHERS and id(node.inputs[1]) in inner:
                 raise TypeError("a gather inside a scan step with indices that change per step is not "
                                 "supported: gather the whole sequence before the scan and pass it as xs")
-    constant = set()   # computed from constants alone: they stay in the step, folded
+    constant, draws = set(), set()   # computed from constants alone: they stay in the step, folded
     for node in order:
         if node.op == "const" or node.inputs and all(id(i) in constant for i in node.inputs):
             constant.add(id(node))
+        if node.op in _RANDOM or any(id(i) in draws for i in node.inputs):
+            draws.add(id(node))
     free, seen = [], set()
 
     def keep(node):
@@ -365,6 +368,10 @@ def make_body(outputs, placeholders, carries: int):
                 keep(i)
     for node in outputs:
         keep(node)
+    if any(id(n) in draws for n in free):
+        raise TypeError("a random draw inside a scan step would be the same at every step (the key does not "
+                        "change between steps): draw the numbers for all steps before the scan (for example "
+                        "masks of shape (T, ...)) and pass them as xs")
     nodes = [*placeholders, *free]
     mapping = {id(n): input_node(i, n.shape, n.dtype) for i, n in enumerate(nodes)}
     body = Body(substitute(outputs, mapping), [(n.shape, n.dtype) for n in nodes],
