@@ -1,9 +1,7 @@
 """lstm and gru: MATLAB's recurrent operations, one input GEMM over all steps and a scan.
 
-lstm's step computes W*x_t + R*h + b and the gates inside the scan (frontend/recurrence.py,
-compiled as one loop, its gradient the reverse loop); gru projects the inputs of every step with
-one matrix product over (C, T*B) before the loop and steps over them time-major, one (T, H, B)
-array per gate. Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
+Each step computes W*x_t + R*h + b and the gates inside the scan (frontend/recurrence.py, compiled
+as one loop, its gradient the reverse loop, which reads the products the forward loop stored). Gate orders are MATLAB's: lstm (input, forget, cell candidate, output), gru (reset, update,
 candidate). Both return their final states too (MATLAB's [Y, hiddenState, cellState]).
 """
 from __future__ import annotations
@@ -104,25 +102,6 @@ def _dtype(x: dlarray, W: dlarray) -> Any:
     return x.dtype if x.dtype == W.dtype else (x.dtype if x.dtype.itemsize > W.dtype.itemsize else W.dtype)
 
 
-def project(x: dlarray, W: dlarray, b: dlarray, blocks: int) -> dlarray:
-    """W*x + b for all steps as one GEMM, returned as (blocks, T, H, B): a gate's inputs for every
-    step, contiguous, one step's (H, B) after another. x (C, B, T) is read time-major, (C, T*B):
-    its transpose is cheap, and the result then reaches (blocks, T, H, B), and its cotangent comes
-    back, in runs of B contiguous values rather than through a stride-T permutation of (4H, B*T)."""
-    c, batch, steps = x.shape
-    z = F.matmul(W, F.reshape(F.transpose(x, (0, 2, 1)), (c, steps * batch))) + b
-    return F.transpose(F.reshape(z, (blocks, W.shape[0] // blocks, steps, batch)), (0, 2, 1, 3))
-
-
-def gate_products(R: dlarray, h: Any, bias: dlarray | None = None) -> list[Any]:
-    """R*h (+ bias) for stacked recurrent weights R (gates*H, H), one GEMM, split into its gates' (H, B) parts."""
-    p = F.matmul(R, h)
-    if bias is not None:
-        p = p + bias
-    H = R.shape[1]
-    return [p[k * H:(k + 1) * H] for k in range(R.shape[0] // H)]
-
-
 def lstm_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, c0: dlarray, R: dlarray, gate: Activation,
               state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray, dlarray]:
     """(Y as (H, B, T), final h, final c) of the LSTM recurrence over x (C, B, T).
@@ -147,21 +126,26 @@ def lstm_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, c0: dlarray, R: d
     return F.transpose(ys, (1, 2, 0)), h, c
 
 
-def gru_scan(xp: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None, mode: str, gate: Activation,
-             state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray]:
-    """(Y as (H, B, T), final h) of the GRU recurrence over projected inputs xp (3, T, H, B)."""
-    H = h0.shape[0]
+def gru_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None,
+             mode: str, gate: Activation, state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray]:
+    """(Y as (H, B, T), final h) of the GRU recurrence over x (C, B, T), each step's products inside
+    the scan as lstm_scan's."""
+    H, dtype = h0.shape[0], h0.dtype
+    W, R, b = (cast(v, dtype) for v in (W, R, b))
+    rb = cast(recurrent_bias, dtype) if recurrent_bias is not None else None
     before = mode == "before-multiplication"   # the candidate's product R_h*(r.*h) waits for r
     carried = R[:2 * H] if before else R
 
-    def step(carry: Any, z: Any) -> Any:
-        h, *hz = carry
-        r, u = gate(z[0] + hz[0]), gate(z[1] + hz[1])
-        candidate = state(z[2] + (F.matmul(R[2 * H:], r * h) if before else r * hz[2]))
+    def step(h: Any, xt: Any) -> Any:
+        z = F.matmul(W, xt) + b
+        p = F.matmul(carried, h)
+        if rb is not None:
+            p = p + rb
+        r, u = gate(z[:H] + p[:H]), gate(z[H:2 * H] + p[H:2 * H])
+        candidate = state(z[2 * H:] + (F.matmul(R[2 * H:], r * h) if before else r * p[2 * H:]))
         h = candidate + u * (h - candidate)     # (1 - u) candidate + u h
-        return (h, *gate_products(carried, h, recurrent_bias)), h
-    (h, *_), ys = scan(step, (h0, *gate_products(carried, h0, recurrent_bias)), tuple(xp[k] for k in range(3)),
-                       reverse=reverse)
+        return h, h
+    h, ys = scan(step, h0, F.transpose(cast(x, dtype), (2, 0, 1)), reverse=reverse)
     return F.transpose(ys, (1, 2, 0)), h
 
 
@@ -204,8 +188,7 @@ def gru(X: ArrayLike, H0: ArrayLike, weights: ArrayLike, recurrentWeights: Array
     x, fmt, keep = sequence_input(X, DataFormat, "gru")
     six = ResetGateMode == "recurrent-bias-after-multiplication"
     W, R, b, hidden = _weights(weights, recurrentWeights, bias, 3, x.shape[0], "gru", 6 if six else 3)
-    xp = project(x, W, b[:3 * hidden], 3)
-    rb = cast(b[3 * hidden:], xp.dtype) if six else None
-    h0 = initial_state(H0, hidden, x.shape[1], xp.dtype, "H0", "gru")
-    y, h = gru_scan(xp, h0, cast(R, xp.dtype), rb, ResetGateMode, gate, state)
+    dtype = _dtype(x, W)
+    h0 = initial_state(H0, hidden, x.shape[1], dtype, "H0", "gru")
+    y, h = gru_scan(x, W, b[:3 * hidden], h0, R, b[3 * hidden:] if six else None, ResetGateMode, gate, state)
     return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt)

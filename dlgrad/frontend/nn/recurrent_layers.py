@@ -19,7 +19,7 @@ from ..formats import labelled
 from ..join import concatenate
 from .layers import LAYERS, Layer, Params, _layer
 from .recurrent import (GATE_ACTIVATIONS, RESET_GATE_MODES, STATE_ACTIVATIONS, _dtype, activation, gru_scan,
-                        initial_state, lstm_scan, project, sequence_input, sequence_output)
+                        initial_state, lstm_scan, sequence_input, sequence_output)
 
 _WEIGHT_INITIALIZERS = ("glorot", "he", "orthogonal", "narrow-normal", "zeros", "ones")
 _BIAS_INITIALIZERS = ("unit-forget-gate", "narrow-normal", "ones", "zeros")
@@ -212,11 +212,11 @@ class gruLayer(_Recurrent):
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
         H, batch = self.numHiddenUnits, x3.shape[1]
-        bias = p["Bias"]
-        xp = project(x3, p["InputWeights"], bias[:3 * H], 3)
+        bias, W = p["Bias"], p["InputWeights"]
         recurrent_bias = bias[3 * H:] if self.bias_rows() == 6 else None
-        h0 = self.start(s, "HiddenState", H, batch, xp.dtype)
-        y, h = gru_scan(xp, h0, p["RecurrentWeights"], recurrent_bias, self.ResetGateMode, gate, state)
+        h0 = self.start(s, "HiddenState", H, batch, _dtype(x3, W))
+        y, h = gru_scan(x3, W, bias[:3 * H], h0, p["RecurrentWeights"], recurrent_bias, self.ResetGateMode,
+                        gate, state)
         return self.output(y, h, fmt), {"HiddenState": h}
 
 
