@@ -45,13 +45,19 @@ def scan(step: Callable[[Tree, Tree], tuple[Tree, Tree]], init: Tree, xs: Tree =
     With `reverse`, t runs from T-1 down to 0 and ys[t] still belongs to xs[t]. Data formats
     are not carried through (label the results with dlarray(..., fmt) where needed).
     """
+    if not callable(step):
+        raise TypeError(f"scan: step must be a function (carry, x) -> (carry, y), got {type(step).__name__}")
     carries, rebuild_carry = _leaves(init, "init")
     steps, rebuild_x = _leaves(xs, "xs")
-    carries = [asdlarray(c) for c in carries]
-    steps = [asdlarray(x) for x in steps]
+    carries = [_array(c, f"init[{i}]" if isinstance(init, (tuple, list)) else "init") for i, c in enumerate(carries)]
+    steps = [_array(x, f"xs[{i}]" if isinstance(xs, (tuple, list)) else "xs") for i, x in enumerate(steps)]
     for i, x in enumerate(steps):
         if x.ndim == 0:
             raise ShapeError(f"scan: xs[{i}] must have the steps along axis 0, got a 0-d array")
+        if x._fmt is not None and x._fmt[0] != "T":   # a formatted sequence keeps T after C and B
+            raise ShapeError(f"scan steps along axis 0, and xs[{i}] is formatted {x._fmt!r} (its axis 0 is "
+                             f"{x._fmt[0]!r}, not 'T'): permute the steps to the front, e.g. "
+                             f"dl.permute(dl.stripdims(X), ({x._fmt.index('T') if 'T' in x._fmt else 0}, ...))")
     lengths = {x.shape[0] for x in steps}
     if length is not None:
         if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 0:
@@ -72,17 +78,38 @@ def _eager(step: Callable[..., Any], carries: list[Any], steps: list[Any], T: in
     state: Tree = rebuild_carry(carries)
     ys: list[list[Any]] = []
     rebuild_y: Callable[[list[Any]], Tree] = _nothing
+    shapes = None
     for t in (range(T - 1, -1, -1) if reverse else range(T)):
         state, y = _call(step, state, rebuild_x([x[t] for x in steps]))
         y_leaves, rebuild_y = _leaves(y, "the step's y")
         _check_carry(_leaves(state, "the step's carry")[0], carries)
         ys.append([asdlarray(v) for v in y_leaves])
+        found = [(v.shape, v.dtype) for v in ys[-1]]
+        if shapes is not None and found != shapes:
+            raise ShapeError(f"scan: the step's y must be the same at every step; step {t} gave "
+                             f"{found}, an earlier step {shapes}")
+        shapes = found
     if reverse:
         ys.reverse()
-    if not ys:
-        return state, None
+    if not ys:   # no step: what one step would give, stacked zero times (as the compiled loop does)
+        _, y = _call(step, rebuild_carry(carries), rebuild_x([np.zeros(x.shape[1:], x.dtype) for x in steps]))
+        y_leaves, rebuild_y = _leaves(y, "the step's y")
+        if y is None:
+            return rebuild_carry(carries), None
+        return rebuild_carry(carries), rebuild_y([wrap(np.zeros((0,) + asdlarray(v).shape, asdlarray(v).dtype))
+                                                  for v in y_leaves])
     stacked = [wrap(np.stack([to_data(step_ys[k]) for step_ys in ys])) for k in range(len(ys[0]))]
     return state, rebuild_y(stacked)
+
+
+def _array(value: Any, what: str) -> dlarray:
+    """value as a dlarray, with an error naming `what` when it is not array data."""
+    if isinstance(value, dict):
+        raise TypeError(f"scan: {what} must be an array or a flat tuple/list of arrays, got a dict")
+    try:
+        return asdlarray(value)
+    except TypeError as exc:
+        raise TypeError(f"scan: {what} must be an array or a flat tuple/list of arrays: {exc}") from None
 
 
 def _nothing(values: list[Any]) -> Tree:

@@ -239,3 +239,22 @@ def test_a_random_draw_in_a_step_is_refused_not_repeated():
     masks = dl.dlarray(np.ones((4, 3)))   # drawn before the scan, one per step: fine
     out = dl.dlfeval(lambda h, X, M: dl.scan(lambda c, xm: (c + xm[0] * xm[1], None), h, (X, M))[0], h0, X, masks)
     assert dl.extractdata(out).tolist() == [4.0, 4.0, 4.0]
+
+
+def test_hostile_inputs_get_clear_errors_and_zero_steps_agree():
+    """From a hostile review: a dict init and a non-function step name the argument; formatted xs
+    whose axis 0 is not T is refused (scan steps along axis 0); a y that changes between eager
+    steps is named; with no step, eager scan gives empty ys as the compiled loop does."""
+    h0, X = dl.dlarray(np.zeros(3)), dl.dlarray(np.ones((4, 3)))
+    with pytest.raises(TypeError, match="init must be an array"):
+        dl.scan(lambda c, x: (c, None), {"h": h0}, X)
+    with pytest.raises(TypeError, match="step must be a function"):
+        dl.scan(3, h0, X)
+    with pytest.raises(ShapeError, match="formatted 'CT'"):
+        dl.scan(lambda c, x: (c, None), dl.dlarray(np.zeros(4)), dl.dlarray(np.ones((3, 4)), "CT"))
+    with pytest.raises(ShapeError, match="same at every step"):
+        dl.scan(lambda c, x: (c, x[:1] if float(x[0]) > 0.5 else x), h0, dl.dlarray(np.eye(3)))
+    step = lambda c, x: (c + x, c * 2)   # noqa: E731
+    eager = dl.scan(step, h0, X[:0])
+    traced = dl.dlfeval(lambda h, X: dl.scan(step, h, X[:0]), h0, X)
+    assert eager[1].shape == traced[1].shape == (0, 3)

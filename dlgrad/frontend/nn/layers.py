@@ -209,7 +209,8 @@ class fullyConnectedLayer(Layer):
     quiet = ("FeatureOrder",)
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
-        n = x.size // x.shape[x._fmt.index("B")]
+        # the features fullyconnect flattens: S, C and U axes (B and T are observations and steps)
+        n = math.prod(d for d, c in zip(x.shape, x._fmt) if c in "SCU")
         return {"Weights": glorot(rng, (self.outputSize, n), n, self.outputSize, x.dtype),
                 "Bias": np.zeros((self.outputSize, 1), x.dtype)}, {}
 

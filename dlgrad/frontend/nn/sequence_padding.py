@@ -63,6 +63,8 @@ def padsequences(X: Sequence[Any], paddingDim: int, *, Length: int | str = "long
         fill = PaddingValue
     steps = _lengths(Length, [a.shape[paddingDim] for a in arrays])
     dtype = np.result_type(*arrays)
+    if dtype.kind in "biu" and not float(fill).is_integer():   # NaN or 0.5 into integers: promote, not wrap
+        dtype = np.result_type(dtype, np.float64)
     padded, masks = [], []
     for a in arrays:
         n = min(a.shape[paddingDim], steps)
