@@ -20,3 +20,15 @@ def test_padsequences_promotes_integer_data_for_a_fractional_padding_value():
     assert XP.dtype.kind == "f" and np.isnan(XP[0, 2, 0]) and XP[0, 1, 0] == 1
     XP, _ = dl.padsequences([np.ones((1, 2), int), np.ones((1, 3), int)], 1, PaddingValue=0.5)
     assert XP[0, 2, 0] == 0.5
+
+
+def test_writing_into_learnables_value_fails_loudly():
+    """net.Learnables.Value[k] = w wrote into a copy and changed nothing; now it raises, and
+    dlupdate builds the new table."""
+    import pytest
+    net = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2)], seed=0)
+    table = net.Learnables
+    with pytest.raises(TypeError):
+        table.Value[0] = dl.dlarray(np.zeros((2, 3)))
+    net.Learnables = dl.dlupdate(lambda w: w * 0, net.Learnables)
+    assert all(not np.any(dl.extractdata(v)) for v in net.Learnables.Value)

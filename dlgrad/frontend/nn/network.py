@@ -46,7 +46,9 @@ class Learnables:
 
     Layer = property(lambda self: [k[0] for k in self._keys])
     Parameter = property(lambda self: [k[1] for k in self._keys])
-    Value = property(lambda self: list(self._values))
+    # a tuple: `table.Value[k] = w` (MATLAB's net.Learnables.Value{k} = w) must fail loudly, not
+    # write into a copy; a new table comes from dlupdate (or Learnables(rows))
+    Value = property(lambda self: tuple(self._values))
 
     def __len__(self) -> int:
         return len(self._keys)
