@@ -151,7 +151,7 @@ def _prepare(outputs):
     """Simplified outputs (copies where an output owns no kernel), the IR text and the exact IR
     text (every constant bit for bit) that the stored-program key hashes."""
     before = len(toposort(outputs))
-    simplified = simplify(list(outputs))
+    simplified = simplify(list(outputs), final=True)
     head = f"// {before} nodes before simplification, {len(toposort(simplified))} after\n"
     graph_text, exact_text = head + pretty(simplified), head + pretty(simplified, exact=True)
     return _own_kernels(simplified), graph_text, exact_text
@@ -159,7 +159,7 @@ def _prepare(outputs):
 
 def prepare_roots(outputs):
     """`outputs` simplified, each owning a kernel (a loop's step, emitted as a nested program)."""
-    return _own_kernels(simplify(list(outputs)))
+    return _own_kernels(simplify(list(outputs), final=True))
 
 
 def _own_kernels(simplified):

@@ -58,7 +58,7 @@ def numpy_run(outputs, donate=()):
     It ignores `donate` (a permission, not a promise): its results are always new arrays, so
     that donation never changes memory another dlarray or a numpy array of the caller can see.
     """
-    simplified = simplify(list(outputs))
+    simplified = simplify(list(outputs), final=True)
 
     def run(*arrays):
         # fresh C-contiguous arrays: a result never aliases an input or another result

@@ -277,13 +277,16 @@ def _strip_stop_gradient(node, inputs):
     return inputs[0] if node.op == "stop_gradient" else None
 
 
-def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL):
+def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL, final=False):
     """Simplified outputs (new nodes; the input graph is untouched). `fired`, a list, receives the
     name of each rule that fired.
 
     The default rules keep the graph's numbers to rounding. The stable forms (RULES adds them)
     are applied where the frontend builds a node, traced and eager alike, not here: they are more
     accurate than the naive graph (log1p against log(1 + y) at a tiny y), and a compiled graph
-    must give the reference interpreter's numbers for the graph it was given."""
-    from .ops.loop import merge_loops   # a loop and its twin that stores residuals run as one
-    return rewrite_graph(merge_loops(outputs), rules, fired, _strip_stop_gradient if strip_stop_gradient else None)
+    must give the reference interpreter's numbers for the graph it was given. `final`: the graph
+    is about to run (no adjoint will be built from it), so loops drop the parts nobody reads."""
+    from .ops.loop import merge_loops, prune_loops   # a loop and its twin that stores residuals run as one
+    simplified = rewrite_graph(merge_loops(outputs), rules, fired,
+                               _strip_stop_gradient if strip_stop_gradient else None)
+    return prune_loops(simplified) if final else simplified

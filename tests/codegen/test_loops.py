@@ -60,3 +60,17 @@ def test_loops_through_slices_and_pads(n):
     got = compile_graph(outputs, [((n,), "float64")])(value)
     for i, (a, b) in enumerate(zip(got, evaluate(outputs, [value]))):
         assert_close(a, b, "float64", rtol=1e-12, what=f"output {i}")
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_sum_through_a_transposed_view_reads_memory_in_order(dtype):
+    """A sum over all axes of a permuted input loops over the input's storage in order (its
+    innermost index has stride 1), not one element per cache line."""
+    x = input_node(0, (6, 50, 40), dtype)
+    outputs = [R.sum_(M.permute(x, (2, 1, 0))), R.sum_(M.permute(x, (1, 0, 2)), axes=(1, 2))]
+    fn = compile_graph(outputs, [((6, 50, 40), dtype)])
+    kernel = fn.program.source.split("reduce over [40, 50, 6]")[1].split("}\n\n")[0]
+    assert "in0[i0];" in kernel, kernel   # one flat pass (it was in0[i0 + 40*i1 + 2000*i2])
+    arrays = [np.random.default_rng(2).standard_normal((6, 50, 40)).astype(dtype)]
+    for i, (g, w) in enumerate(zip(fn(*arrays), evaluate(outputs, arrays))):
+        assert_close(g, w, dtype, rtol=1e-13 if dtype == "float64" else 1e-5, what=f"output {i}")

@@ -26,9 +26,12 @@ def emit(emitter, index, kernel):
     kept_shape = tuple(1 if d in axes else n for d, n in enumerate(shape))
     out_coefs = tuple(0 if d in axes else s for d, s in enumerate(c_strides(kept_shape)))
     inner_strategy = not shape or (len(shape) - 1) in axes
-    perm = ([d for d in range(len(shape)) if d not in axes] + list(axes)) if inner_strategy \
-        else list(range(len(shape)))
     loads, accesses = emitter.access_table(body, [(None, out_coefs)], [kernel.exprs[id(root)]])
+    # the reduced axes in the order of the input's memory (largest stride outermost): a sum
+    # through a transposed view then reads its storage contiguously, not one element per line
+    reduced = sorted(axes, key=lambda d: -max((abs(a[d]) for a in accesses), default=0))
+    perm = ([d for d in range(len(shape)) if d not in axes] + reduced) if inner_strategy \
+        else list(range(len(shape)))
     masked = {perm.index(d) for d in masked_dims(body)}
     classes = [int(d in axes) for d in perm]
     extents, new_acc, dim_of, new_classes = coalesce(
