@@ -277,3 +277,15 @@ def test_adjoint_loop_computes_no_cotangent_nobody_reads():
     np.testing.assert_allclose(dl.extractdata(got[0]), dl.extractdata(want[0]), rtol=1e-13)
     for g, w in zip(got[1], want[2][:2]):
         np.testing.assert_allclose(dl.extractdata(g), dl.extractdata(w), rtol=1e-12, atol=1e-13)
+
+
+def test_forward_loop_stores_the_fewest_bytes_the_backward_step_needs():
+    """tanh(W x + R h): the backward step needs W x + R h, not the two products apart; the
+    forward loop stores that one array per step (a minimum cut, by bytes), and the gradient is
+    the same."""
+    text = dl.lower(_value_and_grads, *map(dl.dlarray, _data(4))).graph_text
+    forward = [line for line in text.splitlines() if " = loop " in line][0]
+    body, returned = forward.split("return", 1)
+    total = re.search(r"%(\d+)=add%\d+%\d+:float64\[3,2\]", body).group(1)
+    stored = returned.split("}", 1)[0].split(",")
+    assert stored[2:] == [f"%{total}"], forward   # h, 2 h, then W x + R h (not W x and R h)

@@ -242,32 +242,77 @@ def _same_every_step(x):
 
 # values the backward step reads are recomputed from the forward step's inputs through these
 # (cheap, elementwise); any other forward value it reads (a matrix product, a reduction) is
-# stored by the forward loop, one per step
+# stored by the forward loop, one per step, or an elementwise value computed from such ones
 _RECOMPUTED = (ELEMENTWISE, MOVEMENT)
 
 
 def _residuals(forward, backward, originals, varying):
-    """The forward step's values (of `forward`, on the body inputs `originals`) that the backward
-    step reads and that are not cheap to recompute: the matrix products, reductions, ... that
-    depend on the `varying` inputs (carries, xs) and that it reads directly or through
-    elementwise and movement ops."""
+    """The forward step's values (of `forward`, on the body inputs `originals`) that the forward
+    loop stores for the backward step: the fewest bytes from which the backward step can
+    recompute, by elementwise and movement ops, every value of the forward step it reads that
+    depends on the `varying` inputs (carries, xs). A matrix product, reduction, ... cannot be
+    recomputed: it is stored, or an elementwise value computed from it is (an LSTM stores
+    W x + R h, one array, rather than both products)."""
     inner = {id(n) for n in varying}
     for node in toposort(forward):
         if any(id(i) in inner for i in node.inputs):
             inner.add(id(node))
     sources = {id(n) for n in originals}
-    stack = [i for node in toposort(backward) if id(node) not in inner for i in node.inputs if id(i) in inner]
-    found, visited = [], set()
+    reads = [i for node in toposort(backward) if id(node) not in inner for i in node.inputs if id(i) in inner]
+    stack, region, fixed = list(reads), {}, []
     while stack:
         node = stack.pop()
-        if id(node) in visited or id(node) in sources:
+        if id(node) in region or id(node) in sources:
             continue
-        visited.add(id(node))
+        region[id(node)] = node
         if OPS[node.op].kind in _RECOMPUTED:
             stack += [i for i in node.inputs if id(i) in inner]
         else:
-            found.append(node)
-    return sorted(found, key=lambda n: n.serial)
+            fixed.append(node)
+    return sorted(_cheapest_cut(region, fixed, reads), key=lambda n: n.serial)
+
+
+def _cheapest_cut(region, fixed, reads):
+    """The nodes of `region` to store, fewest bytes first: a minimum vertex cut between the
+    nodes that cannot be recomputed (`fixed`) and those the backward step reads, found as a
+    maximum flow (each node split into in -> out with its size as capacity). Of the minimum
+    cuts it takes the one nearest the fixed nodes (least recomputation is not the aim: bytes are)."""
+    if not fixed:
+        return []
+    infinite = 1 + sum(n.size for n in region.values())
+    capacity: dict = {}
+
+    def edge(a, b, c):
+        capacity.setdefault(a, {})[b] = capacity.get(a, {}).get(b, 0) + c
+        capacity.setdefault(b, {}).setdefault(a, 0)
+    for key, node in region.items():
+        edge(("in", key), ("out", key), node.size)
+        for i in node.inputs:
+            if id(i) in region:
+                edge(("out", id(i)), ("in", key), infinite)
+    for node in fixed:
+        edge("source", ("in", id(node)), infinite)
+    for node in reads:
+        edge(("out", id(node)), "sink", infinite)
+    while True:   # Edmonds-Karp: shortest augmenting paths
+        parent, queue = {"source": None}, [("source")]
+        for at in queue:
+            for nxt, c in capacity[at].items():
+                if c > 0 and nxt not in parent:
+                    parent[nxt] = at
+                    queue.append(nxt)
+        if "sink" not in parent:
+            break
+        path, at = [], "sink"
+        while parent[at] is not None:
+            path.append((parent[at], at))
+            at = parent[at]
+        push = min(capacity[a][b] for a, b in path)
+        for a, b in path:
+            capacity[a][b] -= push
+            capacity[b][a] += push
+    reached = set(parent)
+    return [node for key, node in region.items() if ("in", key) in reached and ("out", key) not in reached]
 
 
 def merge_loops(outputs) -> list:
