@@ -92,7 +92,8 @@ def _plan(sched, outputs, prefix, unit, provenance=None):
     for k, kernel in enumerate(kernels):
         for root in kernel.roots:
             first_write.setdefault(id(root), k)
-        owners = [load.buffer for load in kernel.body.loads] if kernel.body else []
+        local = {id(r) for r in KINDS[kernel.kind].in_registers(kernel)}
+        owners = [load.buffer for load in kernel.body.loads if id(load.buffer) not in local] if kernel.body else []
         owners += [ctx.storage(x)[0] for x, _ in kernel.operands]
         for owner in owners:
             last_read[id(owner)] = k

@@ -61,20 +61,23 @@ def packs(ctype, m, n, k, b_k, b_n) -> bool:
             and (b_n != 1 or n < COLS[ctype] or k * n * SIZE[ctype] > L2_BYTES))
 
 
-def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n, pack=None, epilogue=None) -> Block:
+def matmul_block(ctype, m, n, k, a_m, a_k, b_k, b_n, pack=None, epilogue=None, store=True) -> Block:
     """Statements computing C (row stride n) from pointers A and B; `pack` forces packing B
     on or off (for measurements), instead of `packs`.
 
     `epilogue(i, r, j, value)`, if given, returns the Block run on C's element at row i + r,
     column j (C expressions) once it holds its final value `value` (C's element), each element
     exactly once: after each row block of C, over its rows (a row-major pass over 8 rows in
-    L1), and after each row of the row loop.
+    L1), and after each row of the row loop. store=False (a packed product of one k block with
+    an epilogue, read by nothing else): C itself is not written, the epilogue reads registers.
     """
     block = Block()
     g = _Product(ctype, m, n, k, a_m, a_k, b_k, b_n, epilogue or (lambda *_: None))
+    g.store = store
     if packs(ctype, m, n, k, b_k, b_n) if pack is None else pack:
         # the scheduler fuses only accumulations here, with one k block (packed_epilogue)
         assert epilogue is None or k <= KC[ctype], "an epilogue on a packed product of one k block only"
+        assert store or (epilogue is not None and k <= KC[ctype]), "only a fused packed product skips C"
         block.extend(g.packed())
         return block
     if b_n == 1 and m >= ROWS and n >= g.cols:
@@ -96,6 +99,7 @@ class _Product:
         self.ctype, self.m, self.n, self.k = ctype, m, n, k
         self.a_m, self.a_k, self.b_k, self.b_n = a_m, a_k, b_k, b_n
         self.cols, self.epilogue = COLS[ctype], epilogue
+        self.store = True
         # below PARALLEL_MIN multiply-adds, starting a thread team costs more than it saves
         self.par = PARALLEL if m * n * k >= PARALLEL_MIN else ""
 
@@ -208,8 +212,9 @@ class _Product:
         else:
             c = [f"C[({i} + {r})*{self.n} + j0 + j]" for r in rs]
             stores = For("j", width)
-            stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
-                               f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
+            if self.store or store != "=":
+                stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
+                                   f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
             if store == "=":   # one k block: the values are final (the overlapping block repeats them)
                 for r in rs:
                     epilogue = self.epilogue(i, r, "j0 + j", f"acc{r}[j]")

@@ -106,6 +106,25 @@ def test_packed_products_take_accumulations_only(rows):
         assert_close(compile_graph([out], specs)(*arrays)[0], evaluate([out], arrays)[0], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("rows", [64, 61])
+def test_a_fused_accumulation_keeps_its_product_in_registers(rows):
+    """d + a @ b' fused into a packed product that nothing else reads: the kernel writes only
+    the sum (the product would be a buffer written and never read); read by another kernel
+    too, the product is stored as before. Values as the interpreter's either way."""
+    rng = np.random.default_rng(5)
+    a, bt = input_node(0, (rows, 32), "float32"), input_node(1, (48, 32), "float32")
+    d = input_node(2, (rows, 48), "float32")
+    specs = [((rows, 32), "float32"), ((48, 32), "float32"), ((rows, 48), "float32")]
+    arrays = [rng.standard_normal(s).astype(np.float32) for s, _ in specs]
+    product = L.matmul(a, M.permute(bt, (1, 0)))
+    for outs, stores_product in (([E.add(d, product)], False),
+                                 ([E.add(d, product), E.unary("relu", product)], True)):
+        source = lower(outs, specs).source
+        assert ("C[(i + 0)*48 + j0 + j] = acc0[j];" in source) == stores_product, source
+        for g, w in zip(compile_graph(outs, specs)(*arrays), evaluate(outs, arrays)):
+            assert_close(g, w, rtol=1e-5, atol=1e-5)
+
+
 def test_an_update_in_the_epilogue_replaces_its_input():
     """w - 0.1 * (a @ g) written over the donated w by the product's kernel."""
     rng = np.random.default_rng(5)

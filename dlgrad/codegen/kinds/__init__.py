@@ -75,6 +75,8 @@ class Kind:
                                                    operand's memory (the kernel skips the copy)
     scratch(emitter, index, kernel) -> int         bytes of workspace the kernel uses while it
                                                    runs (named kernel.scratch; a loop's step's)
+    in_registers(kernel) -> roots                  roots its own body reads from registers, not
+                                                   memory: stored only if another kernel reads them
     """
     name: str
     place: Callable
@@ -84,6 +86,7 @@ class Kind:
     in_place: Callable = never
     over_operand: bool = False
     scratch: Optional[Callable] = None
+    in_registers: Callable = never
 
 
 KINDS: dict[str, Kind] = {}

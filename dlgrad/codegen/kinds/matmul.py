@@ -63,18 +63,20 @@ def emit(emitter, index, kernel):
     b_batch = _batch_coefs(b_co, root.inputs[1].shape, batch)
     bnames = [f"b{d}" for d in range(nb)]
     ctype = CTYPE[root.dtype]
-    A, B, C = emitter.names[id(owner_a)], emitter.names[id(owner_b)], emitter.names[id(root)]
+    A, B, C = emitter.names[id(owner_a)], emitter.names[id(owner_b)], emitter.names.get(id(root))
     outer, body = loop_nest(batch, bnames)
     body.add(f"const {CTYPE[owner_a.dtype]} *restrict A = {A} + ({index_expr(a_off, a_batch, bnames)});")
     body.add(f"const {CTYPE[owner_b.dtype]} *restrict B = {B} + ({index_expr(b_off, b_batch, bnames)});")
-    body.add(f"{ctype} *restrict C = {C} + ({index_expr(0, c_strides(root.shape)[:nb], bnames)});")
     stored = emitter.stored(kernel.roots[1:])
+    product = emitter.stored([root])   # empty: only the epilogue reads it, from registers
+    if product:
+        body.add(f"{ctype} *restrict C = {C} + ({index_expr(0, c_strides(root.shape)[:nb], bnames)});")
     block_epilogue = _epilogue(emitter, kernel, stored, bnames) if stored else None
     body.body.extend(matmul_block(ctype, m, n, k, a_co[-2], a_co[-1], b_co[-2], b_co[-1],
-                                  epilogue=block_epilogue).body)
+                                  epilogue=block_epilogue, store=bool(product)).body)
     reads = unique([owner_a, owner_b] + ([load.buffer for load in kernel.body.loads if load.buffer is not root]
                                          if stored else []))
-    return emitter.function(index, kernel, reads, [root, *stored], outer)
+    return emitter.function(index, kernel, reads, [*product, *stored], outer)
 
 
 def _epilogue(emitter, kernel, stored, bnames):
@@ -115,5 +117,6 @@ def _batch_coefs(coefs, operand_shape, batch):
     return tuple(result)
 
 
-register(Kind("matmul", place, emit, join=epilogue, in_place=lambda kernel: kernel.roots[1:]),
+register(Kind("matmul", place, emit, join=epilogue, in_place=lambda kernel: kernel.roots[1:],
+              in_registers=lambda kernel: kernel.roots[:1] if kernel.packed and len(kernel.roots) > 1 else []),
          op_kinds=(MATMUL,))
