@@ -136,10 +136,11 @@ def _emit_kernels(plan, kernels):
     return functions, calls
 
 
-def emit_nested(unit, outputs, specs, name, comment):
+def emit_nested(unit, outputs, specs, name, comment, donate=()):
     """A program nested in a kernel (a loop's step): its kernels and its entry point
     `int NAME(in..., out..., work)` (a kernel function itself, so the two-unit build splits
-    around it), for the enclosing unit. Returns (functions, workspace bytes)."""
+    around it), for the enclosing unit. Returns (functions, workspace bytes, aliases): the
+    (output, input) pairs of `donate` granted may be passed one pointer (see emit)."""
     import sympy
 
     from ..graph import scalar as S
@@ -148,12 +149,17 @@ def emit_nested(unit, outputs, specs, name, comment):
     roots = prepare_roots(outputs)
     sched = schedule(roots, sympy, S)
     plan = _plan(sched, roots, name, unit)
+    aliases = _grant_aliases(donate, sched.kernels, roots, specs, plan.input_nodes, plan.first_write,
+                             plan.last_read, sched.ctx)
+    for out, inp in aliases:
+        if inp in plan.input_nodes:
+            plan.names[id(plan.input_nodes[inp])] = f"out{out}"
     functions, calls = _emit_kernels(plan, sched.kernels)
     in_types = [CTYPE[dtype] for _, dtype in specs]
     out_types = [CTYPE[node.dtype] for node in roots]
     entry = _entry_points(name, in_types, out_types, plan.work, calls)[0]
     functions.append(Function("DLGRAD_KERNEL " + entry.signature, entry.body, comment))
-    return functions, plan.work_bytes
+    return functions, plan.work_bytes, aliases
 
 
 def emit(sched, outputs, inputs, name, header, graph_text, provenance=None, labels=None, donate=()):

@@ -180,8 +180,9 @@ class _Product:
         items = [f"{ctype} panel[{kc * cols}];"]
         if one_block:
             items.append(f"const ptrdiff_t k0 = 0, kn = {k};")
-            if rest:
-                blocks.append(Scope(self.micro(str(m - ROWS), width, "=")))
+            if rest:   # its first ROWS - rest rows are done: storing them again would apply an
+                # epilogue twice to an array it updates in place (a donated d + a @ b')
+                blocks.append(Scope(self.micro(str(m - ROWS), width, "=", done=ROWS - rest)))
             return items + blocks
         if rest:
             items.append(f"{ctype} last[{ROWS * cols}];")
@@ -197,9 +198,10 @@ class _Product:
             items.append(store)
         return items
 
-    def micro(self, i, width, store):
+    def micro(self, i, width, store, done=0):
         """A ROWS x cols block of C at rows i.. and columns j0.. over the panel's kn rows:
-        `store` "=" writes C, "+=" adds to what earlier k blocks wrote, "last" sums into `last`."""
+        `store` "=" writes C (rows from `done` on), "+=" adds to what earlier k blocks wrote,
+        "last" sums into `last`."""
         ctype, cols, rs = self.ctype, self.cols, range(ROWS)
         over_k = For("kk", "kn")
         over_k.body.extend(f"const {ctype} a{r} = A[({i} + {r})*{self.a_m} + (k0 + kk)*{self.a_k}];" for r in rs)
@@ -214,9 +216,9 @@ class _Product:
             stores = For("j", width)
             if self.store or store != "=":
                 stores.body.extend(f"{c[r]} = acc{r}[j];" if store == "=" else
-                                   f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs)
-            if store == "=":   # one k block: the values are final (the overlapping block repeats them)
-                for r in rs:
+                                   f"{c[r]} = k0 ? {c[r]} + acc{r}[j] : acc{r}[j];" for r in rs if r >= done)
+            if store == "=":   # one k block: the values are final
+                for r in range(done, ROWS):
                     epilogue = self.epilogue(i, r, "j0 + j", f"acc{r}[j]")
                     if epilogue is not None:
                         stores.add(Scope(epilogue.body))

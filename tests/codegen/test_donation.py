@@ -28,11 +28,11 @@ def donated_run(outputs, arrays, donate):
     return fn, fn(*given_arrays), given_arrays
 
 
-def check(outputs, arrays, donate, granted):
+def check(outputs, arrays, donate, granted, rtol=1e-12):
     want = evaluate(outputs, arrays)
     fn, got, given_arrays = donated_run(outputs, arrays, donate)
     for i, (g, w) in enumerate(zip(got, want)):
-        assert_close(g, w, w.dtype.name, rtol=1e-12, what=f"output {i}")
+        assert_close(g, w, w.dtype.name, rtol=rtol, what=f"output {i}")
     assert fn.program.aliases == tuple(granted)
     for out, inp in granted:
         assert got[out] is given_arrays[inp]          # written in place ...

@@ -289,3 +289,12 @@ def test_forward_loop_stores_the_fewest_bytes_the_backward_step_needs():
     total = re.search(r"%(\d+)=add%\d+%\d+:float64\[3,2\]", body).group(1)
     stored = returned.split("}", 1)[0].split(",")
     assert stored[2:] == [f"%{total}"], forward   # h, 2 h, then W x + R h (not W x and R h)
+
+
+def test_adjoint_loop_updates_its_accumulators_in_place():
+    """The backward loop's carries (the cotangent of h, dW and dR summed over the steps) are
+    updated in place in the final carry's memory, not alternated with a spare copy: each is
+    read only where it is written (the GEMM epilogue dW + dz x')."""
+    source = dl.lower(_value_and_grads, *map(dl.dlarray, _data(4))).c_source
+    backward = source.split("loop over 4 steps in reverse")[1].split("\n}\n")[0]
+    assert "spare" not in backward, backward

@@ -3,9 +3,11 @@ through the same scheduler and emitter (emit.emit_nested) and called once per st
 
 No carry is ever copied between steps. Where the loop's packed output keeps the carry entering
 each step (what backpropagation reads), step t reads its carry there and writes the next one
-straight into the slot of step t+1 (the last step into the final carry). A carry not kept
-alternates between the final carry's memory and a spare block of the scratch, starting in the
-one that makes the last step write the final carry. Step t's xs are read at xs + t*(one
+straight into the slot of step t+1 (the last step into the final carry). A carry not kept is
+updated in place in the final carry's memory where the step allows it (each element read
+only where it is written, as an accumulated gradient dW += dz x'); otherwise it alternates
+between that memory and a spare block of the scratch, starting in the one that makes the last
+step write the final carry. Step t's xs are read at xs + t*(one
 step's size) and its ys written at ys + t*(one y's size); the step's own intermediate
 buffers live in the kernel's scratch block too, reused by every step.
 """
@@ -33,14 +35,16 @@ def place(scheduler, node):
 ALIGN = 64
 
 
-def _spares(root):
-    """Byte offsets (after the step's workspace `work`) of the spare blocks of carries not kept."""
+def _spares(root, in_place):
+    """Byte offsets (after the step's workspace `work`) of the spare blocks of carries neither
+    kept nor updated in place."""
     body, keep = root.attr("body"), root.attr("keep")
     sizes = [math.prod(o.shape) * ITEMSIZE[o.dtype] for o in body.outputs[:body.n_carry]]
     offsets, end = [], 0
-    for size, kept in zip(sizes, keep):
-        offsets.append(None if kept else end)
-        end += 0 if kept else -(-size // ALIGN) * ALIGN
+    for i, (size, kept) in enumerate(zip(sizes, keep)):
+        spare = not kept and i not in in_place
+        offsets.append(end if spare else None)
+        end += -(-size // ALIGN) * ALIGN if spare else 0
     return offsets, end
 
 
@@ -48,13 +52,15 @@ def scratch(emitter, index, kernel):
     """Emit the step (once, before the workspace is planned: its workspace is the scratch)."""
     from ..emit import emit_nested
     (root,) = kernel.roots
-    body = root.attr("body")
+    body, keep = root.attr("body"), root.attr("keep")
     name = f"{emitter.prefix}_k{index}_step"
     comment = f"kernel {index}: the step of the loop of kernel {index} (a program of its own)"
-    functions, work = emit_nested(emitter.unit, body.outputs, body.specs, name, comment)
+    unkept = [(i, i) for i in range(body.n_carry) if not keep[i]]
+    functions, work, aliases = emit_nested(emitter.unit, body.outputs, body.specs, name, comment, unkept)
     work = -(-work // ALIGN) * ALIGN
-    kernel.nested = (name, functions, work)
-    return work + _spares(root)[1]
+    in_place = {out for out, _ in aliases}
+    kernel.nested = (name, functions, work, in_place)
+    return work + _spares(root, in_place)[1]
 
 
 def _special(text):
@@ -74,7 +80,7 @@ class _Group:
 def emit(emitter, index, kernel):
     (root,) = kernel.roots
     body, T, reverse, keep = (root.attr(a) for a in ("body", "length", "reverse", "keep"))
-    step, functions, work = kernel.nested
+    step, functions, work, in_place = kernel.nested
     carries, xs, consts = body.counts
     owners = [emitter.owner(x) for x, _ in kernel.operands]
     params, args = emitter.params(owners, [root])
@@ -104,7 +110,7 @@ def emit(emitter, index, kernel):
     carry_size = sizes[:carries]
     y_size = [math.prod(y.shape) for y in body.ys]
     x_size = [math.prod(shape) for shape, _ in body.specs[carries:carries + xs]]
-    spares, _ = _spares(root)
+    spares, _ = _spares(root, in_place)
     for i, at in enumerate(spares):
         if at is not None:
             block.add(f"{ctype} *const spare{i} = ({ctype} *)(work + {work + at});")
@@ -115,11 +121,14 @@ def emit(emitter, index, kernel):
         if keep[i]:
             reads.append(f"{out} + {entering[i]} + t*{carry_size[i]}")
             writes.append(f"s + 1 < {T} ? {out} + {entering[i]} + next*{carry_size[i]} : {out} + {final[i]}")
+        elif i in in_place:
+            reads.append(f"{out} + {final[i]}")
+            writes.append(f"{out} + {final[i]}")
         else:   # the last step (s = T-1) writes the final carry: steps of T-1-s even write there
             reads.append(f"({T - 1} - s) % 2 ? {out} + {final[i]} : spare{i}")
             writes.append(f"({T - 1} - s) % 2 ? spare{i} : {out} + {final[i]}")
     for i in range(carries):   # the first step's carries are init's (with no step, the final ones)
-        if not T:
+        if not T or i in in_place:
             at = f"{out} + {final[i]}"
         elif keep[i]:
             at = f"{out} + {entering[i] + first * carry_size[i]}"

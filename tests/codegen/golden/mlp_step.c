@@ -460,12 +460,6 @@ DLGRAD_KERNEL void mlp_step_k15(const float *restrict buf15, const float *restri
                 }
             }
             for (ptrdiff_t j = 0; j < 16; ++j) {
-                C[(2 + 0)*128 + j0 + j] = acc0[j];
-                C[(2 + 1)*128 + j0 + j] = acc1[j];
-                C[(2 + 2)*128 + j0 + j] = acc2[j];
-                C[(2 + 3)*128 + j0 + j] = acc3[j];
-                C[(2 + 4)*128 + j0 + j] = acc4[j];
-                C[(2 + 5)*128 + j0 + j] = acc5[j];
                 C[(2 + 6)*128 + j0 + j] = acc6[j];
                 C[(2 + 7)*128 + j0 + j] = acc7[j];
             }
