@@ -136,8 +136,8 @@ def _comment(text):
 def _panel_bytes(source: str) -> int:
     """The largest packed GEMM panel a kernel declares on the stack (codegen/gemm.py), in bytes."""
     sizes = {"float": 4, "double": 8}
-    return max((sizes[t] * int(n) for t, n in re.findall(r"\b(float|double) panel\[(\d+)\];", source)),
-               default=0)
+    found = re.findall(r"\b(float|double) (?:panel|packed)\[(\d+)\];", source)
+    return max((sizes[t] * int(n) for t, n in found), default=0)
 
 
 def header_source(program, input_names, output_names, signature=""):

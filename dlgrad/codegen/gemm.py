@@ -10,7 +10,9 @@ When B's rows are contiguous and B fits in L2, the blocks read B in place (the r
 if any, by the plain row loop). Otherwise B is packed, one panel of `cols` columns by up to
 KC rows at a time, into a stack buffer that stays in cache while every row block of A
 passes over it: a transposed B is read along its contiguous axis, and the last panel is
-padded with zeros so that edge columns run through the same blocks (see `packs`).
+padded with zeros so that edge columns run through the same blocks (see `packs`); a B of
+one k block that packs into L1 whole is packed first, and each row block of A then passes
+over every panel (A read once).
 
 Elementwise consumers of C that the scheduler fused (bias, activation) run as an epilogue
 on each finished row block (kinds/matmul.py builds it). Products of at least PARALLEL_MIN multiply-adds split their
@@ -38,6 +40,8 @@ L2_BYTES = 1 << 20
 # still fed from L2 fast enough; smaller panels (k blocked to fit L1) measured slower:
 # 1000x1000 @ (1000x1000)^T float at KC = 128, 256, 512, 1024: 77, 90, 93, 103 GFLOP/s
 KC = {"float": 1024, "double": 512}
+# all of B packed at once (packed_whole) when it is one k block of at most this many bytes
+L1_PACKED = 32 << 10
 PARALLEL_MIN = 1 << 18
 PARALLEL = "DLGRAD_PARALLEL_ROWS"
 PARALLEL_MACRO = f"""#if defined(_OPENMP) && defined(DLGRAD_NUM_THREADS)
@@ -148,12 +152,55 @@ class _Product:
         block of A; the panels split between threads."""
         assert self.m >= ROWS, "the last row block overlaps the one before"
         n, cols = self.n, self.cols
+        if self.k <= KC[self.ctype] and cols < n and self.k * -(-n // cols) * cols * SIZE[self.ctype] <= L1_PACKED:
+            return self.packed_whole()
         n_full = n - n % cols
         items = []
         if n_full:
             items.append(For("j0", n_full, Block(self.panel(cols)), step=cols, pragma=self.par))
         if n_full < n:
             items.append(Scope([f"const ptrdiff_t j0 = {n_full};", *self.panel(n - n_full)]))
+        return items
+
+    def packed_whole(self):
+        """C with all of B packed first (one k block that fits L1 packed), then each row block
+        of A against every panel: A is read once, not once per panel (an LSTM step's
+        dR += dz h': 512x32 @ (128x32)^T read its 64 kB of dz eight times); row blocks split
+        between threads."""
+        ctype, m, n, k, cols = self.ctype, self.m, self.n, self.k, self.cols
+        n_full, rest = n - n % cols, m % ROWS
+        panels = -(-n // cols)
+
+        def each_panel(body):
+            """`body(width)` for every panel, with j0 and its packed `panel` defined."""
+            items = []
+            if n_full:
+                loop = For("j0", n_full, step=cols)
+                loop.add(f"const {ctype} *restrict panel = packed + (j0/{cols})*{k * cols};")
+                loop.body.extend(body(cols))
+                items.append(loop)
+            if n_full < n:
+                items.append(Scope([f"const ptrdiff_t j0 = {n_full};",
+                                    f"const {ctype} *restrict panel = packed + {n_full // cols * k * cols};",
+                                    *body(n - n_full)]))
+            return items
+
+        def pack(width):
+            loop = For("kk", k)
+            loop.add(f"const {ctype} *restrict src = B + kk*{self.b_k} + j0*{self.b_n};")
+            loop.add(f"{ctype} *restrict dst = ({ctype} *)panel + kk*{cols};")
+            loop.add(For("j", width, Block([f"dst[j] = src[j*{self.b_n}];"]), braces=False))
+            if width < cols:
+                loop.add(For("j", cols, Block(["dst[j] = 0;"]), start=width, braces=False))
+            return [loop]
+        items = [f"{ctype} packed[{panels * k * cols}];", f"const ptrdiff_t k0 = 0, kn = {k};"]
+        items += each_panel(pack)
+        rows = For("i", m - rest, step=ROWS, pragma=self.par)
+        rows.body.extend(each_panel(lambda width: self.micro("i", width, "=")))
+        items.append(rows)
+        if rest:   # the last row block overlaps the one before; its first rows are done
+            items.append(Scope([f"const ptrdiff_t i = {m - ROWS};",
+                                *each_panel(lambda width: self.micro("i", width, "=", done=ROWS - rest))]))
         return items
 
     def panel(self, width):

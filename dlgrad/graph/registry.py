@@ -85,10 +85,16 @@ def scalar_const_value(node: Node):
     value = const_value(node)
     if value is None or value.size == 0:
         return None
-    first = value.flat[0]
-    if value.size == 1 or (value == first).all():
-        return float(first)
+    if value.size == 1 or uniform(value):
+        return float(value.flat[0])
     return None
+
+
+def uniform(value) -> bool:
+    """Every element of the float array `value` has the same bits (signed zeros and NaN
+    payloads included: [-0.0, 0.0] is not one number, x + it is not x)."""
+    bits = np.ascontiguousarray(value).view(f"u{value.dtype.itemsize}")
+    return bool((bits == bits.flat[0]).all())
 
 
 def result_dtype(inputs) -> str:

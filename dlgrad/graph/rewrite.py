@@ -18,7 +18,7 @@ from .ops import movement as M
 from .ops import reduce as R
 from .ops.take import rules as take_rules
 from .patterns import P, Rule, Rules, rewrite_graph
-from .registry import ELEMENTWISE, OPS, apply, const, const_value, scalar_const_value
+from .registry import ELEMENTWISE, OPS, apply, const, const_value, scalar_const_value, uniform
 from .stable import STABLE
 
 FOLD_LIMIT = 256  # largest constant produced by folding (elements)
@@ -51,6 +51,18 @@ def fold_constants(node):
             return M.broadcast_to(const(value.flat[0], node.dtype), node.shape)
         return const(value, node.dtype) if value.size <= FOLD_LIMIT else None
     return None
+
+
+def _uniform(node):
+    """A float constant of more than one element, all equal (a user's np.zeros((H, B)))."""
+    if node.size <= 1 or node.dtype not in ("float32", "float64"):
+        return False
+    return uniform(const_value(node))
+
+
+def uniform_constant(node):
+    """The same number everywhere is one number broadcast: the C holds no table of it."""
+    return M.broadcast_to(const(const_value(node).flat[0], node.dtype), node.shape) if _uniform(node) else None
 
 
 def _const(value):
@@ -277,6 +289,16 @@ def _strip_stop_gradient(node, inputs):
     return inputs[0] if node.op == "stop_gradient" else None
 
 
+def _leaves_and_stops(strip):
+    """simplify's `prepare`: uniform constants (leaves, which rules never visit) become a
+    broadcast number, and stop_gradient goes where `strip`."""
+    def prepare(node, inputs):
+        if node.op == "const":
+            return uniform_constant(node)
+        return _strip_stop_gradient(node, inputs) if strip else None
+    return prepare
+
+
 def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL, final=False):
     """Simplified outputs (new nodes; the input graph is untouched). `fired`, a list, receives the
     name of each rule that fired.
@@ -287,6 +309,5 @@ def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL, fin
     must give the reference interpreter's numbers for the graph it was given. `final`: the graph
     is about to run (no adjoint will be built from it), so loops drop the parts nobody reads."""
     from .ops.loop import merge_loops, prune_loops   # a loop and its twin that stores residuals run as one
-    simplified = rewrite_graph(merge_loops(outputs), rules, fired,
-                               _strip_stop_gradient if strip_stop_gradient else None)
+    simplified = rewrite_graph(merge_loops(outputs), rules, fired, _leaves_and_stops(strip_stop_gradient))
     return prune_loops(simplified) if final else simplified

@@ -203,6 +203,7 @@ def test_bad_names_are_rejected(tmp_path, name, message):
 
 def test_header_states_the_stack_the_packed_products_use(exports):
     header = open(exports["mlp"][1]["header"]).read()
-    panels = [4 * int(n) for n in re.findall(r"\bfloat panel\[(\d+)\];", open(exports["mlp"][1]["source"]).read())]
+    panels = [4 * int(n) for n in re.findall(r"\bfloat (?:panel|packed)\[(\d+)\];",
+                                             open(exports["mlp"][1]["source"]).read())]
     assert panels and f"panels of up to {max(panels)} bytes on the stack" in header
     assert "Stack:" not in open(exports["rosen"][1]["header"]).read()

@@ -173,3 +173,28 @@ def test_casts_that_narrow_then_widen_keep_the_rounding():
     assert not np.array_equal(want, value)
     (got,) = evaluate(simplify([rounded]), [value])
     np.testing.assert_array_equal(got, want)
+
+
+def test_a_uniform_constant_becomes_one_number_broadcast():
+    """A user's np.zeros((128, 32)) (an LSTM's initial state) is one number broadcast, so the C
+    holds no table growing with the data; a constant of mixed signed zeros or of other values
+    stays a table, and NaN everywhere is still NaN everywhere."""
+    x = input_node(0, (128, 32), "float32")
+    for value, uniform in ((np.zeros((128, 32)), True), (np.full((128, 32), np.nan), True),
+                           (np.where(np.arange(128 * 32).reshape(128, 32) % 2, 0.0, -0.0), False),
+                           (np.arange(128 * 32.0).reshape(128, 32), False)):
+        (out,) = simplify([E.mul(x, const(value, "float32"))])
+        tables = [n for n in toposort([out]) if n.op == "const" and n.size > 1]
+        assert (not tables) == uniform, pretty([out])
+        arrays = [np.random.default_rng(0).standard_normal((128, 32)).astype(np.float32)]
+        np.testing.assert_array_equal(evaluate([out], arrays)[0], arrays[0] * value.astype(np.float32))
+
+
+def test_a_table_of_mixed_signed_zeros_is_not_zero():
+    """x + [-0.0, 0.0, ...] is not x: where x is -0.0 the +0.0 elements give +0.0."""
+    x = input_node(0, (6,), "float64")
+    zeros = np.array([-0.0, 0.0] * 3)
+    (out,) = simplify([E.add(x, const(zeros, "float64"))])
+    arrays = [np.full(6, -0.0)]
+    got = evaluate([out], arrays)[0]
+    np.testing.assert_array_equal(np.signbit(got), np.signbit(arrays[0] + zeros))
