@@ -15,14 +15,20 @@ def load(program) -> CompiledFunction:
     trampoline.prefetch()
     if fastcall.enabled():
         fastcall.prefetch()
-    path = shared_object(program.source)
-    try:
-        return CompiledFunction(program, path)
-    except (DlgradError, OSError):
-        if os.path.exists(path):
-            raise
-        # evicted by another process between the lookup and loading: build it again
-        return CompiledFunction(program, shared_object(program.source))
+    for attempt in range(LOAD_ATTEMPTS):
+        path = shared_object(program.source)
+        try:
+            return CompiledFunction(program, path)
+        except (DlgradError, OSError):
+            # evicted by another process between the lookup and loading: build it again
+            if os.path.exists(path) or attempt == LOAD_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
+# an entry is evicted between lookup and loading only by another process trimming the cache
+# within eviction.RECENT of its use; each attempt builds it anew
+LOAD_ATTEMPTS = 5
 
 
 __all__ = ["CompiledFunction", "cache_dir", "find_compiler", "load", "shared_object"]
