@@ -32,3 +32,33 @@ def test_writing_into_learnables_value_fails_loudly():
         table.Value[0] = dl.dlarray(np.zeros((2, 3)))
     net.Learnables = dl.dlupdate(lambda w: w * 0, net.Learnables)
     assert all(not np.any(dl.extractdata(v)) for v in net.Learnables.Value)
+
+
+def test_an_unlabelled_mask_that_fits_two_layouts_is_refused_not_misread():
+    """padsequences' mask is (C, T, N); "CTB" data is held as (C, N, T). With T == N the mask
+    fitted both and was read in the canonical order: a silently wrong loss. Now it must be labelled."""
+    import pytest
+    seqs = [np.arange(4.0 * n).reshape(4, n) + 1 for n in (3, 1, 2)]   # T == N == 3, C == 4
+    X, mask = dl.padsequences(seqs, 1)
+    Y, zero = dl.dlarray(X, "CTB"), dl.dlarray(np.zeros_like(X), "CTB")
+    want = sum(np.sum(s ** 2) for s in seqs)
+    for loss in (dl.l2loss, dl.l1loss, dl.huber):
+        with pytest.raises(dl.FormatError, match="more than one layout.*label it"):
+            loss(Y, zero, Mask=mask)
+    labelled = dl.l2loss(Y, zero, Mask=dl.dlarray(mask, "CTB"), NormalizationFactor="none")
+    assert float(labelled) == want
+    with pytest.raises(dl.FormatError, match="weights .* more than one layout"):
+        dl.l2loss(Y, zero, mask * 1.0)
+    P = dl.softmax(dl.dlarray(X, "CTB"))
+    with pytest.raises(dl.FormatError, match="more than one layout"):
+        dl.crossentropy(P, P, Mask=mask)
+    # data laid out by DataFormat is not permuted: a mask in that layout is read as given
+    plain = dl.l2loss(X, np.zeros_like(X), Mask=mask, DataFormat="CTB", NormalizationFactor="none")
+    assert float(plain) == want
+    # a mask whose shape fits only the data's order (here T != N) is used as before
+    X2, _ = dl.padsequences(seqs[:2], 1)
+    Y2 = dl.dlarray(X2, "CTB")
+    first = np.zeros((1, 2, 3))   # canonical (C, B, T): the first sequence only
+    first[:, 0] = 1
+    kept = dl.l2loss(Y2, 0 * Y2, Mask=first, NormalizationFactor="none")
+    assert float(kept) == float(np.sum(seqs[0] ** 2))
