@@ -92,8 +92,9 @@ def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, g
     if R.shape != (gates * hidden, hidden):
         raise FormatError(f"{op}: recurrentWeights must have shape ({gates * hidden}, {hidden}), got {R.shape}")
     size = (bias_gates or gates) * hidden
-    if b.size != size:
-        raise FormatError(f"{op}: bias must have {size} values, got shape {b.shape}")
+    if b.shape not in ((size,), (size, 1)):
+        raise FormatError(f"{op}: bias must be a vector of {size} values, shape ({size},) or ({size}, 1), "
+                          f"got shape {b.shape}")
     return W, R, F.reshape(b, (b.size, 1)), hidden
 
 
