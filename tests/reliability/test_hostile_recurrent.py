@@ -62,3 +62,28 @@ def test_an_unlabelled_mask_that_fits_two_layouts_is_refused_not_misread():
     first[:, 0] = 1
     kept = dl.l2loss(Y2, 0 * Y2, Mask=first, NormalizationFactor="none")
     assert float(kept) == float(np.sum(seqs[0] ** 2))
+
+
+def test_a_zero_size_constant_in_a_step_or_a_program_compiles():
+    """A constant with no elements had no storage, and a kernel taking it as an operand (a matrix
+    product) stopped the scheduler with an internal AssertionError ("cannot schedule const[8,0]"):
+    a traced lstm with C = 0, or a step capturing an empty matrix."""
+    rng = np.random.default_rng(4)
+    H = 2
+    W, R, b = np.zeros((4 * H, 0)), rng.standard_normal((4 * H, H)) * 0.5, rng.standard_normal(4 * H)
+    X = dl.dlarray(np.zeros((0, 1, 3)), "CBT")
+    Y = dl.dlfeval(lambda X: dl.lstm(X, np.zeros(H), np.zeros(H), W, R, b)[0], X)
+    h, c, want = np.zeros(H), np.zeros(H), []
+    for _ in range(3):   # no input: the gates see R h + b only
+        z = R @ h + b
+        i, f, o = (1 / (1 + np.exp(-z[k * H:(k + 1) * H])) for k in (0, 1, 3))
+        c = f * c + i * np.tanh(z[2 * H:3 * H])
+        h = o * np.tanh(c)
+        want.append(h)
+    np.testing.assert_allclose(dl.extractdata(Y)[:, 0, :], np.array(want).T, rtol=1e-12)
+
+    empty = np.zeros((2, 0))
+    out = dl.dlfeval(lambda h, X: dl.scan(lambda c, x: (c + dl.matmul(dl.dlarray(empty), x[:0]) + x, None),
+                                          h, X)[0], dl.dlarray(np.zeros((2, 1))), dl.dlarray(np.ones((4, 2, 1))))
+    assert dl.extractdata(out).ravel().tolist() == [4.0, 4.0]
+    assert dl.dlfeval(lambda x: dl.matmul(dl.dlarray(empty), x) + 1, dl.dlarray(np.zeros((0, 3)))).shape == (2, 3)
