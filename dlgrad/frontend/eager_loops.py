@@ -6,7 +6,8 @@ long sequence); the compiled loop costs one call. `compiled_when_eager(fn)` give
 signature cache, used when fn is called outside any trace. `run_scan` does the same for a scan
 step, one cache per step function (by code, globals, closure cells and defaults, as dlfeval
 shares a cache between the lambdas written in a loop); a step that cannot be traced (Python
-control flow on its values, numpy calls on them) keeps the Python loop, as before.
+control flow on its values, numpy calls on them, dlgradient, which needs dlfeval) keeps the
+Python loop, as before: its values and its errors are the eager ones.
 """
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ import functools
 import types
 from typing import Any, Callable, TypeVar
 
-from ..errors import TraceError
 from . import trace as tracing
 from .cache import SignatureCache, _defaults_token
 from .dlarray import dlarray
@@ -80,8 +80,15 @@ def run_scan(scan: Callable[..., Any], step: Callable[..., Any], init: Any, xs: 
     def program(init: Any, xs: Any, length: int, reverse: bool) -> Any:
         return scan(step, init, xs, length=length, reverse=reverse)
     program.__dlgrad_wraps__ = step   # type: ignore[attr-defined]  # captured values: the step's
+    cache = _cache(key, keep)
+    misses = cache.misses
     try:
-        return _cache(key, keep).dispatch(program, (init, xs, length, reverse))
-    except TraceError:   # the step needs values (Python control flow, numpy on them): step in Python
-        _untraceable.add(key)
+        with tracing.stepping_eagerly():
+            return cache.dispatch(program, (init, xs, length, reverse))
+    except Exception:
+        # the step cannot be traced (Python control flow or numpy on its values, a random draw,
+        # dlgradient outside dlfeval) or the program failed: the Python loop gives the eager
+        # result or raises the eager error
+        if cache.misses != misses:
+            _untraceable.add(key)
         return loop()

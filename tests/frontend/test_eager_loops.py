@@ -99,3 +99,12 @@ def test_a_step_that_needs_values_still_steps_in_python():
     with pytest.raises(ShapeError, match="same at every step"):   # an eager-only error, as before
         dl.scan(lambda c, x: (c, x[:1] if float(x[0]) > 0.5 else x), dl.dlarray(np.zeros(3)),
                 dl.dlarray(np.eye(3)))
+
+
+def test_a_random_draw_in_an_eager_step_draws_at_every_step_as_before():
+    dl.rng(3)
+    out, _ = dl.scan(lambda c, x: (c + x * dl.rand(1, 2)[0], None), dl.dlarray(np.zeros(2)),
+                     dl.dlarray(np.ones((3, 2))))
+    dl.rng(3)
+    want = sum(dl.extractdata(dl.rand(1, 2)[0]) for _ in range(3))
+    np.testing.assert_allclose(dl.extractdata(out), want, rtol=1e-15)
