@@ -80,6 +80,7 @@ def run_scan(scan: Callable[..., Any], step: Callable[..., Any], init: Any, xs: 
     def program(init: Any, xs: Any, length: int, reverse: bool) -> Any:
         return scan(step, init, xs, length=length, reverse=reverse)
     program.__dlgrad_wraps__ = step   # type: ignore[attr-defined]  # captured values: the step's
+    program.__qualname__ = f"scan step {getattr(step, '__qualname__', type(step).__name__)}"   # in warnings
     cache = _cache(key, keep)
     misses = cache.misses
     try:
