@@ -61,7 +61,7 @@ class Context:
 
     def is_buffer(self, node):
         return id(node) in self.materialized or node.op == "input" or \
-            (node.op == "const" and node.size > 1)
+            (node.op == "const" and node.size != 1)   # an empty one too: a kernel may take it as an operand
 
     def storage(self, node):
         """(owner, shape, offset) of memory holding node's value in C order from element

@@ -120,7 +120,7 @@ def _plan(sched, outputs, prefix, unit, provenance=None):
         if node.op == "input":
             names[id(node)] = f"in{node.attr('index')}"
             input_nodes[node.attr("index")] = node
-        elif node.op == "const" and node.size > 1:
+        elif node.op == "const" and node.size != 1:
             names[id(node)] = unit.const_table(prefix, node)
     work = [(f"{CTYPE[n.dtype]} *const {names[id(n)]}", offsets[id(n)]) for n in work_nodes]
     work += [(f"char *const {names[id(b)]}", offsets[id(b)]) for b in scratch]
@@ -259,7 +259,7 @@ def _static_array(cname, dtype, array):
     suffix = "f" if dtype == "float32" else ""
     if suffix:
         values = ", ".join(v + "f" if v[-1].isdigit() else v for v in values.split(", "))
-    return f"static const {CTYPE[dtype]} {cname}[{array.size}] = {{{values}}};"
+    return f"static const {CTYPE[dtype]} {cname}[{max(array.size, 1)}] = {{{values or '0'}}};"   # C has no empty arrays
 
 
 def _helpers(name, texts):

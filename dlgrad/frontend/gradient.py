@@ -8,7 +8,7 @@ from ..graph.autodiff import gradients
 from ..graph.ops.elementwise import stop_gradient
 from . import tree
 from .dlarray import dlarray, wrap_traced
-from .trace import check_usable, current, in_accelerated
+from .trace import check_usable, current, in_accelerated, in_eager_step
 
 _OPTIONS = {"retain_data": "retain_data", "RetainData": "retain_data",
             "enable_higher_derivatives": "enable_higher_derivatives",
@@ -39,7 +39,7 @@ def dlgradient(y: dlarray, *xs: Any, **options: Any) -> Any:
                             f"{', '.join(_OPTIONS)}")
         settings[_OPTIONS[name]] = bool(value)
     trace = current()
-    if trace is None:
+    if trace is None or in_eager_step():
         raise GradientError("dlgradient must be called inside a function evaluated by dlfeval "
                             "(dlfeval(fn, x) with dlgradient(y, x) in fn)")
     if not xs:
@@ -94,12 +94,13 @@ def _split_pairs(xs: tuple[Any, ...], options: dict[str, Any]) -> tuple[tuple[An
 
 
 def reaches_input(node: Any) -> bool:
-    """Whether a path from node to a runtime input avoids stop_gradient (extractdata, and the
-    gradients taken without EnableHigherDerivatives)."""
+    """Whether a path from node to a runtime input (or a scan step's carry or x, a placeholder
+    while the step is traced) avoids stop_gradient (extractdata, and the gradients taken without
+    EnableHigherDerivatives)."""
     seen, todo = {id(node)}, [node]
     while todo:
         n = todo.pop()
-        if n.op == "input":
+        if n.op in ("input", "placeholder"):
             return True
         if n.op == "stop_gradient":
             continue

@@ -3,7 +3,9 @@
 Inside dlfeval or an accelerated function the step is traced once on stand-ins for one
 step's values; the loop's C and its compile time do not depend on the number of steps, and
 its gradient is the reverse loop (backpropagation through time) over the carries stored on
-the way forward (graph/ops/loop.py). Outside, the step runs once per element in Python.
+the way forward (graph/ops/loop.py). Outside, the loop is traced and compiled the same way, once
+per step function and signature (frontend/eager_loops.py); a step that cannot be traced (Python
+control flow on its values) runs once per element in Python.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from ..graph.registry import const
 from . import trace as tracing
 from .dispatch import asdlarray, trace_of
 from .dlarray import dlarray, to_data, wrap, wrap_traced
+from .eager_loops import run_scan
 
 Tree = Any   # a dlarray, or a tuple/list of them (None: nothing)
 
@@ -68,8 +71,9 @@ def scan(step: Callable[[Tree, Tree], tuple[Tree, Tree]], init: Tree, xs: Tree =
                                      f"xs and length disagree on the number of steps: {sorted(lengths)}"))
     (T,) = lengths
     trace = trace_of([*carries, *steps]) or tracing.current()
-    if trace is None:
-        return _eager(step, carries, steps, T, reverse, rebuild_carry, rebuild_x)
+    if trace is None:   # compiled once per step and signature, stepped in Python if it cannot be traced
+        return run_scan(scan, step, rebuild_carry(carries), rebuild_x(steps), T, reverse,
+                        lambda: _eager(step, carries, steps, T, reverse, rebuild_carry, rebuild_x))
     return _traced(step, trace, carries, steps, T, reverse, rebuild_carry, rebuild_x)
 
 

@@ -62,6 +62,37 @@ def in_accelerated() -> bool:
     return getattr(_local, "accelerated", False)
 
 
+class stepping_eagerly:
+    """`with stepping_eagerly():` the traces begun inside compile an eager scan (frontend/
+    eager_loops.py), where dlgradient must fail as it does outside dlfeval."""
+
+    __slots__ = ("before",)
+
+    def __enter__(self):
+        self.before = getattr(_local, "eager", None)
+        _local.eager = _Begun()
+
+    def __exit__(self, *exc):
+        _local.eager = self.before
+        return False
+
+
+class _Begun:
+    """Marks the traces begun under one stepping_eagerly (the innermost trace at their start)."""
+    __slots__ = ("depth",)
+
+    def __init__(self):
+        stack = getattr(_local, "stack", None)
+        self.depth = len(stack) if stack else 0
+
+
+def in_eager_step() -> bool:
+    """Whether the innermost trace compiles an eager scan (begun under stepping_eagerly)."""
+    begun = getattr(_local, "eager", None)
+    stack = getattr(_local, "stack", None)
+    return begun is not None and bool(stack) and len(stack) == begun.depth + 1
+
+
 def current():
     """The innermost active trace of this thread, or None outside dlfeval."""
     stack = getattr(_local, "stack", None)

@@ -53,7 +53,8 @@ def test_a_masked_loss_ignores_right_padding_for_sequence_output():
     t, _ = dl.padsequences(targets, 1)
     padded, grad = dl.dlfeval(loss, dl.dlarray(x, "CTB"), dl.dlarray(t, "CTB"), dl.dlarray(mask[:1] * 1.0, "CTB"),
                               dl.dlarray(W))
-    each = [dl.dlfeval(loss, dl.dlarray(s, "CT"), dl.dlarray(u, "CT"), np.ones((1, s.shape[1])), dl.dlarray(W))
+    each = [dl.dlfeval(loss, dl.dlarray(s, "CT"), dl.dlarray(u, "CT"), dl.dlarray(np.ones((1, s.shape[1])), "CT"),
+                       dl.dlarray(W))
             for s, u in zip(SEQS, targets)]
     np.testing.assert_allclose(float(dl.extractdata(padded)), sum(float(dl.extractdata(v)) for v, _ in each),
                                rtol=1e-12)

@@ -135,7 +135,9 @@ def test_one_initial_state_serves_every_observation_and_formats_follow_matlab():
 @pytest.mark.parametrize("call, message", [
     (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4[:, :2], R4, B4), "weights must have shape"),
     (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4[:, :2], B4), "recurrentWeights"),
-    (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4, B4[:3]), "bias must have 16"),
+    (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4, B4[:3]), "bias must be a vector of 16"),
+    (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4, B4.reshape(4, 4)), r"bias .*got shape \(4, 4\)"),
+    (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4, B4.reshape(1, 16)), r"\(16, 1\), got shape \(1, 16\)"),
     (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0[:, :1].repeat(3, 1), C0, W4, R4, B4), "H0 must have shape"),
     (lambda: dl.lstm(dl.dlarray(X, "CBT"), H0, C0, W4, R4, B4, StateActivationFunction="gelu"),
      "StateActivationFunction"),
@@ -143,9 +145,10 @@ def test_one_initial_state_serves_every_observation_and_formats_follow_matlab():
      "GateActivationFunction"),
     (lambda: dl.lstm(X, H0, C0, W4, R4, B4), "formatted"),
     (lambda: dl.lstm(dl.dlarray(X[None], "SCBT"), H0, C0, W4, R4, B4), "'C' axis and optional"),
-    (lambda: dl.gru(dl.dlarray(X, "CBT"), H0, W3, R3, B6), "bias must have 12"),
+    (lambda: dl.gru(dl.dlarray(X, "CBT"), H0, W3, R3, B6), "bias must be a vector of 12"),
+    (lambda: dl.gru(dl.dlarray(X, "CBT"), H0, W3, R3, B6[:12].reshape(3, 4)), r"bias .*got shape \(3, 4\)"),
     (lambda: dl.gru(dl.dlarray(X, "CBT"), H0, W3, R3, B6[:12], ResetGateMode="recurrent-bias-after-multiplication"),
-     "bias must have 24"),
+     "bias must be a vector of 24"),
     (lambda: dl.gru(dl.dlarray(X, "CBT"), H0, W3, R3, B6[:12], ResetGateMode="after"), "ResetGateMode"),
 ])
 def test_bad_arguments_are_clear_errors(call, message):

@@ -298,3 +298,36 @@ def test_adjoint_loop_updates_its_accumulators_in_place():
     source = dl.lower(_value_and_grads, *map(dl.dlarray, _data(4))).c_source
     backward = source.split("loop over 4 steps in reverse")[1].split("\n}\n")[0]
     assert "spare" not in backward, backward
+
+
+def test_dlgradient_inside_a_step_with_respect_to_its_carry_and_x():
+    """A step that takes a gradient step on its own carry (or x): it raised a misleading "not
+    traced" error (the stand-ins of carry and x were not counted as traced)."""
+    rng = np.random.default_rng(6)
+    h0, X = rng.uniform(0.5, 1.5, 2), rng.uniform(0.5, 1.5, (3, 2))
+
+    def run(h, X, wrt, higher=False):
+        def step(c, x):
+            energy = dl.sum(dl.sin(c * x))
+            g = dl.dlgradient(energy, c if wrt == "carry" else x, EnableHigherDerivatives=higher)
+            return c - 0.1 * g, None
+        return dl.scan(step, h, X)[0]
+
+    def ref(h, X, wrt):
+        for x in X:
+            h = h - 0.1 * np.cos(h * x) * (x if wrt == "carry" else h)
+        return h
+
+    for wrt in ("carry", "x"):
+        out = dl.dlfeval(lambda h, X: run(h, X, wrt), dl.dlarray(h0), dl.dlarray(X))
+        np.testing.assert_allclose(dl.extractdata(out), ref(h0, X, wrt), rtol=1e-14)
+
+    def loss(h, X):   # differentiated through the inner gradients (they keep their graph)
+        value = dl.sum(run(h, X, "carry", higher=True))
+        return value, dl.dlgradient(value, h, X)
+    _, (gh, gX) = dl.dlfeval(loss, dl.dlarray(h0), dl.dlarray(X))
+    total = lambda h, X: float(np.sum(ref(h, X, "carry")))   # noqa: E731
+    np.testing.assert_allclose(dl.extractdata(gh), _fd(total, [h0, X], 0), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(dl.extractdata(gX), _fd(total, [h0, X], 1), rtol=1e-6, atol=1e-8)
+    with pytest.raises(dl.GradientError, match="inside a function evaluated by dlfeval"):   # as MATLAB
+        run(dl.dlarray(h0), dl.dlarray(X), "carry")

@@ -11,16 +11,17 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 if TYPE_CHECKING:
     from .layers import Layer
 
-Feed = tuple[str, int]   # ("layer", source index) or ("input", network input index)
+Feed = tuple[str, int, int]   # ("layer", source index, its output port) or ("input", network input index, 0)
+Port = tuple[int, int]         # (layer index, output port): "out" is port 0
 
 
 @dataclass(frozen=True)
 class Architecture:
     layers: tuple[Layer, ...]
-    feeds: tuple[tuple[Feed, ...], ...]      # per layer, per input slot: ("layer", source index) or ("input", network input index)
+    feeds: tuple[tuple[Feed, ...], ...]      # per layer, per input slot: ("layer", source, port) or ("input", index, 0)
     order: tuple[int, ...]      # layer indices, each after the layers that feed it
     inputs: tuple[tuple[int, int], ...]     # network inputs: (layer index, slot), in layer order
-    outputs: tuple[int, ...]    # layer indices whose output feeds nothing
+    outputs: tuple[Port, ...]   # layer outputs that feed nothing
     masks: tuple[tuple[str, tuple[int, ...], str], ...] = ()     # dropout layers: (name, example shape, format)
     factors: tuple[tuple[tuple[str, str], float, float], ...] = ()   # ((layer, parameter), learn-rate factor, L2 factor) set by the user
     examples: tuple[tuple[tuple[int, ...], str, str], ...] = ()  # network inputs' example (shape, format, dtype), kept for resetState
@@ -34,22 +35,23 @@ class Architecture:
             raise ValueError(f"dlnetwork: layer names must be unique, got {names}")
         feeds: list[list[Feed | None]] = [[None] * l.num_inputs() for l in layers]
         for source, destination in connections:
-            si, _ = endpoint(layers, source, "source", "dlnetwork")
+            si, port = endpoint(layers, source, "source", "dlnetwork")
             di, slot = endpoint(layers, destination, "destination", "dlnetwork")
             if feeds[di][slot] is not None:
                 raise ValueError(f"dlnetwork: input {destination!r} is connected twice")
-            feeds[di][slot] = ("layer", si)
+            feeds[di][slot] = ("layer", si, port)
         inputs: list[tuple[int, int]] = []
         for i, slots in enumerate(feeds):
             for slot, feed in enumerate(slots):
                 if feed is None:
-                    slots[slot] = ("input", len(inputs))
+                    slots[slot] = ("input", len(inputs), 0)
                     inputs.append((i, slot))
         if not inputs:
             raise ValueError("dlnetwork: the network has no input (every layer input is connected)")
         filled: list[list[Feed]] = feeds  # type: ignore[assignment]  # every slot is set above
-        used = {feed[1] for slots in filled for feed in slots if feed[0] == "layer"}
-        outputs = tuple(i for i in range(len(layers)) if i not in used)
+        used = {feed[1:] for slots in filled for feed in slots if feed[0] == "layer"}
+        outputs = tuple((i, port) for i in range(len(layers)) for port in range(len(layers[i].output_names()))
+                        if (i, port) not in used)
         return cls(layers, tuple(map(tuple, filled)), _order(layers, filled), tuple(inputs), outputs)
 
     def input_names(self) -> list[str]:
@@ -61,14 +63,21 @@ class Architecture:
         return out
 
     def output_names(self) -> list[str]:
-        return [self.layers[i].name for i in self.outputs]
+        """MATLAB's OutputNames: a layer's name, or 'layer/port' for a layer of several outputs."""
+        return [self.port_name(i, port) for i, port in self.outputs]
 
-    def index(self, name: str, what: str = "Outputs") -> int:
-        """The layer index of 'name' or 'name/out'."""
+    def port_name(self, i: int, port: int) -> str:
+        layer = self.layers[i]
+        names = layer.output_names()
+        return layer.name if len(names) == 1 else f"{layer.name}/{names[port]}"
+
+    def index(self, name: str, what: str = "Outputs") -> Port:
+        """The (layer index, port) of 'name' (its first output) or 'name/port'."""
         layer, _, port = name.partition("/") if isinstance(name, str) else (None, "", "")
         for i, l in enumerate(self.layers):
-            if l.name == layer and port in ("", "out"):
-                return i
+            names = l.output_names()
+            if l.name == layer and (port == "" or port in names):
+                return i, names.index(port) if port else 0
         raise ValueError(f"{what}: no layer output {name!r} (layers: {[l.name for l in self.layers]})")
 
     def needed(self, targets: Iterable[int]) -> list[int]:

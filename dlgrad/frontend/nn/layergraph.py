@@ -114,7 +114,8 @@ def addLayers(graph: Graph, layers: Layers) -> Graph:
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
         raise ValueError(f"addLayers: layer names must be unique; {duplicates} already in the graph")
-    chain = [(a.name, f"{b.name}/{b.input_names()[0]}" if b.num_inputs() > 1 else b.name)
+    chain = [(a.name if len(a.output_names()) == 1 else f"{a.name}/{a.output_names()[0]}",
+              f"{b.name}/{b.input_names()[0]}" if b.num_inputs() > 1 else b.name)
              for a, b in zip(new, new[1:])]
     for a, b in zip(new, new[1:]):
         if hasattr(b, "example"):
@@ -137,9 +138,13 @@ def endpoint(layers: Any, spec: Any, what: Any, op: Any = "connectLayers") -> An
         raise ValueError(f"{op}: no layer named {name!r} for the {what} "
                          f"(layers: {[l.name for l in layers]})")
     if what == "source":
-        if port not in ("", "out"):
-            raise ValueError(f"{op}: layer {name!r} has one output 'out', got {spec!r}")
-        return index, 0
+        outputs = layers[index].output_names()
+        if port == "":
+            return index, 0
+        if port not in outputs:
+            raise ValueError(f"{op}: layer {name!r} has " + (f"outputs {outputs}" if len(outputs) > 1 else
+                             "one output 'out'") + f", got {spec!r}")
+        return index, outputs.index(port)
     names = layers[index].input_names()
     if hasattr(layers[index], "example"):
         raise ValueError(f"{op}: {name!r} is an input layer and takes no connection")
@@ -151,9 +156,10 @@ def endpoint(layers: Any, spec: Any, what: Any, op: Any = "connectLayers") -> An
 
 
 def _canonical(layers: Any, source: Any, destination: Any, op: Any) -> Any:
-    (si, _), (di, port) = endpoint(layers, source, "source", op), endpoint(layers, destination, "destination", op)
-    dst = layers[di]
-    return layers[si].name, dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}"
+    (si, out), (di, port) = endpoint(layers, source, "source", op), endpoint(layers, destination, "destination", op)
+    dst, outputs = layers[di], layers[si].output_names()
+    return (layers[si].name if len(outputs) == 1 else f"{layers[si].name}/{outputs[out]}",
+            dst.name if dst.num_inputs() == 1 else f"{dst.name}/{dst.input_names()[port]}")
 
 
 def connectLayers(graph: Graph, source: str, destination: str) -> Graph:
@@ -183,13 +189,14 @@ def removeLayers(graph: Graph, names: str | Iterable[str]) -> Graph:
         raise ValueError(f"removeLayers: no layers named {sorted(missing)}")
     keep = tuple(l for l in g._layers if l.name not in drop)
     conns = tuple((s, d) for s, d in g._connections
-                  if s not in drop and d.partition("/")[0] not in drop)
+                  if s.partition("/")[0] not in drop and d.partition("/")[0] not in drop)
     return _result(LayerGraph(keep, conns), net)
 
 
 def _unconnected_outputs(layers: Iterable[Layer], connections: Iterable[Connection]) -> list[str]:
     used = {s for s, _ in connections}
-    return [l.name for l in layers if l.name not in used]
+    names = [[l.name] if len(l.output_names()) == 1 else [f"{l.name}/{p}" for p in l.output_names()] for l in layers]
+    return [n for each in names for n in each if n not in used]
 
 
 class _MultiInput(Layer):

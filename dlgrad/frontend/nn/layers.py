@@ -58,6 +58,10 @@ class Layer:
     def input_names(self) -> list[str]:
         return ["in"]
 
+    def output_names(self) -> list[str]:
+        """Its outputs' names; apply returns a tuple of them when there are several."""
+        return ["out"]
+
     def apply(self, params: Params, state: Params, x: Any, training: bool,
               mask: Any = None) -> tuple[dlarray, Params]:
         return self.forward(params, x), {}

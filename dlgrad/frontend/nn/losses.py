@@ -58,7 +58,7 @@ def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = N
         raise ValueError(f"crossentropy: ClassificationMode must be 'single-label' or 'multilabel', "
                          f"got {ClassificationMode!r}")
     loss = reduce_loss(values, fmt, "crossentropy", weights, Mask, NormalizationFactor, Reduction,
-                       WeightsFormat, negate=True)
+                       WeightsFormat, negate=True, formatted=keep)
     return loss if loss.ndim == 0 else relabel(loss, fmt, keep)
 
 

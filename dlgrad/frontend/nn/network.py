@@ -138,10 +138,10 @@ class dlnetwork:
         out = []
         for i, slots in enumerate(self._arch.feeds):
             layer = self._arch.layers[i]
-            for slot, (kind, j) in enumerate(slots):
+            for slot, (kind, j, source) in enumerate(slots):
                 if kind == "layer":
                     port = "" if layer.num_inputs() == 1 else "/" + layer.input_names()[slot]
-                    out.append((self._arch.layers[j].name, layer.name + port))
+                    out.append((self._arch.port_name(j, source), layer.name + port))
         return tuple(out)
 
     def with_learnables(self, learnables: _Table) -> dlnetwork:
@@ -182,8 +182,8 @@ class dlnetwork:
         self.Learnables, self.State = Learnables(learn), Learnables(state)
 
     def run(self, X: Any, training: bool, masks: dict[str, Any] | None = None,
-            outputs: Sequence[int] | None = None) -> tuple[tuple[dlarray, ...], _Table]:
-        """(outputs, updated State): X one array per network input; outputs layer indices."""
+            outputs: Sequence[tuple[int, int]] | None = None) -> tuple[tuple[dlarray, ...], _Table]:
+        """(outputs, updated State): X one array per network input; outputs (layer index, port) pairs."""
         arch = self._arch
         if not self.Initialized:
             raise ValueError("the dlnetwork is not initialized: call net = initialize(net) "
@@ -197,16 +197,16 @@ class dlnetwork:
         X, tables = _single_wins([asdlarray(x) for x in X], (self.Learnables, self.State))
         params, states = _by_layer(tables[0]), _by_layer(tables[1])
         targets = arch.outputs if outputs is None else outputs
-        values: dict[int, dlarray] = {}
+        values: dict[int, Any] = {}   # a layer's output, or the tuple of its outputs
         new_state: dict[tuple[str, str], dlarray] = {}
-        for i in arch.needed(targets):
+        for i in arch.needed(i for i, _ in targets):
             layer = arch.layers[i]
-            xs = [X[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
+            xs = [X[j] if kind == "input" else _port(values, j, port) for kind, j, port in arch.feeds[i]]
             mask = None if masks is None else masks.get(layer.name)
             values[i], updated = layer.apply(params.get(layer.name, {}), states.get(layer.name, {}),
                                              xs[0] if len(xs) == 1 else tuple(xs), training, mask)
             new_state.update({(layer.name, k): v for k, v in updated.items()})
-        ys = tuple(values[i] for i in targets)
+        ys = tuple(_port(values, i, port) for i, port in targets)
         if not new_state:
             return ys, self.State
         return ys, Learnables._make(self.State._keys, [new_state.get(k, v) for k, v in
@@ -240,13 +240,13 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
                     ) -> tuple[list[tuple[str, str, Any]], list[tuple[str, str, Any]],
                                tuple[tuple[str, tuple[int, ...], str], ...]]:
     """(learnable rows, state rows, dropout masks) from one pass over example inputs, in layer order."""
-    values: dict[int, dlarray] = {}
+    values: dict[int, Any] = {}
     params: dict[int, dict[str, Any]] = {}
     states: dict[int, dict[str, Any]] = {}
     masks = []
     for i in arch.order:
         layer = arch.layers[i]
-        xs = [inputs[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
+        xs = [inputs[j] if kind == "input" else _port(values, j, port) for kind, j, port in arch.feeds[i]]
         x: Any = xs[0] if len(xs) == 1 else tuple(xs)
         p, s = layer.initialize(x, rng)
         params[i], states[i] = p, s
@@ -257,6 +257,12 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
     learn = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in params[i].items()]
     state = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in states[i].items()]
     return learn, state, tuple(masks)
+
+
+def _port(values: dict[int, Any], i: int, port: int) -> dlarray:
+    """Output `port` of layer i (a layer of several outputs gave a tuple)."""
+    value = values[i]
+    return value[port] if isinstance(value, tuple) else value
 
 
 def _restore(rows: Any, kept: Any) -> Any:
@@ -314,7 +320,7 @@ def _by_layer(table: Learnables) -> dict[str, dict[str, dlarray]]:
     return out
 
 
-def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[int, ...] | None:
+def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[tuple[int, int], ...] | None:
     if Outputs is None:
         return None
     names = [Outputs] if isinstance(Outputs, str) else list(Outputs)

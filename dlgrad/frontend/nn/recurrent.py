@@ -11,6 +11,7 @@ from typing import Any, Callable
 from .. import functions as F
 from ..dispatch import apply, asdlarray, cast
 from ..dlarray import dlarray
+from ..eager_loops import compiled_when_eager
 from ..formats import FormatError, labelled, stripdims
 from ..recurrence import scan
 from ..types import ArrayLike
@@ -92,8 +93,9 @@ def _weights(weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, g
     if R.shape != (gates * hidden, hidden):
         raise FormatError(f"{op}: recurrentWeights must have shape ({gates * hidden}, {hidden}), got {R.shape}")
     size = (bias_gates or gates) * hidden
-    if b.size != size:
-        raise FormatError(f"{op}: bias must have {size} values, got shape {b.shape}")
+    if b.shape not in ((size,), (size, 1)):
+        raise FormatError(f"{op}: bias must be a vector of {size} values, shape ({size},) or ({size}, 1), "
+                          f"got shape {b.shape}")
     return W, R, F.reshape(b, (b.size, 1)), hidden
 
 
@@ -102,6 +104,7 @@ def _dtype(x: dlarray, W: dlarray) -> Any:
     return x.dtype if x.dtype == W.dtype else (x.dtype if x.dtype.itemsize > W.dtype.itemsize else W.dtype)
 
 
+@compiled_when_eager   # outside dlfeval: one compiled call per signature, not a Python loop
 def lstm_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, c0: dlarray, R: dlarray, gate: Activation,
               state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray, dlarray]:
     """(Y as (H, B, T), final h, final c) of the LSTM recurrence over x (C, B, T).
@@ -126,6 +129,7 @@ def lstm_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, c0: dlarray, R: d
     return F.transpose(ys, (1, 2, 0)), h, c
 
 
+@compiled_when_eager
 def gru_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, R: dlarray, recurrent_bias: dlarray | None,
              mode: str, gate: Activation, state: Activation, reverse: bool = False) -> tuple[dlarray, dlarray]:
     """(Y as (H, B, T), final h) of the GRU recurrence over x (C, B, T), each step's products inside

@@ -4,6 +4,9 @@ Each keeps its hidden (and cell) state in the network's State as MATLAB does: a 
 it, forward(..., return_state=True) returns the final states (numHiddenUnits x observations) to
 assign back, and resetState brings back the initial (numHiddenUnits x 1) zeros, which serve every
 observation. OutputMode "sequence" gives "CBT", "last" the final hidden state as "CB".
+HasStateInputs: the initial states come from the inputs "hidden" (and "cell") instead, and the
+layer keeps no State; HasStateOutputs: the final states are the outputs "hidden" (and "cell"),
+formatted "CB", after "out" (in a layer graph: "lstm/hidden").
 """
 from __future__ import annotations
 
@@ -77,8 +80,10 @@ class _Recurrent(Layer):
     InputWeightsInitializer: str
     RecurrentWeightsInitializer: str
     BiasInitializer: str
+    HasStateInputs: bool
+    HasStateOutputs: bool
     quiet: tuple[str, ...] = ("StateActivationFunction", "GateActivationFunction", "InputWeightsInitializer",
-                              "RecurrentWeightsInitializer", "BiasInitializer")
+                              "RecurrentWeightsInitializer", "BiasInitializer", "HasStateInputs", "HasStateOutputs")
 
     def __post_init__(self) -> None:
         layer = type(self).__name__
@@ -90,11 +95,29 @@ class _Recurrent(Layer):
                                ("RecurrentWeightsInitializer", _WEIGHT_INITIALIZERS),
                                ("BiasInitializer", _BIAS_INITIALIZERS)):
             object.__setattr__(self, field, _choice(getattr(self, field), allowed, field, layer))
+        for field in ("HasStateInputs", "HasStateOutputs"):
+            value = getattr(self, field)
+            if not isinstance(value, (bool, np.bool_)) and value not in (0, 1):
+                raise ValueError(f"{layer}: {field} must be true or false (1 or 0), got {value!r}")
+            object.__setattr__(self, field, bool(value))
+
+    def state_names(self) -> list[str]:
+        return ["hidden", "cell"] if self.cell else ["hidden"]
+
+    def num_inputs(self) -> int:
+        return len(self.input_names())
+
+    def input_names(self) -> list[str]:
+        return ["in", *self.state_names()] if self.HasStateInputs else ["in"]
+
+    def output_names(self) -> list[str]:
+        return ["out", *self.state_names()] if self.HasStateOutputs else ["out"]
 
     def bias_rows(self) -> int:
         return self.gates
 
-    def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
+    def initialize(self, x: Any, rng: np.random.Generator) -> tuple[Params, Params]:
+        x = x[0] if self.HasStateInputs else x
         channels = x.shape[x._fmt.index("C")]
         H, gates, forget = self.numHiddenUnits, self.gates, 1 if self.cell else None
         fan_out = self.directions * gates * H     # MATLAB's numOut: 4H, 8H for a bilstm, 3H
@@ -105,6 +128,8 @@ class _Recurrent(Layer):
         learn = {name: np.concatenate([b[k] for b in blocks])
                  for k, name in enumerate(("InputWeights", "RecurrentWeights", "Bias"))}
         zeros = np.zeros((self.directions * H, 1), x.dtype)
+        if self.HasStateInputs:   # MATLAB's layer then has no HiddenState or CellState
+            return learn, {}
         return learn, ({"HiddenState": zeros, "CellState": zeros.copy()} if self.cell else {"HiddenState": zeros})
 
     def functions(self) -> tuple[Any, Any]:
@@ -112,8 +137,19 @@ class _Recurrent(Layer):
         return (activation(GATE_ACTIVATIONS, self.GateActivationFunction, "GateActivationFunction", layer),
                 activation(STATE_ACTIVATIONS, self.StateActivationFunction, "StateActivationFunction", layer))
 
+    def inputs(self, x: Any) -> tuple[Any, dict[str, Any]]:
+        """(the sequence, {State key: the state input}) of what apply receives."""
+        if not self.HasStateInputs:
+            return x, {}
+        return x[0], dict(zip(("HiddenState", "CellState"), x[1:]))
+
     def start(self, s: Params, key: str, rows: int, batch: int, dtype: Any) -> dlarray:
-        """The layer's State `key` as the initial (rows, batch) state of this call."""
+        """The layer's State `key` (its input of that state, with HasStateInputs) as the initial
+        (rows, batch) state of this call."""
+        if self.HasStateInputs:
+            port = "hidden" if key == "HiddenState" else "cell"
+            return initial_state(s[key], rows, batch, dtype, f"its input {port!r}", f"{type(self).__name__} "
+                                 f"{self.name!r}")
         try:
             return initial_state(s[key], rows, batch, dtype, key, "")
         except ValueError:
@@ -127,6 +163,13 @@ class _Recurrent(Layer):
             return sequence_output(y, fmt, True)
         return labelled(h, "CB") if "B" in fmt else labelled(F.reshape(h, (h.shape[0],)), "C")
 
+    def result(self, y: dlarray, fmt: str, states: Params) -> tuple[Any, Params]:
+        """(the layer's output(s), its updated State) from Y and the final states."""
+        out: Any = self.output(y, states["HiddenState"], fmt)
+        if self.HasStateOutputs:
+            out = (out, *(labelled(states[k], "CB") for k in ("HiddenState", "CellState")[:len(self.state_names())]))
+        return out, ({} if self.HasStateInputs else states)
+
 
 @_layer("lstm")
 class lstmLayer(_Recurrent):
@@ -139,15 +182,18 @@ class lstmLayer(_Recurrent):
     InputWeightsInitializer: str = "glorot"
     RecurrentWeightsInitializer: str = "orthogonal"
     BiasInitializer: str = "unit-forget-gate"
+    HasStateInputs: bool = False
+    HasStateOutputs: bool = False
     name: str = ""
 
-    def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
+    def apply(self, p: Params, s: Params, x: Any, training: bool, mask: Any = None) -> tuple[Any, Params]:
+        x, given = self.inputs(x)
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
         H, batch, dtype = self.numHiddenUnits, x3.shape[1], _dtype(x3, p["InputWeights"])
-        h0, c0 = (self.start(s, k, H, batch, dtype) for k in ("HiddenState", "CellState"))
+        h0, c0 = (self.start(given or s, k, H, batch, dtype) for k in ("HiddenState", "CellState"))
         y, h, c = lstm_scan(x3, p["InputWeights"], p["Bias"], h0, c0, p["RecurrentWeights"], gate, state)
-        return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
+        return self.result(y, fmt, {"HiddenState": h, "CellState": c})
 
 
 @_layer("bilstm")
@@ -164,19 +210,22 @@ class bilstmLayer(_Recurrent):
     InputWeightsInitializer: str = "glorot"
     RecurrentWeightsInitializer: str = "orthogonal"
     BiasInitializer: str = "unit-forget-gate"
+    HasStateInputs: bool = False
+    HasStateOutputs: bool = False
     name: str = ""
 
-    def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
+    def apply(self, p: Params, s: Params, x: Any, training: bool, mask: Any = None) -> tuple[Any, Params]:
+        x, given = self.inputs(x)
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
         H, batch, dtype = self.numHiddenUnits, x3.shape[1], _dtype(x3, p["InputWeights"])
-        h0, c0 = (self.start(s, k, 2 * H, batch, dtype) for k in ("HiddenState", "CellState"))
+        h0, c0 = (self.start(given or s, k, 2 * H, batch, dtype) for k in ("HiddenState", "CellState"))
         W, R, b = p["InputWeights"], p["RecurrentWeights"], p["Bias"]
         yf, hf, cf = lstm_scan(x3, W[:4 * H], b[:4 * H], h0[:H], c0[:H], R[:4 * H], gate, state)
         yb, hb, cb = lstm_scan(x3, W[4 * H:], b[4 * H:], h0[H:], c0[H:], R[4 * H:], gate, state, reverse=True)
         h, c = concatenate([hf, hb], 0), concatenate([cf, cb], 0)
         y = concatenate([yf, yb], 0)
-        return self.output(y, h, fmt), {"HiddenState": h, "CellState": c}
+        return self.result(y, fmt, {"HiddenState": h, "CellState": c})
 
 
 @_layer("gru")
@@ -194,6 +243,8 @@ class gruLayer(_Recurrent):
     InputWeightsInitializer: str = "glorot"
     RecurrentWeightsInitializer: str = "orthogonal"
     BiasInitializer: str = "zeros"
+    HasStateInputs: bool = False
+    HasStateOutputs: bool = False
     name: str = ""
     quiet = _Recurrent.quiet + ("ResetGateMode",)
 
@@ -208,16 +259,17 @@ class gruLayer(_Recurrent):
     def bias_rows(self) -> int:
         return 6 if self.ResetGateMode == "recurrent-bias-after-multiplication" else 3
 
-    def apply(self, p: Params, s: Params, x: dlarray, training: bool, mask: Any = None) -> tuple[dlarray, Params]:
+    def apply(self, p: Params, s: Params, x: Any, training: bool, mask: Any = None) -> tuple[Any, Params]:
+        x, given = self.inputs(x)
         gate, state = self.functions()
         x3, fmt, _ = sequence_input(x, None, type(self).__name__)
         H, batch = self.numHiddenUnits, x3.shape[1]
         bias, W = p["Bias"], p["InputWeights"]
         recurrent_bias = bias[3 * H:] if self.bias_rows() == 6 else None
-        h0 = self.start(s, "HiddenState", H, batch, _dtype(x3, W))
+        h0 = self.start(given or s, "HiddenState", H, batch, _dtype(x3, W))
         y, h = gru_scan(x3, W, bias[:3 * H], h0, p["RecurrentWeights"], recurrent_bias, self.ResetGateMode,
                         gate, state)
-        return self.output(y, h, fmt), {"HiddenState": h}
+        return self.result(y, fmt, {"HiddenState": h})
 
 
 RECURRENT_LAYERS = [lstmLayer, bilstmLayer, gruLayer]

@@ -7,6 +7,7 @@ unsummed (so their sum is the "sum" result).
 """
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, Sequence
 
@@ -19,13 +20,14 @@ NORMALIZATIONS = ("batch-size", "all-elements", "mask-included", "none")
 
 
 def broadcast_to_loss(W: Any, fmt: str, shape: Sequence[int], dtype: Any, what: str, op: str,
-                      W_format: str | None = None) -> dlarray:
+                      W_format: str | None = None, formatted: bool = True) -> dlarray:
     """W (weights or a mask) shaped to broadcast against loss values of `shape` labelled `fmt`.
 
     Same number of dimensions: numpy broadcasting. Fewer: W must be labelled (a formatted
     dlarray, or W_format naming its dimensions, e.g. "C" for class weights, "B" for observation
     weights), and is aligned with the loss values by its labels. Data that is not a dlarray
-    takes the loss values' dtype (single stays single, as in MATLAB).
+    takes the loss values' dtype (single stays single, as in MATLAB). Unlabelled W of formatted
+    sequence data (`formatted`: its axes were put in the canonical order) must fit one layout only.
     """
     W = W if isinstance(W, dlarray) else as_data_of(W, dtype)
     if W_format and not W._fmt:
@@ -40,6 +42,8 @@ def broadcast_to_loss(W: Any, fmt: str, shape: Sequence[int], dtype: Any, what: 
                               f"of shape {shape}; give {what} the shape of the predictions, or label "
                               f"their dimensions (a formatted dlarray"
                               f"{', or WeightsFormat=' if what == 'weights' else ''})")
+        if formatted:
+            _refuse_ambiguous(w.shape, fmt, shape, what, op)
         return w
     target, start = [1] * len(shape), 0
     for label, size in zip(labels, w.shape):
@@ -51,11 +55,31 @@ def broadcast_to_loss(W: Any, fmt: str, shape: Sequence[int], dtype: Any, what: 
     return F.reshape(w, tuple(target))
 
 
+def _refuse_ambiguous(given: tuple[int, ...], fmt: str, shape: Sequence[int], what: str, op: str) -> None:
+    """Refuse unlabelled weights or a mask of sequence data ("T" in fmt) whose shape also fits
+    another order of the data's dimensions: a mask made for the (C, T, B) layout padsequences
+    gives would be read in the canonical (C, B, T) order, silently wrong when T equals B."""
+    if "T" not in fmt or len(fmt) != len(shape) or math.prod(given) <= 1:
+        return
+    for order in itertools.permutations(range(len(shape))):
+        if any(order.index(a) > order.index(b) for a, b in itertools.combinations(range(len(fmt)), 2)
+               if fmt[a] == fmt[b]):
+            continue   # labels that repeat (S, U) keep their order in every layout
+        moved = any(size > 1 and axis != k for k, (size, axis) in enumerate(zip(given, order)))
+        if moved and all(size in (1, shape[axis]) for size, axis in zip(given, order)):
+            layout = "".join(fmt[axis] for axis in order)
+            raise FormatError(f"{op}: {what} of shape {given} is unlabelled and fits the predictions "
+                              f"labelled {fmt!r} with shape {tuple(shape)} in more than one layout "
+                              f"(as {fmt!r}, or as {layout!r}); label it as the data it belongs to, "
+                              f"e.g. dl.dlarray({what}, {layout!r})")
+
+
 def reduce_loss(values: dlarray, fmt: str, op: str, weights: Any = None, Mask: Any = None,
                 NormalizationFactor: str = "batch-size", Reduction: str = "sum", WeightsFormat: str | None = None,
-                negate: bool = False) -> dlarray:
+                negate: bool = False, formatted: bool = True) -> dlarray:
     """MATLAB's weighting, masking, normalisation and reduction of elementwise loss values
-    (negated, when `negate`, before the division: the graph of the loss without options)."""
+    (negated, when `negate`, before the division: the graph of the loss without options);
+    `formatted`: the predictions were a formatted dlarray (not data laid out by DataFormat)."""
     shape = values.shape
     mode = str(NormalizationFactor).lower()
     if mode not in NORMALIZATIONS:
@@ -65,10 +89,11 @@ def reduce_loss(values: dlarray, fmt: str, op: str, weights: Any = None, Mask: A
     if reduction not in ("sum", "none"):
         raise ValueError(f"{op}: Reduction must be 'sum' or 'none', got {Reduction!r}")
     if weights is not None:
-        values = values * broadcast_to_loss(weights, fmt, shape, values.dtype, "weights", op, WeightsFormat)
+        values = values * broadcast_to_loss(weights, fmt, shape, values.dtype, "weights", op, WeightsFormat,
+                                                   formatted)
     mask = None
     if Mask is not None:
-        mask = stop(broadcast_to_loss(Mask, fmt, shape, values.dtype, "mask", op))
+        mask = stop(broadcast_to_loss(Mask, fmt, shape, values.dtype, "mask", op, formatted=formatted))
         values = values * mask
     if mode == "mask-included":
         if mask is None:

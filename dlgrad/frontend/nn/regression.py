@@ -26,7 +26,7 @@ def _regression(op: str, Y: ArrayLike, T: ArrayLike, elementwise: Callable[[dlar
     T = stripdims(as_data_of(T, y.dtype))
     if T.shape != y.shape:
         raise FormatError(f"{op}: targets of shape {T.shape} do not match predictions of shape {y.shape}")
-    loss = reduce_loss(elementwise(y - T), fmt, op, weights, **options)
+    loss = reduce_loss(elementwise(y - T), fmt, op, weights, **options, formatted=X._fmt is not None)
     return loss if loss.ndim == 0 else relabel(loss, X._fmt, True)
 
 

@@ -31,7 +31,8 @@ def padsequences(X: Sequence[Any], paddingDim: int, *, Length: int | str = "long
     truncates) at the end, "left" at the beginning; PaddingValue: "auto" (0) or a number. With
     UniformOutput (default) XPad stacks the sequences along a new last axis (for (C, T_i)
     sequences and paddingDim=1: (C, T, N), dlarray(XPad, "CTB")) and mask is a bool array of its
-    shape; otherwise both are lists. Works on data (numpy arrays, untraced dlarrays), before dlfeval.
+    shape (as MATLAB's: label it as XPad, dlarray(mask, "CTB"), for a loss's Mask=); otherwise both
+    are lists. Works on data (numpy arrays, untraced dlarrays), before dlfeval.
     """
     if not isinstance(X, (list, tuple)) or not X:
         raise TypeError(f"padsequences: X must be a non-empty list or tuple of sequences, got {type(X).__name__}")
