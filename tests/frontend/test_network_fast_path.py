@@ -240,3 +240,61 @@ def test_captured_values_are_guarded_on_the_native_path():
     finally:
         SCALE, scaled = 2.0, original
     assert float(accfun(net, X, T)[0]) == pytest.approx(2.0 * base, rel=1e-6)
+
+
+# --- optimizer updates on networks and tables outside dlfeval --------------------------------------
+
+def factored_network():
+    net = dl.setLearnRateFactor(mlp(), "fc", "Weights", 0.5)
+    return dl.setL2Factor(net, "fc_1", "Bias", 2.0)
+
+
+UPDATES = {
+    "adam": (lambda net, g, s, it, **kw: dl.adamupdate(net, g, s[0], s[1], it, **kw), 2),
+    "sgdm": (lambda net, g, s, it, **kw: dl.sgdmupdate(net, g, s[0], 0.05 / it, **kw), 1),
+    "rmsprop": (lambda net, g, s, it, **kw: dl.rmspropupdate(net, g, s[0], 0.01 / it, **kw), 1),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UPDATES))
+@pytest.mark.parametrize("l2", [0.0, 0.01])
+def test_updates_on_tables_take_the_native_path_with_the_same_results(name, l2):
+    """Tables go straight to the compiled update; the gradients as a list take the checked path."""
+    from dlgrad.frontend.nn import optimizers
+    update, nstates = UPDATES[name]
+    compiled = {"adam": optimizers._adam, "sgdm": optimizers._sgdm, "rmsprop": optimizers._rmsprop}[name]
+    net, grads = factored_network(), dl.dlfeval(model_loss, factored_network(), X, T)[1]
+    fast, slow, fast_net, slow_net = [None] * nstates, [None] * nstates, net, net
+    for it in range(1, 6):
+        fast_net, *fast = update(fast_net, grads, fast, it, L2Regularization=l2)
+        slow_net, *slow = update(slow_net, list(grads.Value), slow, it, L2Regularization=l2)
+        assert_same((fast_net, *fast), (slow_net, *slow))
+    assert native(compiled)
+    hits = compiled.hits
+    again = update(fast_net, grads, fast, 6, L2Regularization=l2)
+    assert compiled.hits == hits + 1 and native(compiled)
+    assert type(again[0]) is dl.dlnetwork and again[0].State is fast_net.State and again[0]._arch is net._arch
+    assert all(type(t) is Learnables and t._keys == net.Learnables._keys for t in again[1:])
+    table = update(fast_net.Learnables, grads, fast, 6, L2Regularization=l2)   # a table, not its network
+    assert type(table[0]) is Learnables
+    assert_same(table, update(fast_net.Learnables, list(grads.Value), fast, 6, L2Regularization=l2))
+
+
+def test_update_fast_path_checks_what_the_checked_path_checks():
+    net = mlp()
+    grads = dl.dlfeval(model_loss, net, X, T)[1]
+    _, m, v = dl.adamupdate(net, grads, None, None, 1)
+    for _ in range(3):
+        dl.adamupdate(net, grads, m, v, 2)
+    keys, values = grads._keys, grads._values
+    wrong = Learnables._make(keys, [dlarray(np.zeros((16, 1), np.float32)), *values[1:]])
+    with pytest.raises(dl.FormatError, match="gradient 0 has shape"):
+        dl.adamupdate(net, wrong, m, v, 2)
+    with pytest.raises(dl.FormatError, match="gradients have 3 arrays"):
+        dl.adamupdate(net, Learnables._make(keys[:3], values[:3]), m, v, 2)
+    with pytest.raises(TypeError, match="gradients must hold"):
+        dl.adamupdate(net, Learnables._make(keys, ["w", *values[1:]]), m, v, 2)
+    as_numpy = Learnables._make(keys, [np.asarray(x._data) for x in values])   # converted as before
+    assert_same(dl.adamupdate(net, as_numpy, m, v, 2), dl.adamupdate(net, grads, m, v, 2))
+    double = Learnables._make(keys, [dlarray(x._data.astype(np.float64)) for x in values])
+    assert_same(dl.adamupdate(net, double, m, v, 2), dl.adamupdate(net, list(double.Value), m, v, 2))
