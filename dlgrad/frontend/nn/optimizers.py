@@ -80,7 +80,7 @@ def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> t
 def _tables(params: Any, grad: Any, states: tuple[Any, ...]) -> tuple[Any, list[Leaves]] | None:
     """(keys, value lists) when params and grad (or the networks holding them) and the states
     are Learnables tables with rows: the value lists are their leaves. Else None."""
-    target = params.Learnables if type(params) is dlnetwork else params
+    target: Any = params.Learnables if type(params) is dlnetwork else params
     grad = grad.Learnables if type(grad) is dlnetwork else grad
     tables = (target, grad, *states)
     for table in tables:
