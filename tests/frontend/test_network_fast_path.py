@@ -6,6 +6,7 @@ import pytest
 import dlgrad as dl
 from dlgrad import dlarray
 from dlgrad.frontend import tree
+from dlgrad.frontend.cache import cache_for
 from dlgrad.frontend.nn.network import Learnables
 
 X = dlarray(np.random.default_rng(1).random((4, 8)), "CB")
@@ -78,7 +79,9 @@ def test_a_network_argument_takes_the_native_path_with_the_same_results(accelera
     assert accfun.hits == hits + 1 and native(accfun)
     assert type(grads) is Learnables and grads._keys == net.Learnables._keys and type(grads._values) is list
     assert_same((loss, grads), python_path(model_loss, net, X, T))
-    assert_same(dl.dlfeval(model_loss, net, X, T), (loss, grads))
+    for _ in range(3):
+        assert_same(dl.dlfeval(model_loss, net, X, T), (loss, grads))
+    assert type(cache_for(model_loss).__call__).__name__ == "Dispatcher"   # dlfeval's own cache
 
 
 def test_new_values_of_the_same_signature_are_hits_with_their_own_results(accelerated):

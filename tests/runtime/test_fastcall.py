@@ -338,6 +338,8 @@ def test_bad_patterns_and_guards_are_python_errors():
             f.native(*spec, arguments=bad)
     with pytest.raises(ValueError, match="object"):
         f.native(*spec[:4], (OBJECT, (Plain, (("x", (OUT, 0)), ("y",)))), None, missed)
+    with pytest.raises(ValueError, match="instantiated"):   # no tp_new
+        f.native(*spec[:4], (OBJECT, (type(sys._getframe()), ())), None, missed)
     with pytest.raises(TypeError, match="guard"):
         f.native(*spec, guard=3)
 

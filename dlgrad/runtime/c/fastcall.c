@@ -274,7 +274,10 @@ check_stream(PyObject *stream, PyObject *inputs)
 static PyObject *
 object_fields(PyObject *payload)
 {
-    if (PyTuple_Check(payload) && PyTuple_GET_SIZE(payload) == 2 && PyType_Check(PyTuple_GET_ITEM(payload, 0))
+    PyObject *type = NULL;
+    if (PyTuple_Check(payload) && PyTuple_GET_SIZE(payload) == 2)
+        type = PyTuple_GET_ITEM(payload, 0);
+    if (type != NULL && PyType_Check(type) && ((PyTypeObject *)type)->tp_new != NULL
         && PyTuple_Check(PyTuple_GET_ITEM(payload, 1))) {
         PyObject *fields = PyTuple_GET_ITEM(payload, 1);
         Py_ssize_t i;
@@ -287,7 +290,8 @@ object_fields(PyObject *payload)
         if (i == PyTuple_GET_SIZE(fields))
             return fields;
     }
-    PyErr_SetString(PyExc_ValueError, "object: expected (type, ((attribute name, child), ...))");
+    PyErr_SetString(PyExc_ValueError, "object: expected (type, ((attribute name, child), ...)) with a type "
+                                      "that can be instantiated");
     return NULL;
 }
 
@@ -352,7 +356,8 @@ static PyObject *
 Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"address", "inputs", "outputs", "box", "slots", "template", "build",
-                            "miss", "counter", "failed", "work_bytes", "keep", "stream", "arguments", "guard", NULL};
+                            "miss", "counter", "failed", "work_bytes", "keep", "stream", "arguments", "guard",
+                            NULL};
     unsigned long long address;
     PyObject *inputs, *outputs, *box, *slots, *template_, *build, *miss, *counter, *failed, *keep;
     PyObject *stream = Py_None, *arguments = Py_None, *guard = Py_None;
@@ -705,7 +710,8 @@ match_argument(Dispatcher *self, PyObject *p, PyObject *x, PyArrayObject **ins, 
     switch (kind) {
     case PATTERN_LEAF:
     case PATTERN_ARRAY:
-        ok = kind == PATTERN_LEAF ? fits(self, x, &self->specs[*k], &ins[*k]) : array_fits(x, &self->specs[*k], &ins[*k]);
+        ok = kind == PATTERN_LEAF ? fits(self, x, &self->specs[*k], &ins[*k])
+                                  : array_fits(x, &self->specs[*k], &ins[*k]);
         if (ok > 0) {
             held[*k] = (PyObject *)ins[*k];
             Py_INCREF(held[*k]);
