@@ -2,8 +2,10 @@
 then dlaccelerate's hit path for functions that draw random numbers (which take the stream's
 key on each call) against the same functions without the draw.
 
-Run: python benchmarks/call_overhead.py, then with --draws for the second part (times are
-minima over 7 repeats, in microseconds).
+Run: python benchmarks/call_overhead.py, then with --draws for the second part, and --network for
+MATLAB's custom training loop form: a dlnetwork argument and a Learnables result against plain
+dlarrays, and adamupdate/sgdmupdate on a network outside dlfeval (times are minima over 7
+repeats, in microseconds).
 """
 import sys
 import timeit
@@ -112,8 +114,52 @@ def draws():
         print(f"dlaccelerate, {name:<28} {per_call(lambda: f(*args), 20_000):7.2f} us  ({path})")
 
 
+def network_loss(net, X, T):
+    """MATLAB's modelLoss: [loss, gradients] = dlfeval(@modelLoss, net, X, T)."""
+    loss = dl.mse(dl.forward(net, X), T)
+    return loss, dl.dlgradient(loss, net.Learnables)
+
+
+def plain_loss(W1, b1, W2, b2, X, T):
+    """The same network written out on plain dlarrays."""
+    loss = dl.mse(dl.fullyconnect(dl.relu(dl.fullyconnect(X, W1, b1)), W2, b2), T)
+    return loss, dl.dlgradient(loss, W1, b1, W2, b2)
+
+
+def network():
+    """dlaccelerate/dlfeval with a dlnetwork argument vs plain dlarrays, and the optimizer updates
+    on a network outside dlfeval (a 4-16-2 MLP, batch 8, float32 learnables)."""
+    rng = np.random.default_rng(0)
+    X, T = dlarray(rng.random((4, 8)), "CB"), dlarray(rng.random((2, 8)), "CB")
+    net = dl.dlnetwork([dl.featureInputLayer(4), dl.fullyConnectedLayer(16), dl.reluLayer(),
+                        dl.fullyConnectedLayer(2)])
+    plain = [dlarray(v) for v in net.Learnables.Value]
+    acc_net, acc_plain = dl.dlaccelerate(network_loss), dl.dlaccelerate(plain_loss)
+    _, grads = acc_net(net, X, T)
+    _, avg, sqavg = dl.adamupdate(net, grads, None, None, 1)
+    _, vel = dl.sgdmupdate(net, grads, None)
+
+    def loop_step():   # one iteration of MATLAB's custom training loop
+        _, g = dl.dlfeval(network_loss, net, X, T)
+        return dl.adamupdate(net, g, avg, sqavg, 3)
+    rows = [("dlaccelerate(modelLoss)(net, X, T)", lambda: acc_net(net, X, T), acc_net),
+            ("the same on plain dlarrays", lambda: acc_plain(*plain, X, T), acc_plain),
+            ("dlfeval(modelLoss, net, X, T)", lambda: dl.dlfeval(network_loss, net, X, T), None),
+            ("dlfeval on plain dlarrays", lambda: dl.dlfeval(plain_loss, *plain, X, T), None),
+            ("adamupdate(net, grads, avg, sqavg, 3)", lambda: dl.adamupdate(net, grads, avg, sqavg, 3), None),
+            ("sgdmupdate(net, grads, vel)", lambda: dl.sgdmupdate(net, grads, vel), None),
+            ("dlfeval + adamupdate (a loop iteration)", loop_step, None)]
+    for name, fn, accfun in rows:
+        fn(), fn(), fn()
+        path = "" if accfun is None else \
+            " (native)" if type(accfun.__call__).__name__ == "Dispatcher" else " (Python)"
+        print(f"{name:<42} {per_call(fn, 20_000):7.2f} us{path}")
+
+
 if __name__ == "__main__":
-    if "--draws" not in sys.argv:
+    if "--network" in sys.argv:
+        network()
+    elif "--draws" not in sys.argv:
         main()   # ends on the ABI-mode fallback: the draws run in a process of their own
     else:
         draws()

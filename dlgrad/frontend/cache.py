@@ -209,11 +209,20 @@ def generated_call(call, args, cache):
 
 def native_call(call, args, cache):
     """`call` as a native Dispatcher for the signature of `args` (runtime/fastcall.py), or None
-    unless every argument is a plain dlarray and the call can have one. It takes the arguments
-    themselves, counts the hit in cache.hits and passes any other call to cache.slow."""
-    if call.native is None or not all(type(a) is dlarray and a._node is None for a in args):
+    unless the call can have one and the arguments are dlarrays, numpy arrays and structures of
+    them (tuples, lists, dlnetworks, Learnables tables: tree.native_arguments). It takes the
+    arguments themselves, checks them against the signature (a network's architecture and table
+    keys by equality, each array's shape, dtype, format), counts the hit in cache.hits and passes
+    any other call to cache.slow."""
+    if call.native is None:
         return None
-    return call.native(tuple(a._fmt for a in args), cache, cache.slow, tuple(a._logical for a in args))
+    if all(type(a) is dlarray and a._node is None for a in args):
+        return call.native(tuple(a._fmt for a in args), cache, cache.slow, tuple(a._logical for a in args))
+    found = tree.native_arguments(args)
+    if found is None:
+        return None
+    patterns, formats, logical = found
+    return call.native(formats, cache, cache.slow, logical, patterns)
 
 
 def compile_call(fn, args, kwargs=None, donate=(), reference=False):

@@ -300,8 +300,7 @@ def make_call(captured: Captured, run):
                 head = (head[0], [*checks, *head[1]])
             return returning(wrap, {**scope, **names}, head)
         call.entry = entry
-        if not guards:   # the native call path checks its arguments only
-            call.native = _native(run, captured, leaves, wrap, namespace)
+        call.native = _native(run, captured, leaves, wrap, namespace)
     return call
 
 
@@ -309,15 +308,17 @@ _SLOTS = (dlarray._data, dlarray._node, dlarray._trace, dlarray._fmt, dlarray._l
 
 
 def _native(run, captured, leaves, wrap, namespace):
-    """native(formats, counter, miss, logical) -> the call as a native Dispatcher taking dlarrays
-    with those formats and logical flags (None where there is no native call path); see
-    CompiledFunction.native. The outputs' logical flags were decided at trace time."""
+    """native(formats, counter, miss, logical, arguments) -> the call as a native Dispatcher taking
+    dlarrays with those formats and logical flags, or structures matching `arguments` (patterns,
+    see tree.native_arguments) with such leaves (None where there is no native call path); see
+    CompiledFunction.native. The outputs' logical flags were decided at trace time; the captured
+    values' guards (no captured inputs here) are checked by a generated guard() per call."""
     n = len(captured.outputs)
     formats = tuple(captured.formats[i] if i < len(captured.formats) else None for i in range(n))
     out_logical = tuple(i < len(captured.logical) and captured.logical[i] for i in range(n))
     template = None if None in leaves else tree.template(captured.treedef, leaves)
 
-    def native(in_formats, counter, miss, in_logical):
+    def native(in_formats, counter, miss, in_logical, arguments=None):
         build = None
         if template is None:   # the result is built by the wrapping lines, in Python
             outs = "".join(f"o{i}, " for i in range(n))
@@ -325,6 +326,19 @@ def _native(run, captured, leaves, wrap, namespace):
             scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
             exec(compile(source, "<dlgrad native result>", "exec"), scope)
             build = scope["build"]
+        extra = {k: v for k, v in (("arguments", arguments), ("guard", _guard(captured.guards, namespace)))
+                 if v is not None}
         return run.native(dlarray, _SLOTS, in_formats, formats, template, build, miss, counter,
-                          in_logical, out_logical)
+                          in_logical, out_logical, **extra)
     return native
+
+
+def _guard(guards, namespace):
+    """guard() -> whether every captured value is as traced (the native path's check), or None."""
+    if not guards:
+        return None
+    scope = {k: v for k, v in namespace.items() if k not in ("run", "call", "__builtins__")}
+    lines, _ = guard_source(guards, (), scope, "return False")
+    source = "\n".join(["def guard():", *(f"    {line}" for line in lines), "    return True"])
+    exec(compile(source, "<dlgrad native guard>", "exec"), scope)
+    return scope["guard"]

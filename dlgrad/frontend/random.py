@@ -261,14 +261,15 @@ class KeyedCompiled(Keyed):
 
     def native(self, box: Any, slots: Any, formats: "tuple[Any, ...]", out_formats: "tuple[Any, ...]",
                template: Any, build: Any, miss: Any, counter: Any = None, logical: Any = None,
-               out_logical: Any = None) -> Any:
+               out_logical: Any = None, arguments: Any = None, guard: Any = None) -> Any:
         """CompiledFunction.native taking every input but the key, which it draws from STREAM
         (None unless the key is the last input, and on Python without a GIL)."""
         if self.at != len(formats) or _FREE_THREADED:   # the dispatcher's take is atomic by the GIL
             return None
         logical = (*(logical or (False,) * len(formats)), False)
         return self.run.native(box, slots, (*formats, None), out_formats, template, build, miss, counter,
-                               logical, out_logical, stream=STREAM)
+                               logical, out_logical, stream=STREAM, arguments=arguments,
+                               guard=guard)
 
 
 def keyed(run: Any, at: int) -> Keyed:

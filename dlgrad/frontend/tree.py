@@ -13,14 +13,20 @@ from .trace import check_usable
 
 LEAF = None
 
-# registered container types: type -> (children(obj) -> (children, aux), rebuild(aux, children) -> obj)
+# registered container types: type -> (children(obj) -> (children, aux), rebuild(aux, children) -> obj,
+# fields or None)
 _NODES: dict = {}
 
 
-def register_node(kind, children, rebuild):
+def register_node(kind, children, rebuild, fields=None):
     """Make instances of `kind` containers: children(obj) gives (child list, hashable aux data),
-    rebuild(aux, children) the object again (dlnetwork and Learnables use this)."""
-    _NODES[kind] = (children, rebuild)
+    rebuild(aux, children) the object again (dlnetwork and Learnables use this).
+
+    `fields` lets the native call path read and build such objects itself: a tuple of
+    (attribute name, role), role "aux" (the aux data), "children" (a list of all children),
+    i (child i) or ("set", value) (set by rebuild, not part of the signature). They must say
+    what children and rebuild do, attribute by attribute, in rebuild's order."""
+    _NODES[kind] = (children, rebuild, fields)
 
 
 def _is_namedtuple(x) -> bool:
@@ -87,8 +93,68 @@ def _template(treedef, leaves):
         return next(leaves)
     kind = treedef[0]
     if kind is tuple or kind is list:
-        return (2 if kind is tuple else 3, tuple(_template(d, leaves) for d in treedef[1]))
-    raise LookupError(kind)
+        return (TUPLE if kind is tuple else LIST, tuple(_template(d, leaves) for d in treedef[1]))
+    fields = _NODES[kind][2] if kind in _NODES else None
+    if fields is None:
+        raise LookupError(kind)
+    children = [_template(d, leaves) for d in treedef[2]]
+    values = {"aux": (CONST, treedef[1]), "children": (LIST, tuple(children))}
+    return (OBJECT, (kind, tuple((name, (CONST, role[1]) if type(role) is tuple else
+                                  values[role] if type(role) is str else children[role])
+                                 for name, role in fields)))
+
+
+# --- argument patterns of the native call path -------------------------------------------------
+# fastcall.c's kinds: templates (0, output) | (1, constant) | (2, tuple) | (3, list) | (5, object),
+# argument patterns (0, input) | (1, equal constant) | (2, tuple) | (3, list) | (4, ndarray input)
+# | (5, object)
+LEAF, CONST, TUPLE, LIST, ARRAY, OBJECT = 0, 1, 2, 3, 4, 5
+
+
+def native_arguments(args):
+    """(patterns, formats, logical flags) by which the native call path checks that arguments
+    have the signature of `args` (fastcall.c's match_argument), the last two per runtime array in
+    signature order; None unless every leaf is an untraced dlarray or a numpy array that needs no
+    conversion, in tuples, lists and containers registered with fields."""
+    formats, logical = [], []
+    try:
+        patterns = tuple(_pattern(a, formats, logical) for a in args)
+    except LookupError:
+        return None
+    return patterns, tuple(formats), tuple(logical)
+
+
+def _pattern(x, formats, logical):
+    kind = type(x)
+    if kind is dlarray and x._node is None:
+        formats.append(x._fmt)
+        logical.append(x._logical)
+        return (LEAF, len(formats) - 1)
+    if kind is np.ndarray and argument_dtype(x.dtype) == x.dtype and x.dtype.isnative:
+        formats.append(None)
+        logical.append(False)
+        return (ARRAY, len(formats) - 1)
+    if kind is tuple or kind is list:
+        return (TUPLE if kind is tuple else LIST, tuple(_pattern(c, formats, logical) for c in x))
+    fields = _NODES[kind][2] if kind in _NODES else None
+    if fields is None:
+        raise LookupError(kind)
+    children, aux = _NODES[kind][0](x)
+    out = []
+    for name, role in fields:
+        if type(role) is tuple:   # set by rebuild only
+            continue
+        value = getattr(x, name, None)
+        if role == "aux" and value is aux:
+            out.append((name, (CONST, aux)))
+        elif role == "children" and type(value) is list and len(value) == len(children) and all(
+                a is b for a, b in zip(value, children)):
+            out.append((name, (LIST, tuple(_pattern(c, formats, logical) for c in value))))
+        elif type(role) is int and value is children[role]:
+            out.append((name, _pattern(value, formats, logical)))
+        else:   # the fields do not say what children() does: no native path for it
+            raise LookupError(kind)
+    return (OBJECT, (kind, tuple(out)))
 
 
 def _name(namespace, value) -> str:

@@ -202,7 +202,7 @@ class Compiled:
         accelerated = self._made[kind]
         call = accelerated.entries.get(accelerated.last)
         run = getattr(call, "run", None)
-        if call is None or call.native is None or not hasattr(run, "native"):
+        if call is None or call.native is None or call.guards or not hasattr(run, "native"):
             return None
         arrays = tuple(a if type(a) is np.ndarray else a._data for a in self.inputs)
         nin, nout = len(run.program.inputs), len(run.program.outputs)

@@ -213,7 +213,7 @@ class CompiledFunction:
         return namespace["run"]
 
     def native(self, box, slots, formats, out_formats, template, build, miss, counter=None,
-               logical=None, out_logical=None, stream=None):
+               logical=None, out_logical=None, stream=None, arguments=None, guard=None):
         """A native Dispatcher (runtime/fastcall.py) calling this program with instances of `box`
         as arguments, or None where the native call path is unavailable.
 
@@ -223,7 +223,10 @@ class CompiledFunction:
         passed to miss(*args). Outputs are boxed with `out_formats` and `out_logical` into
         `template` (see fastcall.c), or build(*output arrays) makes the result.
         counter.hits counts the calls served. With `stream` (frontend/random.py's STREAM), the last
-        input is a random key the dispatcher takes from it on each call (not an argument).
+        input is a random key the dispatcher takes from it on each call (not an argument). With
+        `arguments` (tree.native_arguments), each argument is a structure matched against its
+        pattern, its leaves the inputs in order (`formats` and `logical` are then per leaf).
+        With `guard`, a call whose guard() is false (a captured value changed) goes to miss.
         """
         module = fastcall.get() if self._address is not None and fastcall.enabled() else None
         if module is None:
@@ -236,7 +239,7 @@ class CompiledFunction:
         outputs = tuple((shape, dtype.num, fmt, bool(flag), aliases.get(o, -1)) for o, ((shape, dtype), fmt, flag)
                         in enumerate(zip(self._outputs, out_formats, out_logical, strict=True)))
         return module.Dispatcher(self._address, inputs, outputs, box, tuple(slots), template, build, miss,
-                                 counter, self._failed, self._work_bytes, self, stream)
+                                 counter, self._failed, self._work_bytes, self, stream, arguments, guard)
 
     def __call__(self, *arrays) -> list:
         """Run the program on `arrays`; returns its outputs as new arrays (`self.call` saves a frame)."""

@@ -281,3 +281,82 @@ def test_a_bad_stream_is_a_python_error():
     with pytest.raises(ValueError, match="stream"):   # the last input is not an int64 pair
         load(programs.rosenbrock()).native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed,
                                            stream=np.zeros(3, np.int64))
+
+
+# structured arguments (patterns) and results (objects): dlnetworks and Learnables tables use these
+LEAF, ARRAY, OBJECT = 0, 4, 5
+
+
+class Slotted:
+    __slots__ = ("tag", "items")
+
+
+class Plain:
+    pass
+
+
+def test_structured_arguments_and_object_results():
+    counter = Counter()
+    patterns = ((OBJECT, (Plain, (("items", (LIST, ((CONST, 7), (LEAF, 0)))), ("tag", (CONST, "w"))))),)
+    template = (OBJECT, (Slotted, (("tag", (CONST, "out")), ("items", (TUPLE, ((OUT, 0), (OUT, 1)))))))
+    f = load(programs.rosenbrock())
+    d = f.native(dlarray, SLOTS, (None,), (None, None), template, None, missed, counter, arguments=patterns)
+    arg = Plain()
+    arg.tag, arg.items = "w", [7, box([-1.0, 2.0])]
+    result = d(arg)
+    assert type(result) is Slotted and result.tag == "out" and counter.hits == 1
+    assert float(result.items[0]) == 104.0 and result.items[1]._data.tolist() == [396.0, 200.0]
+    others = []
+    for change in [("tag", "v"), ("items", (7, arg.items[1])), ("items", [7]), ("items", [8, arg.items[1]]),
+                   ("items", [7, box([1.0, 2.0, 3.0])]), ("items", [7, np.array([-1.0, 2.0])])]:
+        other = Plain()
+        other.tag, other.items = arg.tag, arg.items
+        setattr(other, *change)
+        others.append(other)
+    missing = Plain()
+    missing.tag = "w"
+    for other in [*others, missing, Slotted(), box([-1.0, 2.0])]:
+        assert d(other) == ("missed", (other,), {})
+    assert counter.hits == 1
+    data, items = arg.items[1]._data, arg.items
+    before = sys.getrefcount(data), sys.getrefcount(items), sys.getrefcount(arg)
+    for _ in range(1000):   # hits and misses (after a leaf was taken) keep no references
+        d(arg)
+        d(others[0])
+    assert (sys.getrefcount(data), sys.getrefcount(items), sys.getrefcount(arg)) == before
+    raw = f.native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed, arguments=((ARRAY, 0),))
+    assert float(raw(np.array([-1.0, 2.0]))) == 104.0
+    assert raw(box([-1.0, 2.0]))[0] == "missed" and raw(np.array([-1.0, 2.0], np.float32))[0] == "missed"
+
+
+def test_bad_patterns_and_guards_are_python_errors():
+    f = load(programs.rosenbrock())
+    spec = (dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed)
+    for bad in [((LEAF, 1),), ((LEAF, 0), (LEAF, 1)), (), ((9, 0),), ((OBJECT, (Plain, (("x", (LEAF, 0)), 3))),),
+                ((OBJECT, ("Plain", ())),), [(LEAF, 0)]]:
+        with pytest.raises(ValueError, match="arguments|object"):
+            f.native(*spec, arguments=bad)
+    with pytest.raises(ValueError, match="object"):
+        f.native(*spec[:4], (OBJECT, (Plain, (("x", (OUT, 0)), ("y",)))), None, missed)
+    with pytest.raises(ValueError, match="instantiated"):   # no tp_new
+        f.native(*spec[:4], (OBJECT, (type(sys._getframe()), ())), None, missed)
+    with pytest.raises(TypeError, match="guard"):
+        f.native(*spec, guard=3)
+
+
+def test_a_guard_sends_calls_to_miss_while_it_is_false():
+    state = {"valid": True}
+
+    def guard():
+        if state.get("raise"):
+            raise KeyError("guard failed")
+        return state["valid"]
+    d = load(programs.rosenbrock()).native(dlarray, SLOTS, (None,), (None, None), (OUT, 0), None, missed,
+                                           guard=guard)
+    x = box([-1.0, 2.0])
+    assert float(d(x)) == 104.0
+    state["valid"] = False
+    assert d(x) == ("missed", (x,), {})
+    state["raise"] = True
+    with pytest.raises(KeyError, match="guard failed"):
+        d(x)

@@ -82,7 +82,9 @@ class Learnables:
         return "\n".join(lines)
 
 
-tree.register_node(Learnables, lambda t: (t._values, t._keys), Learnables._make)
+# the fields let the native call path (runtime/c/fastcall.c) check and build tables itself
+tree.register_node(Learnables, lambda t: (t._values, t._keys), Learnables._make,
+                   fields=(("_keys", "aux"), ("_values", "children")))
 _Table = Learnables   # the table type, under a name that dlnetwork's attributes do not shadow
 
 
@@ -233,7 +235,8 @@ def _flatten_net(net: dlnetwork) -> tuple[list[_Table | None], Architecture]:
     return [net.Learnables, net.State], net._arch
 
 
-tree.register_node(dlnetwork, _flatten_net, dlnetwork._make)
+tree.register_node(dlnetwork, _flatten_net, dlnetwork._make,
+                   fields=(("_arch", "aux"), ("_init", ("set", None)), ("Learnables", 0), ("State", 1)))
 
 
 def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.random.Generator

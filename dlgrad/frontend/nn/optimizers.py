@@ -6,6 +6,10 @@ or any nested structure of them; gradients and optimizer state have the same str
 parameters: the step functions below are dlaccelerate'd, with the hyperparameters as
 runtime inputs so that a learning-rate schedule never retraces. Called inside a function
 given to dlfeval, they are traced into it instead.
+
+Where parameters, gradients and state are Learnables tables (or the networks holding them) with
+learnables, their value lists go straight to the compiled step: its native call path checks them
+against a signature that only checked, normalized arguments create (_compiled).
 """
 from __future__ import annotations
 
@@ -22,7 +26,7 @@ from ..dlarray import dlarray
 from ..functions import sqrt
 from ..formats import FormatError
 from .factors import leaf_factors, nonnegative
-from .network import dlnetwork
+from .network import Learnables, dlnetwork
 
 Leaves = list[dlarray]
 
@@ -40,6 +44,13 @@ def _prepare(params: Any, grad: Any, *states: Any) -> list[Any]:
     target = params.Learnables if isinstance(params, dlnetwork) else params
     grad = grad.Learnables if isinstance(grad, dlnetwork) else grad
     p, treedef = _leaves(target, "parameters")
+    return [p, treedef, *_checked(p, grad, states)[1:]]
+
+
+def _checked(p: Any, grad: Any, states: Any) -> list[Leaves]:
+    """[parameter leaves, gradient leaves, state leaves (zeros for None)] of these structures,
+    as dlarrays, the gradients' number and shapes and the states' number checked."""
+    p, _ = _leaves(p, "parameters")
     g, _ = _leaves(grad, "gradients")
     if len(g) != len(p):
         raise FormatError(f"the gradients have {len(g)} arrays but the parameters {len(p)}: pass the "
@@ -47,7 +58,7 @@ def _prepare(params: Any, grad: Any, *states: Any) -> list[Any]:
     for i, (a, b) in enumerate(zip(p, g)):
         if a.shape != b.shape:
             raise FormatError(f"gradient {i} has shape {b.shape} but its parameter has shape {a.shape}")
-    out = [p, treedef, g]
+    out = [p, g]
     for state in states:
         if state is None:
             out.append([asdlarray(np.zeros(a.shape, a.dtype)) for a in p])
@@ -64,6 +75,59 @@ def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> t
     new = tree.unflatten(treedef, new_params)
     result = params.with_learnables(new) if isinstance(params, dlnetwork) else new
     return (result, *(tree.unflatten(treedef, s) for s in states))
+
+
+def _tables(params: Any, grad: Any, states: tuple[Any, ...]) -> tuple[Any, list[Leaves]] | None:
+    """(keys, value lists) when params and grad (or the networks holding them) and the states
+    are Learnables tables with rows: the value lists are their leaves. Else None."""
+    target: Any = params.Learnables if type(params) is dlnetwork else params
+    grad = grad.Learnables if type(grad) is dlnetwork else grad
+    tables = (target, grad, *states)
+    for table in tables:
+        if type(table) is not Learnables:
+            return None
+    if not target._values:
+        return None
+    return target._keys, [table._values for table in tables]
+
+
+_BASES: dict[Any, Any] = {}   # (id(architecture), id(keys), count, width, l2 on) -> (architecture, keys, base)
+
+
+def _table_hyper(params: Any, keys: Any, count: int, first: Any, rest: tuple[Any, ...],
+                 l2: float) -> npt.NDArray[np.float64]:
+    """_hyper(_rows(...)) for a table's (or network's) leaves: a cached base of factors
+    (learn-rate, 1, ..., L2) times the row (first, *rest, l2), which gives the same numbers
+    (first * 1 is first; products commute)."""
+    arch = params._arch if type(params) is dlnetwork else None
+    width = 1 + len(rest) + (1 if l2 else 0)
+    key = (id(arch), id(keys), count, width, bool(l2))
+    found = _BASES.get(key)
+    if found is None or found[0] is not arch or found[1] is not keys:
+        lr, decay = leaf_factors(params, count)
+        base = np.ones((count, width))
+        base[:, 0] = lr
+        if l2:
+            base[:, -1] = decay
+        if len(_BASES) >= 64:
+            _BASES.clear()
+        found = _BASES[key] = (arch, keys, base)
+    return found[2] * np.array([first, *rest, l2] if l2 else [first, *rest], dtype=np.float64)
+
+
+def _apply(compiled: Any, params: Any, grad: Any, states: tuple[Any, ...], first: Any,
+           rest: tuple[Any, ...], l2: float) -> tuple[Any, ...]:
+    """compiled(p, g, *states, hyperparameters) on the leaves of the arguments, results in their
+    structure: tables go straight in (see _compiled), other structures through _prepare."""
+    fast = _tables(params, grad, states)
+    if fast is not None:
+        keys, lists = fast
+        new = compiled(*lists, _table_hyper(params, keys, len(lists[0]), first, rest, l2))
+        tables = [Learnables._make(keys, values) for values in new]
+        return (params.with_learnables(tables[0]) if isinstance(params, dlnetwork) else tables[0], *tables[1:])
+    p, treedef, g, *s = _prepare(params, grad, *states)
+    rows = _rows(params, p, first, rest, l2)
+    return _finish(params, treedef, *compiled(p, g, *s, _hyper(rows)))
 
 
 def _rows(params: Any, p: Leaves, first: Any, rest: tuple[Any, ...], l2: float) -> list[tuple[Any, ...]]:
@@ -125,7 +189,21 @@ def _rmsprop_step(p: Leaves, g: Leaves, v: Leaves, h: Any) -> tuple[Leaves, Leav
     return new_p, new_v
 
 
-_adam, _sgdm, _rmsprop = dlaccelerate(_adam_step), dlaccelerate(_sgdm_step), dlaccelerate(_rmsprop_step)
+def _compiled(step: Any) -> Any:
+    """step accelerated; every call its fast slot does not serve (a miss, or arguments that need
+    converting or checking) is checked and normalized by _checked before it reaches the cache, so
+    each signature it holds is one of checked lists of dlarrays (and a hit needs no checks)."""
+    accfun = dlaccelerate(step)
+    dispatch = accfun._dispatch
+
+    def checked(p: Any, g: Any, *rest: Any) -> Any:
+        *states, h = rest
+        return dispatch(*_checked(p, g, states), h)
+    accfun.slow = accfun.__call__ = checked
+    return accfun
+
+
+_adam, _sgdm, _rmsprop = _compiled(_adam_step), _compiled(_sgdm_step), _compiled(_rmsprop_step)
 
 
 def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iteration: float | dlarray,
@@ -149,10 +227,10 @@ def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iterat
                                                or not isinstance(iteration, (int, float, np.number))):
         raise TypeError(f"adamupdate: iteration must be a positive integer (1 at the first call), "
                         f"got {iteration!r}")
-    p, treedef, g, m, v = _prepare(net, grad, averageGrad, averageSqGrad)
     if isinstance(iteration, dlarray):
         # traced (a training step compiled once for every iteration): the bias corrections
         # in double, as 1 - 0.999^t in float32 would lose three of its digits
+        p, treedef, g, m, v = _prepare(net, grad, averageGrad, averageSqGrad)
         if iteration.size != 1:
             raise ValueError(f"adamupdate: iteration must be a scalar, got shape {iteration.shape}")
         t = cast(iteration, np.float64)
@@ -163,29 +241,22 @@ def adamupdate(net: Any, grad: Any, averageGrad: Any, averageSqGrad: Any, iterat
     if not iteration >= 1:
         raise ValueError(f"adamupdate: iteration must be a positive integer (1 at the first call), got {iteration}")
     step = learnRate * math.sqrt(1 - sqGradDecay ** iteration) / (1 - gradDecay ** iteration)
-    rows = _rows(net, p, step, (gradDecay, sqGradDecay, epsilon), _l2(L2Regularization))
-    new_p, new_m, new_v = _adam(p, g, m, v, _hyper(rows))
-    return _finish(net, treedef, new_p, new_m, new_v)
+    return _apply(_adam, net, grad, (averageGrad, averageSqGrad), step, (gradDecay, sqGradDecay, epsilon),
+                  _l2(L2Regularization))
 
 
 def sgdmupdate(net: Any, grad: Any, vel: Any, learnRate: float = 0.01, momentum: float = 0.9, *,
                L2Regularization: float = 0.0) -> tuple[Any, ...]:
     """SGD with momentum: vel = momentum vel - learnRate g; p += vel. Returns (net, vel).
     Learn-rate factors and L2Regularization as in adamupdate."""
-    p, treedef, g, v = _prepare(net, grad, vel)
-    rows = _rows(net, p, learnRate, (momentum,), _l2(L2Regularization))
-    new_p, new_v = _sgdm(p, g, v, _hyper(rows))
-    return _finish(net, treedef, new_p, new_v)
+    return _apply(_sgdm, net, grad, (vel,), learnRate, (momentum,), _l2(L2Regularization))
 
 
 def rmspropupdate(net: Any, grad: Any, averageSqGrad: Any, learnRate: float = 0.001, sqGradDecay: float = 0.9,
                   epsilon: float = 1e-8, *, L2Regularization: float = 0.0) -> tuple[Any, ...]:
     """RMSProp: v = sqGradDecay v + (1 - sqGradDecay) g^2; p -= learnRate g / (sqrt(v) + epsilon).
     Learn-rate factors and L2Regularization as in adamupdate."""
-    p, treedef, g, v = _prepare(net, grad, averageSqGrad)
-    rows = _rows(net, p, learnRate, (sqGradDecay, epsilon), _l2(L2Regularization))
-    new_p, new_v = _rmsprop(p, g, v, _hyper(rows))
-    return _finish(net, treedef, new_p, new_v)
+    return _apply(_rmsprop, net, grad, (averageSqGrad,), learnRate, (sqGradDecay, epsilon), _l2(L2Regularization))
 
 
 def _l2(value: Any) -> float:

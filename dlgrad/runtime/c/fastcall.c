@@ -19,6 +19,11 @@
  * are plain ndarrays checked the same way, outputs are returned unboxed, and a template may turn a
  * one-element float64 output into a Python float (TEMPLATE_FLOAT); donation always copies there.
  *
+ * With `arguments` (one pattern per argument, see match_argument), the arguments may be structures
+ * the signature flattens (tuples, lists, objects such as a dlnetwork and its Learnables tables):
+ * each is checked against its pattern, attribute by attribute, and its leaves feed the inputs in
+ * order. A result template may build such objects again (TEMPLATE_OBJECT).
+ *
  * The Python side (runtime/fastcall.py) builds this file once per Python and numpy and caches it.
  */
 #define PY_SSIZE_T_CLEAN
@@ -40,7 +45,12 @@
 
 typedef int (*dl_eval_fn)(const void *const *in, void *const *out, void *work);
 
-enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3, TEMPLATE_FLOAT = 4 };
+enum { TEMPLATE_OUTPUT = 0, TEMPLATE_CONST = 1, TEMPLATE_TUPLE = 2, TEMPLATE_LIST = 3, TEMPLATE_FLOAT = 4,
+       TEMPLATE_OBJECT = 5 };
+/* argument patterns: a boxed leaf, an equal constant, an exact tuple or list, an exact ndarray leaf,
+ * an object of exactly a type with attributes matching patterns */
+enum { PATTERN_LEAF = 0, PATTERN_CONST = 1, PATTERN_TUPLE = 2, PATTERN_LIST = 3, PATTERN_ARRAY = 4,
+       PATTERN_OBJECT = 5 };
 enum { SLOT_DATA, SLOT_NODE, SLOT_TRACE, SLOT_FMT, SLOT_LOGICAL, NSLOTS };
 #define STACK_ARRAYS 32   /* calls with more arrays than this take their pointer tables from the heap */
 #define WORK_ALIGN 64
@@ -70,9 +80,11 @@ typedef struct {
     size_t work_bytes;
     void *work;                  /* an idle workspace block; NULL while a call holds it */
     PyArrayObject *stream;       /* NULL, or the random stream (seed, counter, busy) feeding the last input */
+    PyObject *arguments;         /* NULL (each argument one boxed leaf), or a pattern per argument */
+    PyObject *guard;             /* NULL, or guard() -> whether the values the function captured are unchanged */
 } Dispatcher;
 
-static PyObject *str_hits, *one;
+static PyObject *str_hits, *one, *empty_tuple;
 
 #define SLOT(obj, offset) (*(PyObject **)((char *)(obj) + (offset)))
 
@@ -154,7 +166,10 @@ parse_spec(PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t n
     return 0;
 }
 
-/* A template is (0, output index) | (1, constant) | (2, children tuple) | (3, children tuple). */
+static PyObject *object_fields(PyObject *payload);
+
+/* A template is (0, output index) | (1, constant) | (2, children tuple) | (3, children tuple)
+ * | (4, output index) | (5, (type, ((attribute name, template), ...))). */
 static int
 check_template(PyObject *t, Py_ssize_t nout)
 {
@@ -170,6 +185,15 @@ check_template(PyObject *t, Py_ssize_t nout)
     }
     if (kind == TEMPLATE_CONST)
         return 0;
+    if (kind == TEMPLATE_OBJECT) {
+        PyObject *fields = object_fields(payload);
+        if (fields == NULL)
+            return -1;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++)
+            if (check_template(PyTuple_GET_ITEM(PyTuple_GET_ITEM(fields, i), 1), nout) < 0)
+                return -1;
+        return 0;
+    }
     if ((kind == TEMPLATE_TUPLE || kind == TEMPLATE_LIST) && PyTuple_Check(payload)) {
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(payload); i++)
             if (check_template(PyTuple_GET_ITEM(payload, i), nout) < 0)
@@ -208,6 +232,12 @@ check_floats(PyObject *t, PyObject *outputs)
         for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(payload); i++)
             if (check_floats(PyTuple_GET_ITEM(payload, i), outputs) < 0)
                 return -1;
+    if (kind == TEMPLATE_OBJECT) {
+        PyObject *fields = PyTuple_GET_ITEM(payload, 1);
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++)
+            if (check_floats(PyTuple_GET_ITEM(PyTuple_GET_ITEM(fields, i), 1), outputs) < 0)
+                return -1;
+    }
     return 0;
 }
 
@@ -237,19 +267,105 @@ check_stream(PyObject *stream, PyObject *inputs)
     return 0;
 }
 
+/* --- structured arguments and results (dlnetworks, Learnables tables, lists) -------------- */
+
+/* The fields ((attribute name, child), ...) of an object's payload (type, fields), or NULL with
+ * a ValueError when it has another form. A borrowed reference. */
+static PyObject *
+object_fields(PyObject *payload)
+{
+    PyObject *type = NULL;
+    if (PyTuple_Check(payload) && PyTuple_GET_SIZE(payload) == 2)
+        type = PyTuple_GET_ITEM(payload, 0);
+    if (type != NULL && PyType_Check(type) && ((PyTypeObject *)type)->tp_new != NULL
+        && PyTuple_Check(PyTuple_GET_ITEM(payload, 1))) {
+        PyObject *fields = PyTuple_GET_ITEM(payload, 1);
+        Py_ssize_t i;
+        for (i = 0; i < PyTuple_GET_SIZE(fields); i++) {
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            if (!PyTuple_Check(field) || PyTuple_GET_SIZE(field) != 2
+                || !PyUnicode_Check(PyTuple_GET_ITEM(field, 0)))
+                break;
+        }
+        if (i == PyTuple_GET_SIZE(fields))
+            return fields;
+    }
+    PyErr_SetString(PyExc_ValueError, "object: expected (type, ((attribute name, child), ...)) with a type "
+                                      "that can be instantiated");
+    return NULL;
+}
+
+/* Whether pattern p is well formed and numbers its leaves *count, *count + 1, ... in preorder. */
+static int
+check_pattern(PyObject *p, Py_ssize_t *count)
+{
+    if (!PyTuple_Check(p) || PyTuple_GET_SIZE(p) != 2 || !PyLong_Check(PyTuple_GET_ITEM(p, 0)))
+        goto bad;
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
+    PyObject *payload = PyTuple_GET_ITEM(p, 1);
+    if (kind == PATTERN_LEAF || kind == PATTERN_ARRAY) {
+        if (!PyLong_Check(payload) || PyLong_AsSsize_t(payload) != *count)
+            goto bad;
+        (*count)++;
+        return 0;
+    }
+    if (kind == PATTERN_CONST)
+        return 0;
+    if ((kind == PATTERN_TUPLE || kind == PATTERN_LIST) && PyTuple_Check(payload)) {
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(payload); i++)
+            if (check_pattern(PyTuple_GET_ITEM(payload, i), count) < 0)
+                return -1;
+        return 0;
+    }
+    if (kind == PATTERN_OBJECT) {
+        PyObject *fields = object_fields(payload);
+        if (fields == NULL)
+            return -1;
+        for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(fields); i++)
+            if (check_pattern(PyTuple_GET_ITEM(PyTuple_GET_ITEM(fields, i), 1), count) < 0)
+                return -1;
+        return 0;
+    }
+bad:
+    PyErr_Clear();
+    PyErr_SetString(PyExc_ValueError, "arguments: expected nested (kind, payload) patterns numbering the "
+                                      "inputs in order");
+    return -1;
+}
+
+/* Whether `arguments` is a tuple of patterns whose leaves number the nleaves inputs the caller passes. */
+static int
+check_arguments(PyObject *arguments, Py_ssize_t nleaves, int raw)
+{
+    Py_ssize_t count = 0;
+    if (raw || !PyTuple_Check(arguments)) {
+        PyErr_SetString(PyExc_ValueError, "arguments: expected a tuple of patterns (not in raw mode)");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(arguments); i++)
+        if (check_pattern(PyTuple_GET_ITEM(arguments, i), &count) < 0)
+            return -1;
+    if (count != nleaves) {
+        PyErr_Format(PyExc_ValueError, "arguments: the patterns hold %zd leaves for %zd inputs", count, nleaves);
+        return -1;
+    }
+    return 0;
+}
+
 static PyObject *
 Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
     static char *names[] = {"address", "inputs", "outputs", "box", "slots", "template", "build",
-                            "miss", "counter", "failed", "work_bytes", "keep", "stream", NULL};
+                            "miss", "counter", "failed", "work_bytes", "keep", "stream", "arguments", "guard",
+                            NULL};
     unsigned long long address;
     PyObject *inputs, *outputs, *box, *slots, *template_, *build, *miss, *counter, *failed, *keep;
-    PyObject *stream = Py_None;
+    PyObject *stream = Py_None, *arguments = Py_None, *guard = Py_None;
     Py_ssize_t work_bytes;
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KO!O!O!O!OOOOOnO|O:Dispatcher", names, &address,
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "KO!O!O!O!OOOOOnO|OOO:Dispatcher", names, &address,
                                      &PyTuple_Type, &inputs, &PyTuple_Type, &outputs, &PyType_Type, &box,
                                      &PyTuple_Type, &slots, &template_, &build, &miss, &counter, &failed,
-                                     &work_bytes, &keep, &stream))
+                                     &work_bytes, &keep, &stream, &arguments, &guard))
         return NULL;
     int raw = (PyTypeObject *)box == &PyArray_Type;
     if (address == 0 || work_bytes < 0 || (!raw && PyTuple_GET_SIZE(slots) != NSLOTS) || !PyCallable_Check(miss)
@@ -268,6 +384,12 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         return NULL;
     if (stream != Py_None && check_stream(stream, inputs) < 0)
         return NULL;
+    if (arguments != Py_None && check_arguments(arguments, nin - (stream != Py_None), raw) < 0)
+        return NULL;
+    if (guard != Py_None && !PyCallable_Check(guard)) {
+        PyErr_SetString(PyExc_TypeError, "Dispatcher: guard must be callable or None");
+        return NULL;
+    }
 
     Dispatcher *self = (Dispatcher *)type->tp_alloc(type, 0);
     if (self == NULL)
@@ -315,6 +437,14 @@ Dispatcher_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
         self->stream = (PyArrayObject *)stream;
         Py_INCREF(stream);
     }
+    if (arguments != Py_None) {
+        self->arguments = arguments;
+        Py_INCREF(arguments);
+    }
+    if (guard != Py_None) {
+        self->guard = guard;
+        Py_INCREF(guard);
+    }
     return (PyObject *)self;
 }
 
@@ -329,6 +459,8 @@ Dispatcher_traverse(Dispatcher *self, visitproc visit, void *arg)
     Py_VISIT(self->failed);
     Py_VISIT(self->keep);
     Py_VISIT(self->stream);
+    Py_VISIT(self->arguments);
+    Py_VISIT(self->guard);
     if (self->specs != NULL)
         for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_VISIT(self->specs[i].fmt);
@@ -348,6 +480,8 @@ Dispatcher_clear(Dispatcher *self)
     Py_CLEAR(self->failed);
     Py_CLEAR(self->keep);
     Py_CLEAR(self->stream);
+    Py_CLEAR(self->arguments);
+    Py_CLEAR(self->guard);
     if (self->specs != NULL)
         for (Py_ssize_t i = 0; i < self->nin + self->nout; i++) {
             Py_CLEAR(self->specs[i].fmt);
@@ -397,6 +531,26 @@ boxed(Dispatcher *self, Py_ssize_t o, PyObject **outs, PyObject **boxes)
     return boxes[o];
 }
 
+static PyObject *instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes);
+
+/* An object made as type.__new__(type) would make it, its attributes set from their templates in
+ * order (how a dlnetwork or a Learnables table is rebuilt around new arrays). */
+static PyObject *
+instantiate_object(Dispatcher *self, PyObject *payload, PyObject **outs, PyObject **boxes)
+{
+    PyTypeObject *type = (PyTypeObject *)PyTuple_GET_ITEM(payload, 0);
+    PyObject *fields = PyTuple_GET_ITEM(payload, 1);
+    PyObject *obj = type->tp_new(type, empty_tuple, NULL);
+    for (Py_ssize_t i = 0; obj != NULL && i < PyTuple_GET_SIZE(fields); i++) {
+        PyObject *field = PyTuple_GET_ITEM(fields, i);
+        PyObject *value = instantiate(self, PyTuple_GET_ITEM(field, 1), outs, boxes);
+        if (value == NULL || PyObject_SetAttr(obj, PyTuple_GET_ITEM(field, 0), value) < 0)
+            Py_CLEAR(obj);
+        Py_XDECREF(value);
+    }
+    return obj;
+}
+
 static PyObject *
 instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes)
 {
@@ -410,6 +564,8 @@ instantiate(Dispatcher *self, PyObject *t, PyObject **outs, PyObject **boxes)
         Py_INCREF(payload);
         return payload;
     }
+    if (kind == TEMPLATE_OBJECT)
+        return instantiate_object(self, payload, outs, boxes);
     Py_ssize_t n = PyTuple_GET_SIZE(payload);
     PyObject *result = kind == TEMPLATE_TUPLE ? PyTuple_New(n) : PyList_New(n);
     if (result == NULL)
@@ -524,6 +680,116 @@ take_key(PyArrayObject *stream, int *busy)
     return key;
 }
 
+/* Whether x is a plain ndarray fitting input spec s (an ndarray leaf of a pattern). */
+static int
+array_fits(PyObject *x, const Spec *s, PyArrayObject **data)
+{
+    if (!PyArray_CheckExact(x))
+        return 0;
+    PyArrayObject *a = (PyArrayObject *)x;
+    if (PyArray_TYPE(a) != s->typenum || PyArray_NDIM(a) != s->ndim || !PyArray_ISNOTSWAPPED(a)
+        || !PyArray_IS_C_CONTIGUOUS(a))
+        return 0;
+    for (int d = 0; d < s->ndim; d++)
+        if (PyArray_DIMS(a)[d] != s->dims[d])
+            return 0;
+    *data = a;
+    return 1;
+}
+
+/* Whether argument x matches pattern p (as tree.signature would give it the signature's key); its
+ * leaves' arrays go to ins[*k], ins[*k + 1], ... and held (new references), *k counting them.
+ * An exception raised by an attribute or a comparison means no match: the Python path, which
+ * `miss` runs, meets it again and says what is wrong. */
+static int
+match_argument(Dispatcher *self, PyObject *p, PyObject *x, PyArrayObject **ins, PyObject **held, Py_ssize_t *k)
+{
+    long kind = PyLong_AsLong(PyTuple_GET_ITEM(p, 0));
+    PyObject *payload = PyTuple_GET_ITEM(p, 1);
+    int ok = 0;
+    switch (kind) {
+    case PATTERN_LEAF:
+    case PATTERN_ARRAY:
+        ok = kind == PATTERN_LEAF ? fits(self, x, &self->specs[*k], &ins[*k])
+                                  : array_fits(x, &self->specs[*k], &ins[*k]);
+        if (ok > 0) {
+            held[*k] = (PyObject *)ins[*k];
+            Py_INCREF(held[*k]);
+            (*k)++;
+        }
+        break;
+    case PATTERN_CONST:
+        ok = x == payload ? 1 : PyObject_RichCompareBool(x, payload, Py_EQ);
+        break;
+    case PATTERN_TUPLE:
+    case PATTERN_LIST: {
+        Py_ssize_t n = PyTuple_GET_SIZE(payload);
+        if (kind == PATTERN_TUPLE ? !PyTuple_CheckExact(x) : !PyList_CheckExact(x))
+            return 0;
+        if (Py_SIZE(x) != n)
+            return 0;
+        ok = 1;
+        for (Py_ssize_t i = 0; ok > 0 && i < n; i++) {
+            if (Py_SIZE(x) != n)   /* a comparison's Python code changed the list */
+                return 0;
+            PyObject *item = kind == PATTERN_TUPLE ? PyTuple_GET_ITEM(x, i) : PyList_GET_ITEM(x, i);
+            Py_INCREF(item);
+            ok = match_argument(self, PyTuple_GET_ITEM(payload, i), item, ins, held, k);
+            Py_DECREF(item);
+        }
+        break;
+    }
+    case PATTERN_OBJECT: {
+        PyObject *fields = PyTuple_GET_ITEM(payload, 1);
+        if ((PyObject *)Py_TYPE(x) != PyTuple_GET_ITEM(payload, 0))
+            return 0;
+        ok = 1;
+        for (Py_ssize_t i = 0; ok > 0 && i < PyTuple_GET_SIZE(fields); i++) {
+            PyObject *field = PyTuple_GET_ITEM(fields, i);
+            PyObject *value = PyObject_GetAttr(x, PyTuple_GET_ITEM(field, 0));
+            if (value == NULL) {
+                ok = -1;
+                break;
+            }
+            ok = match_argument(self, PyTuple_GET_ITEM(field, 1), value, ins, held, k);
+            Py_DECREF(value);
+        }
+        break;
+    }
+    }
+    if (ok < 0) {
+        PyErr_Clear();
+        ok = 0;
+    }
+    return ok;
+}
+
+/* Whether guard() says the values the function captured are unchanged; -1 on error. */
+static int
+guard_holds(PyObject *guard)
+{
+    PyObject *valid = PyObject_CallNoArgs(guard);
+    if (valid == NULL)
+        return -1;
+    int truth = PyObject_IsTrue(valid);
+    Py_DECREF(valid);
+    return truth;
+}
+
+/* Whether the arguments match self->arguments; on 1, ins and held hold the inputs' arrays. */
+static int
+take_arguments(Dispatcher *self, PyObject *const *args, PyArrayObject **ins, PyObject **held)
+{
+    Py_ssize_t k = 0;
+    int ok = 1;
+    for (Py_ssize_t i = 0; ok > 0 && i < PyTuple_GET_SIZE(self->arguments); i++)
+        ok = match_argument(self, PyTuple_GET_ITEM(self->arguments, i), args[i], ins, held, &k);
+    if (ok <= 0)
+        for (Py_ssize_t i = 0; i < k; i++)
+            Py_CLEAR(held[i]);
+    return ok;
+}
+
 static PyObject *
 dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
@@ -538,7 +804,8 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     void **ptrs = stack_ptrs, *heap = NULL, *raw = NULL;
     PyObject *result = NULL;
     Py_ssize_t i;
-    const Py_ssize_t nargs = nin - (self->stream != NULL);   /* the caller does not pass the key */
+    const Py_ssize_t nleaves = nin - (self->stream != NULL);   /* the caller does not pass the key */
+    const Py_ssize_t nargs = self->arguments != NULL ? PyTuple_GET_SIZE(self->arguments) : nleaves;
 
     if (kwnames != NULL || PyVectorcall_NARGS(nargsf) != nargs)
         return PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
@@ -555,24 +822,39 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     } else {
         memset(stack_objs, 0, sizeof stack_objs);
     }
-    for (i = 0; i < nargs; i++) {
+    if (self->arguments != NULL) {   /* holds the arrays as it takes them */
+        int ok = take_arguments(self, args, ins, held);
+        if (ok <= 0) {
+            PyMem_Free(heap);
+            return ok < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
+        }
+    }
+    for (i = 0; self->arguments == NULL && i < nargs; i++) {
         int ok = fits(self, args[i], &self->specs[i], &ins[i]);
         if (ok <= 0) {
             PyMem_Free(heap);
             return ok < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
         }
     }
-    if (self->stream != NULL) {   /* only once the arguments fit: a miss draws its own key */
-        int busy = 0;
-        if ((held[nin - 1] = take_key(self->stream, &busy)) == NULL) {
-            PyMem_Free(heap);
-            return busy ? PyObject_Vectorcall(self->miss, args, nargsf, kwnames) : NULL;
-        }
-        ins[nin - 1] = (PyArrayObject *)held[nin - 1];
-    }
-    for (i = 0; i < nargs; i++) {   /* another thread may rebind a dlarray's data during the call */
+    for (i = 0; self->arguments == NULL && i < nargs; i++) {   /* another thread may rebind a dlarray's data */
         held[i] = (PyObject *)ins[i];
         Py_INCREF(held[i]);
+    }
+    if (self->guard != NULL || self->stream != NULL) {
+        /* the guard's Python code may run other threads; the key is drawn last: a miss draws its own */
+        int busy = 0, valid = self->guard != NULL ? guard_holds(self->guard) : 1;
+        if (valid > 0 && self->stream != NULL) {
+            if ((held[nin - 1] = take_key(self->stream, &busy)) == NULL)
+                valid = busy ? 0 : -1;
+            else
+                ins[nin - 1] = (PyArrayObject *)held[nin - 1];
+        }
+        if (valid <= 0) {
+            for (i = 0; i < nleaves; i++)
+                Py_CLEAR(held[i]);
+            PyMem_Free(heap);
+            return valid < 0 ? NULL : PyObject_Vectorcall(self->miss, args, nargsf, kwnames);
+        }
     }
     /* donated inputs that may not be overwritten are copied first; their outputs are the copies */
     for (i = 0; i < nout; i++) {
@@ -696,7 +978,8 @@ DLGRAD_FASTCALL_INIT(void)
         return NULL;
     str_hits = PyUnicode_InternFromString("hits");
     one = PyLong_FromLong(1);
-    if (str_hits == NULL || one == NULL)
+    empty_tuple = PyTuple_New(0);
+    if (str_hits == NULL || one == NULL || empty_tuple == NULL)
         return NULL;
     PyObject *m = PyModule_Create(&module);
     if (m == NULL)
