@@ -17,6 +17,7 @@ from ..dlarray import dlarray
 from ..formats import FormatError, labelled, stripdims
 from .common import stop
 from ..types import ArrayLike
+from ..namevalue import name_value
 
 
 def _layout(fmt: str | None, what: str) -> tuple[int, int | None, int]:
@@ -92,6 +93,7 @@ def _allowed(fmt: str | None, keys_fmt: str | None, PaddingMask: ArrayLike | Non
     return masks + [F.reshape(p, (1, 1 if b is None else batch, 1, nk)) != 0]
 
 
+@name_value(4)
 def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: int, *, DataFormat: str | None = None,
               Scale: float | str = "auto", PaddingMask: ArrayLike | None = None, AttentionMask: ArrayLike = "none",
               DropoutProbability: float = 0.0, DropoutMask: ArrayLike | None = None) -> tuple[dlarray, dlarray]:

@@ -232,14 +232,14 @@ class _Fold(_MultiInput):
         return functools.reduce(self.combine, xs)
 
 
-@_layer("addition")
+@_layer("addition", optional=("NumInputs",))
 class additionLayer(_Fold):
     """Elementwise sum of NumInputs inputs of one size and format."""
     NumInputs: int = 2
     name: str = ""
 
 
-@_layer("multiplication")
+@_layer("multiplication", optional=("NumInputs",))
 class multiplicationLayer(_Fold):
     """Elementwise product of NumInputs inputs of one size and format."""
     NumInputs: int = 2
@@ -261,7 +261,7 @@ class _Concat(_MultiInput):
             raise ShapeError(f"{type(self).__name__} {self.name!r} ({fmt or 'unformatted'} data): {error}") from None
 
 
-@_layer("concat")
+@_layer("concat", optional=("Dim", "NumInputs"))
 class concatenationLayer(_Concat):
     """Concatenation along Dim, a 0-based axis of the formatted data (for "SSCB": 2 is channels)."""
     Dim: int = 0
@@ -276,7 +276,7 @@ class concatenationLayer(_Concat):
         return self.Dim
 
 
-@_layer("depthcat")
+@_layer("depthcat", optional=("NumInputs",))
 class depthConcatenationLayer(_Concat):
     """Concatenation along the channel ("C") axis."""
     NumInputs: int = 2

@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..types import ArrayLike
 
 import math
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import numpy as np
@@ -23,12 +23,7 @@ from .linear import dropout, fullyconnect
 from ..random import rand
 from .normalization import batchnorm, layernorm
 from ..dlarray import dlarray
-
-if TYPE_CHECKING:
-    from typing_extensions import dataclass_transform
-else:
-    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:   # typing's, for Python < 3.11
-        return lambda f: f
+from ..namevalue import name_value_init
 
 Params = dict[str, Any]
 Size = int | Sequence[int]
@@ -48,6 +43,9 @@ def _pair(v: Any) -> tuple[int, ...]:
 class Layer:
     prefix = "layer"
     name: str = ""
+
+    if TYPE_CHECKING:   # MATLAB's form: required arguments, then name-value pairs or keywords (_layer)
+        def __init__(self, *args: Any, **options: Any) -> None: ...
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return {}, {}
@@ -73,11 +71,17 @@ class Layer:
         return f"{type(self).__name__}({fields})"
 
 
-@dataclass_transform(frozen_default=True)
-def _layer(prefix: str) -> Callable[[LayerType], LayerType]:
+def _layer(prefix: str, optional: tuple[str, ...] = ()) -> Callable[[LayerType], LayerType]:
+    """A frozen dataclass layer whose constructor takes MATLAB's form: the required fields
+    positionally, then the `optional` ones (MATLAB's optional positional arguments, such as
+    dropoutLayer's probability) while they are not strings, then options as name-value pairs
+    ("Padding", "same") or keywords, names matched case-insensitively."""
     def decorate(cls: Any) -> Any:
         cls = dataclass(frozen=True)(cls)
         cls.prefix = prefix
+        options = [f for f in fields(cls) if f.init]
+        required = sum(f.default is MISSING and f.default_factory is MISSING for f in options)
+        name_value_init(cls, [f.name for f in options], required, optional)
         return cls
     return decorate
 
@@ -289,24 +293,25 @@ class layerNormalizationLayer(Layer):
                          OperationDimension=self.OperationDimension)
 
 
-def _activation(cls_name: str, prefix: str, fn: Callable[..., dlarray], **defaults: Any) -> Callable[..., Layer]:
+def _activation(cls_name: str, prefix: str, fn: Callable[..., dlarray], optional: tuple[str, ...] = (),
+                **defaults: Any) -> Callable[..., Layer]:
     namespace = {"__annotations__": {k: type(v) for k, v in defaults.items()} | {"name": str},
                  **defaults, "name": "",
                  "forward": lambda self, p, x: fn(x, **{k: getattr(self, k) for k in defaults})}
     cls = type(cls_name, (Layer,), namespace)
-    return _layer(prefix)(cls)
+    return _layer(prefix, optional)(cls)
 
 
 reluLayer = _activation("reluLayer", "relu", lambda x: A.relu(x))
-leakyReluLayer = _activation("leakyReluLayer", "leakyrelu", A.leakyrelu, scale=0.01)
-eluLayer = _activation("eluLayer", "elu", A.elu, alpha=1.0)
+leakyReluLayer = _activation("leakyReluLayer", "leakyrelu", A.leakyrelu, ("scale",), scale=0.01)
+eluLayer = _activation("eluLayer", "elu", A.elu, ("alpha",), alpha=1.0)
 geluLayer = _activation("geluLayer", "gelu", A.gelu, Approximation="none")
 sigmoidLayer = _activation("sigmoidLayer", "sigmoid", lambda x: A.sigmoid(x))
 tanhLayer = _activation("tanhLayer", "tanh", lambda x: A.tanh(x))
 softmaxLayer = _activation("softmaxLayer", "softmax", lambda x: A.softmax(x))
 
 
-@_layer("dropout")
+@_layer("dropout", optional=("Probability",))
 class dropoutLayer(Layer):
     Probability: float = 0.5
     name: str = ""

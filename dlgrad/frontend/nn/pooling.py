@@ -21,6 +21,7 @@ from ..dlarray import dlarray, wrap_traced
 from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
 from ..types import ArrayLike
+from ..namevalue import name_value
 
 #: Sizes per pooled dimension: one int for all, or one per dimension.
 Sizes = Union[int, Sequence[int], npt.NDArray[Any]]
@@ -133,6 +134,7 @@ def _geometry(X: ArrayLike, poolsize: Any, Stride: Any, Padding: Any, DataFormat
     return x, fmt, keep, geometry(axis, window, stride, pads)
 
 
+@name_value(2)
 def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
             DataFormat: str | None = None, return_indices: bool = False,
             *, _ndims: int | None = None) -> dlarray | tuple[dlarray, dlarray, tuple[int, ...]]:
@@ -153,6 +155,7 @@ def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
 
+@name_value(2)
 def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
             PaddingValue: float | str = 0, DataFormat: str | None = None,
             *, _ndims: int | None = None) -> dlarray:
@@ -186,6 +189,7 @@ def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
     return relabel(y, fmt, keep)
 
 
+@name_value(3)
 def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sizes, DataFormat: str | None = None) -> dlarray:
     """MATLAB's maxunpool: zeros of outputSize with each element of X at its position in indx.
 
