@@ -40,6 +40,34 @@ def _pair(v: Any) -> tuple[int, ...]:
     return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
 
 
+def _whole(value: Any) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer, float, np.floating)) \
+        and float(value).is_integer()
+
+
+def positive_int(value: Any, what: str, layer: str) -> int:
+    """value as an int, or a ValueError: MATLAB refuses a size of 0, a fraction or a negative size."""
+    if not _whole(value) or value < 1:
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_sizes(value: Any, d: int, what: str, layer: str) -> tuple[int, ...]:
+    """d positive ints from one value or d of them (MATLAB's filterSize, poolSize)."""
+    values: list[Any] = list(np.ravel(np.asarray(value, dtype=object))) if not isinstance(value, str) else [value]
+    if len(values) not in (1, d) or not all(_whole(v) and v >= 1 for v in values):
+        raise ValueError(f"{layer}: {what} must be a positive integer{f' or {d} of them' * (d > 1)}, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in values * (d // len(values)))
+
+
+def positive_epsilon(value: Any, layer: str) -> None:
+    """Epsilon divides by sqrt(variance + Epsilon): 0 or less gives Inf or NaN for constant data."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 < value < math.inf:
+        raise ValueError(f"{layer}: Epsilon must be a positive number, got {value!r}")
+
+
 class Layer:
     prefix = "layer"
     name: str = ""
@@ -90,6 +118,9 @@ def _layer(prefix: str, optional: tuple[str, ...] = ()) -> Callable[[LayerType],
 class featureInputLayer(Layer):
     inputSize: int
     name: str = ""
+
+    def __post_init__(self) -> None:
+        positive_int(self.inputSize, "inputSize", "featureInputLayer")
 
     def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1), dtype), "CB")
@@ -212,6 +243,9 @@ class fullyConnectedLayer(Layer):
     FeatureOrder: str = "row-major"
     quiet = ("FeatureOrder",)
 
+    def __post_init__(self) -> None:
+        positive_int(self.outputSize, "outputSize", "fullyConnectedLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         # the features fullyconnect flattens: S, C and U axes (B and T are observations and steps)
         n = math.prod(d for d, c in zip(x.shape, x._fmt) if c in "SCU")
@@ -233,7 +267,8 @@ class convolution2dLayer(Layer):
     PaddingValue: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "filterSize", _pair(self.filterSize))
+        object.__setattr__(self, "filterSize", positive_sizes(self.filterSize, 2, "filterSize", "convolution2dLayer"))
+        positive_int(self.numFilters, "numFilters", "convolution2dLayer")
         if not isinstance(self.Padding, str):
             object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0 else
                                tuple(tuple(int(v) for v in row) for row in np.asarray(self.Padding))
@@ -261,6 +296,9 @@ class batchNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "batchNormalizationLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         return ({"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)},
@@ -283,6 +321,9 @@ class layerNormalizationLayer(Layer):
     name: str = ""
     OperationDimension: str = "auto"
     quiet = ("OperationDimension",)
+
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "layerNormalizationLayer")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dlarray import dlarray
-from .layers import LAYERS, Layer, Params, _layer
+from .layers import LAYERS, Layer, Params, _layer, positive_epsilon
 from .normalization import crosschannelnorm, groupnorm, instancenorm
 
 
@@ -19,6 +19,9 @@ class instanceNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "instanceNormalizationLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)
 
@@ -32,6 +35,9 @@ class groupNormalizationLayer(Layer):
     numGroups: int | str
     Epsilon: float = 1e-5
     name: str = ""
+
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "groupNormalizationLayer")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)

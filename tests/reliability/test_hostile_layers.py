@@ -1,0 +1,64 @@
+"""A MATLAB user porting layer code: sizes MATLAB refuses, Epsilon that makes NaN, MATLAB's [] as the
+first optimizer state, attention over no keys. Each failed silently or unclearly before."""
+import numpy as np
+import pytest
+
+import dlgrad as dl
+from dlgrad import dlarray
+
+
+@pytest.mark.parametrize("make, message", [
+    # before: an empty (5, 7, 0, B) output, silently
+    (lambda: dl.convolution2dLayer(3, 0), r"convolution2dLayer: numFilters must be a positive integer, got 0"),
+    # before: "too many values to unpack (expected 2)" at initialisation
+    (lambda: dl.convolution2dLayer([3, 3, 3], 2), r"convolution2dLayer: filterSize must be a positive integer "
+                                                  r"or 2 of them, got \[3, 3, 3\]"),
+    # before: ZeroDivisionError at initialisation
+    (lambda: dl.convolution2dLayer(0, 2), r"convolution2dLayer: filterSize must be"),
+    (lambda: dl.convolution1dLayer([3, 3], 2), r"convolution1dLayer: filterSize must be a positive integer, got"),
+    (lambda: dl.convolution3dLayer(3, -2), r"convolution3dLayer: numFilters must be a positive integer, got -2"),
+    (lambda: dl.groupedConvolution2dLayer(3, 2, 0), r"groupedConvolution2dLayer: numGroups .* got 0"),
+    (lambda: dl.transposedConv2dLayer(3, 0), r"transposedConv2dLayer: numFilters must be a positive integer"),
+    (lambda: dl.maxPooling2dLayer([2, 2, 2]), r"maxPooling2dLayer: poolSize must be a positive integer or 2 of them"),
+    # before: a (0, B) output, silently; 2.5 gave "'float' object cannot be interpreted as an integer"
+    (lambda: dl.fullyConnectedLayer(0), r"fullyConnectedLayer: outputSize must be a positive integer, got 0"),
+    (lambda: dl.fullyConnectedLayer(2.5), r"fullyConnectedLayer: outputSize must be a positive integer, got 2.5"),
+    (lambda: dl.featureInputLayer(0), r"featureInputLayer: inputSize must be a positive integer, got 0"),
+    # before: NaN outputs with a RuntimeWarning (sqrt of a negative variance + Epsilon)
+    (lambda: dl.layerNormalizationLayer(Epsilon=-1), r"layerNormalizationLayer: Epsilon must be a positive number"),
+    (lambda: dl.batchNormalizationLayer("Epsilon", 0), r"batchNormalizationLayer: Epsilon must be a positive number"),
+    (lambda: dl.instanceNormalizationLayer("Epsilon", -1e-3), r"instanceNormalizationLayer: Epsilon must be"),
+    (lambda: dl.groupNormalizationLayer(2, "Epsilon", float("nan")), r"groupNormalizationLayer: Epsilon must be"),
+])
+def test_layers_refuse_what_matlab_refuses(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_valid_sizes_still_build_and_keep_their_form():
+    assert dl.convolution2dLayer([3, 2], 4).filterSize == (3, 2)
+    assert dl.convolution3dLayer(np.int64(3), 2).filterSize == (3, 3, 3)
+    assert dl.groupedConvolution2dLayer(3, 2, "Channel-Wise").numGroups == "Channel-Wise"
+    assert dl.maxPooling2dLayer(2).poolSize == 2 and dl.maxPooling2dLayer([2, 3]).poolSize == (2, 3)
+    assert dl.fullyConnectedLayer(np.int32(3)).outputSize == 3
+
+
+def test_adamupdate_takes_matlabs_empty_first_state():
+    # MATLAB: averageGrad = []; averageSqGrad = []; then adamupdate. Before: "the optimizer state has
+    # 0 arrays but the parameters 2"
+    net = dl.dlnetwork([dl.featureInputLayer(2), dl.fullyConnectedLayer(1)])
+    grad = net.Learnables.map(lambda v: v * 0 + 0.5)
+    expected, m, v = dl.adamupdate(net, grad, None, None, 1)
+    for empty in ([], np.zeros((0, 0))):
+        got, m2, v2 = dl.adamupdate(net, grad, empty, empty, 1)
+        for a, b in zip(got.Learnables.Value, expected.Learnables.Value):
+            np.testing.assert_array_equal(dl.extractdata(a), dl.extractdata(b))
+    net2, vel = dl.sgdmupdate(net, grad, [])
+    assert len(vel) == len(net.Learnables)
+
+
+def test_self_attention_over_zero_steps_is_named():
+    # before: numpy's "zero-size array to reduction operation max which has no identity"
+    net = dl.dlnetwork([dl.sequenceInputLayer(4), dl.selfAttentionLayer(2, 4)])
+    with pytest.raises(dl.FormatError, match=r"attention: the keys have 0 steps"):
+        dl.predict(net, dlarray(np.ones((4, 2, 0)), "CBT"))
