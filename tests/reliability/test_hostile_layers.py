@@ -62,3 +62,16 @@ def test_self_attention_over_zero_steps_is_named():
     net = dl.dlnetwork([dl.sequenceInputLayer(4), dl.selfAttentionLayer(2, 4)])
     with pytest.raises(dl.FormatError, match=r"attention: the keys have 0 steps"):
         dl.predict(net, dlarray(np.ones((4, 2, 0)), "CBT"))
+
+
+def test_concatenation_along_the_batch_is_refused():
+    # MATLAB's concatenationLayer(1, 2) joins the channels of "CB" data; ported as is, Dim 1 is the
+    # batch here, and two branches of one width were silently stacked into 2N observations
+    graph = dl.layerGraph([dl.featureInputLayer(3, "Name", "in"), dl.fullyConnectedLayer(4, "Name", "fc1"),
+                           dl.concatenationLayer(1, 2, "Name", "joined")])
+    graph = dl.addLayers(graph, dl.fullyConnectedLayer(4, "Name", "fc2"))
+    graph = dl.connectLayers(graph, "in", "fc2")
+    graph = dl.connectLayers(graph, "fc2", "joined/in2")
+    with pytest.raises(dl.FormatError, match=r"concatenationLayer 'joined': Dim 1 is the observation \('B'\) "
+                                             r"axis of 'CB' data.*Dim=0 here"):
+        dl.dlnetwork(graph)

@@ -273,6 +273,10 @@ class concatenationLayer(_Concat):
         if ndim is not None and not 0 <= self.Dim < ndim:
             raise FormatError(f"concatenationLayer {self.name!r}: Dim {self.Dim} is not an axis of {fmt!r} data "
                               f"(0-based: 0..{ndim - 1})")
+        if fmt and fmt[self.Dim] == "B":   # MATLAB's 1-based Dim ported as is lands here: channels + 1
+            raise FormatError(f"concatenationLayer {self.name!r}: Dim {self.Dim} is the observation ('B') axis of "
+                              f"{fmt!r} data; concatenation joins channels or spatial axes, and Dim is 0-based "
+                              f"(MATLAB's concatenationLayer({self.Dim}, ...) is Dim={self.Dim - 1} here)")
         return self.Dim
 
 
