@@ -26,9 +26,9 @@ from dlgrad import dlarray
     (lambda: dl.featureInputLayer(0), r"featureInputLayer: inputSize must be a positive integer, got 0"),
     # before: NaN outputs with a RuntimeWarning (sqrt of a negative variance + Epsilon)
     (lambda: dl.layerNormalizationLayer(Epsilon=-1), r"layerNormalizationLayer: Epsilon must be a positive number"),
-    (lambda: dl.batchNormalizationLayer("Epsilon", 0), r"batchNormalizationLayer: Epsilon must be a positive number"),
-    (lambda: dl.instanceNormalizationLayer("Epsilon", -1e-3), r"instanceNormalizationLayer: Epsilon must be"),
-    (lambda: dl.groupNormalizationLayer(2, "Epsilon", float("nan")), r"groupNormalizationLayer: Epsilon must be"),
+    (lambda: dl.batchNormalizationLayer(Epsilon=0), r"batchNormalizationLayer: Epsilon must be a positive number"),
+    (lambda: dl.instanceNormalizationLayer(Epsilon=-1e-3), r"instanceNormalizationLayer: Epsilon must be"),
+    (lambda: dl.groupNormalizationLayer(2, Epsilon=float("nan")), r"groupNormalizationLayer: Epsilon must be"),
 ])
 def test_layers_refuse_what_matlab_refuses(make, message):
     with pytest.raises(ValueError, match=message):
@@ -67,9 +67,9 @@ def test_self_attention_over_zero_steps_is_named():
 def test_concatenation_along_the_batch_is_refused():
     # MATLAB's concatenationLayer(1, 2) joins the channels of "CB" data; ported as is, Dim 1 is the
     # batch here, and two branches of one width were silently stacked into 2N observations
-    graph = dl.layerGraph([dl.featureInputLayer(3, "Name", "in"), dl.fullyConnectedLayer(4, "Name", "fc1"),
-                           dl.concatenationLayer(1, 2, "Name", "joined")])
-    graph = dl.addLayers(graph, dl.fullyConnectedLayer(4, "Name", "fc2"))
+    graph = dl.layerGraph([dl.featureInputLayer(3, name="in"), dl.fullyConnectedLayer(4, name="fc1"),
+                           dl.concatenationLayer(1, 2, name="joined")])
+    graph = dl.addLayers(graph, dl.fullyConnectedLayer(4, name="fc2"))
     graph = dl.connectLayers(graph, "in", "fc2")
     graph = dl.connectLayers(graph, "fc2", "joined/in2")
     with pytest.raises(dl.FormatError, match=r"concatenationLayer 'joined': Dim 1 is the observation \('B'\) "
