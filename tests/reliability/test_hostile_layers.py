@@ -75,3 +75,13 @@ def test_concatenation_along_the_batch_is_refused():
     with pytest.raises(dl.FormatError, match=r"concatenationLayer 'joined': Dim 1 is the observation \('B'\) "
                                              r"axis of 'CB' data.*Dim=0 here"):
         dl.dlnetwork(graph)
+
+
+def test_a_window_longer_than_the_example_sequence_names_min_length():
+    # before: "maxpool: the pool size (2,) is larger than the padded input (1,)" at dlnetwork(...),
+    # with nothing pointing at sequenceInputLayer's MinLength (the example length)
+    with pytest.raises(ValueError, match=r"pool size .*initialising layer 'pool' on example sequences of 1 time "
+                                         r"step.*MinLength"):
+        dl.dlnetwork([dl.sequenceInputLayer(3), dl.maxPooling1dLayer(2, name="pool")])
+    net = dl.dlnetwork([dl.sequenceInputLayer(3, MinLength=2), dl.maxPooling1dLayer(2, name="pool")])
+    assert dl.predict(net, dlarray(np.ones((3, 1, 4)), "CBT")).shape == (3, 1, 2)

@@ -248,15 +248,31 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
         layer = arch.layers[i]
         xs = [inputs[j] if kind == "input" else values[j] for kind, j in arch.feeds[i]]
         x: Any = xs[0] if len(xs) == 1 else tuple(xs)
-        p, s = layer.initialize(x, rng)
+        try:
+            p, s = layer.initialize(x, rng)
+            values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
+                                    {k: dlarray(v) for k, v in s.items()}, x, False)[0]
+        except ValueError as error:
+            raise _with_min_length(error, arch, layer, xs) from error
         params[i], states[i] = p, s
         if layer.prefix == "dropout":
             masks.append((layer.name, x.shape, x._fmt))
-        values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
-                                {k: dlarray(v) for k, v in s.items()}, x, False)[0]
     learn = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in params[i].items()]
     state = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in states[i].items()]
     return learn, state, tuple(masks)
+
+
+def _with_min_length(error: ValueError, arch: Architecture, layer: Layer, xs: Sequence[dlarray]) -> ValueError:
+    """error, with MinLength named when a layer cannot take the short example sequences of a
+    sequenceInputLayer (a pooling or convolution window longer than MinLength, as MATLAB says)."""
+    steps = {x.shape[x._fmt.index("T")] for x in xs if x._fmt and "T" in x._fmt}
+    if not steps or not any(type(l).__name__ == "sequenceInputLayer" for l in arch.layers):
+        return error
+    try:
+        return type(error)(f"{error} (initialising layer {layer.name!r} on example sequences of {min(steps)} time "
+                           f"step(s): set sequenceInputLayer's MinLength to the shortest length the network takes)")
+    except TypeError:   # an error class with another constructor: leave it as it is
+        return error
 
 
 def _restore(rows: Any, kept: Any) -> Any:
