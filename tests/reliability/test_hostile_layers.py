@@ -85,3 +85,15 @@ def test_a_window_longer_than_the_example_sequence_names_min_length():
         dl.dlnetwork([dl.sequenceInputLayer(3), dl.maxPooling1dLayer(2, name="pool")])
     net = dl.dlnetwork([dl.sequenceInputLayer(3, MinLength=2), dl.maxPooling1dLayer(2, name="pool")])
     assert dl.predict(net, dlarray(np.ones((3, 1, 4)), "CBT")).shape == (3, 1, 3)   # Stride 1
+
+
+def test_maxpool_unpacked_into_three_names_returns_the_indices():
+    # MATLAB's [Y, indx, inputSize] = maxpool(X, 2, 'Stride', 2); before, the three names took the three
+    # rows of Y (its first axis has 3 entries here) without a word
+    X = dlarray(np.arange(72.0).reshape(6, 6, 2, 1) % 7, "SSCB")
+    Y, indx, inputSize = dl.maxpool(X, 2, "Stride", 2)
+    assert Y.shape == (3, 3, 2, 1) and indx.shape == Y.shape and tuple(inputSize) == (6, 6, 2, 1)
+    np.testing.assert_array_equal(dl.extractdata(dl.maxpool(X, 2, "Stride", 2)), dl.extractdata(Y))
+    unpooled = dl.maxunpool(Y, indx, inputSize)
+    np.testing.assert_array_equal(np.sort(dl.extractdata(unpooled)[dl.extractdata(unpooled) != 0]),
+                                  np.sort(dl.extractdata(Y)[dl.extractdata(Y) != 0]))

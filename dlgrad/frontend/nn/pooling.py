@@ -22,6 +22,7 @@ from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
 from ..types import ArrayLike
 from ..namevalue import name_value
+from ..nargout import requested_outputs
 
 #: Sizes per pooled dimension: one int for all, or one per dimension.
 Sizes = Union[int, Sequence[int], npt.NDArray[Any]]
@@ -147,10 +148,13 @@ def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
     (Y, indx, inputSize) like MATLAB's [Y, indx, inputSize] = maxpool(...): indx holds, for each
     element of Y, the 0-based flat (row-major) position in X of its maximum (MATLAB's are
     1-based, column-major), as float64; inputSize is X's shape; both are for maxunpool.
+    Unpacking the result into three names asks for them too, as MATLAB's number of outputs does.
     """
     x, fmt, keep, attrs = _geometry(X, poolsize, Stride, Padding, DataFormat, "maxpool", _ndims)
     y = relabel(apply("maxpool", x, **attrs), fmt, keep)
-    if not return_indices:
+    # MATLAB's [Y, indx, inputSize] = maxpool(...) ported as `Y, indx, inputSize = maxpool(...)` would
+    # otherwise unpack the first axis of Y (silently when it has 3 entries): three names ask for the indices
+    if not return_indices and requested_outputs() != 3:
         return y
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
