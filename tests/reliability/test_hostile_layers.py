@@ -91,7 +91,7 @@ def test_maxpool_unpacked_into_three_names_returns_the_indices():
     # MATLAB's [Y, indx, inputSize] = maxpool(X, 2, 'Stride', 2); before, the three names took the three
     # rows of Y (its first axis has 3 entries here) without a word
     X = dlarray(np.arange(72.0).reshape(6, 6, 2, 1) % 7, "SSCB")
-    Y, indx, inputSize = dl.maxpool(X, 2, "Stride", 2)
+    Y, indx, inputSize = dl.maxpool(X, 2, Stride=2)
     assert Y.shape == (3, 3, 2, 1) and indx.shape == Y.shape and tuple(inputSize) == (6, 6, 2, 1)
     np.testing.assert_array_equal(dl.extractdata(dl.maxpool(X, 2, "Stride", 2)), dl.extractdata(Y))
     unpooled = dl.maxunpool(Y, indx, inputSize)
