@@ -97,3 +97,24 @@ def test_maxpool_unpacked_into_three_names_returns_the_indices():
     unpooled = dl.maxunpool(Y, indx, inputSize)
     np.testing.assert_array_equal(np.sort(dl.extractdata(unpooled)[dl.extractdata(unpooled) != 0]),
                                   np.sort(dl.extractdata(Y)[dl.extractdata(Y) != 0]))
+
+
+def test_forward_unpacked_into_two_names_returns_the_state():
+    # MATLAB's [Y, state] = forward(net, X); before, Y and state took the two rows of a 2-output Y
+    net = dl.dlnetwork([dl.featureInputLayer(3), dl.fullyConnectedLayer(2), dl.batchNormalizationLayer()])
+    X = dlarray(np.random.default_rng(0).standard_normal((3, 5)), "CB")
+    Y, state = dl.forward(net, X)
+    assert Y.shape == (2, 5) and isinstance(state, dl.Learnables) and len(state) == 2
+    expected_Y, expected_state = dl.forward(net, X, return_state=True)
+    np.testing.assert_array_equal(dl.extractdata(Y), dl.extractdata(expected_Y))
+    for a, b in zip(state.Value, expected_state.Value):
+        np.testing.assert_array_equal(dl.extractdata(a), dl.extractdata(b))
+    Y, state = dl.predict(net, X)
+    assert Y.shape == (2, 5) and isinstance(state, dl.Learnables)
+    assert dl.forward(net, X).shape == (2, 5)      # one name: the output alone
+
+    def loss(net, X):   # the same inside dlfeval, as a custom training loop writes it
+        Y, state = dl.forward(net, X)
+        return dl.sum(Y), state
+    value, state = dl.dlfeval(loss, net, X)
+    assert isinstance(state, dl.Learnables)

@@ -18,6 +18,7 @@ from ..dlarray import F32, F64, dlarray, rebox
 from .architecture import Architecture
 from .layers import Layer
 from ..types import ArrayLike
+from ..nargout import requested_outputs
 
 if TYPE_CHECKING:
     from .layergraph import Connection, LayerGraph, Layers
@@ -342,17 +343,26 @@ def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[int, 
 def forward(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None, return_state: bool = False,
             DropoutMasks: dict[str, Any] | None = None) -> Any:
     """The network's output(s) in training behaviour (batch statistics, dropout with the given
-    masks, or, as MATLAB's, masks drawn with dl.rand where none is given): one array per network output (or per name in Outputs); with return_state=True the
-    updated State follows them, as MATLAB's [Y1, ..., state] = forward(...)."""
+    masks, or, as MATLAB's, masks drawn with dl.rand where none is given): one array per network output (or per name in Outputs); with return_state=True, or
+    unpacked into one name more than outputs, the updated State follows them, as MATLAB's
+    [Y1, ..., state] = forward(...)."""
     ys, state = net.run(X, True, DropoutMasks, _outputs(net, Outputs))
-    if return_state:
-        return (*ys, state)
-    return ys[0] if len(ys) == 1 else ys
+    return _results(ys, state, return_state)
 
 
 def predict(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None) -> Any:
-    """The network's output(s) in inference behaviour (trained statistics, no dropout)."""
-    ys = net.run(X, False, None, _outputs(net, Outputs))[0]
+    """The network's output(s) in inference behaviour (trained statistics, no dropout); unpacked
+    into one name more than outputs, the updated State follows them (MATLAB's [Y, state] = predict(...))."""
+    ys, state = net.run(X, False, None, _outputs(net, Outputs))
+    return _results(ys, state, False)
+
+
+def _results(ys: tuple[dlarray, ...], state: _Table, return_state: bool) -> Any:
+    """What forward and predict return. MATLAB's [Y, state] = forward(net, X) ported as
+    `Y, state = forward(net, X)` asks for the state by its number of names: without this it would
+    unpack the rows of Y (silently when Y has two)."""
+    if return_state or requested_outputs(3) == len(ys) + 1:
+        return (*ys, state)
     return ys[0] if len(ys) == 1 else ys
 
 
