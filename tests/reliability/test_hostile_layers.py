@@ -118,3 +118,12 @@ def test_forward_unpacked_into_two_names_returns_the_state():
         return dl.sum(Y), state
     value, state = dl.dlfeval(loss, net, X)
     assert isinstance(state, dl.Learnables)
+
+
+def test_dlnetwork_takes_initialize_as_a_name_value_pair():
+    # MATLAB's dlnetwork(layers, 'Initialize', false); before: "initialisation needs 0 example inputs, got 2"
+    layers = [dl.featureInputLayer(2), dl.fullyConnectedLayer(1)]
+    assert not dl.dlnetwork(layers, "Initialize", False).Initialized
+    assert dl.dlnetwork(layers, "initialize", True).Initialized
+    with pytest.raises(TypeError, match=r"dlnetwork: unknown option 'Initialise'; did you mean 'Initialize'"):
+        dl.dlnetwork(layers, "Initialise", False)

@@ -19,6 +19,7 @@ from .architecture import Architecture
 from .layers import Layer
 from ..types import ArrayLike
 from ..nargout import requested_outputs
+from ..namevalue import parse
 
 if TYPE_CHECKING:
     from .layergraph import Connection, LayerGraph, Layers
@@ -103,6 +104,12 @@ class dlnetwork:
     def __init__(self, layers: Layers | LayerGraph, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
                  dtype: npt.DTypeLike = np.float32) -> None:
         from .layergraph import LayerGraph, layerGraph
+        cut = next((k for k, x in enumerate(examples) if isinstance(x, str)), len(examples))
+        if cut < len(examples):   # MATLAB's dlnetwork(layers, X1, ..., "Initialize", false)
+            options = parse("dlnetwork", examples[cut:], {}, ["Initialize", "seed", "dtype"], 0)
+            Initialize = options.get("Initialize", Initialize)
+            seed, dtype = options.get("seed", seed), options.get("dtype", dtype)
+            examples = examples[:cut]
         if not isinstance(layers, LayerGraph):
             if isinstance(layers, Layer):
                 layers = [layers]
