@@ -127,3 +127,19 @@ def test_dlnetwork_takes_initialize_as_a_name_value_pair():
     assert dl.dlnetwork(layers, "initialize", True).Initialized
     with pytest.raises(TypeError, match=r"dlnetwork: unknown option 'Initialise'; did you mean 'Initialize'"):
         dl.dlnetwork(layers, "Initialise", False)
+
+
+def test_image_input_layers_check_the_image_size():
+    # before: a fully convolutional network took 6x7 images into a (4, 5, 2) imageInputLayer silently,
+    # and wrong channels failed in the first convolution ("numChannelsPerGroup (2) x numGroups (1)")
+    net = dl.dlnetwork([dl.imageInputLayer((4, 5, 2), Normalization="none", name="img"),
+                        dl.convolution2dLayer(3, 3, Padding="same")])
+    assert dl.predict(net, dlarray(np.ones((4, 5, 2, 3)), "SSCB")).shape == (4, 5, 3, 3)
+    for shape, fmt in (((6, 7, 2, 3), "SSCB"), ((4, 5, 3, 3), "SSCB"), ((2, 3, 4), "CBT")):
+        with pytest.raises(ValueError, match=r"imageInputLayer 'img' takes 'SSC' images of size \(4, 5, 2\)"):
+            dl.predict(net, dlarray(np.ones(shape), fmt))
+    # (h, w, d) is one channel, as (h, w) is for imageInputLayer; before, example() mislabelled it
+    net3 = dl.dlnetwork([dl.image3dInputLayer((4, 4, 4)), dl.convolution3dLayer(3, 2)])
+    assert dl.predict(net3, dlarray(np.ones((4, 4, 4, 1, 2)), "SSSCB")).shape == (2, 2, 2, 2, 2)
+    with pytest.raises(ValueError, match=r"image3dInputLayer 'imageinput3d' takes 'SSSC' images"):
+        dl.predict(net3, dlarray(np.ones((4, 4, 5, 1, 2)), "SSSCB"))

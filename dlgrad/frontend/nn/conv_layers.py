@@ -12,7 +12,7 @@ import numpy as np
 
 from ..formats import labelled
 from .convolution import dlconv, dltranspconv
-from .layers import LAYERS, Layer, _layer, glorot, positive_int, positive_sizes
+from .layers import LAYERS, Layer, _layer, check_image, glorot, positive_int, positive_sizes
 
 
 def _hashable(padding):
@@ -146,15 +146,24 @@ class transposedConv2dLayer(Layer):
 
 @_layer("imageinput3d")
 class image3dInputLayer(Layer):
-    """3-D images of inputSize (h, w, d, c), formatted "SSSCB" (no normalisation)."""
+    """3-D images of inputSize (h, w, d, c) or (h, w, d) for one channel, formatted "SSSCB" (no normalisation)."""
     inputSize: tuple
     name: str = ""
+
+    def __post_init__(self):
+        values = list(np.ravel(np.asarray(self.inputSize, dtype=object)))
+        if len(values) not in (3, 4):
+            raise ValueError(f"image3dInputLayer: inputSize must be (h, w, d) or (h, w, d, c), got {self.inputSize!r}")
+        size = positive_sizes(values, len(values), "inputSize", "image3dInputLayer")
+        object.__setattr__(self, "inputSize", size + (1,) * (4 - len(size)))
 
     def example(self, dtype):
         return labelled(np.zeros(tuple(self.inputSize) + (1,), dtype), "SSSCB")
 
     def forward(self, params, x):
-        return x if x._fmt else labelled(x, "SSSCB")
+        x = x if x._fmt else labelled(x, "SSSCB")
+        check_image(self, x, "SSSC")
+        return x
 
 
 CONV_LAYERS = [convolution1dLayer, convolution3dLayer, groupedConvolution2dLayer, transposedConv2dLayer,

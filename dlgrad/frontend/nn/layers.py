@@ -138,6 +138,16 @@ def check_channels(layer: Any, x: dlarray, size: Any, noun: Any = "channels") ->
                          f"{x.shape[x._fmt.index('C')]} (shape {x.shape}, format {x._fmt!r})")
 
 
+def check_image(layer: Any, x: dlarray, labels: str) -> None:
+    """An image input layer's data must be images of its inputSize (MATLAB refuses other sizes): the
+    error names the layer, not a convolution further on."""
+    fmt = x._fmt or ""
+    size = tuple(x.shape[i] for i, c in enumerate(fmt) if c in "SC")
+    if "".join(c for c in fmt if c in "SCBT") not in (labels, labels + "B") or size != tuple(layer.inputSize):
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} takes {labels!r} images of size "
+                         f"{tuple(layer.inputSize)} (and a 'B' axis), got shape {x.shape} with format {fmt!r}")
+
+
 class Statistic:
     """A read-only array that a frozen layer can hold: hashed and compared by value."""
 
@@ -222,6 +232,7 @@ class imageInputLayer(Layer):
 
     def forward(self, params: Params, x: dlarray) -> dlarray:
         x = x if x._fmt else labelled(x, "SSCB")
+        check_image(self, x, "SSC")
         mode, dtype = self.Normalization, x.dtype
         if mode == "none" or all(getattr(self, f) is None for f in ("Mean", "StandardDeviation", "Min", "Max")):
             return x
