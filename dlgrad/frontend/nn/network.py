@@ -274,6 +274,8 @@ def _with_min_length(error: ValueError, arch: Architecture, layer: Layer, xs: Se
     """error, with MinLength named when a layer cannot take the short example sequences of a
     sequenceInputLayer (a pooling or convolution window longer than MinLength, as MATLAB says)."""
     steps = {x.shape[x._fmt.index("T")] for x in xs if x._fmt and "T" in x._fmt}
+    if "larger than" not in str(error):   # the window errors of pooling and convolution; not a format error
+        return error
     if not steps or not any(type(l).__name__ == "sequenceInputLayer" for l in arch.layers):
         return error
     try:
