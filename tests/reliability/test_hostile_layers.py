@@ -143,3 +143,12 @@ def test_image_input_layers_check_the_image_size():
     assert dl.predict(net3, dlarray(np.ones((4, 4, 4, 1, 2)), "SSSCB")).shape == (2, 2, 2, 2, 2)
     with pytest.raises(ValueError, match=r"image3dInputLayer 'imageinput3d' takes 'SSSC' images"):
         dl.predict(net3, dlarray(np.ones((4, 4, 5, 1, 2)), "SSSCB"))
+
+
+def test_a_layer_name_with_a_slash_is_refused_by_name():
+    # before: "dlnetwork: no layer named 'a' for the destination" (the chain's connection read 'a/b' as a port)
+    with pytest.raises(ValueError, match=r"addLayers: layer name 'a/b' of fullyConnectedLayer must be a string "
+                                         r"without '/'"):
+        dl.dlnetwork([dl.featureInputLayer(3, name="in"), dl.fullyConnectedLayer(2, name="a/b")])
+    with pytest.raises(ValueError, match=r"layer name 3 of reluLayer must be a string"):
+        dl.layerGraph([dl.featureInputLayer(3), dl.reluLayer(name=3)])

@@ -110,6 +110,10 @@ def addLayers(graph: Graph, layers: Layers) -> Graph:
     """The graph with `layers` added and connected to each other in sequence (not to the graph)."""
     g, net = _graph_of(graph, "addLayers")
     new = name_layers(_as_list(layers, "addLayers"), {l.name for l in g._layers})
+    for layer in new:
+        if not isinstance(layer.name, str) or "/" in layer.name:
+            raise ValueError(f"addLayers: layer name {layer.name!r} of {type(layer).__name__} must be a string "
+                             "without '/' ('/' separates a layer from its input in connections: 'add/in2')")
     names = [l.name for l in g._layers] + [l.name for l in new]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
