@@ -36,12 +36,13 @@ def _canonical(owner: str, name: Any, options: dict[str, str]) -> str:
 
 
 def parse(owner: str, args: Sequence[Any], kwargs: dict[str, Any], names: Sequence[str], required: int,
-          optional: Sequence[str] = ()) -> dict[str, Any]:
+          optional: Sequence[str] = (), more: bool = False) -> dict[str, Any]:
     """The keyword arguments that MATLAB's call `owner(*args, **kwargs)` means.
 
     names: every option, canonically spelled; the first `required` are positional (MATLAB's required
     arguments); `optional` are MATLAB's optional positional arguments, taken while an argument is not
-    a string; what follows must be name-value pairs.
+    a string; what follows must be name-value pairs. more: names not among `names` pass through as
+    given (for a function that takes **options of its own).
     """
     options = {n.lower(): n for n in names}
     positional = list(names[:required]) + list(optional)
@@ -60,15 +61,17 @@ def parse(owner: str, args: Sequence[Any], kwargs: dict[str, Any], names: Sequen
         k += 1
     rest = args[k:]
     if rest and not isinstance(rest[0], str):
-        expected = ", ".join(positional) or "no positional arguments"
-        raise TypeError(f"{owner}: takes {expected}, then name-value pairs; got the extra positional "
+        expected = f"{', '.join(positional)}, then name-value pairs" if positional else \
+            "name-value pairs only (no positional arguments)"
+        raise TypeError(f"{owner}: takes {expected}; got the extra positional "
                         f"argument {_describe(rest[0])} (give options by name, e.g. \"Name\", value)")
     if len(rest) % 2:
         raise TypeError(f"{owner}: name-value arguments come in pairs; got {len(rest)} trailing arguments "
                         f"({', '.join(_describe(v) for v in rest)})")
     pairs = [(rest[i], rest[i + 1]) for i in range(0, len(rest), 2)] + list(kwargs.items())
     for name, value in pairs:
-        key = _canonical(owner, name, options)
+        key = name if more and isinstance(name, str) and name.lower() not in options \
+            else _canonical(owner, name, options)
         if key in out:
             raise TypeError(f"{owner}: option {key!r} given twice")
         out[key] = value
@@ -92,20 +95,24 @@ def name_value(required: int, optional: Sequence[str] = ()) -> Callable[[Functio
     """Decorate a function whose first `required` parameters are MATLAB's positional arguments (then
     the `optional` ones, while not strings) so that what follows is read as name-value pairs."""
     def decorate(fn: Function) -> Function:
-        parameters = [p for p in inspect.signature(fn).parameters.values()
-                      if not p.name.startswith("_") and p.kind is not p.VAR_KEYWORD]
-        names = [p.name for p in parameters]
-        hidden = [p.name for p in inspect.signature(fn).parameters.values() if p.name.startswith("_")]
+        signature = list(inspect.signature(fn).parameters.values())
+        method = signature[0].name == "self"   # a class's __init__: self comes first, then MATLAB's form
+        signature = signature[method:]
+        names = [p.name for p in signature if not p.name.startswith("_") and p.kind is not p.VAR_KEYWORD]
+        hidden = [p.name for p in signature if p.name.startswith("_")]
+        more = any(p.kind is p.VAR_KEYWORD for p in signature)
         limit = required + len(optional)
         exact = set(names) | set(hidden)
+        owner = fn.__qualname__.rsplit(".", 2)[-2] if fn.__name__ == "__init__" else fn.__name__
 
         @functools.wraps(fn)
         def call(*args: Any, **kwargs: Any) -> Any:
-            if len(args) <= limit and exact.issuperset(kwargs) and \
+            own, args = args[:method], args[method:]
+            if len(args) <= limit and (more or exact.issuperset(kwargs)) and \
                     not any(isinstance(a, str) for a in args[required:]):
-                return fn(*args, **kwargs)   # the plain Python call
+                return fn(*own, *args, **kwargs)   # the plain Python call
             private = {k: kwargs.pop(k) for k in hidden if k in kwargs}
-            return fn(**parse(fn.__name__, args, kwargs, names, required, optional), **private)
+            return fn(*own, **parse(owner, args, kwargs, names, required, optional, more), **private)
         WRAPPERS.add(getattr(call, "__code__"))   # batchnorm's nargout reads the caller of the wrapper
         return call  # type: ignore[return-value]
     return decorate

@@ -103,7 +103,7 @@ def test_options_are_not_positional():
     with pytest.raises(TypeError, match=r"convolution2dLayer: takes filterSize, numFilters, then name-value "
                                         r"pairs; got the extra positional argument 2"):
         dl.convolution2dLayer(3, 20, 2)
-    with pytest.raises(TypeError, match=r"batchNormalizationLayer: takes no positional arguments"):
+    with pytest.raises(TypeError, match=r"batchNormalizationLayer: takes name-value pairs only \(no positional"):
         dl.batchNormalizationLayer(0.1)
     with pytest.raises(TypeError, match=r"fullyConnectedLayer: expected outputSize as argument 1"):
         dl.fullyConnectedLayer("Name", "fc1")

@@ -152,3 +152,13 @@ def test_a_layer_name_with_a_slash_is_refused_by_name():
         dl.dlnetwork([dl.featureInputLayer(3, name="in"), dl.fullyConnectedLayer(2, name="a/b")])
     with pytest.raises(ValueError, match=r"layer name 3 of reluLayer must be a string"):
         dl.layerGraph([dl.featureInputLayer(3), dl.reluLayer(name=3)])
+
+
+def test_solver_and_padding_functions_take_name_value_pairs():
+    # before: lbfgsState('HistorySize', 5) said "HistorySize must be a positive integer, got 'HistorySize'",
+    # padsequences(X, 1, 'Length', 'shortest') "takes 2 positional arguments but 4 were given"
+    assert dl.lbfgsState("HistorySize", 5).HistorySize == 5
+    with pytest.raises(TypeError, match=r"lbfgsState: unknown option 'HistorySise'; did you mean 'HistorySize'"):
+        dl.lbfgsState("HistorySise", 5)
+    XPad, mask = dl.padsequences([np.ones((2, 3)), np.ones((2, 5))], 1, "Length", "shortest")
+    assert XPad.shape == (2, 3, 2) and mask.shape == (2, 3, 2)
