@@ -22,6 +22,18 @@ def _describe(value: Any) -> str:
     return text if len(text) <= 40 else f"a {type(value).__name__}"
 
 
+#: MATLAB layer options that dlgrad spells another way: the error says how
+ELSEWHERE = {
+    **{f"{p}{f}factor": f"set it on the network: setLearnRateFactor(net, layerName, '{p.capitalize()}', factor)"
+       if f == "learnrate" else f"set it on the network: setL2Factor(net, layerName, '{p.capitalize()}', factor)"
+       for p in ("weights", "bias") for f in ("learnrate", "l2")},
+    **{k: "assign the learnables after dlnetwork(...): dlupdate or Learnables(rows) (Glorot weights and "
+          "zero biases are the default)" for k in ("weights", "bias", "weightsinitializer", "biasinitializer")},
+}
+ELSEWHERE["weightlearnratefactor"] = ELSEWHERE["weightslearnratefactor"]
+ELSEWHERE["weightl2factor"] = ELSEWHERE["weightsl2factor"]
+
+
 def _canonical(owner: str, name: Any, options: dict[str, str]) -> str:
     """The option that `name` spells (case-insensitively), or a TypeError naming close matches."""
     if not isinstance(name, str):
@@ -32,6 +44,8 @@ def _canonical(owner: str, name: Any, options: dict[str, str]) -> str:
         return found
     close = difflib.get_close_matches(name.lower(), list(options), n=1, cutoff=0.6)
     hint = f"; did you mean {options[close[0]]!r}?" if close else ""
+    if name.lower() in ELSEWHERE:
+        hint = f" here; {ELSEWHERE[name.lower()]}"
     raise TypeError(f"{owner}: unknown option {name!r}{hint} (options: {', '.join(sorted(set(options.values())))})")
 
 

@@ -87,8 +87,12 @@ def test_a_wrong_option_name_is_named_with_its_close_match():
         dl.convolution2dLayer(3, 20, "Paddng", "same")
     with pytest.raises(TypeError, match=r"lstmLayer: unknown option 'OutputMod'; did you mean 'OutputMode'"):
         dl.lstmLayer(4, OutputMod="last")
-    with pytest.raises(TypeError, match=r"fullyConnectedLayer: unknown option 'WeightsInitializer'"):
+    with pytest.raises(TypeError, match=r"fullyConnectedLayer: unknown option 'WeightsInitializer' here; assign"):
         dl.fullyConnectedLayer(10, "WeightsInitializer", "he")
+    # MATLAB's per-layer factors are set on the network here: the error says how
+    with pytest.raises(TypeError, match=r"'WeightLearnRateFactor' here; set it on the network: "
+                                        r"setLearnRateFactor\(net, layerName, 'Weights', factor\)"):
+        dl.convolution2dLayer(3, 8, "WeightLearnRateFactor", 10)
 
 
 def test_an_odd_number_of_trailing_arguments_raises():
