@@ -162,3 +162,18 @@ def test_solver_and_padding_functions_take_name_value_pairs():
         dl.lbfgsState("HistorySise", 5)
     XPad, mask = dl.padsequences([np.ones((2, 3)), np.ones((2, 5))], 1, "Length", "shortest")
     assert XPad.shape == (2, 3, 2) and mask.shape == (2, 3, 2)
+
+
+@pytest.mark.parametrize("make, message", [
+    # before: accepted, and refused only at the first call that used them (dropout: in training only)
+    (lambda: dl.dropoutLayer(1.5), r"dropoutLayer: Probability must be a number in \[0, 1\), got 1.5"),
+    (lambda: dl.groupNormalizationLayer(0), r"groupNormalizationLayer: numGroups must be 'all-channels', "
+                                            r"'channel-wise' or a positive integer, got 0"),
+    (lambda: dl.groupNormalizationLayer(True), r"groupNormalizationLayer: numGroups must be"),
+    (lambda: dl.crossChannelNormalizationLayer(0), r"crossChannelNormalizationLayer: windowChannelSize must be a "
+                                                   r"positive integer, got 0"),
+    (lambda: dl.concatenationLayer(-1, 2), r"concatenationLayer: Dim must be a 0-based axis"),
+])
+def test_layers_check_their_options_when_built(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

@@ -272,6 +272,11 @@ class concatenationLayer(_Concat):
     NumInputs: int = 2
     name: str = ""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.Dim, (bool, np.bool_)) or not isinstance(self.Dim, (int, np.integer)) or self.Dim < 0:
+            raise ValueError(f"concatenationLayer: Dim must be a 0-based axis (an integer >= 0), got {self.Dim!r}")
+
     def _axis(self, fmt: str) -> int:
         ndim = len(fmt) if fmt else None
         if ndim is not None and not 0 <= self.Dim < ndim:

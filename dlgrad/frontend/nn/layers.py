@@ -368,6 +368,11 @@ class dropoutLayer(Layer):
     Probability: float = 0.5
     name: str = ""
 
+    def __post_init__(self) -> None:   # checked here, not at the first training call
+        if isinstance(self.Probability, (bool, np.bool_)) or not isinstance(
+                self.Probability, (int, float, np.integer, np.floating)) or not 0 <= self.Probability < 1:
+            raise ValueError(f"dropoutLayer: Probability must be a number in [0, 1), got {self.Probability!r}")
+
     def apply(self, p: Params, s: Params, x: dlarray, training: bool,
               mask: Any = None) -> tuple[dlarray, Params]:
         if not training or self.Probability == 0:
