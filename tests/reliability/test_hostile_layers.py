@@ -177,3 +177,11 @@ def test_solver_and_padding_functions_take_name_value_pairs():
 def test_layers_check_their_options_when_built(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_batch_statistics_of_an_empty_mini_batch_are_refused():
+    # before: NaN statistics, and Y, state = forward(net, X) put NaN into TrainedMean and TrainedVariance
+    net = dl.dlnetwork([dl.featureInputLayer(2), dl.batchNormalizationLayer()])
+    with pytest.raises(ValueError, match=r"batchnorm: batch statistics need at least one value per channel"):
+        dl.forward(net, dlarray(np.ones((2, 0)), "CB"), return_state=True)
+    assert dl.predict(net, dlarray(np.ones((2, 0)), "CB")).shape == (2, 0)   # trained statistics: fine

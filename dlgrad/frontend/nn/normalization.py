@@ -146,6 +146,9 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: Arr
         mu = per_axis(mean, x.shape, c, "mean", "batchnorm")
         var = per_axis(variance, x.shape, c, "variance", "batchnorm")
         return relabel((x - mu) / F.sqrt(var + Epsilon) * scale + shift, fmt, keep)
+    if x.size == 0:   # statistics of no values are NaN, and would become the running statistics
+        raise ValueError(f"batchnorm: batch statistics need at least one value per channel, got data of shape "
+                         f"{x.shape} ({fmt!r}); an empty mini-batch has no statistics")
     y, mu, var = _normalize(x, axes, Epsilon)
     y = relabel(y * scale + shift, fmt, keep)
     mu, var = F.reshape(stop(mu), (channels,)), F.reshape(stop(var), (channels,))
