@@ -185,3 +185,13 @@ def test_batch_statistics_of_an_empty_mini_batch_are_refused():
     with pytest.raises(ValueError, match=r"batchnorm: batch statistics need at least one value per channel"):
         dl.forward(net, dlarray(np.ones((2, 0)), "CB"), return_state=True)
     assert dl.predict(net, dlarray(np.ones((2, 0)), "CB")).shape == (2, 0)   # trained statistics: fine
+
+
+def test_maxunpool_refuses_an_output_size_with_other_channels_or_observations():
+    # before: flat positions read in a (5, 5, 4, 1) layout scattered the maxima of two observations into
+    # the channels of one, silently
+    X = dlarray(np.random.default_rng(1).standard_normal((5, 5, 2, 2)), "SSCB")
+    Y, indx, inputSize = dl.maxpool(X, 2, Stride=2, return_indices=True)
+    with pytest.raises(ValueError, match=r"maxunpool: outputSize \(5, 5, 4, 1\) must keep X's sizes"):
+        dl.maxunpool(Y, indx, (5, 5, 4, 1))
+    assert dl.maxunpool(Y, indx, inputSize).shape == (5, 5, 2, 2)

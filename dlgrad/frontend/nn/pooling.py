@@ -211,6 +211,11 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sizes, DataFormat: str 
         raise ValueError(f"{op}: indx of shape {indx.shape} must have X's shape {y.shape}")
     if len(shape) != y.ndim:
         raise ValueError(f"{op}: outputSize {shape} must have one size per dimension of X {y.shape}")
+    first, count = _pooled_axes(fmt, op)
+    if any(shape[i] != y.shape[i] for i in range(y.ndim) if not first <= i < first + count):
+        # flat positions read in another channel or batch layout land in the wrong places, silently
+        raise ValueError(f"{op}: outputSize {shape} must keep X's sizes {y.shape} on the axes that were not "
+                         f"pooled (format {fmt!r}): give the inputSize maxpool returned")
     node = indx._node
     if node is not None and node.op == "maxpool_index":
         source = node.inputs[0]
