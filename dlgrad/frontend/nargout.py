@@ -6,6 +6,8 @@ import dis
 import sys
 
 _SEEN: dict = {}
+#: code of wrappers that only pass a call on (namevalue's): the caller is the frame above them
+WRAPPERS: set = set()
 
 
 def requested_outputs(depth: int = 2) -> int:
@@ -15,6 +17,8 @@ def requested_outputs(depth: int = 2) -> int:
         frame = sys._getframe(depth)
     except ValueError:
         return 1
+    while frame.f_code in WRAPPERS and frame.f_back is not None:
+        frame = frame.f_back
     key = (frame.f_code, frame.f_lasti)
     count = _SEEN.get(key)
     if count is None:

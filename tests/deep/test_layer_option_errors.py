@@ -29,12 +29,14 @@ def test_attention_scale_numbers_still_work():
 
 
 def test_concatenation_size_mismatch_names_the_layer():
-    graph = dl.layerGraph([dl.featureInputLayer(3, name="in"), dl.fullyConnectedLayer(4, name="fc1"),
-                           dl.concatenationLayer(1, 2, name="joined")])
-    graph = dl.addLayers(graph, [dl.fullyConnectedLayer(5, name="fc2")])
-    graph = dl.connectLayers(graph, "in", "fc2")
-    graph = dl.connectLayers(graph, "fc2", "joined/in2")
-    with pytest.raises(ShapeError, match=r"concatenationLayer 'joined' \(CB data\): .*\(4, 1\), \(5, 1\)"):
+    # (Dim 1 of "CB" data, the batch, is refused before sizes are compared: test_hostile_layers)
+    graph = dl.layerGraph([dl.imageInputLayer((5, 5, 1), name="in"), dl.convolution2dLayer(3, 2, name="c1"),
+                           dl.concatenationLayer(2, 2, name="joined")])
+    graph = dl.addLayers(graph, [dl.convolution2dLayer(1, 3, name="c2")])
+    graph = dl.connectLayers(graph, "in", "c2")
+    graph = dl.connectLayers(graph, "c2", "joined/in2")
+    with pytest.raises(ShapeError, match=r"concatenationLayer 'joined' \(SSCB data\): .*\(3, 3, 2, 1\), "
+                                         r"\(5, 5, 3, 1\)"):
         dl.dlnetwork(graph)
 
 

@@ -129,7 +129,7 @@ def test_bad_options_are_clear_errors():
         dl.lbfgsState(InitialStepSize="big")
     with pytest.raises(ValueError, match="belong to lbfgsState"):
         dl.lbfgsupdate(x, loss_fcn, dl.lbfgsState(), HistorySize=5)
-    with pytest.raises(TypeError, match="unexpected keyword"):
+    with pytest.raises(TypeError, match="unknown option .Foo."):
         dl.lbfgsupdate(x, loss_fcn, None, Foo=1)
     with pytest.raises(TypeError, match="solverState"):
         dl.lbfgsupdate(x, loss_fcn, {})

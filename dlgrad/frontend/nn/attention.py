@@ -17,6 +17,7 @@ from ..dlarray import dlarray
 from ..formats import FormatError, labelled, stripdims
 from .common import stop
 from ..types import ArrayLike
+from ..namevalue import name_value
 
 
 def _layout(fmt: str | None, what: str) -> tuple[int, int | None, int]:
@@ -92,6 +93,7 @@ def _allowed(fmt: str | None, keys_fmt: str | None, PaddingMask: ArrayLike | Non
     return masks + [F.reshape(p, (1, 1 if b is None else batch, 1, nk)) != 0]
 
 
+@name_value(4)
 def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: int, *, DataFormat: str | None = None,
               Scale: float | str = "auto", PaddingMask: ArrayLike | None = None, AttentionMask: ArrayLike = "none",
               DropoutProbability: float = 0.0, DropoutMask: ArrayLike | None = None) -> tuple[dlarray, dlarray]:
@@ -117,6 +119,8 @@ def attention(queries: ArrayLike, keys: ArrayLike, values: ArrayLike, numHeads: 
         raise FormatError(f"attention: queries {q.shape}, keys {k.shape} and values {v.shape} do not fit: keys "
                           "need the channels and observations of the queries, values the steps of the keys")
     nk = K.shape[2]
+    if nk == 0:   # the softmax over keys would be over nothing
+        raise FormatError(f"attention: the keys have 0 steps (shape {k.shape}): every query needs a key to attend to")
     scale = 1 / math.sqrt(d) if check_scale(Scale, "attention") == "auto" else Scale
     scores = F.matmul(Q, F.transpose(K, (0, 1, 3, 2))) * scale          # (heads, batch, queries, keys)
     lowest = float(np.finfo(scores.dtype).min)   # a fully masked row then gets uniform weights, not NaN

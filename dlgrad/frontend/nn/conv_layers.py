@@ -12,13 +12,7 @@ import numpy as np
 
 from ..formats import labelled
 from .convolution import dlconv, dltranspconv
-from .layers import LAYERS, Layer, _layer, glorot
-
-
-def _ints(value, d):
-    """A hashable tuple of d ints from an int or d values."""
-    values = np.ravel(np.asarray(value))
-    return tuple(int(v) for v in (np.repeat(values, d) if values.size == 1 else values))
+from .layers import LAYERS, Layer, _layer, check_image, glorot, positive_int, positive_sizes
 
 
 def _hashable(padding):
@@ -39,8 +33,12 @@ class _Convolution(Layer):
     dims = 2
 
     def __post_init__(self):
-        object.__setattr__(self, "filterSize", _ints(self.filterSize, self.dims))
+        layer = type(self).__name__
+        object.__setattr__(self, "filterSize", positive_sizes(self.filterSize, self.dims, "filterSize", layer))
         object.__setattr__(self, "Padding", _hashable(self.Padding))
+        positive_int(self.filters_per_group(), "numFiltersPerGroup" if self.grouped else "numFilters", layer)
+        if self.grouped and not (isinstance(self.numGroups, str) and self.numGroups.lower() == "channel-wise"):
+            positive_int(self.numGroups, "numGroups (or 'channel-wise')", layer)
 
     def groups(self, channels):
         return 1
@@ -132,8 +130,9 @@ class transposedConv2dLayer(Layer):
     name: str = ""
 
     def __post_init__(self):
-        object.__setattr__(self, "filterSize", _ints(self.filterSize, 2))
+        object.__setattr__(self, "filterSize", positive_sizes(self.filterSize, 2, "filterSize", "transposedConv2dLayer"))
         object.__setattr__(self, "Cropping", _hashable(self.Cropping))
+        positive_int(self.numFilters, "numFilters", "transposedConv2dLayer")
 
     def initialize(self, x, rng):
         channels, area = _channels(x), math.prod(self.filterSize)
@@ -147,15 +146,24 @@ class transposedConv2dLayer(Layer):
 
 @_layer("imageinput3d")
 class image3dInputLayer(Layer):
-    """3-D images of inputSize (h, w, d, c), formatted "SSSCB" (no normalisation)."""
+    """3-D images of inputSize (h, w, d, c) or (h, w, d) for one channel, formatted "SSSCB" (no normalisation)."""
     inputSize: tuple
     name: str = ""
+
+    def __post_init__(self):
+        values = list(np.ravel(np.asarray(self.inputSize, dtype=object)))
+        if len(values) not in (3, 4):
+            raise ValueError(f"image3dInputLayer: inputSize must be (h, w, d) or (h, w, d, c), got {self.inputSize!r}")
+        size = positive_sizes(values, len(values), "inputSize", "image3dInputLayer")
+        object.__setattr__(self, "inputSize", size + (1,) * (4 - len(size)))
 
     def example(self, dtype):
         return labelled(np.zeros(tuple(self.inputSize) + (1,), dtype), "SSSCB")
 
     def forward(self, params, x):
-        return x if x._fmt else labelled(x, "SSSCB")
+        x = x if x._fmt else labelled(x, "SSSCB")
+        check_image(self, x, "SSSC")
+        return x
 
 
 CONV_LAYERS = [convolution1dLayer, convolution3dLayer, groupedConvolution2dLayer, transposedConv2dLayer,

@@ -21,6 +21,7 @@ from ..formats import FormatError, stripdims
 from ..join import concatenate
 from .common import formatted_input, relabel
 from .window import padding_pairs, per_axis
+from ..namevalue import name_value
 
 _PADDING_VALUES = ("symmetric-include-edge", "symmetric-exclude-edge", "replicate")
 
@@ -84,6 +85,7 @@ def _bias(y, bias, filters, per_group, groups, op):
     return y + F.reshape(b, (filters, 1))
 
 
+@name_value(2, ('bias',))
 def dlconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, Stride: Any = 1, DilationFactor: Any = 1, Padding: Any = 0,
            PaddingValue: Any = 0, DataFormat: Optional[str] = None) -> dlarray:
     """Convolution (cross-correlation, like MATLAB) of 1-D, 2-D or 3-D data.
@@ -156,6 +158,7 @@ def _edge_padded(x, padding, mode, op):
     return x
 
 
+@name_value(2, ('bias',))
 def dltranspconv(X: ArrayLike, weights: ArrayLike, bias: ArrayLike = None, Stride: Any = 1, DilationFactor: Any = 1, Cropping: Any = 0,
                  DataFormat: Optional[str] = None) -> dlarray:
     """Transposed convolution of 1-D, 2-D or 3-D data (the adjoint of dlconv in its input).

@@ -110,6 +110,10 @@ def addLayers(graph: Graph, layers: Layers) -> Graph:
     """The graph with `layers` added and connected to each other in sequence (not to the graph)."""
     g, net = _graph_of(graph, "addLayers")
     new = name_layers(_as_list(layers, "addLayers"), {l.name for l in g._layers})
+    for layer in new:
+        if not isinstance(layer.name, str) or "/" in layer.name:
+            raise ValueError(f"addLayers: layer name {layer.name!r} of {type(layer).__name__} must be a string "
+                             "without '/' ('/' separates a layer from its input in connections: 'add/in2')")
     names = [l.name for l in g._layers] + [l.name for l in new]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
@@ -239,14 +243,14 @@ class _Fold(_MultiInput):
         return functools.reduce(self.combine, xs)
 
 
-@_layer("addition")
+@_layer("addition", optional=("NumInputs",))
 class additionLayer(_Fold):
     """Elementwise sum of NumInputs inputs of one size and format."""
     NumInputs: int = 2
     name: str = ""
 
 
-@_layer("multiplication")
+@_layer("multiplication", optional=("NumInputs",))
 class multiplicationLayer(_Fold):
     """Elementwise product of NumInputs inputs of one size and format."""
     NumInputs: int = 2
@@ -268,22 +272,31 @@ class _Concat(_MultiInput):
             raise ShapeError(f"{type(self).__name__} {self.name!r} ({fmt or 'unformatted'} data): {error}") from None
 
 
-@_layer("concat")
+@_layer("concat", optional=("Dim", "NumInputs"))
 class concatenationLayer(_Concat):
     """Concatenation along Dim, a 0-based axis of the formatted data (for "SSCB": 2 is channels)."""
     Dim: int = 0
     NumInputs: int = 2
     name: str = ""
 
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.Dim, (bool, np.bool_)) or not isinstance(self.Dim, (int, np.integer)) or self.Dim < 0:
+            raise ValueError(f"concatenationLayer: Dim must be a 0-based axis (an integer >= 0), got {self.Dim!r}")
+
     def _axis(self, fmt: str) -> int:
         ndim = len(fmt) if fmt else None
         if ndim is not None and not 0 <= self.Dim < ndim:
             raise FormatError(f"concatenationLayer {self.name!r}: Dim {self.Dim} is not an axis of {fmt!r} data "
                               f"(0-based: 0..{ndim - 1})")
+        if fmt and fmt[self.Dim] == "B":   # MATLAB's 1-based Dim ported as is lands here: channels + 1
+            raise FormatError(f"concatenationLayer {self.name!r}: Dim {self.Dim} is the observation ('B') axis of "
+                              f"{fmt!r} data; concatenation joins channels or spatial axes, and Dim is 0-based "
+                              f"(MATLAB's concatenationLayer({self.Dim}, ...) is Dim={self.Dim - 1} here)")
         return self.Dim
 
 
-@_layer("depthcat")
+@_layer("depthcat", optional=("NumInputs",))
 class depthConcatenationLayer(_Concat):
     """Concatenation along the channel ("C") axis."""
     NumInputs: int = 2

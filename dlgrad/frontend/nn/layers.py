@@ -9,7 +9,7 @@ from __future__ import annotations
 from ..types import ArrayLike
 
 import math
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass, fields
 from typing import TYPE_CHECKING, Any, Callable, Sequence, TypeVar
 
 import numpy as np
@@ -23,12 +23,7 @@ from .linear import dropout, fullyconnect
 from ..random import rand
 from .normalization import batchnorm, layernorm
 from ..dlarray import dlarray
-
-if TYPE_CHECKING:
-    from typing_extensions import dataclass_transform
-else:
-    def dataclass_transform(**_: Any) -> Callable[[Any], Any]:   # typing's, for Python < 3.11
-        return lambda f: f
+from ..namevalue import name_value_init
 
 Params = dict[str, Any]
 Size = int | Sequence[int]
@@ -45,9 +40,40 @@ def _pair(v: Any) -> tuple[int, ...]:
     return (int(v), int(v)) if isinstance(v, (int, np.integer)) else tuple(int(x) for x in v)
 
 
+def _whole(value: Any) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(value, (int, np.integer, float, np.floating)) \
+        and float(value).is_integer()
+
+
+def positive_int(value: Any, what: str, layer: str) -> int:
+    """value as an int, or a ValueError: MATLAB refuses a size of 0, a fraction or a negative size."""
+    if not _whole(value) or value < 1:
+        raise ValueError(f"{layer}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def positive_sizes(value: Any, d: int, what: str, layer: str) -> tuple[int, ...]:
+    """d positive ints from one value or d of them (MATLAB's filterSize, poolSize)."""
+    values: list[Any] = list(np.ravel(np.asarray(value, dtype=object))) if not isinstance(value, str) else [value]
+    if len(values) not in (1, d) or not all(_whole(v) and v >= 1 for v in values):
+        raise ValueError(f"{layer}: {what} must be a positive integer{f' or {d} of them' * (d > 1)}, "
+                         f"got {value!r}")
+    return tuple(int(v) for v in values * (d // len(values)))
+
+
+def positive_epsilon(value: Any, layer: str) -> None:
+    """Epsilon divides by sqrt(variance + Epsilon): 0 or less gives Inf or NaN for constant data."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not 0 < value < math.inf:
+        raise ValueError(f"{layer}: Epsilon must be a positive number, got {value!r}")
+
+
 class Layer:
     prefix = "layer"
     name: str = ""
+
+    if TYPE_CHECKING:   # MATLAB's form: required arguments, then name-value pairs or keywords (_layer)
+        def __init__(self, *args: Any, **options: Any) -> None: ...
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return {}, {}
@@ -77,11 +103,17 @@ class Layer:
         return f"{type(self).__name__}({fields})"
 
 
-@dataclass_transform(frozen_default=True)
-def _layer(prefix: str) -> Callable[[LayerType], LayerType]:
+def _layer(prefix: str, optional: tuple[str, ...] = ()) -> Callable[[LayerType], LayerType]:
+    """A frozen dataclass layer whose constructor takes MATLAB's form: the required fields
+    positionally, then the `optional` ones (MATLAB's optional positional arguments, such as
+    dropoutLayer's probability) while they are not strings, then options as name-value pairs
+    ("Padding", "same") or keywords, names matched case-insensitively."""
     def decorate(cls: Any) -> Any:
         cls = dataclass(frozen=True)(cls)
         cls.prefix = prefix
+        options = [f for f in fields(cls) if f.init]
+        required = sum(f.default is MISSING and f.default_factory is MISSING for f in options)
+        name_value_init(cls, [f.name for f in options], required, optional)
         return cls
     return decorate
 
@@ -90,6 +122,9 @@ def _layer(prefix: str) -> Callable[[LayerType], LayerType]:
 class featureInputLayer(Layer):
     inputSize: int
     name: str = ""
+
+    def __post_init__(self) -> None:
+        positive_int(self.inputSize, "inputSize", "featureInputLayer")
 
     def example(self, dtype: npt.DTypeLike) -> dlarray:
         return labelled(np.zeros((self.inputSize, 1), dtype), "CB")
@@ -105,6 +140,16 @@ def check_channels(layer: Any, x: dlarray, size: Any, noun: Any = "channels") ->
     if "C" in x._fmt and x.shape[x._fmt.index("C")] != size:
         raise ValueError(f"{type(layer).__name__} {layer.name!r} takes data with {size} {noun}, got "
                          f"{x.shape[x._fmt.index('C')]} (shape {x.shape}, format {x._fmt!r})")
+
+
+def check_image(layer: Any, x: dlarray, labels: str) -> None:
+    """An image input layer's data must be images of its inputSize (MATLAB refuses other sizes): the
+    error names the layer, not a convolution further on."""
+    fmt = x._fmt or ""
+    size = tuple(x.shape[i] for i, c in enumerate(fmt) if c in "SC")
+    if "".join(c for c in fmt if c in "SCBT") not in (labels, labels + "B") or size != tuple(layer.inputSize):
+        raise ValueError(f"{type(layer).__name__} {layer.name!r} takes {labels!r} images of size "
+                         f"{tuple(layer.inputSize)} (and a 'B' axis), got shape {x.shape} with format {fmt!r}")
 
 
 class Statistic:
@@ -191,6 +236,7 @@ class imageInputLayer(Layer):
 
     def forward(self, params: Params, x: dlarray) -> dlarray:
         x = x if x._fmt else labelled(x, "SSCB")
+        check_image(self, x, "SSC")
         mode, dtype = self.Normalization, x.dtype
         if mode == "none" or all(getattr(self, f) is None for f in ("Mean", "StandardDeviation", "Min", "Max")):
             return x
@@ -211,6 +257,9 @@ class fullyConnectedLayer(Layer):
     name: str = ""
     FeatureOrder: str = "row-major"
     quiet = ("FeatureOrder",)
+
+    def __post_init__(self) -> None:
+        positive_int(self.outputSize, "outputSize", "fullyConnectedLayer")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         # the features fullyconnect flattens: S, C and U axes (B and T are observations and steps)
@@ -233,7 +282,8 @@ class convolution2dLayer(Layer):
     PaddingValue: float = 0.0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "filterSize", _pair(self.filterSize))
+        object.__setattr__(self, "filterSize", positive_sizes(self.filterSize, 2, "filterSize", "convolution2dLayer"))
+        positive_int(self.numFilters, "numFilters", "convolution2dLayer")
         if not isinstance(self.Padding, str):
             object.__setattr__(self, "Padding", _pair(self.Padding) if np.ndim(self.Padding) == 0 else
                                tuple(tuple(int(v) for v in row) for row in np.asarray(self.Padding))
@@ -261,6 +311,9 @@ class batchNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "batchNormalizationLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         return ({"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)},
@@ -284,6 +337,9 @@ class layerNormalizationLayer(Layer):
     OperationDimension: str = "auto"
     quiet = ("OperationDimension",)
 
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "layerNormalizationLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         c = x.shape[x._fmt.index("C")]
         return {"Offset": np.zeros(c, x.dtype), "Scale": np.ones(c, x.dtype)}, {}
@@ -293,27 +349,33 @@ class layerNormalizationLayer(Layer):
                          OperationDimension=self.OperationDimension)
 
 
-def _activation(cls_name: str, prefix: str, fn: Callable[..., dlarray], **defaults: Any) -> Callable[..., Layer]:
+def _activation(cls_name: str, prefix: str, fn: Callable[..., dlarray], optional: tuple[str, ...] = (),
+                **defaults: Any) -> Callable[..., Layer]:
     namespace = {"__annotations__": {k: type(v) for k, v in defaults.items()} | {"name": str},
                  **defaults, "name": "",
                  "forward": lambda self, p, x: fn(x, **{k: getattr(self, k) for k in defaults})}
     cls = type(cls_name, (Layer,), namespace)
-    return _layer(prefix)(cls)
+    return _layer(prefix, optional)(cls)
 
 
 reluLayer = _activation("reluLayer", "relu", lambda x: A.relu(x))
-leakyReluLayer = _activation("leakyReluLayer", "leakyrelu", A.leakyrelu, scale=0.01)
-eluLayer = _activation("eluLayer", "elu", A.elu, alpha=1.0)
+leakyReluLayer = _activation("leakyReluLayer", "leakyrelu", A.leakyrelu, ("scale",), scale=0.01)
+eluLayer = _activation("eluLayer", "elu", A.elu, ("alpha",), alpha=1.0)
 geluLayer = _activation("geluLayer", "gelu", A.gelu, Approximation="none")
 sigmoidLayer = _activation("sigmoidLayer", "sigmoid", lambda x: A.sigmoid(x))
 tanhLayer = _activation("tanhLayer", "tanh", lambda x: A.tanh(x))
 softmaxLayer = _activation("softmaxLayer", "softmax", lambda x: A.softmax(x))
 
 
-@_layer("dropout")
+@_layer("dropout", optional=("Probability",))
 class dropoutLayer(Layer):
     Probability: float = 0.5
     name: str = ""
+
+    def __post_init__(self) -> None:   # checked here, not at the first training call
+        if isinstance(self.Probability, (bool, np.bool_)) or not isinstance(
+                self.Probability, (int, float, np.integer, np.floating)) or not 0 <= self.Probability < 1:
+            raise ValueError(f"dropoutLayer: Probability must be a number in [0, 1), got {self.Probability!r}")
 
     def apply(self, p: Params, s: Params, x: dlarray, training: bool,
               mask: Any = None) -> tuple[dlarray, Params]:

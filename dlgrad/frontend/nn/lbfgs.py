@@ -37,6 +37,7 @@ from .. import tree
 from ..dlarray import dlarray
 from ..formats import labelled
 from .network import dlnetwork
+from ..namevalue import name_value
 
 Vector = npt.NDArray[np.float64]
 Point = tuple[Any, ...]          # (loss, parameters, flat gradient, loss, gradients, extra, slope)
@@ -101,6 +102,7 @@ class lbfgsState:
     _f: Any
     _g: Any
 
+    @name_value(0)   # MATLAB's lbfgsState takes name-value pairs only
     def __init__(self, HistorySize: int = 10, InitialInverseHessianFactor: float = 1,
                  InitialStepSize: float | str | None = None) -> None:
         self.HistorySize = _positive_int(HistorySize, "HistorySize")
@@ -316,6 +318,7 @@ def _backtracking(phi: Phi, f0: float, dg0: float, budget: int) -> SearchResult:
 _SEARCHES = {"weak-wolfe": _weak_wolfe, "strong-wolfe": _strong_wolfe, "backtracking": _backtracking}
 
 
+@name_value(2, ("solverState",))
 def lbfgsupdate(net: Any, lossFcn: Callable[[Any], Any], solverState: lbfgsState | None = None,
                 LineSearchMethod: str = "weak-wolfe", MaximumNumLineSearchIterations: int = 20,
                 **stateOptions: Any) -> tuple[Any, lbfgsState]:

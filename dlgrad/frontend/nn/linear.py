@@ -14,8 +14,10 @@ from ..take import gather
 from .common import formatted_input, relabel
 from ..dlarray import dlarray
 from ..types import ArrayLike
+from ..namevalue import name_value
 
 
+@name_value(2, ('bias',))
 def fullyconnect(X: ArrayLike, weights: ArrayLike, bias: ArrayLike | None = None, DataFormat: str | None = None,
                  FeatureOrder: str = "row-major") -> dlarray:
     """weights @ X + bias with the S and C axes of X flattened into one channel axis.
@@ -62,6 +64,7 @@ def fullyconnect(X: ArrayLike, weights: ArrayLike, bias: ArrayLike | None = None
     return relabel(F.reshape(y, (W.shape[0],) + rest), "C" + fmt[k:], keep)
 
 
+@name_value(2)
 def embed(X: ArrayLike, weights: ArrayLike, DataFormat: str | None = None) -> dlarray:
     """Embedding vectors weights[:, X] for integer indices X (0-based; weights is (dim, numWords)).
 

@@ -20,6 +20,7 @@ from ..take import gather
 from ..formats import FormatError, stripdims
 from .common import as_data_of, formatted_input, normalizer, relabel
 from .reduction import reduce_loss
+from ..namevalue import name_value
 
 
 def _check_same(Y: dlarray, T: dlarray, op: str) -> None:
@@ -32,6 +33,7 @@ def _safe_log(Y: dlarray) -> dlarray:
     return F.log(F.maximum(Y, tiny))
 
 
+@name_value(2, ('weights',))
 def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, ClassificationMode: str = "single-label",
                  NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
                  WeightsFormat: str | None = None, TargetCategories: str | None = None) -> dlarray:
@@ -62,6 +64,7 @@ def crossentropy(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = N
     return loss if loss.ndim == 0 else relabel(loss, fmt, keep)
 
 
+@name_value(2)
 def indexcrossentropy(Y: ArrayLike, T: ArrayLike, NormalizationFactor: str = "batch-size",
                       DataFormat: str | None = None) -> dlarray:
     """crossentropy against class indices T (0-based, one per observation) instead of one-hot targets.

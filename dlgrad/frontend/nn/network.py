@@ -18,6 +18,8 @@ from ..dlarray import F32, F64, dlarray, rebox
 from .architecture import Architecture
 from .layers import Layer
 from ..types import ArrayLike
+from ..nargout import requested_outputs
+from ..namevalue import parse
 
 if TYPE_CHECKING:
     from .layergraph import Connection, LayerGraph, Layers
@@ -104,6 +106,12 @@ class dlnetwork:
     def __init__(self, layers: Layers | LayerGraph, *examples: ArrayLike, Initialize: bool = True, seed: int | None = 0,
                  dtype: npt.DTypeLike = np.float32) -> None:
         from .layergraph import LayerGraph, layerGraph
+        cut = next((k for k, x in enumerate(examples) if isinstance(x, str)), len(examples))
+        if cut < len(examples):   # MATLAB's dlnetwork(layers, X1, ..., "Initialize", false)
+            options = parse("dlnetwork", examples[cut:], {}, ["Initialize", "seed", "dtype"], 0)
+            Initialize = options.get("Initialize", Initialize)
+            seed, dtype = options.get("seed", seed), options.get("dtype", dtype)
+            examples = examples[:cut]
         if not isinstance(layers, LayerGraph):
             if isinstance(layers, Layer):
                 layers = [layers]
@@ -251,12 +259,15 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
         layer = arch.layers[i]
         xs = [inputs[j] if kind == "input" else _port(values, j, port) for kind, j, port in arch.feeds[i]]
         x: Any = xs[0] if len(xs) == 1 else tuple(xs)
-        p, s = layer.initialize(x, rng)
+        try:
+            p, s = layer.initialize(x, rng)
+            values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
+                                    {k: dlarray(v) for k, v in s.items()}, x, False)[0]
+        except ValueError as error:
+            raise _with_min_length(error, arch, layer, xs) from error
         params[i], states[i] = p, s
         if layer.prefix == "dropout":
             masks.append((layer.name, x.shape, x._fmt))
-        values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
-                                {k: dlarray(v) for k, v in s.items()}, x, False)[0]
     learn = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in params[i].items()]
     state = [(arch.layers[i].name, k, v) for i in range(len(arch.layers)) for k, v in states[i].items()]
     return learn, state, tuple(masks)
@@ -266,6 +277,21 @@ def _port(values: dict[int, Any], i: int, port: int) -> dlarray:
     """Output `port` of layer i (a layer of several outputs gave a tuple)."""
     value = values[i]
     return value[port] if isinstance(value, tuple) else value
+
+
+def _with_min_length(error: ValueError, arch: Architecture, layer: Layer, xs: Sequence[dlarray]) -> ValueError:
+    """error, with MinLength named when a layer cannot take the short example sequences of a
+    sequenceInputLayer (a pooling or convolution window longer than MinLength, as MATLAB says)."""
+    steps = {x.shape[x._fmt.index("T")] for x in xs if x._fmt and "T" in x._fmt}
+    if "larger than" not in str(error):   # the window errors of pooling and convolution; not a format error
+        return error
+    if not steps or not any(type(l).__name__ == "sequenceInputLayer" for l in arch.layers):
+        return error
+    try:
+        return type(error)(f"{error} (initialising layer {layer.name!r} on example sequences of {min(steps)} time "
+                           f"step(s): set sequenceInputLayer's MinLength to the shortest length the network takes)")
+    except TypeError:   # an error class with another constructor: leave it as it is
+        return error
 
 
 def _restore(rows: Any, kept: Any) -> Any:
@@ -335,17 +361,26 @@ def _outputs(net: dlnetwork, Outputs: str | Sequence[str] | None) -> tuple[tuple
 def forward(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None, return_state: bool = False,
             DropoutMasks: dict[str, Any] | None = None) -> Any:
     """The network's output(s) in training behaviour (batch statistics, dropout with the given
-    masks, or, as MATLAB's, masks drawn with dl.rand where none is given): one array per network output (or per name in Outputs); with return_state=True the
-    updated State follows them, as MATLAB's [Y1, ..., state] = forward(...)."""
+    masks, or, as MATLAB's, masks drawn with dl.rand where none is given): one array per network output (or per name in Outputs); with return_state=True, or
+    unpacked into one name more than outputs, the updated State follows them, as MATLAB's
+    [Y1, ..., state] = forward(...)."""
     ys, state = net.run(X, True, DropoutMasks, _outputs(net, Outputs))
-    if return_state:
-        return (*ys, state)
-    return ys[0] if len(ys) == 1 else ys
+    return _results(ys, state, return_state)
 
 
 def predict(net: dlnetwork, *X: ArrayLike, Outputs: str | Sequence[str] | None = None) -> Any:
-    """The network's output(s) in inference behaviour (trained statistics, no dropout)."""
-    ys = net.run(X, False, None, _outputs(net, Outputs))[0]
+    """The network's output(s) in inference behaviour (trained statistics, no dropout); unpacked
+    into one name more than outputs, the updated State follows them (MATLAB's [Y, state] = predict(...))."""
+    ys, state = net.run(X, False, None, _outputs(net, Outputs))
+    return _results(ys, state, False)
+
+
+def _results(ys: tuple[dlarray, ...], state: _Table, return_state: bool) -> Any:
+    """What forward and predict return. MATLAB's [Y, state] = forward(net, X) ported as
+    `Y, state = forward(net, X)` asks for the state by its number of names: without this it would
+    unpack the rows of Y (silently when Y has two)."""
+    if return_state or requested_outputs(3) == len(ys) + 1:
+        return (*ys, state)
     return ys[0] if len(ys) == 1 else ys
 
 

@@ -14,6 +14,7 @@ from ..dlarray import dlarray
 from ..formats import FormatError
 from ..nargout import requested_outputs
 from .common import formatted_input, per_axis, relabel, stop
+from ..namevalue import name_value
 
 
 def _normalize(x: dlarray, axes: tuple[int, ...], epsilon: float) -> tuple[dlarray, dlarray, dlarray]:
@@ -31,6 +32,7 @@ def _scaled(y: dlarray, x: dlarray, fmt: str, offset: ArrayLike, scaleFactor: Ar
     return y * per_axis(scaleFactor, x.shape, c, "scaleFactor", op) + per_axis(offset, x.shape, c, "offset", op)
 
 
+@name_value(3)
 def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5, DataFormat: str | None = None,
               OperationDimension: str = "auto") -> dlarray:
     """Normalise each observation over the axes OperationDimension names, then scale and shift
@@ -48,6 +50,7 @@ def layernorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: 
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "layernorm"), fmt, keep)
 
 
+@name_value(3)
 def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5, DataFormat: str | None = None) -> dlarray:
     """MATLAB's instance normalisation: each channel of each observation normalised over its S, T
     and U axes, then scaled and shifted per channel."""
@@ -59,6 +62,7 @@ def instancenorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, Epsilo
     return relabel(_scaled(y, x, fmt, offset, scaleFactor, "instancenorm"), fmt, keep)
 
 
+@name_value(4)
 def groupnorm(X: ArrayLike, numGroups: int | str, offset: ArrayLike, scaleFactor: ArrayLike, Epsilon: float = 1e-5,
               DataFormat: str | None = None) -> dlarray:
     """MATLAB's group normalisation: the channels split into numGroups contiguous groups (an int
@@ -79,6 +83,7 @@ def groupnorm(X: ArrayLike, numGroups: int | str, offset: ArrayLike, scaleFactor
     return relabel(_scaled(F.reshape(y, x.shape), x, fmt, offset, scaleFactor, "groupnorm"), fmt, keep)
 
 
+@name_value(2)
 def crosschannelnorm(X: ArrayLike, windowSize: int, Alpha: float = 1e-4, Beta: float = 0.75, K: float = 2.0,
                      DataFormat: str | None = None) -> dlarray:
     """MATLAB's local response (cross-channel) normalisation: x / (K + Alpha * ss / windowSize)^Beta,
@@ -99,6 +104,7 @@ def crosschannelnorm(X: ArrayLike, windowSize: int, Alpha: float = 1e-4, Beta: f
     return relabel(x / (K + (Alpha / windowSize) * ss) ** Beta, fmt, keep)
 
 
+@name_value(3, ('mean', 'variance'))
 def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: ArrayLike | None = None,
               variance: ArrayLike | None = None, training: bool | None = None, MeanDecay: float = 0.1,
               VarianceDecay: float = 0.1, Epsilon: float = 1e-5, DataFormat: str | None = None) -> Any:
@@ -140,6 +146,9 @@ def batchnorm(X: ArrayLike, offset: ArrayLike, scaleFactor: ArrayLike, mean: Arr
         mu = per_axis(mean, x.shape, c, "mean", "batchnorm")
         var = per_axis(variance, x.shape, c, "variance", "batchnorm")
         return relabel((x - mu) / F.sqrt(var + Epsilon) * scale + shift, fmt, keep)
+    if x.size == 0:   # statistics of no values are NaN, and would become the running statistics
+        raise ValueError(f"batchnorm: batch statistics need at least one value per channel, got data of shape "
+                         f"{x.shape} ({fmt!r}); an empty mini-batch has no statistics")
     y, mu, var = _normalize(x, axes, Epsilon)
     y = relabel(y * scale + shift, fmt, keep)
     mu, var = F.reshape(stop(mu), (channels,)), F.reshape(stop(var), (channels,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..dlarray import dlarray
-from .layers import LAYERS, Layer, Params, _layer
+from .layers import LAYERS, Layer, Params, _layer, _whole, positive_epsilon, positive_int
 from .normalization import crosschannelnorm, groupnorm, instancenorm
 
 
@@ -19,6 +19,9 @@ class instanceNormalizationLayer(Layer):
     Epsilon: float = 1e-5
     name: str = ""
 
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "instanceNormalizationLayer")
+
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)
 
@@ -32,6 +35,13 @@ class groupNormalizationLayer(Layer):
     numGroups: int | str
     Epsilon: float = 1e-5
     name: str = ""
+
+    def __post_init__(self) -> None:
+        positive_epsilon(self.Epsilon, "groupNormalizationLayer")
+        named = isinstance(self.numGroups, str) and self.numGroups.lower() in ("all-channels", "channel-wise")
+        if not named and not (_whole(self.numGroups) and int(self.numGroups) >= 1):
+            raise ValueError(f"groupNormalizationLayer: numGroups must be 'all-channels', 'channel-wise' or a "
+                             f"positive integer, got {self.numGroups!r}")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:
         return _per_channel(x)
@@ -48,6 +58,9 @@ class crossChannelNormalizationLayer(Layer):
     Beta: float = 0.75
     K: float = 2.0
     name: str = ""
+
+    def __post_init__(self) -> None:
+        positive_int(self.windowChannelSize, "windowChannelSize", "crossChannelNormalizationLayer")
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
         return crosschannelnorm(x, self.windowChannelSize, Alpha=self.Alpha, Beta=self.Beta, K=self.K)

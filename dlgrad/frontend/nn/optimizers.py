@@ -60,7 +60,7 @@ def _checked(p: Any, grad: Any, states: Any) -> list[Leaves]:
             raise FormatError(f"gradient {i} has shape {b.shape} but its parameter has shape {a.shape}")
     out = [p, g]
     for state in states:
-        if state is None:
+        if state is None or _matlab_empty(state):   # MATLAB starts the state as []
             out.append([asdlarray(np.zeros(a.shape, a.dtype)) for a in p])
         else:
             s, _ = _leaves(state, "optimizer state")
@@ -69,6 +69,11 @@ def _checked(p: Any, grad: Any, states: Any) -> list[Leaves]:
                                   f"{len(p)}: pass the state returned by the previous call (None at first)")
             out.append(s)
     return out
+
+
+def _matlab_empty(state: Any) -> bool:
+    """MATLAB's [] (an empty list or an empty array) as a first optimizer state."""
+    return (isinstance(state, list) and not state) or (isinstance(state, (np.ndarray, dlarray)) and state.size == 0)
 
 
 def _finish(params: Any, treedef: Any, new_params: Leaves, *states: Leaves) -> tuple[Any, ...]:

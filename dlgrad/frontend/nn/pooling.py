@@ -21,6 +21,8 @@ from ..dlarray import dlarray, wrap_traced
 from ..formats import FormatError, check, dims
 from .common import formatted_input, relabel
 from ..types import ArrayLike
+from ..namevalue import name_value
+from ..nargout import requested_outputs
 
 #: Sizes per pooled dimension: one int for all, or one per dimension.
 Sizes = Union[int, Sequence[int], npt.NDArray[Any]]
@@ -133,6 +135,7 @@ def _geometry(X: ArrayLike, poolsize: Any, Stride: Any, Padding: Any, DataFormat
     return x, fmt, keep, geometry(axis, window, stride, pads)
 
 
+@name_value(2)
 def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
             DataFormat: str | None = None, return_indices: bool = False,
             *, _ndims: int | None = None) -> dlarray | tuple[dlarray, dlarray, tuple[int, ...]]:
@@ -145,14 +148,18 @@ def maxpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
     (Y, indx, inputSize) like MATLAB's [Y, indx, inputSize] = maxpool(...): indx holds, for each
     element of Y, the 0-based flat (row-major) position in X of its maximum (MATLAB's are
     1-based, column-major), as float64; inputSize is X's shape; both are for maxunpool.
+    Unpacking the result into three names asks for them too, as MATLAB's number of outputs does.
     """
     x, fmt, keep, attrs = _geometry(X, poolsize, Stride, Padding, DataFormat, "maxpool", _ndims)
     y = relabel(apply("maxpool", x, **attrs), fmt, keep)
-    if not return_indices:
+    # MATLAB's [Y, indx, inputSize] = maxpool(...) ported as `Y, indx, inputSize = maxpool(...)` would
+    # otherwise unpack the first axis of Y (silently when it has 3 entries): three names ask for the indices
+    if not return_indices and requested_outputs() != 3:
         return y
     return y, relabel(apply("maxpool_index", x, **attrs), fmt, keep), tuple(x.shape)
 
 
+@name_value(2)
 def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Padding = 0,
             PaddingValue: float | str = 0, DataFormat: str | None = None,
             *, _ndims: int | None = None) -> dlarray:
@@ -186,6 +193,7 @@ def avgpool(X: ArrayLike, poolsize: Sizes | str, Stride: Sizes = 1, Padding: Pad
     return relabel(y, fmt, keep)
 
 
+@name_value(3)
 def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sizes, DataFormat: str | None = None) -> dlarray:
     """MATLAB's maxunpool: zeros of outputSize with each element of X at its position in indx.
 
@@ -203,6 +211,11 @@ def maxunpool(X: ArrayLike, indx: ArrayLike, outputSize: Sizes, DataFormat: str 
         raise ValueError(f"{op}: indx of shape {indx.shape} must have X's shape {y.shape}")
     if len(shape) != y.ndim:
         raise ValueError(f"{op}: outputSize {shape} must have one size per dimension of X {y.shape}")
+    first, count = _pooled_axes(fmt, op)
+    if any(shape[i] != y.shape[i] for i in range(y.ndim) if not first <= i < first + count):
+        # flat positions read in another channel or batch layout land in the wrong places, silently
+        raise ValueError(f"{op}: outputSize {shape} must keep X's sizes {y.shape} on the axes that were not "
+                         f"pooled (format {fmt!r}): give the inputSize maxpool returned")
     node = indx._node
     if node is not None and node.op == "maxpool_index":
         source = node.inputs[0]

@@ -12,7 +12,7 @@ import numpy as np
 from .. import functions as F
 from ..dlarray import dlarray
 from ..formats import labelled, stripdims
-from .layers import LAYERS, Layer, Params, _layer
+from .layers import LAYERS, Layer, Params, _layer, positive_sizes
 from .pooling import Padding, Sizes, avgpool, maxpool
 
 
@@ -32,6 +32,7 @@ class _Pooling(Layer):
     Padding: Any
 
     def __post_init__(self) -> None:
+        positive_sizes(self.poolSize, self.dims, "poolSize", type(self).__name__)
         for field in ("poolSize", "Stride", "Padding"):
             object.__setattr__(self, field, _frozen(getattr(self, field)))
 

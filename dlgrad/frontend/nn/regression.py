@@ -15,6 +15,7 @@ from ..dlarray import dlarray
 from ..formats import FormatError, stripdims
 from .common import as_data_of, relabel
 from .reduction import reduce_loss
+from ..namevalue import name_value
 
 
 def _regression(op: str, Y: ArrayLike, T: ArrayLike, elementwise: Callable[[dlarray], dlarray],
@@ -30,6 +31,7 @@ def _regression(op: str, Y: ArrayLike, T: ArrayLike, elementwise: Callable[[dlar
     return loss if loss.ndim == 0 else relabel(loss, X._fmt, True)
 
 
+@name_value(2, ('weights',))
 def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L1 loss: sum(m .* w .* |Y - T|) / N (the mean absolute error with the defaults)."""
@@ -38,6 +40,7 @@ def l1loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *
         WeightsFormat=WeightsFormat))
 
 
+@name_value(2, ('weights',))
 def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, Mask: ArrayLike | None = None, NormalizationFactor: str = "batch-size",
            Reduction: str = "sum", DataFormat: str | None = None, WeightsFormat: str | None = None) -> dlarray:
     """MATLAB's L2 loss: sum(m .* w .* (Y - T).^2) / N (the mean squared error with the defaults)."""
@@ -46,6 +49,7 @@ def l2loss(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *
         WeightsFormat=WeightsFormat))
 
 
+@name_value(2, ('weights',))
 def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *, TransitionPoint: float = 1.0, Mask: ArrayLike | None = None,
           NormalizationFactor: str = "batch-size", Reduction: str = "sum", DataFormat: str | None = None,
           WeightsFormat: str | None = None) -> dlarray:
@@ -65,6 +69,7 @@ def huber(Y: ArrayLike, targets: ArrayLike, weights: ArrayLike | None = None, *,
         WeightsFormat=WeightsFormat))
 
 
+@name_value(2)
 def mse(Y: ArrayLike, targets: ArrayLike, *, NormalizationFactor: str = "batch-size", DataFormat: str | None = None) -> dlarray:
     """MATLAB's half mean squared error: sum((Y - T)^2) / 2 / N, N the batch size (1 without a B label)."""
     return _regression("mse", Y, targets, lambda d: d * d, None, dict(

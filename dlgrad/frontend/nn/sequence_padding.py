@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..dlarray import dlarray
+from ..namevalue import name_value
 
 
 def _lengths(Length: Any, sizes: list[int]) -> int:
@@ -23,6 +24,7 @@ def _lengths(Length: Any, sizes: list[int]) -> int:
     return int(Length)
 
 
+@name_value(2)
 def padsequences(X: Sequence[Any], paddingDim: int, *, Length: int | str = "longest", Direction: str = "right",
                  PaddingValue: float | str = "auto", UniformOutput: bool = True) -> tuple[Any, Any]:
     """(XPad, mask): the sequences of X padded or truncated along axis paddingDim (0-based) to Length.
