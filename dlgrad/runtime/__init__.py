@@ -9,20 +9,21 @@ from .compiler import find_compiler
 from .function import CompiledFunction
 
 
-def load(program) -> CompiledFunction:
-    """Compile `program` (or find it in the disk cache) and return it as a callable."""
+def load(program, fortran=None) -> CompiledFunction:
+    """Compile `program` (or find it in the disk cache) and return it as a callable; `fortran` =
+    (inputs, outputs) flags the arrays callers pass column-major (see CompiledFunction)."""
     # The call path's extensions (built once per cache) compile alongside the program.
     trampoline.prefetch()
     if fastcall.enabled():
         fastcall.prefetch()
     path = shared_object(program.source)
     try:
-        return CompiledFunction(program, path)
+        return CompiledFunction(program, path, fortran)
     except (DlgradError, OSError):
         if os.path.exists(path):
             raise
         # evicted by another process between the lookup and loading: build it again
-        return CompiledFunction(program, shared_object(program.source))
+        return CompiledFunction(program, shared_object(program.source), fortran)
 
 
 __all__ = ["CompiledFunction", "cache_dir", "find_compiler", "load", "shared_object"]
