@@ -6,7 +6,7 @@ traced and computes with the op's numpy reference otherwise.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -61,7 +61,7 @@ def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") ->
                         f"cannot hold its mask); pass value.filled(fill) or value.compressed()")
     array = np.asarray(value)
     dtype = float_dtype(array.dtype)
-    order = "F" if column_major(array) else "C"
+    order: Literal["C", "F"] = "F" if column_major(array) else "C"
     if copy:
         return np.array(array, dtype=dtype, order=order, copy=True)
     return np.asarray(array, dtype=dtype, order=order)

@@ -191,3 +191,11 @@ def test_word_embedding_layer_weights_are_column_major():
     y = dl.forward(net, x)
     W = dl.extractdata(weights[0])
     assert y.shape[0] == 2 and np.isfinite(dl.extractdata(y)).all() and W[:, 20].shape == (4,)
+
+
+def test_explain_names_the_memory_order():
+    accelerated = dl.dlaccelerate(lambda W: dl.sum(W * 2.0))
+    W = np.ones((3, 4))
+    accelerated(dl.dlarray(W))
+    accelerated(dl.dlarray(_f(W)))
+    assert "argument 1 (W): memory order row-major before, now column-major" in accelerated.explain()
