@@ -125,7 +125,8 @@ def _decode(node, file):
     if kind == "value":
         return value
     if kind == "dlarray":
-        x = wrap(np.require(file[str(value)], requirements="C"))
+        data = file[str(value)]
+        x = wrap(data if column_major(data) else np.require(data, requirements="C"))
         x._fmt, x._logical = node["fmt"], bool(node.get("logical", False))
         return x
     if kind == "ndarray":
