@@ -17,13 +17,14 @@ def load(program, fortran=None) -> CompiledFunction:
     if fastcall.enabled():
         fastcall.prefetch()
     path = shared_object(program.source)
+    layout = (fortran,) if fortran is not None and any(map(any, fortran)) else ()   # C-only: as before
     try:
-        return CompiledFunction(program, path, fortran)
+        return CompiledFunction(program, path, *layout)
     except (DlgradError, OSError):
         if os.path.exists(path):
             raise
         # evicted by another process between the lookup and loading: build it again
-        return CompiledFunction(program, shared_object(program.source), fortran)
+        return CompiledFunction(program, shared_object(program.source), *layout)
 
 
 __all__ = ["CompiledFunction", "cache_dir", "find_compiler", "load", "shared_object"]
