@@ -139,7 +139,7 @@ def main():
         SETTINGS.repeats = 1
     rows = []
     for workload, fn, layout, order in (("embed step", step, "dim x words, column-major", "F"),
-                                        ("embed step, row-major table", step, "dim x words, row-major", "C"),
+                                        ("embed, C", step, "dim x words, row-major", "C"),
                                         ("take step", step_rows, "words x dim", "C")):
         small, large = paired(make_step(10_000, fn, order=order), make_step(50_000, fn, order=order),
                               SETTINGS.repeats)
