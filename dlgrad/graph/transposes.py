@@ -10,9 +10,9 @@ place, with no transposed copy of the table. Each rule only re-indexes: the numb
 same bits.
 
 A permute is not pushed into a matrix product: the product may be shared with other uses (the
-forward value a gradient also reads), and a transposed twin would compute it twice. A donated
-column-major matrix updated by a product's gradient is written by a transposing kernel into a
-new column-major array instead (correct, not in place).
+forward value a gradient also reads), and a transposed twin would compute it twice. The update
+of a donated column-major matrix by a product's gradient stays permute(W - lr * dW), one kernel
+that reads dW transposed and writes each element where it read W's (in place).
 """
 from __future__ import annotations
 

@@ -199,3 +199,22 @@ def test_explain_names_the_memory_order():
     accelerated(dl.dlarray(W))
     accelerated(dl.dlarray(_f(W)))
     assert "argument 1 (W): memory order row-major before, now column-major" in accelerated.explain()
+
+
+def test_donated_column_major_matrix_updated_by_a_product_gradient_stays_f_in_place():
+    rng = np.random.default_rng(6)
+    W, x = rng.standard_normal((4, 6)), rng.standard_normal((6, 3))
+
+    def update(W, x):
+        y = dl.sum(dl.tanh(W @ x))
+        return W - 0.1 * dl.dlgradient(y, W), y
+
+    step = dl.dlaccelerate(update, donate=(0,))
+    WF, WC, X = dl.dlarray(_f(W)), dl.dlarray(W), dl.dlarray(x)
+    for _ in range(3):
+        address = WF._data.ctypes.data
+        WF, _ = step(WF, X)
+        WC, _ = step(WC, X)
+        assert WF._data.flags.f_contiguous and not WF._data.flags.c_contiguous
+        assert WF._data.ctypes.data == address
+        np.testing.assert_allclose(dl.extractdata(WF), dl.extractdata(WC), rtol=1e-13, atol=1e-15)
