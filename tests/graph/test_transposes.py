@@ -31,7 +31,7 @@ def _same(outputs, arrays):
     return simplified, fired
 
 
-@pytest.mark.parametrize("perm", list(itertools.permutations(range(3))))
+@pytest.mark.parametrize("perm", list(itertools.permutations(range(3)))[1:])   # each but the identity
 @pytest.mark.parametrize("index_ndim", [1, 2])
 def test_take_of_permute_reads_the_stored_layout(perm, index_ndim):
     x = input_node(0, SHAPE, "float64")
@@ -42,13 +42,12 @@ def test_take_of_permute_reads_the_stored_layout(perm, index_ndim):
         idx = input_node(1, idx_value.shape, "int64")
         out = take(seen, idx, axis, False, "t")
         simplified, fired = _same([out], [RNG.standard_normal(SHAPE), idx_value])
-        if perm != (0, 1, 2):
-            assert "take_of_permute" in fired
-            take_node = [n for n in toposort(simplified) if n.op == "take"][0]
-            assert take_node.inputs[0].op == "input"   # the gather reads x itself
+        assert "take_of_permute" in fired
+        take_node = [n for n in toposort(simplified) if n.op == "take"][0]
+        assert take_node.inputs[0].op == "input"   # the gather reads x itself
 
 
-@pytest.mark.parametrize("perm", list(itertools.permutations(range(3))))
+@pytest.mark.parametrize("perm", list(itertools.permutations(range(3)))[1:])   # each but the identity
 @pytest.mark.parametrize("index_ndim", [1, 2])
 def test_permute_of_scatters_moves_into_the_cotangent(perm, index_ndim):
     for axis in range(3):
@@ -63,10 +62,9 @@ def test_permute_of_scatters_moves_into_the_cotangent(perm, index_ndim):
         into = M.permute(apply("index_add", base, g, idx, axis=axis, along=False, what="s"), perm)
         arrays = [RNG.standard_normal(g_shape), idx_value, RNG.standard_normal(base_shape)]
         simplified, fired = _same([scatter, into], arrays)
-        if perm != (0, 1, 2):
-            assert {"permute_of_take_add", "permute_of_index_add"} <= set(fired)
-            assert all(n.inputs[0].op != "take_add" and n.inputs[0].op != "index_add"
-                       for n in toposort(simplified) if n.op == "permute")
+        assert {"permute_of_take_add", "permute_of_index_add"} <= set(fired)
+        assert all(n.inputs[0].op != "take_add" and n.inputs[0].op != "index_add"
+                   for n in toposort(simplified) if n.op == "permute")
 
 
 def test_sgd_update_of_a_transposed_table_becomes_a_row_index_add():
@@ -80,10 +78,7 @@ def test_sgd_update_of_a_transposed_table_becomes_a_row_index_add():
     simplified, _ = _same([out], [RNG.standard_normal((7, 3)), RNG.integers(0, 7, 5), RNG.standard_normal((3, 5))])
     (root,) = simplified
     assert root.op == "index_add" and root.inputs[0] is T and root.attr("axis") == 0
-
-
-def test_elementwise_with_an_operand_that_does_not_absorb_keeps_its_permute():
+    # a permute over an elementwise op whose operands do not absorb it stays where it is
     a, b = input_node(0, (3, 4), "float64"), input_node(1, (3, 4), "float64")
-    out = M.permute(E.add(a, b), (1, 0))
-    simplified, fired = _same([out], [RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))])
-    assert "permute_of_elementwise" not in fired and _ops(simplified).count("permute") == 1
+    kept, fired = _same([M.permute(E.add(a, b), (1, 0))], [RNG.standard_normal((3, 4)), RNG.standard_normal((3, 4))])
+    assert "permute_of_elementwise" not in fired and _ops(kept).count("permute") == 1
