@@ -204,7 +204,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
             proxies.append(leaf)
             continue
         # as tree.signature passes it: a dlarray's column-major data as it is, numpy arrays as C
-        fortran.append(isinstance(leaf, dlarray) and column_major(leaf._data))
+        fortran.append(isinstance(leaf, dlarray) and leaf._data is not None and column_major(leaf._data))
         node, seen = column_major_input(len(specs), shape, dtype, fortran[-1])
         trace.inputs.append(node)
         specs.append((tuple(node.shape), dtype))
