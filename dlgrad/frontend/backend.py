@@ -1,7 +1,8 @@
 """Where a captured graph runs: compiled C (default) or the numpy reference (DLGRAD_BACKEND=numpy).
 
 `build(outputs, specs)` is the one place that chooses; it returns `run(*arrays) -> [arrays]`
-taking C-contiguous arrays of exactly the specs' shapes and dtypes.
+taking C-contiguous arrays of exactly the specs' shapes and dtypes (F-contiguous ones of the
+reversed shapes where it is told an argument is column-major).
 """
 from __future__ import annotations
 
@@ -35,35 +36,45 @@ def _codegen_lower():
     return lower
 
 
-def build(outputs, specs, donate=()):
+def build(outputs, specs, donate=(), fortran=None):
     """run(*arrays) -> list of arrays computing `outputs` (Nodes) from runtime inputs with `specs`.
 
     `donate` lists (output, input) pairs whose output may overwrite the input array in place;
     the backend does so where it is safe and returns that input array as the output.
+    `fortran` = (inputs, outputs) flags the arrays that are column-major: an F-contiguous array
+    whose transpose (a C array) has the shape its spec or output node gives.
     """
     if not outputs:
         return lambda *arrays: []
     lower = _codegen_lower() if backend_name() == "c" else None
     if lower is None:
-        return numpy_run(outputs, donate)
+        return numpy_run(outputs, donate, fortran)
     from .. import runtime
     from ..runtime.programs import programs
     # the CompiledFunction: callable like run, and it can join the caller's result wrapping
-    return runtime.load(lower(list(outputs), list(specs), store=programs, donate=tuple(donate)))
+    return runtime.load(lower(list(outputs), list(specs), store=programs, donate=tuple(donate)), fortran)
 
 
-def numpy_run(outputs, donate=()):
+def numpy_run(outputs, donate=(), fortran=None):
     """The reference backend: the simplified graph evaluated by the numpy interpreter.
 
     It ignores `donate` (a permission, not a promise): its results are always new arrays, so
     that donation never changes memory another dlarray or a numpy array of the caller can see.
     """
     simplified = simplify(list(outputs), final=True)
+    fin, fout = fortran or ((), ())
+    if not any(fin) and not any(fout):
+        def run(*arrays):
+            # fresh C-contiguous arrays: a result never aliases an input or another result
+            return [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
+        return run
 
-    def run(*arrays):
-        # fresh C-contiguous arrays: a result never aliases an input or another result
-        return [np.array(v, order="C", copy=True) for v in evaluate(simplified, arrays)]
-    return run
+    def run_fortran(*arrays):
+        # a column-major argument is read as the C array of its transpose, as compiled code does
+        arrays = [a.T if k < len(fin) and fin[k] else a for k, a in enumerate(arrays)]
+        return [np.array(v, order="C", copy=True).T if k < len(fout) and fout[k] else np.array(v, order="C", copy=True)
+                for k, v in enumerate(evaluate(simplified, arrays))]
+    return run_fortran
 
 
 @dataclass(frozen=True)

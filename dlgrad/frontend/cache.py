@@ -21,7 +21,8 @@ import numpy as np
 
 from . import backend, explain, tree
 from .capture import Stale, capture, current_tokens, make_call
-from .dlarray import dlarray
+from ..graph.registry import apply
+from .dlarray import column_major, dlarray
 from .retrace import StaticHistory, label
 from .trace import accelerating
 from .tree import TracedArgument, signature
@@ -203,6 +204,10 @@ def generated_call(call, args, cache):
                  f" or x{i}._logical is not {a._logical!r}: {miss}",
                  f"a{i} = x{i}._data",
                  f"if a{i}.shape != S{i} or a{i}.dtype is not T{i}: {miss}"]
+        if column_major(a._data):   # the signature's memory order: another order is another signature
+            head.append(f"if a{i}.flags.c_contiguous or not a{i}.flags.f_contiguous: {miss}")
+        elif a._data.ndim > 1:
+            head.append(f"if not a{i}.flags.c_contiguous: {miss}")
     head.append("_counter.hits += 1")
     return call.entry(("*args, **kwargs", head), names, miss)
 
@@ -235,8 +240,10 @@ def compile_call(fn, args, kwargs=None, donate=(), reference=False):
     kwargs = sorted_keywords(kwargs) if kwargs else None
     captured = capture(fn, args, kwargs) if kwargs else capture(fn, args)
     pairs = donation_pairs(args, donate, captured) if donate else ()
-    run = (backend.numpy_run(captured.outputs) if reference
-           else backend.build(captured.outputs, captured.specs, pairs))
+    captured = column_major_results(captured, pairs)
+    fortran = (captured.fortran, captured.out_fortran)
+    run = (backend.numpy_run(captured.outputs, fortran=fortran) if reference
+           else backend.build(captured.outputs, captured.specs, pairs, fortran))
     return entry_for(dataclasses.replace(captured, outputs=[None] * len(captured.outputs)), run)
 
 
@@ -248,6 +255,21 @@ def entry_for(captured, run):
     call.program = getattr(run, "program", None)
     call.run = run   # the compiled program itself (dlgrad.optimize calls it with plain arrays)
     return call
+
+
+def column_major_results(captured, pairs):
+    """captured with each output that overwrites a donated column-major input made column-major
+    too: the output node becomes the permute of what it computes (the C array of the input's
+    memory), which the rewriter carries back to the input's own permute, so the buffer is updated
+    in place with no transpose. The other outputs stay C-ordered."""
+    if not any(captured.fortran):
+        return captured
+    outputs, out_fortran = list(captured.outputs), list(captured.out_fortran)
+    for out, i in pairs:
+        if captured.fortran[i]:
+            outputs[out] = apply("permute", outputs[out], axes=tuple(range(outputs[out].ndim))[::-1])
+            out_fortran[out] = True
+    return dataclasses.replace(captured, outputs=outputs, out_fortran=tuple(out_fortran))
 
 
 def donation_pairs(args, donate, captured) -> list:
@@ -272,6 +294,8 @@ def donation_pairs(args, donate, captured) -> list:
         node = captured.outputs[out]
         for i in free:
             shape, dtype = captured.specs[i]
+            if captured.fortran and captured.fortran[i]:
+                shape = shape[::-1]   # the spec is the C array of a column-major argument's memory
             if tuple(shape) == node.shape and str(dtype) == node.dtype:
                 pairs.append((out, i))
                 free.remove(i)

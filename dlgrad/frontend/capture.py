@@ -17,7 +17,7 @@ from ..errors import TraceError
 from ..graph.node import INDEX_DTYPE
 from ..graph.registry import apply, const, input_node
 from . import random, tree
-from .dlarray import argument_dtype, dlarray, to_data, wrap_traced
+from .dlarray import argument_dtype, column_major, dlarray, to_data, wrap_traced
 from .guards import (GUARD_MAX_ELEMENTS, WALK_MAX_DEPTH, WALK_MAX_NODES, Truncated, _walkable,
                      current_tokens, feed_source, guard_source, make_guard, walk)
 from .sources import MISSING, Source, find_sources, user_function
@@ -39,6 +39,17 @@ class Captured:
     feeds: list = field(default_factory=list)    # per captured input (after the specs of the
     # arguments' arrays): (guard, array) of the guard whose walk gives its data on each call
     key_input: Optional[int] = None   # the input the random stream's key feeds (frontend/random.py)
+    fortran: tuple = ()       # per runtime input: its array is column-major (its spec the reversed shape)
+    out_fortran: tuple = ()   # per output: column-major, written over a donated column-major input
+
+
+def column_major_input(index, shape, dtype, fortran):
+    """The node standing for a runtime input: a column-major array is the C array of the reversed
+    shape (the same memory), seen through a permute that the rewriter cancels where it can."""
+    if not fortran:
+        return input_node(index, shape, dtype), None
+    node = input_node(index, tuple(shape)[::-1], dtype)
+    return node, apply("permute", node, axes=tuple(range(len(shape)))[::-1])
 
 
 # --- captured values -------------------------------------------------------------------------
@@ -105,9 +116,9 @@ class Capturing:
             if data is None:
                 return None
             index = len(trace.inputs)
-            node = input_node(index, data.shape, data.dtype.name)
+            node, seen = column_major_input(index, data.shape, data.dtype.name, column_major(data))
             trace.inputs.append(node)
-            found = self.lifted[id(_memory(x))] = (x, node, index)
+            found = self.lifted[id(_memory(x))] = (x, node if seen is None else seen, index)
         return found[1]
 
     def finish(self, fn, first_input):
@@ -183,7 +194,7 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
     """
     leaves, treedef = tree.flatten((args, kwargs) if kwargs else args)
     trace = Trace()
-    specs, proxies = [], []
+    specs, proxies, fortran = [], [], []
     for leaf in leaves:
         if isinstance(leaf, dlarray):
             shape, dtype = leaf.shape, leaf.dtype.name
@@ -192,10 +203,12 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
         else:
             proxies.append(leaf)
             continue
-        node = input_node(len(specs), shape, dtype)
+        # as tree.signature passes it: a dlarray's column-major data as it is, numpy arrays as C
+        fortran.append(isinstance(leaf, dlarray) and leaf._data is not None and column_major(leaf._data))
+        node, seen = column_major_input(len(specs), shape, dtype, fortran[-1])
         trace.inputs.append(node)
-        specs.append((tuple(shape), dtype))
-        proxy = wrap_traced(node, trace)
+        specs.append((tuple(node.shape), dtype))
+        proxy = wrap_traced(node if seen is None else seen, trace)
         proxy._fmt = getattr(leaf, "_fmt", None)
         proxy._logical = getattr(leaf, "_logical", False)
         proxies.append(proxy)
@@ -228,12 +241,16 @@ def capture(fn, args, kwargs=None, lift: bool = True) -> Captured:
             kinds.append(("static", leaf))
     # after the trace: what fn itself assigns (a call counter) is not a change
     guards, feeds = capturing.finish(fn, len(specs))
-    specs += [(tuple(x.shape), (x._data if type(x) is dlarray else to_data(x)).dtype.name)
-              for x, _, _ in capturing.lifted.values()]
+    for x, _, _ in capturing.lifted.values():
+        data = x._data if type(x) is dlarray else to_data(x)
+        fortran.append(column_major(data))
+        specs.append((tuple(data.shape[::-1] if fortran[-1] else data.shape), data.dtype.name))
     key_input = random.trace_key_index(trace)
     if key_input is not None:
         specs.insert(key_input, ((2,), INDEX_DTYPE))
-    return Captured(specs, outputs, out_def, kinds, fmts, logical, guards, feeds, key_input)
+        fortran.insert(key_input, False)
+    return Captured(specs, outputs, out_def, kinds, fmts, logical, guards, feeds, key_input,
+                    tuple(fortran), (False,) * len(outputs))
 
 
 def make_call(captured: Captured, run):

@@ -20,7 +20,7 @@ from ..graph.registry import apply as apply_node
 from ..graph.stable import stabilize
 from . import eager, formats
 from . import trace as tracing
-from .dlarray import F32, F64, dlarray, float_dtype, rebox, to_data, wrap, wrap_traced
+from .dlarray import F32, F64, column_major, dlarray, float_dtype, rebox, to_data, wrap, wrap_traced
 from .trace import check_usable
 
 _DTYPE = {"float64": F64, "float32": F32}
@@ -168,8 +168,9 @@ def _eager(name, args, attrs):
         out = np.asarray(out, dtype=dtype)
     if out.shape != shape:
         out = out.reshape(shape)
-    if not out.flags.c_contiguous:
-        out = np.ascontiguousarray(out)
+    if not out.flags.c_contiguous and not (column_major(out) and any(
+            type(v) is np.ndarray and column_major(v) for v in values)):
+        out = np.ascontiguousarray(out)   # F results of F operands stay F (MATLAB's layout kept)
     result = wrap(out)
     if name in eager.INNER:
         eager.remember(result, name, args, attrs, dlarray, wrap)

@@ -6,7 +6,7 @@ traced and computes with the op's numpy reference otherwise.
 """
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Literal, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +39,16 @@ def argument_dtype(dtype: npt.DTypeLike) -> np.dtype[Any]:
     return np.dtype(np.int64) if dtype.kind in "iu" else float_dtype(dtype)
 
 
+def column_major(data: npt.NDArray[Any]) -> bool:
+    """Whether `data` is stored column-major (F-contiguous, MATLAB's memory layout) and not also
+    row-major: a dlarray holds such data as it came, and compiled code reads it as the C array of
+    its transpose."""
+    return data.ndim > 1 and not data.flags.c_contiguous and data.flags.f_contiguous
+
+
 def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") -> npt.NDArray[Any]:
-    """`value` as a C-contiguous float64/float32 ndarray (copied if `copy`).
+    """`value` as a contiguous float64/float32 ndarray (copied if `copy`): F-contiguous data
+    (numpy.asfortranarray, MATLAB's layout) stays F-contiguous, any other becomes C-contiguous.
 
     Masked arrays are refused: their mask would be dropped silently (MATLAB has none).
     """
@@ -53,9 +61,10 @@ def to_data(value: ArrayLike, copy: bool = False, what: str = "dlarray data") ->
                         f"cannot hold its mask); pass value.filled(fill) or value.compressed()")
     array = np.asarray(value)
     dtype = float_dtype(array.dtype)
+    order: Literal["C", "F"] = "F" if column_major(array) else "C"
     if copy:
-        return np.array(array, dtype=dtype, order="C", copy=True)
-    return np.asarray(array, dtype=dtype, order="C")
+        return np.array(array, dtype=dtype, order=order, copy=True)
+    return np.asarray(array, dtype=dtype, order=order)
 
 
 class dlarray:

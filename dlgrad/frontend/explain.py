@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from . import tree
-from .dlarray import dlarray
+from .dlarray import column_major, dlarray
 from .sources import MISSING
 
 ENV = "DLGRAD_EXPLAIN"
@@ -73,7 +73,8 @@ def _describe(x, where, found):
             found[where] = ("traced", x.shape, str(x.dtype))
         else:
             found[where] = ("array", "dlarray" if kind is dlarray else "numpy array", data.shape, str(data.dtype),
-                            x._fmt if kind is dlarray else None)
+                            x._fmt if kind is dlarray else None,
+                            "column-major" if kind is dlarray and column_major(data) else "row-major")
     elif kind is tuple or kind is list or tree._is_namedtuple(x):
         found[where] = ("container", kind.__name__, len(x))
         for i, child in enumerate(x):
@@ -162,6 +163,8 @@ def _difference(where, old, new) -> str:
             parts.append(f"dtype {old[3]} before, now {new[3]}")
         if old[4] != new[4]:
             parts.append(f"format {old[4]!r} before, now {new[4]!r}")
+        if old[5] != new[5]:   # a dlarray's memory order is part of the signature (compiled for it)
+            parts.append(f"memory order {old[5]} before, now {new[5]}")
         return f"{where}: " + "; ".join(parts)
     if old[0] == "static" and new[0] == "static":
         return (f"{where}: the static value {new[2]} is new (traced before with {old[2]}); numbers, strings "

@@ -55,6 +55,13 @@ def export_c(fn: Callable[..., Any], *example_args: Any, name: str | None = None
     out_names = _output_names(fn, captured)
     lines = [f"Python: {_qualname(fn)}{_signature(fn)}" + _returns(fn)]
     lines += [f"  baked in: {label} = {value!r}" for label, value in baked]
+    for k, fortran in enumerate(captured.fortran):
+        if fortran:   # the C reads the argument's memory: the C array of the reversed shape
+            stored = captured.specs[k][0]
+            lines.append(f"  column-major: {in_names[k]} {'x'.join(str(n) for n in stored[::-1])} was traced "
+                         f"column-major (MATLAB's memory order): its input is that memory, the C array "
+                         f"{''.join(f'[{n}]' for n in stored)}")
+            examples[k] = examples[k].T
     return export(captured.outputs, captured.specs, name, os.fspath(directory), in_names, out_names,
                   signature="\n".join(lines), provenance=provenance,
                   golden_inputs=examples if self_test else None)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tree
-from .dlarray import dlarray, to_data
+from .dlarray import column_major, dlarray, to_data
 from .sources import MISSING, STEPS, Source
 
 GUARD_MAX_ELEMENTS = 64   # arrays up to this size are compared by value
@@ -59,8 +59,8 @@ def _walk(x, tokens, arrays, lifted, leaves, state, depth):
             data, fmt = x._data, x._fmt
         else:
             data, fmt = x, None
-        if position in lifted:   # a runtime input: its shape and dtype are the entry's
-            tokens.append((kind, data.shape, data.dtype.str, fmt))
+        if position in lifted:   # a runtime input: its shape, dtype and memory order are the entry's
+            tokens.append((kind, data.shape, data.dtype.str, fmt, column_major(data)))
             arrays.append(data if kind is dlarray else to_data(data))
         elif data.size <= GUARD_MAX_ELEMENTS and data.dtype.kind in "biufc":
             tokens.append((kind, data.shape, data.dtype.str, fmt, data.tobytes()))
@@ -164,8 +164,10 @@ def guard_source(guards, feeds, namespace, fail="raise Stale"):
         elif type(value) is dlarray and g.lifted == {0}:
             data = value._data
             namespace[f"_gs{i}"], namespace[f"_gd{i}"], namespace[f"_gf{i}"] = data.shape, data.dtype, value._fmt
+            namespace[f"_gc{i}"] = not column_major(data)
             lines.append(f"if (x := {read}).__class__ is not D or x._node is not None or x._fmt != _gf{i} or "
-                         f"(a{i} := x._data).shape != _gs{i} or a{i}.dtype is not _gd{i}: {fail}")
+                         f"(a{i} := x._data).shape != _gs{i} or a{i}.dtype is not _gd{i} or "
+                         f"a{i}.flags.c_contiguous is not _gc{i}: {fail}")
             fed[i] = f"a{i}"
         else:
             namespace[f"_gl{i}"], namespace[f"_gt{i}"] = g.lifted, g.token[1]

@@ -68,7 +68,7 @@ def restore(saved: dict):
         fields = dict(fields)
         count = fields.pop("count")
         try:
-            run = runtime.load(Program.from_json(program))
+            run = runtime.load(Program.from_json(program), (fields.get("fortran", ()), fields.get("out_fortran", ())))
         except (DlgradError, OSError):   # no compiler here, say: traced again when first called
             continue
         cache.store(key, entry_for(Captured(**fields, outputs=[None] * count, guards=[]), run))

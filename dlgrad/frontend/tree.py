@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .dlarray import argument_dtype, dlarray
+from .dlarray import argument_dtype, column_major, dlarray
 from .trace import check_usable
 
 LEAF = None
@@ -214,7 +214,11 @@ def visit(x, tokens, arrays):
             check_usable(x._trace)
             raise TracedArgument
         data = x._data
-        tokens.append((data.shape, data.dtype, x._fmt, x._logical))
+        if column_major(data):   # another signature: compiled for MATLAB's memory layout
+            tokens.append((data.shape, data.dtype, x._fmt, x._logical, "F"))
+        else:   # any layout but C and F is passed as a C copy
+            tokens.append((data.shape, data.dtype, x._fmt, x._logical))
+            data = data if data.flags.c_contiguous else np.ascontiguousarray(data)
         arrays.append(data)
     elif kind is tuple or kind is list:
         tokens.append((kind, len(x)))
@@ -254,7 +258,7 @@ def signature(args):
     """(key, runtime arrays) of a call's arguments; raises TracedArgument for traced leaves."""
     tokens, arrays = [], []
     for a in args:
-        if type(a) is dlarray and a._node is None:
+        if type(a) is dlarray and a._node is None and a._data.flags.c_contiguous:
             data = a._data
             tokens.append((data.shape, data.dtype, a._fmt, a._logical))
             arrays.append(data)

@@ -20,6 +20,7 @@ from .ops.take import rules as take_rules
 from .patterns import P, Rule, Rules, rewrite_graph
 from .registry import ELEMENTWISE, OPS, apply, const, const_value, scalar_const_value, uniform
 from .stable import STABLE
+from .transposes import rules as transpose_rules
 
 FOLD_LIMIT = 256  # largest constant produced by folding (elements)
 
@@ -281,7 +282,7 @@ CANONICAL = Rules(
      Rule("constant_factors", P(("mul", "neg")), constant_factors),
      Rule("matmul_by_a_number", P("matmul"), matmul_by_a_number),
      Rule("permute_as_reshape", P("permute"), permute_as_reshape)),
-    take_rules())
+    take_rules(), transpose_rules())
 RULES = Rules(CANONICAL, STABLE)
 
 

@@ -9,16 +9,18 @@ from .compiler import find_compiler
 from .function import CompiledFunction
 
 
-def load(program) -> CompiledFunction:
-    """Compile `program` (or find it in the disk cache) and return it as a callable."""
+def load(program, fortran=None) -> CompiledFunction:
+    """Compile `program` (or find it in the disk cache) and return it as a callable; `fortran` =
+    (inputs, outputs) flags the arrays callers pass column-major (see CompiledFunction)."""
     # The call path's extensions (built once per cache) compile alongside the program.
     trampoline.prefetch()
     if fastcall.enabled():
         fastcall.prefetch()
+    layout = (fortran,) if fortran is not None and any(map(any, fortran)) else ()   # C-only: as before
     for attempt in range(LOAD_ATTEMPTS):
         path = shared_object(program.source)
         try:
-            return CompiledFunction(program, path)
+            return CompiledFunction(program, path, *layout)
         except (DlgradError, OSError):
             # evicted by another process between the lookup and loading: build it again
             if os.path.exists(path) or attempt == LOAD_ATTEMPTS - 1:

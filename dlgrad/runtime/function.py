@@ -11,16 +11,28 @@ from . import fastcall, trampoline
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _signature(specs) -> tuple:
-    return tuple((tuple(int(n) for n in shape), np.dtype(dtype)) for shape, dtype in specs)
+def _signature(specs, fortran=None) -> tuple:
+    """((shape, dtype), ...) as callers pass them: a column-major array (fortran[i]) has the
+    reversed shape of the C array the program reads in its memory."""
+    fortran = fortran or (False,) * len(specs)
+    return tuple((tuple(int(n) for n in (shape[::-1] if f else shape)), np.dtype(dtype))
+                 for (shape, dtype), f in zip(specs, fortran, strict=True))
+
+
+def _order_flags(flags, n) -> tuple:
+    flags = tuple(bool(f) for f in flags) if flags else (False,) * n
+    if len(flags) != n:
+        raise ValueError(f"expected {n} column-major flags, got {len(flags)}")
+    return flags
 
 
 def _describe(shape, dtype) -> str:
     return f"{dtype} array of shape {shape}"
 
 
-def check(arrays, specs, role: str = "input") -> None:
-    """Raise the error that says how `arrays` differs from the signature `specs`; pass if it fits."""
+def check(arrays, specs, role: str = "input", fortran=None) -> None:
+    """Raise the error that says how `arrays` differs from the signature `specs` (column-major
+    where `fortran` says so); pass if it fits."""
     if len(arrays) != len(specs):
         raise TypeError(f"expected {len(specs)} {role} arrays, got {len(arrays)}")
     for i, (a, (shape, dtype)) in enumerate(zip(arrays, specs)):
@@ -32,7 +44,11 @@ def check(arrays, specs, role: str = "input") -> None:
         if a.shape != shape:
             raise ShapeError(f"{role} {i}: expected a {_describe(shape, dtype)}, "
                              f"got a {_describe(a.shape, a.dtype)}")
-        if not a.flags.c_contiguous:
+        if fortran and i < len(fortran) and fortran[i]:
+            if not a.flags.f_contiguous:
+                raise ShapeError(f"{role} {i}: expected an F-contiguous (column-major) array, got strides "
+                                 f"{a.strides} (pass numpy.asfortranarray of it)")
+        elif not a.flags.c_contiguous:
             raise ShapeError(f"{role} {i}: expected a C-contiguous array, got strides {a.strides} "
                              f"(pass numpy.ascontiguousarray of it)")
         if role == "output" and not a.flags.writeable:
@@ -73,20 +89,23 @@ _DONATED_REFS = 2 + _own_references()
 
 
 def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, aliases=(),
-                result=None, head=None) -> str:
+                result=None, head=None, fortran=((), ())) -> str:
     """Python source of a call unrolled for one signature: only comparisons, allocations and the call.
 
     For each (output, input) of `aliases` the program writes the output over the input: the
     input array itself is returned (a copy of it when it may not be overwritten: read-only,
     sharing memory with another input, or, with `result`, where the inputs are dlarrays' arrays,
     seen by anything but its dlarray), or, with preallocated outputs, the input is copied into
-    the output first. With `result` (lines
+    the output first. Inputs and outputs flagged in `fortran` = (inputs, outputs) are
+    F-contiguous (column-major) arrays, passed as the C arrays of their transposes. With `result` (lines
     ending in a return, over the outputs o0, o1, ...) the function takes the list of inputs
     and returns what those lines build. With `head` = (parameters, lines) as well, those lines
     bind the inputs a0, a1, ... from the parameters after checking their shapes and dtypes, so
     only contiguity is checked here.
     """
     ins, outs = [f"a{i}" for i in range(nin)], [f"o{i}" for i in range(nout)]
+    fin, fout = (tuple(f) or (False,) * n for f, n in zip(fortran, (nin, nout)))
+    contiguous = ["f_contiguous" if f else "c_contiguous" for f in fin + fout]
     source = dict(aliases)
     if into:
         lines = ["def run(arrays, outs):", "    arrays = tuple(arrays)", "    outs = tuple(outs)",
@@ -98,42 +117,42 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
         lines = ["def run(*arrays):"]
     if head:
         lines += [f"    {line}" for line in head[1]]
-        lines += [f"    if not {a}.flags.c_contiguous: check(({''.join(a + ', ' for a in ins)}), inspec)"
-                  for a in ins]
+        lines += [f"    if not {a}.flags.{contiguous[i]}: check(({''.join(a + ', ' for a in ins)}), inspec, "
+                  f"'input', fin)" for i, a in enumerate(ins)]
     else:
         lines.append(f"    if len(arrays) != {nin}: check(arrays, inspec)")
         if nin:
             lines.append(f"    {', '.join(ins)}, = arrays")
         for i, a in enumerate(ins):
             lines.append(f"    if {a}.__class__ is not ndarray or {a}.shape != s{i} or {a}.dtype is not d{i}"
-                         f" or not {a}.flags.c_contiguous: check(arrays, inspec)")
+                         f" or not {a}.flags.{contiguous[i]}: check(arrays, inspec, 'input', fin)")
     if aliases and not into:
         donated = tuple(i for _, i in aliases)
         lines.append(f"    bad = conflicts(({''.join(a + ', ' for a in ins)}), {donated!r})")
         if result is None:   # plain arrays: the caller gave them to be overwritten
-            lines += [f"    if bad and {i} in bad: a{i} = a{i}.copy()" for i in donated]
+            lines += [f"    if bad and {i} in bad: a{i} = a{i}.copy({_order(fin[i])})" for i in donated]
         else:   # arrays of dlarrays: overwritten only where nothing else can see them
             limit = _DONATED_REFS + (0 if head else 1)
             lines += [f"    if bad and {i} in bad or getrefcount(a{i}) > {limit} or a{i}.base is not None"
-                      f" or not a{i}.flags.owndata: a{i} = a{i}.copy()" for i in donated]
+                      f" or not a{i}.flags.owndata: a{i} = a{i}.copy({_order(fin[i])})" for i in donated]
     for i, o in enumerate(outs):
         if into:
             lines.append(f"    if {o}.__class__ is not ndarray or {o}.shape != os{i} or {o}.dtype is not od{i}"
-                         f" or not {o}.flags.c_contiguous or not {o}.flags.writeable:"
-                         f" check(outs, outspec, 'output')")
+                         f" or not {o}.flags.{contiguous[nin + i]} or not {o}.flags.writeable:"
+                         f" check(outs, outspec, 'output', fout)")
             if i in source:
                 lines.append(f"    copyto({o}, a{source[i]})")
         elif i in source:
             lines.append(f"    {o} = a{source[i]}")
         else:
-            lines.append(f"    {o} = empty(os{i}, od{i})")
+            lines.append(f"    {o} = empty(os{i}, od{i}{', order=' + _order(True) if fout[i] else ''})")
     if aliases and into:
         lines += [f"    a{i} = o{o}" for o, i in aliases]
     if workspace:
         lines += ["    try: work = local.work", "    except AttributeError: work = new_workspace()"]
     else:
         lines.append("    work = NULL")
-    pointers = [f"fb({name})" for name in ins + outs]
+    pointers = [f"fb({name}.T)" if f else f"fb({name})" for name, f in zip(ins + outs, fin + fout)]
     if direct:
         lines.append(f"    status = call(fn, {nin}, {', '.join(pointers)}, work)")
     else:
@@ -143,20 +162,28 @@ def _specialise(nin: int, nout: int, direct: bool, workspace: bool, into: bool, 
     return "\n".join(lines)
 
 
+def _order(fortran: bool) -> str:
+    return "'F'" if fortran else ""
+
+
 class CompiledFunction:
     """Calls the program's entry with C-contiguous arrays of exactly the signature's shapes and dtypes.
 
     Nothing is converted: a mismatching argument raises. Each thread gets its own workspace.
     An output the program aliases to a donated input is that input array, updated in place.
+    `fortran` = (inputs, outputs) flags the arguments and results that are F-contiguous
+    (column-major) arrays of the reversed shape of the program's C arrays: the same memory.
     """
 
-    def __init__(self, program, so_path: str):
+    def __init__(self, program, so_path: str, fortran=None):
         if not _IDENTIFIER.match(program.entry):
             raise DlgradError(f"invalid C entry point name {program.entry!r}")
         self.program = program
         self.so_path = so_path
-        self._inputs = _signature(program.inputs)
-        self._outputs = _signature(program.outputs)
+        fortran = fortran or ((), ())
+        self.fortran = (_order_flags(fortran[0], len(program.inputs)), _order_flags(fortran[1], len(program.outputs)))
+        self._inputs = _signature(program.inputs, self.fortran[0])
+        self._outputs = _signature(program.outputs, self.fortran[1])
         self._work_bytes = int(program.work_bytes)
         self._local = threading.local()
         nin, nout = len(self._inputs), len(self._outputs)
@@ -165,7 +192,7 @@ class CompiledFunction:
         namespace = dict(ndarray=np.ndarray, empty=np.empty, copyto=np.copyto, conflicts=conflicts,
                          getrefcount=sys.getrefcount,
                          check=check, inspec=self._inputs,
-                         outspec=self._outputs, local=self._local, new_workspace=self._new_workspace,
+                         outspec=self._outputs, fin=self.fortran[0], fout=self.fortran[1], local=self._local, new_workspace=self._new_workspace,
                          failed=self._failed)
         self._address = None   # of the C entry, for the native call path
         if module is None:
@@ -192,7 +219,8 @@ class CompiledFunction:
         namespace.update({f"od{i}": d for i, (_, d) in enumerate(self._outputs)})
         self._namespace = namespace
         for into in (False, True):
-            code = _specialise(nin, nout, direct, self._work_bytes > 0, into, program.aliases)
+            code = _specialise(nin, nout, direct, self._work_bytes > 0, into, program.aliases,
+                               fortran=self.fortran)
             exec(compile(code, f"<dlgrad call {program.entry}>", "exec"), namespace)
             setattr(self, "call_into" if into else "call", namespace.pop("run"))
 
@@ -208,7 +236,7 @@ class CompiledFunction:
             raise ValueError(f"names {clash} are the call's own")
         namespace = dict(self._namespace, **names)
         code = _specialise(len(self._inputs), len(self._outputs), self._direct, self._work_bytes > 0,
-                           False, self.program.aliases, list(result_lines), head)
+                           False, self.program.aliases, list(result_lines), head, self.fortran)
         exec(compile(code, f"<dlgrad call {self.program.entry}>", "exec"), namespace)
         return namespace["run"]
 
@@ -234,10 +262,11 @@ class CompiledFunction:
         aliases = dict(self.program.aliases)
         logical = logical or (False,) * len(self._inputs)
         out_logical = out_logical or (False,) * len(self._outputs)
-        inputs = tuple((shape, dtype.num, fmt, bool(flag)) for (shape, dtype), fmt, flag
-                       in zip(self._inputs, formats, logical, strict=True))
-        outputs = tuple((shape, dtype.num, fmt, bool(flag), aliases.get(o, -1)) for o, ((shape, dtype), fmt, flag)
-                        in enumerate(zip(self._outputs, out_formats, out_logical, strict=True)))
+        inputs = tuple((shape, dtype.num, fmt, bool(flag), f) for (shape, dtype), fmt, flag, f
+                       in zip(self._inputs, formats, logical, self.fortran[0], strict=True))
+        outputs = tuple((shape, dtype.num, fmt, bool(flag), aliases.get(o, -1), f)
+                        for o, ((shape, dtype), fmt, flag, f)
+                        in enumerate(zip(self._outputs, out_formats, out_logical, self.fortran[1], strict=True)))
         return module.Dispatcher(self._address, inputs, outputs, box, tuple(slots), template, build, miss,
                                  counter, self._failed, self._work_bytes, self, stream, arguments, guard)
 

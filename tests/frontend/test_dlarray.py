@@ -35,7 +35,10 @@ def test_construction_copies_and_wraps():
     assert extractdata(x)[0] == 0
     assert dlarray(x).shape == (3,) and isdlarray(dlarray(x))
     assert not isdlarray(a)
-    assert extractdata(dlarray(np.arange(6.0).reshape(2, 3).T)).flags.c_contiguous
+    assert extractdata(dlarray(np.arange(12.0).reshape(3, 4)[:, ::2])).flags.c_contiguous
+    # column-major data keeps its order (MATLAB's memory layout; compiled code reads it as is)
+    kept = extractdata(dlarray(np.arange(6.0).reshape(2, 3).T))
+    assert kept.flags.f_contiguous and not kept.flags.c_contiguous
 
 
 def test_properties_and_repr():

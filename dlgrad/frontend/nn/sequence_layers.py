@@ -96,7 +96,10 @@ class wordEmbeddingLayer(Layer):
         return self.numWords + (self.OOVMode == "map-to-last")
 
     def initialize(self, x: dlarray, rng: np.random.Generator) -> tuple[Params, Params]:   # MATLAB's default "narrow-normal": N(0, 0.01^2)
-        return {"Weights": (0.01 * rng.standard_normal((self.dimension, self._columns()))).astype(x.dtype)}, {}
+        # stored column-major, MATLAB's memory layout: a word's vector is contiguous, and a compiled
+        # lookup reads it as a row of the words x dimension array it is in memory
+        weights = (0.01 * rng.standard_normal((self.dimension, self._columns()))).astype(x.dtype)
+        return {"Weights": np.asfortranarray(weights)}, {}
 
     def forward(self, p: Params, x: dlarray) -> dlarray:
         W = p["Weights"]

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..dlarray import dlarray, wrap
+from ..dlarray import column_major, dlarray, wrap
 from ..nn.architecture import Architecture
 from ..nn.layers import LAYERS, Layer, Statistic
 from ..nn.network import Learnables, dlnetwork
@@ -101,7 +101,7 @@ def _encode(x, arrays, where):
 
 
 def _array(a, arrays):
-    arrays.append(np.require(a, requirements="C"))
+    arrays.append(a if column_major(a) else np.require(a, requirements="C"))   # .npy keeps column-major data so
     return len(arrays) - 1
 
 
@@ -125,7 +125,8 @@ def _decode(node, file):
     if kind == "value":
         return value
     if kind == "dlarray":
-        x = wrap(np.require(file[str(value)], requirements="C"))
+        data = file[str(value)]
+        x = wrap(data if column_major(data) else np.require(data, requirements="C"))
         x._fmt, x._logical = node["fmt"], bool(node.get("logical", False))
         return x
     if kind == "ndarray":

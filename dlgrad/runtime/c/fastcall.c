@@ -3,8 +3,9 @@
  * A Dispatcher holds one signature of one compiled program. Called with the function's
  * arguments, it checks that each is exactly the box type (dlarray) with no graph node, the
  * expected format, the expected logical flag (a pointer compare: True or False) and, in its
- * data slot, a native-endian C-contiguous ndarray of the expected
- * dtype and shape. Anything else goes to `miss`, which runs the Python path (and raises the
+ * data slot, a native-endian ndarray of the expected dtype and shape, C-contiguous or, where the
+ * spec says column-major, F-contiguous (the program reads it as the C array of the reversed
+ * shape; a donated F input stays F). Anything else goes to `miss`, which runs the Python path (and raises the
  * error that says what is wrong). Outputs are allocated, or are the donated inputs themselves
  * where nothing else can see their memory (else copies of them); the program runs with the GIL
  * released; the result is built from a template of tuples, lists, boxed outputs and constants,
@@ -63,6 +64,7 @@ typedef struct {
     PyObject *fmt;       /* the box's format: None or a string */
     PyObject *logical;   /* the box's logical flag: Py_True or Py_False */
     Py_ssize_t alias;    /* outputs: the donated input it overwrites, or -1 */
+    int fortran;         /* the array is F-contiguous (column-major) instead of C-contiguous */
 } Spec;
 
 typedef struct {
@@ -106,16 +108,26 @@ slot_offset(PyTypeObject *box, PyObject *descr, Py_ssize_t *offset)
     return 0;
 }
 
-/* One (shape, typenum, fmt, logical[, alias]) item of `inputs` or `outputs` into `spec`. */
+/* One (shape, typenum, fmt, logical[, alias][, fortran]) item of `inputs` or `outputs` into
+ * `spec`; fortran (True or False, default False) says the array is column-major. */
 static int
 parse_spec(PyObject *item, Spec *spec, npy_intp **dims, int output, Py_ssize_t nin)
 {
     PyObject *shape;
-    Py_ssize_t alias = -1;
-    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != (output ? 5 : 4)) {
-        PyErr_Format(PyExc_TypeError, "%s spec: expected a tuple (shape, typenum, fmt, logical%s)",
+    Py_ssize_t alias = -1, base = output ? 5 : 4;
+    if (!PyTuple_Check(item) || (PyTuple_GET_SIZE(item) != base && PyTuple_GET_SIZE(item) != base + 1)) {
+        PyErr_Format(PyExc_TypeError, "%s spec: expected a tuple (shape, typenum, fmt, logical%s[, fortran])",
                      output ? "output" : "input", output ? ", alias" : "");
         return -1;
+    }
+    spec->fortran = 0;
+    if (PyTuple_GET_SIZE(item) == base + 1) {
+        PyObject *flag = PyTuple_GET_ITEM(item, base);
+        if (!PyBool_Check(flag)) {
+            PyErr_SetString(PyExc_TypeError, "spec: the fortran flag must be True or False");
+            return -1;
+        }
+        spec->fortran = flag == Py_True;
     }
     shape = PyTuple_GET_ITEM(item, 0);
     if (!PyTuple_Check(shape) || PyTuple_GET_SIZE(shape) > NPY_MAXDIMS) {
@@ -609,7 +621,7 @@ fits(Dispatcher *self, PyObject *x, const Spec *s, PyArrayObject **data)
         return 0;
     PyArrayObject *a = (PyArrayObject *)obj;
     if (PyArray_TYPE(a) != s->typenum || PyArray_NDIM(a) != s->ndim || !PyArray_ISNOTSWAPPED(a)
-        || !PyArray_IS_C_CONTIGUOUS(a))
+        || !(s->fortran ? PyArray_IS_F_CONTIGUOUS(a) : PyArray_IS_C_CONTIGUOUS(a)))
         return 0;
     const npy_intp *dims = PyArray_DIMS(a);
     for (int d = 0; d < s->ndim; d++)
@@ -860,7 +872,7 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
     for (i = 0; i < nout; i++) {
         Py_ssize_t a = self->specs[nin + i].alias;
         if (a >= 0 && copies[a] == NULL && unsafe_to_donate(self, ins, a)) {
-            copies[a] = PyArray_NewCopy(ins[a], NPY_CORDER);
+            copies[a] = PyArray_NewCopy(ins[a], self->specs[a].fortran ? NPY_FORTRANORDER : NPY_CORDER);
             if (copies[a] == NULL)
                 goto done;
             ins[a] = (PyArrayObject *)copies[a];
@@ -871,7 +883,8 @@ dispatch_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject
         if (s->alias >= 0) {
             outs[i] = (PyObject *)ins[s->alias];
             Py_INCREF(outs[i]);
-        } else if ((outs[i] = PyArray_SimpleNew(s->ndim, s->dims, s->typenum)) == NULL) {
+        } else if ((outs[i] = PyArray_New(&PyArray_Type, s->ndim, s->dims, s->typenum, NULL, NULL, 0,
+                                          s->fortran ? NPY_ARRAY_F_CONTIGUOUS : 0, NULL)) == NULL) {
             goto done;
         }
         ptrs[nin + i] = PyArray_DATA((PyArrayObject *)outs[i]);
