@@ -309,6 +309,6 @@ def simplify(outputs, strip_stop_gradient=True, fired=None, rules=CANONICAL, fin
     accurate than the naive graph (log1p against log(1 + y) at a tiny y), and a compiled graph
     must give the reference interpreter's numbers for the graph it was given. `final`: the graph
     is about to run (no adjoint will be built from it), so loops drop the parts nobody reads."""
-    from .ops.loop import merge_loops, prune_loops   # a loop and its twin that stores residuals run as one
+    from .loops import merge_loops, prune_loops   # a loop and its twin that stores residuals run as one
     simplified = rewrite_graph(merge_loops(outputs), rules, fired, _leaves_and_stops(strip_stop_gradient))
     return prune_loops(simplified) if final else simplified
