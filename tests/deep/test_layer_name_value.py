@@ -139,6 +139,8 @@ P = dl.softmax(dlarray(rng.standard_normal((3, 4)), "CB"))
 T = np.eye(3)[:, [0, 1, 2, 0]]
 ZERO, ONE = np.zeros(2), np.ones(2)
 MASK = (rng.random((3, 4)) > 0.3).astype(float)
+SEQ, H0 = rng.standard_normal((3, 2, 5)), np.zeros((2, 2))
+W4, R4, B4 = rng.standard_normal((8, 3)), rng.standard_normal((8, 2)), rng.standard_normal(8)
 FUNCTIONS = {   # a MATLAB-style call and the same call with keywords
     "dlconv": (lambda: dl.dlconv(X, W, 0.5, "Stride", 2, "Padding", "same"),
                lambda: dl.dlconv(X, W, 0.5, Stride=2, Padding="same")),
@@ -162,6 +164,12 @@ FUNCTIONS = {   # a MATLAB-style call and the same call with keywords
     "softmax": (lambda: dl.softmax(np.ones((3, 4)), "DataFormat", "CB"),
                 lambda: dl.softmax(np.ones((3, 4)), DataFormat="CB")),
     "gelu": (lambda: dl.gelu(X, "Approximation", "tanh"), lambda: dl.gelu(X, Approximation="tanh")),
+    # raw (C, B, T) data labelled by DataFormat; gru in another reset-gate mode
+    "lstm": (lambda: dl.lstm(SEQ, H0, H0, W4, R4, B4, "DataFormat", "CBT", "StateActivationFunction", "softsign")[0],
+             lambda: dl.lstm(SEQ, H0, H0, W4, R4, B4, DataFormat="CBT", StateActivationFunction="softsign")[0]),
+    "gru": (lambda: dl.gru(SEQ, H0, W4[:6], R4[:6], B4[:6], "DataFormat", "CBT",
+                           "ResetGateMode", "before-multiplication")[0],
+            lambda: dl.gru(SEQ, H0, W4[:6], R4[:6], B4[:6], DataFormat="CBT", ResetGateMode="before-multiplication")[0]),
 }
 
 

@@ -13,6 +13,7 @@ from ..dispatch import apply, asdlarray, cast
 from ..dlarray import dlarray
 from ..eager_loops import compiled_when_eager
 from ..formats import FormatError, labelled, stripdims
+from ..namevalue import name_value
 from ..recurrence import scan
 from ..types import ArrayLike
 from .common import formatted_input, relabel
@@ -153,6 +154,7 @@ def gru_scan(x: dlarray, W: dlarray, b: dlarray, h0: dlarray, R: dlarray, recurr
     return F.transpose(ys, (1, 2, 0)), h
 
 
+@name_value(6)
 def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurrentWeights: ArrayLike,
          bias: ArrayLike, *, DataFormat: str | None = None, StateActivationFunction: str = "tanh",
          GateActivationFunction: str = "sigmoid") -> tuple[dlarray, dlarray, dlarray]:
@@ -174,6 +176,7 @@ def lstm(X: ArrayLike, H0: ArrayLike, C0: ArrayLike, weights: ArrayLike, recurre
     return sequence_output(y, fmt, keep), state_output(h, H0, "B" in fmt), state_output(c, C0, "B" in fmt)
 
 
+@name_value(5)
 def gru(X: ArrayLike, H0: ArrayLike, weights: ArrayLike, recurrentWeights: ArrayLike, bias: ArrayLike, *,
         DataFormat: str | None = None, ResetGateMode: str = "after-multiplication",
         StateActivationFunction: str = "tanh", GateActivationFunction: str = "sigmoid") -> tuple[dlarray, dlarray]:
