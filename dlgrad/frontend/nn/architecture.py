@@ -117,3 +117,18 @@ def _order(layers: Sequence[Layer], feeds: Sequence[Sequence[Feed]]) -> tuple[in
         cycle = [layers[i].name for i in range(len(layers)) if i not in order]
         raise ValueError(f"dlnetwork: the connections form a cycle through {cycle}")
     return tuple(order)
+
+
+def with_min_length(error: ValueError, arch: Architecture, layer: Layer, xs: Sequence[Any]) -> ValueError:
+    """error, with MinLength named when a layer cannot take the short example sequences of a
+    sequenceInputLayer (a pooling or convolution window longer than MinLength, as MATLAB says)."""
+    steps = {x.shape[x._fmt.index("T")] for x in xs if x._fmt and "T" in x._fmt}
+    if "larger than" not in str(error):   # the window errors of pooling and convolution; not a format error
+        return error
+    if not steps or not any(type(l).__name__ == "sequenceInputLayer" for l in arch.layers):
+        return error
+    try:
+        return type(error)(f"{error} (initialising layer {layer.name!r} on example sequences of {min(steps)} time "
+                           f"step(s): set sequenceInputLayer's MinLength to the shortest length the network takes)")
+    except TypeError:   # an error class with another constructor: leave it as it is
+        return error

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from .. import tree
 from ..dispatch import asdlarray, cast
 from ..dlarray import F32, F64, dlarray, rebox
-from .architecture import Architecture
+from .architecture import Architecture, with_min_length
 from .layers import Layer
 from ..types import ArrayLike
 from ..nargout import requested_outputs
@@ -264,7 +264,7 @@ def _initial_values(arch: Architecture, inputs: Sequence[dlarray], rng: np.rando
             values[i] = layer.apply({k: dlarray(v) for k, v in p.items()},
                                     {k: dlarray(v) for k, v in s.items()}, x, False)[0]
         except ValueError as error:
-            raise _with_min_length(error, arch, layer, xs) from error
+            raise with_min_length(error, arch, layer, xs) from error
         params[i], states[i] = p, s
         if layer.prefix == "dropout":
             masks.append((layer.name, x.shape, x._fmt))
@@ -277,21 +277,6 @@ def _port(values: dict[int, Any], i: int, port: int) -> dlarray:
     """Output `port` of layer i (a layer of several outputs gave a tuple)."""
     value = values[i]
     return value[port] if isinstance(value, tuple) else value
-
-
-def _with_min_length(error: ValueError, arch: Architecture, layer: Layer, xs: Sequence[dlarray]) -> ValueError:
-    """error, with MinLength named when a layer cannot take the short example sequences of a
-    sequenceInputLayer (a pooling or convolution window longer than MinLength, as MATLAB says)."""
-    steps = {x.shape[x._fmt.index("T")] for x in xs if x._fmt and "T" in x._fmt}
-    if "larger than" not in str(error):   # the window errors of pooling and convolution; not a format error
-        return error
-    if not steps or not any(type(l).__name__ == "sequenceInputLayer" for l in arch.layers):
-        return error
-    try:
-        return type(error)(f"{error} (initialising layer {layer.name!r} on example sequences of {min(steps)} time "
-                           f"step(s): set sequenceInputLayer's MinLength to the shortest length the network takes)")
-    except TypeError:   # an error class with another constructor: leave it as it is
-        return error
 
 
 def _restore(rows: Any, kept: Any) -> Any:
